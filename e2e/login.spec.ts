@@ -1,0 +1,98 @@
+import { expect, test, type Page } from '@playwright/test';
+import { expectAccessible } from './axe';
+
+// The demo citizen created by `sleutelbos serve --demo` (SPEC §9); override for another server.
+const USERNAME = process.env.SLEUTELBOS_E2E_USERNAME ?? 'demo';
+const PASSWORD = process.env.SLEUTELBOS_E2E_PASSWORD ?? 'demo-password-1';
+const DEMO_NAME = process.env.SLEUTELBOS_E2E_NAME ?? 'Demo Citizen';
+
+// English reference wording (SPEC §3).
+const LOGON_TITLE = 'Log on to online public services';
+
+const LANGUAGES = ['nl', 'fr', 'de', 'en'] as const;
+
+// The logon title shows as the document title or as a heading.
+async function expectLogonPage(page: Page): Promise<void> {
+  await expect
+    .poll(
+      async () =>
+        (await page.title()).includes(LOGON_TITLE) ||
+        (await page.getByRole('heading', { name: LOGON_TITLE }).count()) > 0,
+      { message: `expected a page titled "${LOGON_TITLE}" (at ${page.url()})` },
+    )
+    .toBe(true);
+}
+
+// Opens the English key chooser, picks "password" and submits the username/password form.
+async function submitPassword(page: Page, username: string, password: string): Promise<void> {
+  await page.goto('/login?lang=en');
+  await page.locator('button[name=kind][value=password]').click();
+  await page.locator('input[name=username]').fill(username);
+  await page.locator('input[name=password]').fill(password);
+  await page.locator('button[type=submit]').filter({ hasText: 'Next' }).click();
+}
+
+// The visible error message on the current page.
+async function errorText(page: Page): Promise<string> {
+  const error = page.locator('.error, [role=alert]').filter({ hasText: /\S/ }).first();
+  await expect(error).toBeVisible();
+  return (await error.innerText()).replace(/\s+/g, ' ').trim();
+}
+
+for (const lang of LANGUAGES) {
+  test(`home page in ${lang} has <html lang="${lang}"> and no serious accessibility violations`, async ({ page }) => {
+    const response = await page.goto(`/?lang=${lang}`);
+    expect(response?.ok(), `GET /?lang=${lang} answered ${response?.status()}`).toBe(true);
+    await expect(page.locator('html')).toHaveAttribute('lang', lang);
+    await expectAccessible(page, `/?lang=${lang}`);
+  });
+}
+
+test('password logon welcomes the demo citizen and sign out returns to the logon page', async ({ page }) => {
+  await page.goto('/login?lang=en');
+  const passwordKind = page.locator('button[name=kind][value=password]');
+  await expect(passwordKind).toBeVisible();
+  await expectAccessible(page, 'key chooser');
+
+  await passwordKind.click();
+  await expect(page.locator('input[name=username]')).toBeVisible();
+  await expect(page.locator('input[name=password]')).toBeVisible();
+  await expectAccessible(page, 'username and password');
+
+  await page.locator('input[name=username]').fill(USERNAME);
+  await page.locator('input[name=password]').fill(PASSWORD);
+  await page.locator('button[type=submit]').filter({ hasText: 'Next' }).click();
+
+  const body = page.locator('body');
+  await expect(body).toContainText('Welcome, ');
+  await expect(body).toContainText(DEMO_NAME);
+  await expectAccessible(page, 'after logon');
+
+  await page.locator('form[action="/logout"] button').click();
+  await expectLogonPage(page);
+  await expect(page.locator('form[action="/logout"]')).toHaveCount(0);
+  await expectAccessible(page, 'after sign out');
+});
+
+test('a wrong password gets the same message as an unknown username', async ({ browser }) => {
+  // Separate browser contexts: nothing from the first attempt leaks into the second.
+  const wrongPasswordContext = await browser.newContext();
+  const unknownUserContext = await browser.newContext();
+  try {
+    const wrongPasswordPage = await wrongPasswordContext.newPage();
+    await submitPassword(wrongPasswordPage, USERNAME, `not-${PASSWORD}`);
+    const wrongPassword = await errorText(wrongPasswordPage);
+    await expectAccessible(wrongPasswordPage, 'wrong password');
+
+    const unknownUserPage = await unknownUserContext.newPage();
+    await submitPassword(unknownUserPage, `nobody-${Date.now()}`, `not-${PASSWORD}`);
+    const unknownUser = await errorText(unknownUserPage);
+
+    expect(wrongPassword).not.toBe('');
+    expect(unknownUser, 'an unknown username must not be told apart from a wrong password').toBe(wrongPassword);
+    await expect(wrongPasswordPage.locator('body')).not.toContainText('Welcome, ');
+  } finally {
+    await wrongPasswordContext.close();
+    await unknownUserContext.close();
+  }
+});

@@ -1,0 +1,236 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/config"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/keys/emailcode"
+	passwordkind "github.com/sleutelbos/sleutelbos/internal/keys/password"
+	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
+	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
+	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+)
+
+// Version returns the module version the binary was built from, or "devel".
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// Node is one wired Sleutelbos node: everything serve and the admin commands work with.
+type Node struct {
+	Config    config.Config
+	Log       *slog.Logger
+	Now       func() time.Time
+	Rand      io.Reader
+	Store     *sqlstore.DB
+	Bundle    *i18n.Bundle
+	Keyring   *secrets.Keyring
+	Hasher    *secrets.Hasher
+	Passwords *password.Hasher
+	Audit     *audit.Recorder
+	Mail      *mail.Composer
+	Kinds     *keys.Registry
+	TokenCard *tokencard.Kind
+	EmailCode *emailcode.Kind
+	TOTP      *totp.Kind
+	Login     *login.Service
+}
+
+// LoadConfig reads and validates the configuration of command name and builds its logger.
+func LoadConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (config.Config, []string, *slog.Logger, error) {
+	cfg, rest, err := config.Load(name, args, getenv, stderr, extra)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, rest, newLogger(cfg, stderr), nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Option changes how Open wires a node; tests use it to fix the clock.
+type Option func(*Node)
+
+// WithClock makes the node read time from now instead of the system clock.
+func WithClock(now func() time.Time) Option { return func(n *Node) { n.Now = now } }
+
+// WithRand makes the node draw randomness from r instead of crypto/rand.
+func WithRand(r io.Reader) Option { return func(n *Node) { n.Rand = r } }
+
+// Open opens the database, applies migrations and wires every service.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
+	n := &Node{Config: cfg, Log: log, Now: time.Now, Rand: rand.Reader}
+	for _, o := range opts {
+		o(n)
+	}
+	if err := n.openSecrets(); err != nil {
+		return nil, err
+	}
+	bundle, err := i18n.Load(cfg.DefaultLanguage)
+	if err != nil {
+		return nil, err
+	}
+	n.Bundle = bundle
+	db, err := sqlstore.Open(ctx, cfg.Database())
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	n.Store = db
+	if err := n.wire(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) openSecrets() error {
+	enc, hk := n.Config.EncryptionKeys, n.Config.HashKey
+	if enc == "" || hk == "" {
+		genEnc, genHK, err := loadOrCreateSecrets(n.Config.DataDir, n.Rand)
+		if err != nil {
+			return err
+		}
+		if enc == "" {
+			enc = genEnc
+		}
+		if hk == "" {
+			hk = genHK
+		}
+	}
+	kr, err := secrets.ParseKeyring(n.Rand, enc)
+	if err != nil {
+		return fmt.Errorf("--encryption-keys: %w", err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(hk)
+	if err != nil {
+		return errors.New("--hash-key: not valid base64")
+	}
+	h, err := secrets.NewHasher(raw)
+	if err != nil {
+		return fmt.Errorf("--hash-key: %w", err)
+	}
+	n.Keyring, n.Hasher = kr, h
+	return nil
+}
+
+func (n *Node) wire() error {
+	cfg := n.Config
+	n.Passwords = password.New(password.Params{
+		Memory: uint32(cfg.PasswordMemoryKiB), Time: uint32(cfg.PasswordTime), Threads: uint8(cfg.PasswordThreads),
+		SaltLen: 16, KeyLen: 32,
+	}, cfg.PasswordMaxHashes, n.Rand)
+	n.Audit = audit.New(n.Now, n.Log)
+	public := cfg.PublicURL()
+	host := "localhost"
+	if u, err := url.Parse(public); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	from := cfg.MailFrom
+	if from == "" {
+		from = "noreply@" + mailDomain(host)
+	}
+	composer, err := mail.NewComposer(n.Bundle, mail.ComposerConfig{
+		ServiceName: cfg.ServiceName, BaseURL: public, From: from, MessageIDDomain: mailDomain(host),
+		Now: n.Now, Rand: n.Rand, Hold: cfg.SMTPHost == "",
+	})
+	if err != nil {
+		return fmt.Errorf("mail templates: %w", err)
+	}
+	n.Mail = composer
+
+	if n.TokenCard, err = tokencard.New(n.Hasher, n.Rand); err != nil {
+		return err
+	}
+	if n.EmailCode, err = emailcode.New(emailcode.Config{
+		Validity: cfg.EmailCodeTTL, TriesPerCode: cfg.EmailCodeTries, MaxCodes: cfg.EmailCodeMax, Window: cfg.EmailCodeWindow,
+	}, n.Hasher, composer, n.Rand, n.Now); err != nil {
+		return err
+	}
+	if n.TOTP, err = totp.New(totp.Config{Issuer: cfg.ServiceName, Skew: cfg.TOTPSkew}, n.Keyring, n.Rand, n.Now); err != nil {
+		return err
+	}
+	if n.Kinds, err = keys.NewRegistry(passwordkind.New(), n.TokenCard, n.EmailCode, n.TOTP); err != nil {
+		return err
+	}
+	policy := attempts.Policy{Threshold: cfg.ThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
+	ipPolicy := attempts.Policy{Threshold: cfg.IPThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
+	lcfg := login.DefaultConfig()
+	lcfg.Lifetime, lcfg.LockAfter = cfg.LogonLifetime, cfg.LockAfter
+	n.Login, err = login.New(lcfg, login.Deps{
+		Store: n.Store, Kinds: n.Kinds, Passwords: n.Passwords,
+		Limiter:   attempts.New(n.Store, policy, n.Now),
+		IPLimiter: attempts.New(n.Store, ipPolicy, n.Now),
+		Audit:     n.Audit, Now: n.Now,
+	})
+	return err
+}
+
+// mailDomain turns a host into something usable after "@": an IP address or a bare name gets
+// ".invalid"-free treatment by falling back to localhost.localdomain.
+func mailDomain(host string) string {
+	if net.ParseIP(host) != nil || !strings.Contains(host, ".") {
+		return "localhost.localdomain"
+	}
+	return host
+}
+
+// Close releases the database.
+func (n *Node) Close() error { return n.Store.Close() }
+
+// Migrate is the `sleutelbos migrate` command.
+func Migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, _, err := LoadConfig("migrate", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("migrate: unexpected argument %q", rest[0])
+	}
+	db, err := sqlstore.Open(ctx, cfg.Database())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is up to date\n", config.Redact(cfg.Database()))
+	return nil
+}

@@ -1,0 +1,189 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/demo"
+	"github.com/sleutelbos/sleutelbos/internal/devmailbox"
+	"github.com/sleutelbos/sleutelbos/internal/outbox"
+	"github.com/sleutelbos/sleutelbos/internal/web"
+)
+
+// shutdownGrace bounds how long serve waits for requests in flight after SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+// sweepEvery is how often expired sessions are removed.
+const sweepEvery = 5 * time.Minute
+
+// Serve is the `sleutelbos serve` command: it runs until ctx is cancelled (SIGINT, SIGTERM),
+// then stops accepting requests, finishes those in flight and stops the workers.
+func Serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, log, err := LoadConfig("serve", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", rest[0])
+	}
+	// Listen first: a port in use is reported before anything else happens, and --listen with
+	// port 0 learns its real address for the printed URL.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + ln.Addr().String()
+	}
+	n, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+
+	if cfg.Demo {
+		creds, err := demo.Ensure(ctx, n.Store, demo.Deps{
+			Passwords: n.Passwords, Hasher: n.Hasher, Keyring: n.Keyring, TOTP: n.TOTP, Now: n.Now,
+		})
+		if err != nil {
+			return fmt.Errorf("demo citizens: %w", err)
+		}
+		demo.Print(stdout, creds)
+	}
+
+	handler, sweeper, err := n.webHandler()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          nil,
+	}
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() { stopWork(); wg.Wait() }()
+	if cfg.SMTPHost != "" {
+		w, err := n.mailWorker()
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Run(workCtx) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); sweepSessions(workCtx, sweeper, n) }()
+
+	fmt.Fprintf(stdout, "Sleutelbos is serving at %s\n", cfg.BaseURL)
+	log.Info("serving", "url", cfg.BaseURL, "database", strings.SplitN(cfg.Database(), ":", 2)[0], "smtp", cfg.SMTPHost != "")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// Handler returns the HTTP handler of this node (tests drive it with httptest).
+func (n *Node) Handler() (http.Handler, error) {
+	h, _, err := n.webHandler()
+	return h, err
+}
+
+// webHandler builds the HTTP handler of this node.
+func (n *Node) webHandler() (http.Handler, *web.Server, error) {
+	cfg := n.Config
+	var mailbox http.Handler
+	dev := cfg.SMTPHost == ""
+	if dev {
+		mailbox = devmailbox.New(n.Store, n.Bundle, func(r *http.Request) string {
+			return n.Bundle.Negotiate(r.URL.Query().Get("lang"), cookieValue(r, "lang"), "", r.Header.Get("Accept-Language"))
+		})
+	}
+	s, err := web.New(web.Config{
+		ServiceName:     cfg.ServiceName,
+		BaseURL:         cfg.BaseURL,
+		Secure:          strings.HasPrefix(cfg.BaseURL, "https://"),
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		SessionIdle:     cfg.SessionIdle,
+		SessionAbsolute: cfg.SessionAbsolute,
+		DevMailbox:      dev,
+		DefaultLanguage: cfg.DefaultLanguage,
+		TrustProxy:      cfg.TrustProxy,
+	}, web.Deps{
+		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("web: %w", err)
+	}
+	return s.Handler(), s, nil
+}
+
+func cookieValue(r *http.Request, name string) string {
+	if c, err := r.Cookie(name); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func (n *Node) mailWorker() (*outbox.Worker, error) {
+	cfg := n.Config
+	ocfg := outbox.Config{
+		Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+		TLSPolicy: cfg.SMTPTLS, ImplicitTLS: cfg.SMTPImplicitTLS, Timeout: cfg.SMTPTimeout,
+		From: n.Mail.From(), HELO: "", BatchSize: 50, PollInterval: cfg.MailPoll, Lease: cfg.MailLease,
+		MaxAttempts: cfg.MailMaxAttempts, BaseBackoff: cfg.MailBackoff, MaxBackoff: cfg.MailMaxBackoff,
+	}
+	if err := ocfg.Validate(); err != nil {
+		return nil, fmt.Errorf("smtp configuration: %w", err)
+	}
+	sender, err := outbox.NewSMTPSender(ocfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return outbox.NewWorker(n.Store, sender, ocfg, cfg.NodeName, n.Now, n.Log), nil
+}
+
+type sessionSweeper interface {
+	SweepSessions(ctx context.Context) error
+}
+
+func sweepSessions(ctx context.Context, s sessionSweeper, n *Node) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
+				n.Log.Warn("sweep sessions", "err", err)
+			}
+		}
+	}
+}

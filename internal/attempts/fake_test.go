@@ -1,0 +1,79 @@
+package attempts
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// fakeStore is an in-memory store.Attempts for unit tests. The real stores are tested by the
+// storage conformance suite.
+type fakeStore struct {
+	mu   sync.Mutex
+	rows map[string]store.Attempt
+	err  error // returned by every method when set
+}
+
+var _ store.Attempts = (*fakeStore)(nil)
+
+func newFakeStore() *fakeStore { return &fakeStore{rows: make(map[string]store.Attempt)} }
+
+func (f *fakeStore) GetAttempt(_ context.Context, scope string) (store.Attempt, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return store.Attempt{}, f.err
+	}
+	a, ok := f.rows[scope]
+	if !ok {
+		return store.Attempt{Scope: scope}, nil
+	}
+	return a, nil
+}
+
+func (f *fakeStore) AddFailure(_ context.Context, scope string, now time.Time, throttle func(int) time.Time) (store.Attempt, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return store.Attempt{}, f.err
+	}
+	a := f.rows[scope]
+	a.Scope = scope
+	a.Failures++
+	a.ThrottledUntil = throttle(a.Failures)
+	a.UpdatedAt = now
+	f.rows[scope] = a
+	return a, nil
+}
+
+func (f *fakeStore) ResetAttempts(_ context.Context, scope string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	delete(f.rows, scope)
+	return nil
+}
+
+// clock is a settable fixed clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}

@@ -1,0 +1,121 @@
+package attempts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// Catalogue keys of the throttle message: one for a single minute, one for more.
+const (
+	keyThrottled       = "attempts.error.throttled"        // {0} = minutes, more than one
+	keyThrottledMinute = "attempts.error.throttled_minute" // one minute
+)
+
+// ErrThrottled matches every *ThrottledError with errors.Is.
+var ErrThrottled = errors.New("too many failed attempts")
+
+// ThrottledError says a scope is throttled until Until. It unwraps to an *i18n.LocalizedError
+// ("Too many attempts. Try again in 3 minutes."), so the web layer can show it as it is.
+type ThrottledError struct {
+	Until time.Time     // when the next attempt is allowed
+	Wait  time.Duration // how long that is from now
+
+	minutes int
+	msg     *i18n.LocalizedError
+}
+
+func newThrottledError(until, now time.Time) *ThrottledError {
+	wait := until.Sub(now)
+	minutes := int((wait + time.Minute - 1) / time.Minute) // rounded up: never promise too early
+	key := keyThrottled
+	if minutes <= 1 {
+		minutes, key = 1, keyThrottledMinute
+	}
+	return &ThrottledError{Until: until, Wait: wait, minutes: minutes, msg: i18n.NewError(key, minutes)}
+}
+
+// Error describes the throttle for logs.
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%v: throttled until %s", ErrThrottled, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Is reports whether target is ErrThrottled.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// Unwrap returns the message for the citizen.
+func (e *ThrottledError) Unwrap() error { return e.msg }
+
+// Minutes returns the wait in whole minutes, rounded up (at least 1), as the citizen is told.
+func (e *ThrottledError) Minutes() int { return e.minutes }
+
+// Limiter throttles scopes after repeated failures, following a Policy, with the counters in
+// the store. It is safe for concurrent use.
+type Limiter struct {
+	st     store.Attempts
+	policy Policy
+	now    func() time.Time
+}
+
+// New returns a Limiter over st applying p (which should pass Validate), reading the time from
+// now.
+func New(st store.Attempts, p Policy, now func() time.Time) *Limiter {
+	return &Limiter{st: st, policy: p, now: now}
+}
+
+// Policy returns the policy the limiter applies.
+func (l *Limiter) Policy() Policy { return l.policy }
+
+// Check returns a *ThrottledError when scope is throttled now, and nil when an attempt may
+// proceed.
+func (l *Limiter) Check(ctx context.Context, scope Scope) error {
+	a, err := l.st.GetAttempt(ctx, string(scope))
+	if err != nil {
+		return fmt.Errorf("check attempts: %w", err)
+	}
+	return l.throttled(a)
+}
+
+// Fail records a failure in scope and returns the new counter. When the failure reaches the
+// policy's threshold, the returned Attempt's ThrottledUntil lies in the future; Throttled turns
+// it into the error to show.
+func (l *Limiter) Fail(ctx context.Context, scope Scope) (store.Attempt, error) {
+	now := l.now()
+	a, err := l.st.AddFailure(ctx, string(scope), now, func(failures int) time.Time {
+		d := l.policy.Throttle(failures)
+		if d <= 0 {
+			return time.Time{}
+		}
+		return now.Add(d)
+	})
+	if err != nil {
+		return store.Attempt{}, fmt.Errorf("record failed attempt: %w", err)
+	}
+	return a, nil
+}
+
+// Succeed resets scope's counter after a success.
+func (l *Limiter) Succeed(ctx context.Context, scope Scope) error {
+	if err := l.st.ResetAttempts(ctx, string(scope)); err != nil {
+		return fmt.Errorf("reset attempts: %w", err)
+	}
+	return nil
+}
+
+// Throttled returns a *ThrottledError when a is throttled now (for the Attempt Fail returned),
+// and nil otherwise.
+func (l *Limiter) Throttled(a store.Attempt) error {
+	return l.throttled(a)
+}
+
+func (l *Limiter) throttled(a store.Attempt) error {
+	now := l.now()
+	if !now.Before(a.ThrottledUntil) {
+		return nil
+	}
+	return newThrottledError(a.ThrottledUntil, now)
+}

@@ -1,0 +1,38 @@
+package audit
+
+// Event types.
+const (
+	LogonSuccess        = "logon.success"         // a citizen logged on; KeyKind says with what
+	LogonFailure        = "logon.failure"         // a logon step failed; Reason says why
+	LogonThrottled      = "logon.throttled"       // too many failures: the scope is throttled
+	KeyLocked           = "key.locked"            // a key was locked after too many failures
+	KeyActivated        = "key.activated"         // a key became active
+	KeyDeactivated      = "key.deactivated"       // a key was deactivated; Detail["cause"] says why
+	KeyExpired          = "key.expired"           // a key expired
+	EmailChanged        = "email.changed"         // a citizen's e-mail address changed
+	PhaseoutPromptShown = "phaseout.prompt_shown" // the phase-out pop-up was shown
+	PhaseoutChoice      = "phaseout.choice"       // the citizen's answer to the phase-out pop-up
+	OperatorAction      = "operator.action"       // an operator changed something (admin command)
+	SessionLogout       = "session.logout"        // a citizen signed out
+	PasswordChanged     = "password.changed"      // a citizen's password changed
+	TokencardImported   = "tokencard.imported"    // token cards were imported
+	AccountCreated      = "account.created"       // an account was created
+)
+
+// Reasons of a logon.failure.
+const (
+	ReasonBadCredentials = "bad_credentials" // unknown username or wrong password (never told apart)
+	ReasonWrongCode      = "wrong_code"      // a wrong security code
+	ReasonCodeExpired    = "code_expired"    // the e-mailed code expired
+	ReasonCodeTries      = "code_tries"      // too many wrong guesses of one code
+	ReasonThrottled      = "throttled"       // the attempt was refused by throttling
+	ReasonKeyMissing     = "key_missing"     // no active key of the chosen kind
+	ReasonKeyLocked      = "key_locked"      // the chosen key is locked
+)
+
+// Actors: who caused an event.
+const (
+	ActorCitizen  = "citizen"
+	ActorOperator = "operator"
+	ActorSystem   = "system"
+)

@@ -1,0 +1,155 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
+	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// SerialPrefix starts the serial of every demo token card; `admin tokencards print` only
+// prints cards with it, since real cards' codes are never kept.
+const SerialPrefix = "DEMO-"
+
+// Hasher hashes passwords (internal/password).
+type Hasher interface {
+	Hash(ctx context.Context, plain string) (string, error)
+}
+
+// Deps are what demo needs from the node.
+type Deps struct {
+	Passwords Hasher
+	Hasher    *secrets.Hasher
+	TOTP      *totp.Kind
+	Now       func() time.Time
+}
+
+// Citizen is the printable description of one demo citizen.
+type Citizen struct {
+	Username, Password, Name, Email, Language string
+	// Kinds lists the key kinds the citizen has.
+	Kinds      []string
+	CardSerial string
+	CardCodes  [tokencard.Positions]string
+	TOTPSecret string // base32, grouped for reading; empty without a totp key
+}
+
+type spec struct {
+	username, password, name, email, lang string
+	card, email2, app                     bool
+}
+
+// citizens: "demo" has every key; "token" has only a paper card, to walk the phase-out.
+var citizens = []spec{
+	{"demo", "demo-password-1", "Demo Citizen", "demo@example.org", "en", true, true, true},
+	{"token", "token-password-1", "Tessa Token", "token@example.org", "nl", true, false, false},
+}
+
+// Seed derives the demo seed from the node's hash key.
+func Seed(h *secrets.Hasher) []byte { return h.Sum("demo-seed") }
+
+// Ensure creates the demo citizens that do not exist yet and returns all of them.
+func Ensure(ctx context.Context, st store.Store, d Deps) ([]Citizen, error) {
+	seed := Seed(d.Hasher)
+	var out []Citizen
+	for _, c := range citizens {
+		cz := Citizen{Username: c.username, Password: c.password, Name: c.name, Email: c.email, Language: c.lang}
+		if c.card {
+			cz.Kinds = append(cz.Kinds, "tokencard")
+			cz.CardSerial = SerialPrefix + strings.ToUpper(c.username)
+			cz.CardCodes = tokencard.DemoCodes(seed, cz.CardSerial)
+		}
+		if c.email2 {
+			cz.Kinds = append(cz.Kinds, "emailcode")
+		}
+		var secret []byte
+		if c.app {
+			cz.Kinds = append(cz.Kinds, "totp")
+			secret = totp.NewSecretForDemo(seed, c.username)
+			cz.TOTPSecret = totp.GroupedSecret(secret)
+		}
+		if err := ensureOne(ctx, st, d, c, cz, secret); err != nil {
+			return nil, fmt.Errorf("demo citizen %s: %w", c.username, err)
+		}
+		out = append(out, cz)
+	}
+	return out, nil
+}
+
+func ensureOne(ctx context.Context, st store.Store, d Deps, c spec, cz Citizen, secret []byte) error {
+	if _, err := st.GetAccountByUsername(ctx, c.username); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	hash, err := d.Passwords.Hash(ctx, c.password)
+	if err != nil {
+		return err
+	}
+	now := d.Now()
+	err = st.Tx(ctx, func(tx store.Store) error {
+		a := store.Account{Username: c.username, Name: c.name, Email: c.email, Language: c.lang, PasswordHash: hash}
+		if err := tx.CreateAccount(ctx, &a); err != nil {
+			return err
+		}
+		if c.card {
+			k, err := tokencard.NewKey(d.Hasher, a.ID, cz.CardSerial, cz.CardCodes, now)
+			if err != nil {
+				return err
+			}
+			if err := tx.CreateKey(ctx, &k); err != nil {
+				return err
+			}
+		}
+		if c.email2 {
+			k := store.Key{AccountID: a.ID, Kind: "emailcode", Status: store.KeyActive, CreatedAt: now, ActivatedAt: now}
+			if err := tx.CreateKey(ctx, &k); err != nil {
+				return err
+			}
+		}
+		if secret != nil {
+			k, err := d.TOTP.NewKey(a.ID, secret, now)
+			if err != nil {
+				return err
+			}
+			if err := tx.CreateKey(ctx, &k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil // another node created it at the same moment
+	}
+	return err
+}
+
+// Print writes the demo credentials for a newcomer.
+func Print(w io.Writer, cs []Citizen) {
+	fmt.Fprintln(w, "Demo citizens (for trying Sleutelbos only — never use demo mode with real people):")
+	for _, c := range cs {
+		fmt.Fprintf(w, "  username %-6s password %-17s %s <%s>, language %s, keys: password, %s\n",
+			c.Username, c.Password, c.Name, c.Email, c.Language, strings.Join(c.Kinds, ", "))
+		if c.CardSerial != "" {
+			fmt.Fprintf(w, "    token card %s:", c.CardSerial)
+			for i, code := range c.CardCodes {
+				if i%6 == 0 {
+					fmt.Fprint(w, "\n     ")
+				}
+				fmt.Fprintf(w, " %2d:%s", i+1, code)
+			}
+			fmt.Fprintln(w)
+		}
+		if c.TOTPSecret != "" {
+			fmt.Fprintf(w, "    authenticator app secret (base32): %s\n", c.TOTPSecret)
+		}
+	}
+	fmt.Fprintln(w, "  E-mailed codes appear in the development mailbox at /dev/mailbox.")
+}

@@ -1,0 +1,8 @@
+// Package demo creates the demo citizens of `sleutelbos serve --demo`, so a newcomer can log on
+// with every key kind and walk the token phase-out without importing anything.
+//
+// Creation is idempotent: a citizen that exists is left alone. The secrets of demo keys are
+// derived from the node's hash key (a "demo seed"), so the same codes can be printed again on
+// every start without ever storing them in plaintext — which also means they are only as secret
+// as the demo mode that prints them, and must never be used for real people.
+package demo

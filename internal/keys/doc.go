@@ -1,0 +1,16 @@
+// Package keys is the digital-key abstraction shared by the logon flow, the portal, the
+// phase-out policy and the OpenID provider.
+//
+// A Kind is one kind of key (password, tokencard, emailcode, totp, later WebAuthn). Every kind
+// has a name, a level of assurance and display names in the catalogues
+// ("key.<name>.name", "key.<name>.short"). What a kind can do beyond that is expressed by
+// optional capability interfaces, found by type assertion, so a new kind brings only what it
+// needs and the logon flow never names a kind:
+//
+//   - Challenger: a second step after username and password (a code, later a WebAuthn
+//     assertion). Begin prepares the step, Verify checks the answer.
+//   - Resender: the citizen may ask for a new code (e-mail).
+//   - Enroller: the citizen can activate a new key of this kind in My digital keys.
+//
+// The Registry is built in the composition root (internal/app) with the kinds that are enabled.
+package keys

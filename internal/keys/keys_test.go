@@ -1,0 +1,60 @@
+package keys
+
+import (
+	"testing"
+)
+
+type fakeKind struct {
+	name  string
+	level Level
+}
+
+func (f fakeKind) Name() string  { return f.name }
+func (f fakeKind) Level() Level  { return f.level }
+func (f fakeKind) AMR() []string { return []string{"pwd"} }
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	r, err := NewRegistry(fakeKind{"b", LevelSubstantial}, fakeKind{"a", LevelLow}, fakeKind{"c", LevelSubstantial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(ks []Kind) (out []string) {
+		for _, k := range ks {
+			out = append(out, k.Name())
+		}
+		return out
+	}
+	if got := names(r.Meeting(LevelLow)); len(got) != 3 || got[0] != "a" || got[1] != "b" || got[2] != "c" {
+		t.Errorf("Meeting(low) = %v, want [a b c]", got)
+	}
+	if got := names(r.Meeting(LevelSubstantial)); len(got) != 2 || got[0] != "b" {
+		t.Errorf("Meeting(substantial) = %v, want [b c]", got)
+	}
+	if got := r.Meeting(LevelHigh); len(got) != 0 {
+		t.Errorf("Meeting(high) = %v, want none", names(got))
+	}
+	if _, ok := r.Get("zz"); ok {
+		t.Error("Get(zz) found a kind")
+	}
+	if _, err := NewRegistry(fakeKind{"a", LevelLow}, fakeKind{"a", LevelLow}); err == nil {
+		t.Error("duplicate kind: want error")
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in      string
+		want    Level
+		wantErr bool
+	}{{"low", LevelLow, false}, {"substantial", LevelSubstantial, false}, {"high", LevelHigh, false}, {"medium", LevelNone, true}} {
+		got, err := ParseLevel(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseLevel(%q) = %v, %v", tt.in, got, err)
+		}
+		if err == nil && got.String() != tt.in {
+			t.Errorf("%v.String() = %q", got, got.String())
+		}
+	}
+}

@@ -1,0 +1,14 @@
+// Package tokencard is the legacy paper card ("security code via token"): a card with a serial
+// number and 24 numbered codes of 6 digits. After username and password the citizen is asked
+// for the code at one position, chosen at random and never the position asked last time.
+//
+// The card's codes are never stored in plaintext: Key.Serial holds the serial, Key.Data a JSON
+// document with one keyed hash per position (secrets.Hasher, domain "tokencard", bound to the
+// serial and the position), and Key.Counter the position asked last.
+//
+// Cards are never newly activated (there is no Enroller): they come from the operator's CSV
+// import (ParseCSV validates the whole file and reports every problem at once, Import creates
+// all keys in one transaction or none). For demo mode, Generate makes a random card and
+// DemoCodes derives a card's codes from the demo seed, so the demo card can be printed again
+// without keeping plaintext codes anywhere.
+package tokencard

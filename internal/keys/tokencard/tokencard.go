@@ -1,0 +1,171 @@
+package tokencard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// Positions is the number of codes on a card; positions are numbered 1 to Positions.
+const Positions = 24
+
+// CodeLength is the number of digits of every card code.
+const CodeLength = 6
+
+// hashDomain separates card-code hashes from every other use of the hasher.
+const hashDomain = "tokencard"
+
+// Kind is the tokencard key kind.
+type Kind struct {
+	hasher *secrets.Hasher
+	rand   io.Reader
+}
+
+var (
+	_ keys.Kind       = (*Kind)(nil)
+	_ keys.Challenger = (*Kind)(nil)
+)
+
+// New returns the tokencard kind. h hashes card codes (the same key as at import); rand picks
+// the positions asked (crypto/rand.Reader in production).
+func New(h *secrets.Hasher, rand io.Reader) (*Kind, error) {
+	if h == nil {
+		return nil, errors.New("tokencard: hasher is nil")
+	}
+	if rand == nil {
+		return nil, errors.New("tokencard: random source is nil")
+	}
+	return &Kind{hasher: h, rand: rand}, nil
+}
+
+// Name returns "tokencard".
+func (*Kind) Name() string { return keys.TokenCard }
+
+// Level returns keys.LevelSubstantial.
+func (*Kind) Level() keys.Level { return keys.LevelSubstantial }
+
+// AMR returns ["pwd", "otp", "mfa"] (RFC 8176): password plus a one-time code.
+func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
+
+// Begin picks a uniformly random position other than the one asked last time, records it as
+// the key's counter and returns the challenge asking for that code.
+func (k *Kind) Begin(ctx context.Context, st store.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
+	// Read the counter again: key may have been loaded before another logon asked a position.
+	cur, err := st.GetKey(ctx, key.ID)
+	if err != nil {
+		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
+	}
+	pos, err := nextPosition(k.rand, cur.Counter)
+	if err != nil {
+		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
+	}
+	if err := st.SetKeyCounter(ctx, key.ID, int64(pos)); err != nil {
+		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
+	}
+	p := strconv.Itoa(pos)
+	return keys.Challenge{Prompt: "login.tokencard.prompt", Args: []string{p}, State: p}, nil
+}
+
+// nextPosition draws a position in 1..Positions uniformly among those different from last (a
+// last outside that range excludes nothing).
+func nextPosition(rand io.Reader, last int64) (int, error) {
+	if last < 1 || last > Positions {
+		n, err := uniform(rand, Positions)
+		return int(n) + 1, err
+	}
+	n, err := uniform(rand, Positions-1)
+	if err != nil {
+		return 0, err
+	}
+	pos := int(n) + 1
+	if int64(pos) >= last {
+		pos++ // skip last: the 23 remaining positions stay equally likely
+	}
+	return pos, nil
+}
+
+// Verify checks answer against the code at the position in ch. Surrounding spaces are ignored;
+// anything but exactly 6 ASCII digits is simply wrong. A paper code is not single use: the same
+// position may be asked again in a later logon (never twice in a row).
+func (k *Kind) Verify(ctx context.Context, st store.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
+	pos, err := strconv.Atoi(ch.State)
+	if err != nil || pos < 1 || pos > Positions {
+		return fmt.Errorf("tokencard verify: challenge position %q is not 1..%d", ch.State, Positions)
+	}
+	hashes, err := decodeData(key.Data)
+	if err != nil {
+		return fmt.Errorf("tokencard verify key %d: %w", key.ID, err)
+	}
+	code := strings.TrimSpace(answer)
+	if !isCode(code) {
+		return keys.ErrWrongCode
+	}
+	if !k.hasher.Equal(k.hasher.Sum(hashDomain, key.Serial, strconv.Itoa(pos), code), hashes[pos-1]) {
+		return keys.ErrWrongCode
+	}
+	return nil
+}
+
+// data is the JSON stored in Key.Data: one keyed hash per position, position 1 first.
+type data struct {
+	Version int      `json:"v"`
+	Hashes  [][]byte `json:"codes"`
+}
+
+func decodeData(raw []byte) ([][]byte, error) {
+	var d data
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("card data: %w", err)
+	}
+	if d.Version != 1 || len(d.Hashes) != Positions {
+		return nil, fmt.Errorf("card data: version %d with %d codes, want version 1 with %d", d.Version, len(d.Hashes), Positions)
+	}
+	return d.Hashes, nil
+}
+
+// NewKey returns an active tokencard key (not yet stored) for the card serial with codes, its
+// codes replaced by keyed hashes. Import uses it; so does the demo.
+func NewKey(h *secrets.Hasher, accountID int64, serial string, codes [Positions]string, now time.Time) (store.Key, error) {
+	d := data{Version: 1, Hashes: make([][]byte, Positions)}
+	for i, c := range codes {
+		if !isCode(c) {
+			return store.Key{}, fmt.Errorf("card %s: code %d is not %d digits", serial, i+1, CodeLength)
+		}
+		d.Hashes[i] = h.Sum(hashDomain, serial, strconv.Itoa(i+1), c)
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return store.Key{}, fmt.Errorf("card %s: %w", serial, err)
+	}
+	return store.Key{
+		AccountID:   accountID,
+		Kind:        keys.TokenCard,
+		Status:      store.KeyActive,
+		Serial:      serial,
+		Data:        raw,
+		CreatedAt:   now,
+		ActivatedAt: now,
+	}, nil
+}
+
+// isCode reports whether s is exactly CodeLength ASCII digits.
+func isCode(s string) bool {
+	if len(s) != CodeLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,293 @@
+package tokencard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/keys/keystest"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+)
+
+func testHasher(t testing.TB) *secrets.Hasher {
+	t.Helper()
+	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// fixture creates an account with an active card in st and returns the kind, account, key and
+// the card's plaintext codes.
+func fixture(t testing.TB, st store.Store, seed uint64) (*Kind, store.Account, store.Key, [Positions]string) {
+	t.Helper()
+	h := testHasher(t)
+	rnd := keystest.NewRand(seed)
+	k, err := New(h, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, codes, err := Generate(rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := keystest.NewAccount(t, st, "card"+strconv.FormatUint(seed, 10))
+	key, err := NewKey(h, acct.ID, serial, codes, keystest.Start())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateKey(context.Background(), &key); err != nil {
+		t.Fatal(err)
+	}
+	return k, acct, key, codes
+}
+
+func TestChallenger(t *testing.T) {
+	t.Parallel()
+	for _, b := range keystest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			var seed atomic.Uint64
+			keystest.RunChallenger(t, keystest.Harness{
+				Setup: func(t *testing.T) keystest.Fixture {
+					st := b.Open(t)
+					k, acct, key, codes := fixture(t, st, seed.Add(1))
+					return keystest.Fixture{
+						Kind: k, Store: st, Clock: keystest.NewClock(keystest.Start()),
+						Account: acct, Key: key,
+						Answer: func(t *testing.T, ch keys.Challenge) string {
+							pos, err := strconv.Atoi(ch.State)
+							if err != nil || pos < 1 || pos > Positions {
+								t.Fatalf("challenge state %q is not a position", ch.State)
+							}
+							return codes[pos-1]
+						},
+					}
+				},
+				// A paper code is reused across logons and does not expire.
+				SingleUse: false,
+				Expires:   false,
+			})
+		})
+	}
+}
+
+func TestBeginNeverRepeatsAndCoversAll(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	k, acct, key, _ := fixture(t, st, 1)
+	ctx := context.Background()
+	seen := map[int]int{}
+	last := 0
+	for i := range 1000 {
+		ch, err := k.Begin(ctx, st, acct, key) // key is stale on purpose: Begin re-reads
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos, err := strconv.Atoi(ch.State)
+		if err != nil || pos < 1 || pos > Positions {
+			t.Fatalf("draw %d: position %q out of 1..%d", i, ch.State, Positions)
+		}
+		if pos == last {
+			t.Fatalf("draw %d: position %d asked twice in a row", i, pos)
+		}
+		if ch.Prompt != "login.tokencard.prompt" || len(ch.Args) != 1 || ch.Args[0] != ch.State {
+			t.Fatalf("draw %d: challenge %+v", i, ch)
+		}
+		got, err := st.GetKey(ctx, key.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Counter != int64(pos) {
+			t.Fatalf("draw %d: key counter %d, want the asked position %d", i, got.Counter, pos)
+		}
+		seen[pos]++
+		last = pos
+	}
+	for p := 1; p <= Positions; p++ {
+		if seen[p] == 0 {
+			t.Errorf("position %d never asked in 1000 draws", p)
+		}
+	}
+}
+
+func TestNextPositionUniform(t *testing.T) {
+	t.Parallel()
+	rnd := keystest.NewRand(42)
+	const draws = 24 * 2000
+	for _, last := range []int64{0, 1, 12, 24} {
+		counts := make([]int, Positions+1)
+		for range draws {
+			p, err := nextPosition(rnd, last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p < 1 || p > Positions || int64(p) == last {
+				t.Fatalf("last %d: drew %d", last, p)
+			}
+			counts[p]++
+		}
+		n := Positions
+		if last != 0 {
+			n--
+		}
+		want := float64(draws) / float64(n)
+		var chi2 float64
+		for p := 1; p <= Positions; p++ {
+			if int64(p) == last {
+				continue
+			}
+			d := float64(counts[p]) - want
+			chi2 += d * d / want
+		}
+		// 23 degrees of freedom: p = 0.001 at 49.7.
+		if chi2 > 49.7 {
+			t.Errorf("last %d: chi² = %.1f over %d positions, not uniform: %v", last, chi2, n, counts)
+		}
+	}
+}
+
+func TestUniformRejectsBiasedDraws(t *testing.T) {
+	t.Parallel()
+	// 0xFFFFFFFF is above the largest multiple of 24 below 2³², so it must be redrawn.
+	r := bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 25})
+	got, err := uniform(r, 24)
+	if err != nil || got != 1 {
+		t.Errorf("uniform = %d, %v; want 1 (second draw 25 mod 24)", got, err)
+	}
+	if _, err := uniform(bytes.NewReader(nil), 24); err == nil {
+		t.Error("uniform on an empty reader: want error")
+	}
+}
+
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	k, acct, key, codes := fixture(t, st, 3)
+	ctx := context.Background()
+	for _, c := range codes {
+		if bytes.Contains(key.Data, []byte(c)) {
+			t.Fatalf("key data holds plaintext code %s: %s", c, key.Data)
+		}
+	}
+	ch := keys.Challenge{Prompt: "login.tokencard.prompt", Args: []string{"5"}, State: "5"}
+	if err := k.Verify(ctx, st, acct, key, ch, codes[4]); err != nil {
+		t.Errorf("right code: %v", err)
+	}
+	for i, c := range codes {
+		if i == 4 || c == codes[4] {
+			continue
+		}
+		if err := k.Verify(ctx, st, acct, key, ch, c); !errors.Is(err, keys.ErrWrongCode) {
+			t.Errorf("code of position %d for position 5: %v, want wrong code", i+1, err)
+		}
+	}
+	// A code hashed for another serial does not match.
+	other := key
+	other.Serial = key.Serial + "0"
+	if err := k.Verify(ctx, st, acct, other, ch, codes[4]); !errors.Is(err, keys.ErrWrongCode) {
+		t.Errorf("code checked against another serial: %v, want wrong code", err)
+	}
+	for _, state := range []string{"", "0", "25", "x"} {
+		err := k.Verify(ctx, st, acct, key, keys.Challenge{State: state}, codes[0])
+		if err == nil || errors.Is(err, keys.ErrWrongCode) {
+			t.Errorf("state %q: %v, want an internal error", state, err)
+		}
+	}
+	broken := key
+	broken.Data = []byte(`{"v":1,"codes":[]}`)
+	if err := k.Verify(ctx, st, acct, broken, ch, codes[4]); err == nil || errors.Is(err, keys.ErrWrongCode) {
+		t.Errorf("broken data: %v, want an internal error", err)
+	}
+}
+
+func TestKindDescription(t *testing.T) {
+	t.Parallel()
+	k, err := New(testHasher(t), keystest.NewRand(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Name() != "tokencard" || k.Level() != keys.LevelSubstantial || strings.Join(k.AMR(), ",") != "pwd,otp,mfa" {
+		t.Errorf("kind = %s %v %v", k.Name(), k.Level(), k.AMR())
+	}
+	var kind keys.Kind = k
+	if _, ok := kind.(keys.Enroller); ok {
+		t.Error("tokencard is an Enroller; cards are only imported")
+	}
+	if _, err := New(nil, keystest.NewRand(1)); err == nil {
+		t.Error("New without hasher: want error")
+	}
+	if _, err := New(testHasher(t), nil); err == nil {
+		t.Error("New without rand: want error")
+	}
+}
+
+func TestGenerateAndDemoCodes(t *testing.T) {
+	t.Parallel()
+	serial, codes, err := Generate(keystest.NewRand(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(serial) != 10 || !allDigits(serial) {
+		t.Errorf("serial %q, want 10 digits", serial)
+	}
+	for i, c := range codes {
+		if !isCode(c) {
+			t.Errorf("code %d = %q", i+1, c)
+		}
+	}
+	seed := []byte("demo seed")
+	a, b := DemoCodes(seed, "1234567890"), DemoCodes(seed, "1234567890")
+	if a != b {
+		t.Error("DemoCodes is not deterministic")
+	}
+	if a == DemoCodes(seed, "1234567891") || a == DemoCodes([]byte("other seed"), "1234567890") {
+		t.Error("DemoCodes ignores the serial or the seed")
+	}
+	distinct := map[string]bool{}
+	for i, c := range a {
+		if !isCode(c) {
+			t.Errorf("demo code %d = %q", i+1, c)
+		}
+		distinct[c] = true
+	}
+	if len(distinct) < 20 {
+		t.Errorf("demo codes look degenerate: %v", a)
+	}
+	if _, _, err := Generate(bytes.NewReader([]byte{1, 2})); err == nil {
+		t.Error("Generate with an exhausted reader: want error")
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	// No store: tokencard's Verify only reads the key it is given.
+	h := testHasher(b)
+	k, err := New(h, keystest.NewRand(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	serial, codes, err := Generate(keystest.NewRand(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := NewKey(h, 1, serial, codes, keystest.Start())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ch := keys.Challenge{State: "18"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := k.Verify(ctx, nil, store.Account{}, key, ch, codes[17]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

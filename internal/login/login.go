@@ -1,0 +1,494 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// Step is where a logon transaction stands.
+type Step string
+
+// The steps of a logon.
+const (
+	StepChoose   Step = "choose"
+	StepPassword Step = "password"
+	StepCode     Step = "code"
+	StepDone     Step = "done"
+)
+
+// Transaction is one logon in progress. It holds no secret: the challenge's answer lives in the
+// store (hashed) or with the citizen.
+type Transaction struct {
+	Step      Step            `json:"step"`
+	MinLevel  keys.Level      `json:"min_level"`
+	Kind      string          `json:"kind,omitempty"`
+	Return    string          `json:"return,omitempty"`
+	Username  string          `json:"username,omitempty"`
+	AccountID int64           `json:"account_id,omitempty"`
+	KeyID     int64           `json:"key_id,omitempty"`
+	Challenge *keys.Challenge `json:"challenge,omitempty"`
+	StartedAt time.Time       `json:"started_at"`
+	DoneAt    time.Time       `json:"done_at,omitempty"`
+}
+
+// Choice is a key kind offered on the chooser.
+type Choice struct {
+	Kind      string
+	Level     keys.Level
+	CanResend bool
+}
+
+// Client describes who is logging on, for throttling and the audit log.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Result is a completed logon.
+type Result struct {
+	AccountID int64
+	Kind      string
+	Level     keys.Level
+	AMR       []string
+	AuthTime  time.Time
+}
+
+// Errors a citizen may see.
+var (
+	// ErrBadCredentials is the one answer for an unknown username and a wrong password.
+	ErrBadCredentials = i18n.NewError("login.error.bad_credentials")
+	// ErrExpired: the transaction is older than its lifetime; start again.
+	ErrExpired = i18n.NewError("login.error.expired")
+	// ErrUnknownKind: the chosen kind is not offered here.
+	ErrUnknownKind = i18n.NewError("login.error.unknown_kind")
+	// ErrOutOfOrder: a step was submitted that the transaction is not at.
+	ErrOutOfOrder = i18n.NewError("login.error.out_of_order")
+	// ErrCannotResend: the kind has no "send a new code".
+	ErrCannotResend = i18n.NewError("login.error.cannot_resend")
+)
+
+// NoKeyError says the citizen has no active key of the chosen kind (never had one,
+// deactivated, expired). It is only returned after a correct password.
+func NoKeyError(kind string) *i18n.LocalizedError {
+	return i18n.NewError("login.error.no_key", i18n.Msg("key."+kind+".short"))
+}
+
+// KeyLockedError says the key of the chosen kind is locked after too many wrong codes.
+func KeyLockedError(kind string) *i18n.LocalizedError {
+	return i18n.NewError("login.error.key_locked", i18n.Msg("key."+kind+".short"))
+}
+
+// PasswordVerifier checks and hashes passwords (internal/password).
+type PasswordVerifier interface {
+	Verify(ctx context.Context, encoded, plain string) (ok, needsRehash bool, err error)
+	Hash(ctx context.Context, plain string) (string, error)
+	Equalize(ctx context.Context, plain string)
+}
+
+// Limiter counts failures and throttles (internal/attempts).
+type Limiter interface {
+	Check(ctx context.Context, scope string) error
+	Fail(ctx context.Context, scope string) (store.Attempt, error)
+	Succeed(ctx context.Context, scope string) error
+}
+
+// Auditor records audit events (internal/audit).
+type Auditor interface {
+	Record(ctx context.Context, st store.Audit, e store.AuditEvent) error
+}
+
+// Config holds the logon rules.
+type Config struct {
+	// Lifetime of a logon transaction (SPEC §8: 15 minutes).
+	Lifetime time.Duration
+	// LockAfter consecutive wrong codes lock a key (SPEC §8: 100).
+	LockAfter int
+	// Offered, when set, filters the kinds shown on the chooser and accepted by Choose (the
+	// phase-out policy switches kinds off with it).
+	Offered func(kind string, now time.Time) bool
+}
+
+// DefaultConfig returns the SPEC defaults.
+func DefaultConfig() Config { return Config{Lifetime: 15 * time.Minute, LockAfter: 100} }
+
+// Validate reports every invalid value.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Lifetime <= 0 {
+		errs = append(errs, fmt.Errorf("logon transaction lifetime %s: must be positive", c.Lifetime))
+	}
+	if c.LockAfter < 1 {
+		errs = append(errs, fmt.Errorf("key lockout after %d failures: must be at least 1", c.LockAfter))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the parts a Service works with.
+type Deps struct {
+	Store     store.Store
+	Kinds     *keys.Registry
+	Passwords PasswordVerifier
+	// Limiter throttles per factor (password per typed username, codes per key) and counts
+	// the consecutive failures that lock a key.
+	Limiter Limiter
+	// IPLimiter throttles per client address, with its own, looser policy.
+	IPLimiter Limiter
+	Audit     Auditor
+	Now       func() time.Time
+}
+
+// Service runs logon transactions.
+type Service struct {
+	cfg       Config
+	st        store.Store
+	kinds     *keys.Registry
+	passwords PasswordVerifier
+	limiter   Limiter
+	ipLimiter Limiter
+	audit     Auditor
+	now       func() time.Time
+}
+
+// New returns a Service.
+func New(cfg Config, d Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	if d.Store == nil || d.Kinds == nil || d.Passwords == nil || d.Limiter == nil || d.IPLimiter == nil || d.Audit == nil || d.Now == nil {
+		return nil, errors.New("login: every dependency must be set")
+	}
+	if _, ok := d.Kinds.Get(keys.Password); !ok {
+		return nil, errors.New("login: the password kind must be registered")
+	}
+	return &Service{cfg: cfg, st: d.Store, kinds: d.Kinds, passwords: d.Passwords, limiter: d.Limiter,
+		ipLimiter: d.IPLimiter, audit: d.Audit, now: d.Now}, nil
+}
+
+// Start begins a logon that must reach min; returnTo is where the citizen goes when done.
+func (s *Service) Start(min keys.Level, returnTo string) *Transaction {
+	if min < keys.LevelLow {
+		min = keys.LevelLow
+	}
+	return &Transaction{Step: StepChoose, MinLevel: min, Return: returnTo, StartedAt: s.now()}
+}
+
+// Choices lists the kinds offered for tx: enabled, meeting its level, and offered by policy.
+func (s *Service) Choices(tx *Transaction) []Choice {
+	now := s.now()
+	var out []Choice
+	for _, k := range s.kinds.Meeting(tx.MinLevel) {
+		if s.cfg.Offered != nil && !s.cfg.Offered(k.Name(), now) {
+			continue
+		}
+		_, resend := k.(keys.Resender)
+		out = append(out, Choice{Kind: k.Name(), Level: k.Level(), CanResend: resend})
+	}
+	return out
+}
+
+// Expired reports whether tx is older than the transaction lifetime.
+func (s *Service) Expired(tx *Transaction) bool {
+	return s.now().Sub(tx.StartedAt) >= s.cfg.Lifetime
+}
+
+// Choose picks the key kind; the transaction moves to the password step. Choosing again (the
+// "other key" link) is allowed until the password is accepted.
+func (s *Service) Choose(tx *Transaction, kind string) error {
+	if s.Expired(tx) {
+		return ErrExpired
+	}
+	if tx.Step != StepChoose && tx.Step != StepPassword {
+		return ErrOutOfOrder
+	}
+	for _, c := range s.Choices(tx) {
+		if c.Kind == kind {
+			tx.Kind, tx.Step = kind, StepPassword
+			return nil
+		}
+	}
+	return ErrUnknownKind
+}
+
+// Back returns tx to the chooser (a different key), forgetting any account it had reached.
+func (s *Service) Back(tx *Transaction) {
+	tx.Step, tx.Kind, tx.AccountID, tx.KeyID, tx.Challenge = StepChoose, "", 0, 0, nil
+}
+
+// SubmitPassword checks username and password. On success the transaction moves to the code
+// step, or is done for the password kind.
+func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username, password string, c Client) error {
+	if s.Expired(tx) {
+		return ErrExpired
+	}
+	if tx.Step != StepPassword {
+		return ErrOutOfOrder
+	}
+	username = strings.TrimSpace(username)
+	tx.Username = username
+	ipScope := attempts.IPScope("logon", c.IP)
+	pwScope := attempts.PasswordScope(strings.ToLower(username))
+	if err := s.ipLimiter.Check(ctx, ipScope); err != nil {
+		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, KeyKind: tx.Kind, Reason: audit.ReasonThrottled, IP: c.IP})
+		return err
+	}
+	if err := s.limiter.Check(ctx, pwScope); err != nil {
+		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, KeyKind: tx.Kind, Reason: audit.ReasonThrottled, IP: c.IP})
+		return err
+	}
+
+	acct, err := s.st.GetAccountByUsername(ctx, username)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || username == "":
+		// Same cost as a real check, so timing does not tell whether the username exists.
+		s.passwords.Equalize(ctx, password)
+		return s.passwordFailed(ctx, tx, 0, pwScope, ipScope, c)
+	case err != nil:
+		return fmt.Errorf("submit password: %w", err)
+	}
+	ok, rehash, err := s.passwords.Verify(ctx, acct.PasswordHash, password)
+	if err != nil {
+		return fmt.Errorf("submit password: %w", err)
+	}
+	if !ok {
+		return s.passwordFailed(ctx, tx, acct.ID, pwScope, ipScope, c)
+	}
+	if err := s.limiter.Succeed(ctx, pwScope); err != nil {
+		return fmt.Errorf("submit password: %w", err)
+	}
+	if rehash {
+		if h, err := s.passwords.Hash(ctx, password); err == nil {
+			if err := s.st.UpdatePasswordHash(ctx, acct.ID, h, s.now()); err != nil {
+				return fmt.Errorf("submit password: rehash: %w", err)
+			}
+		}
+	}
+	tx.AccountID = acct.ID
+
+	kind, ok := s.kinds.Get(tx.Kind)
+	if !ok {
+		return ErrUnknownKind
+	}
+	ch, isChallenger := kind.(keys.Challenger)
+	if !isChallenger {
+		return s.done(ctx, tx, kind, 0, c)
+	}
+	key, err := s.activeKey(ctx, acct.ID, tx.Kind, c)
+	if err != nil {
+		tx.Step = StepChoose
+		return err
+	}
+	var challenge keys.Challenge
+	err = s.st.Tx(ctx, func(st store.Store) error {
+		var err error
+		challenge, err = ch.Begin(ctx, st, acct, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("begin %s challenge: %w", tx.Kind, err)
+	}
+	tx.KeyID, tx.Challenge, tx.Step = key.ID, &challenge, StepCode
+	return nil
+}
+
+func (s *Service) passwordFailed(ctx context.Context, tx *Transaction, accountID int64, pwScope, ipScope string, c Client) error {
+	a, err := s.limiter.Fail(ctx, pwScope)
+	if err != nil {
+		return fmt.Errorf("submit password: %w", err)
+	}
+	if _, err := s.ipLimiter.Fail(ctx, ipScope); err != nil {
+		return fmt.Errorf("submit password: %w", err)
+	}
+	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: tx.Kind,
+		Reason: audit.ReasonBadCredentials, IP: c.IP, Detail: map[string]string{"factor": keys.Password, "failures": fmt.Sprint(a.Failures)}})
+	return ErrBadCredentials
+}
+
+// activeKey finds the account's active key of kind, or the error the citizen sees.
+func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c Client) (store.Key, error) {
+	ks, err := s.st.ListKeys(ctx, accountID)
+	if err != nil {
+		return store.Key{}, fmt.Errorf("list keys: %w", err)
+	}
+	locked := false
+	for _, k := range ks {
+		if k.Kind != kind {
+			continue
+		}
+		switch k.Status {
+		case store.KeyActive:
+			return k, nil
+		case store.KeyLocked:
+			locked = true
+		}
+	}
+	reason, err := audit.ReasonKeyMissing, error(NoKeyError(kind))
+	if locked {
+		reason, err = audit.ReasonKeyLocked, KeyLockedError(kind)
+	}
+	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, Reason: reason, IP: c.IP})
+	return store.Key{}, err
+}
+
+// SubmitCode checks the answer to the key's challenge.
+func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string, c Client) error {
+	kind, key, acct, err := s.codeStep(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
+	if err := s.ipLimiter.Check(ctx, ipScope); err != nil {
+		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Reason: audit.ReasonThrottled, IP: c.IP})
+		return err
+	}
+	if err := s.limiter.Check(ctx, factor); err != nil {
+		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Reason: audit.ReasonThrottled, IP: c.IP})
+		return err
+	}
+	verr := kind.Verify(ctx, s.st, acct, key, *tx.Challenge, answer)
+	if verr == nil {
+		for _, scope := range []string{factor, attempts.KeyScope(key.ID)} {
+			if err := s.limiter.Succeed(ctx, scope); err != nil {
+				return fmt.Errorf("submit code: %w", err)
+			}
+		}
+		if err := s.st.TouchKey(ctx, key.ID, s.now()); err != nil {
+			return fmt.Errorf("submit code: %w", err)
+		}
+		return s.done(ctx, tx, kind, key.ID, c)
+	}
+	var le *i18n.LocalizedError
+	if !errors.As(verr, &le) {
+		return fmt.Errorf("verify %s: %w", tx.Kind, verr)
+	}
+	if _, err := s.limiter.Fail(ctx, factor); err != nil {
+		return fmt.Errorf("submit code: %w", err)
+	}
+	if _, err := s.ipLimiter.Fail(ctx, ipScope); err != nil {
+		return fmt.Errorf("submit code: %w", err)
+	}
+	a, err := s.limiter.Fail(ctx, attempts.KeyScope(key.ID))
+	if err != nil {
+		return fmt.Errorf("submit code: %w", err)
+	}
+	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID,
+		Reason: failureReason(verr), IP: c.IP, Detail: map[string]string{"failures": fmt.Sprint(a.Failures)}})
+	if a.Failures >= s.cfg.LockAfter {
+		if err := s.st.SetKeyStatus(ctx, key.ID, store.KeyLocked, "lockout", s.now()); err != nil {
+			return fmt.Errorf("lock key: %w", err)
+		}
+		s.record(ctx, store.AuditEvent{Type: audit.KeyLocked, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Actor: "system",
+			Reason: "lockout", IP: c.IP})
+		tx.Step = StepChoose
+		return KeyLockedError(tx.Kind)
+	}
+	return verr
+}
+
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, keys.ErrCodeExpired):
+		return audit.ReasonCodeExpired
+	case errors.Is(err, keys.ErrCodeTries):
+		return audit.ReasonCodeTries
+	}
+	return audit.ReasonWrongCode
+}
+
+// Resend asks the kind for a new code.
+func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
+	kind, key, acct, err := s.codeStep(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	r, ok := kind.(keys.Resender)
+	if !ok {
+		return ErrCannotResend
+	}
+	ipScope := attempts.IPScope("code-request", c.IP)
+	if err := s.ipLimiter.Check(ctx, ipScope); err != nil {
+		return err
+	}
+	var ch keys.Challenge
+	err = s.st.Tx(ctx, func(st store.Store) error {
+		var err error
+		ch, err = r.Resend(ctx, st, acct, key)
+		return err
+	})
+	if err != nil {
+		var le *i18n.LocalizedError
+		if errors.As(err, &le) {
+			if _, ferr := s.ipLimiter.Fail(ctx, ipScope); ferr != nil {
+				return fmt.Errorf("resend: %w", ferr)
+			}
+			return err
+		}
+		return fmt.Errorf("resend %s code: %w", tx.Kind, err)
+	}
+	tx.Challenge = &ch
+	return nil
+}
+
+// codeStep loads what the code step needs and checks the transaction is at it.
+func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys.Challenger, store.Key, store.Account, error) {
+	if s.Expired(tx) {
+		return nil, store.Key{}, store.Account{}, ErrExpired
+	}
+	if tx.Step != StepCode || tx.Challenge == nil {
+		return nil, store.Key{}, store.Account{}, ErrOutOfOrder
+	}
+	k, ok := s.kinds.Get(tx.Kind)
+	ch, isChallenger := k.(keys.Challenger)
+	if !ok || !isChallenger {
+		return nil, store.Key{}, store.Account{}, ErrUnknownKind
+	}
+	acct, err := s.st.GetAccount(ctx, tx.AccountID)
+	if err != nil {
+		return nil, store.Key{}, store.Account{}, fmt.Errorf("code step: %w", err)
+	}
+	key, err := s.st.GetKey(ctx, tx.KeyID)
+	if err != nil {
+		return nil, store.Key{}, store.Account{}, fmt.Errorf("code step: %w", err)
+	}
+	if key.AccountID != acct.ID || key.Status != store.KeyActive {
+		tx.Step = StepChoose
+		if key.Status == store.KeyLocked {
+			return nil, store.Key{}, store.Account{}, KeyLockedError(tx.Kind)
+		}
+		return nil, store.Key{}, store.Account{}, NoKeyError(tx.Kind)
+	}
+	return ch, key, acct, nil
+}
+
+func (s *Service) done(ctx context.Context, tx *Transaction, kind keys.Kind, keyID int64, c Client) error {
+	tx.Step, tx.KeyID, tx.Challenge, tx.DoneAt = StepDone, keyID, nil, s.now()
+	s.record(ctx, store.AuditEvent{Type: audit.LogonSuccess, AccountID: tx.AccountID, KeyKind: kind.Name(), KeyID: keyID,
+		IP: c.IP, Detail: map[string]string{"level": kind.Level().String()}})
+	return nil
+}
+
+// Result returns the completed logon; ok is false until the transaction is done.
+func (s *Service) Result(tx *Transaction) (Result, bool) {
+	if tx.Step != StepDone {
+		return Result{}, false
+	}
+	k, ok := s.kinds.Get(tx.Kind)
+	if !ok {
+		return Result{}, false
+	}
+	return Result{AccountID: tx.AccountID, Kind: tx.Kind, Level: k.Level(), AMR: k.AMR(), AuthTime: tx.DoneAt}, true
+}
+
+// record writes an audit event; a failure to audit is logged by the recorder and does not
+// change what the citizen sees.
+func (s *Service) record(ctx context.Context, e store.AuditEvent) {
+	_ = s.audit.Record(ctx, s.st, e)
+}

@@ -1,0 +1,140 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+const keyColumns = `id, account_id, kind, status, serial, data, counter, created_at, activated_at,
+	deactivated_at, deactivation_cause, last_used_at`
+
+func scanKey(row interface{ Scan(...any) error }) (store.Key, error) {
+	var k store.Key
+	var status string
+	var created, activated, deactivated, lastUsed int64
+	err := row.Scan(&k.ID, &k.AccountID, &k.Kind, &status, &k.Serial, &k.Data, &k.Counter, &created, &activated,
+		&deactivated, &k.DeactivationCause, &lastUsed)
+	k.Status = store.KeyStatus(status)
+	k.Data = nilIfEmpty(k.Data)
+	k.CreatedAt, k.ActivatedAt = fromMicros(created), fromMicros(activated)
+	k.DeactivatedAt, k.LastUsedAt = fromMicros(deactivated), fromMicros(lastUsed)
+	return k, err
+}
+
+// CreateKey inserts k and fills its ID (and CreatedAt when zero). A serial already used by a key
+// of the same kind gives store.ErrConflict; an empty serial is never a conflict.
+func (db *DB) CreateKey(ctx context.Context, k *store.Key) error {
+	created := orNow(k.CreatedAt)
+	err := db.q.QueryRowContext(ctx, `INSERT INTO keys
+		(account_id, kind, status, serial, data, counter, created_at, activated_at, deactivated_at,
+		 deactivation_cause, last_used_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		k.AccountID, k.Kind, string(k.Status), k.Serial, nonNil(k.Data), k.Counter, toMicros(created),
+		toMicros(k.ActivatedAt), toMicros(k.DeactivatedAt), k.DeactivationCause, toMicros(k.LastUsedAt)).Scan(&k.ID)
+	if err != nil {
+		return fmt.Errorf("create %s key for account %d: %w", k.Kind, k.AccountID, db.conflictOr(err))
+	}
+	k.CreatedAt = created
+	return nil
+}
+
+// GetKey returns the key with id, or store.ErrNotFound.
+func (db *DB) GetKey(ctx context.Context, id int64) (store.Key, error) {
+	k, err := scanKey(db.q.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = $1`, id))
+	if err != nil {
+		return store.Key{}, fmt.Errorf("get key %d: %w", id, notFoundOr(err))
+	}
+	return k, nil
+}
+
+// ListKeys returns the account's keys, oldest first.
+func (db *DB) ListKeys(ctx context.Context, accountID int64) ([]store.Key, error) {
+	rows, err := db.q.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE account_id = $1 ORDER BY id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list keys of account %d: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []store.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list keys of account %d: %w", accountID, err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list keys of account %d: %w", accountID, err)
+	}
+	return out, nil
+}
+
+// SetKeyStatus changes the key's status. Becoming active sets ActivatedAt to at and clears the
+// deactivation time and cause; any other status records cause and at as DeactivationCause and
+// DeactivatedAt. store.ErrNotFound when the key does not exist.
+func (db *DB) SetKeyStatus(ctx context.Context, id int64, status store.KeyStatus, cause string, at time.Time) error {
+	var q string
+	var args []any
+	if status == store.KeyActive {
+		q = `UPDATE keys SET status = $1, activated_at = $2, deactivated_at = 0, deactivation_cause = '' WHERE id = $3`
+		args = []any{string(status), toMicros(at), id}
+	} else {
+		q = `UPDATE keys SET status = $1, deactivated_at = $2, deactivation_cause = $3 WHERE id = $4`
+		args = []any{string(status), toMicros(at), cause, id}
+	}
+	res, err := db.q.ExecContext(ctx, q, args...)
+	if err == nil {
+		err = affectedOne(res)
+	}
+	if err != nil {
+		return fmt.Errorf("set status of key %d to %s: %w", id, status, err)
+	}
+	return nil
+}
+
+// SetKeyCounter stores counter unconditionally; store.ErrNotFound when the key does not exist.
+func (db *DB) SetKeyCounter(ctx context.Context, id int64, counter int64) error {
+	res, err := db.q.ExecContext(ctx, `UPDATE keys SET counter = $1 WHERE id = $2`, counter, id)
+	if err == nil {
+		err = affectedOne(res)
+	}
+	if err != nil {
+		return fmt.Errorf("set counter of key %d: %w", id, err)
+	}
+	return nil
+}
+
+// AdvanceKeyCounter sets the counter to to when it is below to, in one conditional UPDATE, and
+// reports whether it did: of several concurrent callers with the same to, exactly one gets true.
+// A missing key gives store.ErrNotFound.
+func (db *DB) AdvanceKeyCounter(ctx context.Context, id int64, to int64) (bool, error) {
+	res, err := db.q.ExecContext(ctx, `UPDATE keys SET counter = $1 WHERE id = $2 AND counter < $1`, to, id)
+	if err != nil {
+		return false, fmt.Errorf("advance counter of key %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("advance counter of key %d: %w", id, err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	if _, err := db.GetKey(ctx, id); err != nil {
+		return false, fmt.Errorf("advance counter: %w", err)
+	}
+	return false, nil
+}
+
+// TouchKey records a successful use at at; store.ErrNotFound when the key does not exist.
+func (db *DB) TouchKey(ctx context.Context, id int64, at time.Time) error {
+	res, err := db.q.ExecContext(ctx, `UPDATE keys SET last_used_at = $1 WHERE id = $2`, toMicros(at), id)
+	if err == nil {
+		err = affectedOne(res)
+	}
+	if err != nil {
+		return fmt.Errorf("touch key %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist. Compare with errors.Is.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a unique constraint (a username, a token card serial) is violated.
+var ErrConflict = errors.New("conflict")
+
+// Store is every aggregate's storage composed into one. A Store obtained inside Tx runs each call
+// in that transaction; calling Tx on it again runs fn in the same transaction.
+type Store interface {
+	Accounts
+	Keys
+	Codes
+	Sessions
+	Attempts
+	Audit
+	Outbox
+	// Tx runs fn in one database transaction, committing when fn returns nil and rolling back
+	// otherwise. Serialization failures and SQLite busy errors are retried a few times.
+	Tx(ctx context.Context, fn func(Store) error) error
+	// Ping reports whether the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// Account is a citizen's account. Username is unique regardless of case; UsernameKey holds the
+// case-folded form that the uniqueness rule applies to.
+type Account struct {
+	ID           int64
+	Username     string
+	Name         string
+	Email        string
+	Language     string // nl, fr, de or en
+	PasswordHash string // PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Accounts stores citizens' accounts.
+type Accounts interface {
+	// CreateAccount inserts a, filling ID, CreatedAt and UpdatedAt; ErrConflict when the username
+	// (case-insensitively) is taken.
+	CreateAccount(ctx context.Context, a *Account) error
+	GetAccount(ctx context.Context, id int64) (Account, error)
+	// GetAccountByUsername matches case-insensitively.
+	GetAccountByUsername(ctx context.Context, username string) (Account, error)
+	ListAccounts(ctx context.Context, afterID int64, limit int) ([]Account, error)
+	UpdatePasswordHash(ctx context.Context, id int64, hash string, now time.Time) error
+	UpdateProfile(ctx context.Context, id int64, name, email, language string, now time.Time) error
+}
+
+// KeyStatus is the state of one digital key.
+type KeyStatus string
+
+// Key states. Only active keys log on.
+const (
+	KeyActive      KeyStatus = "active"
+	KeyDeactivated KeyStatus = "deactivated"
+	KeyExpired     KeyStatus = "expired"
+	KeyLocked      KeyStatus = "locked"
+)
+
+// Key is one digital key of a citizen. Data is owned by the key kind (hashed card codes, an
+// encrypted TOTP secret); the store never interprets it. Counter is a monotonic per-key number
+// the kind may use (the last accepted TOTP step, the last asked card position).
+type Key struct {
+	ID                int64
+	AccountID         int64
+	Kind              string
+	Status            KeyStatus
+	Serial            string // token card serial; empty for other kinds
+	Data              []byte
+	Counter           int64
+	CreatedAt         time.Time
+	ActivatedAt       time.Time
+	DeactivatedAt     time.Time // zero while active
+	DeactivationCause string    // citizen, migration, helpdesk, expiry, lockout
+	LastUsedAt        time.Time // zero when never used
+}
+
+// Keys stores digital keys.
+type Keys interface {
+	// CreateKey inserts k, filling ID; ErrConflict when a tokencard serial already exists.
+	CreateKey(ctx context.Context, k *Key) error
+	GetKey(ctx context.Context, id int64) (Key, error)
+	// ListKeys returns the account's keys, oldest first.
+	ListKeys(ctx context.Context, accountID int64) ([]Key, error)
+	// SetKeyStatus changes the status; cause and at are recorded when the key stops being active.
+	SetKeyStatus(ctx context.Context, id int64, status KeyStatus, cause string, at time.Time) error
+	// SetKeyCounter stores counter unconditionally (the last asked card position).
+	SetKeyCounter(ctx context.Context, id int64, counter int64) error
+	// AdvanceKeyCounter sets the counter to to only when it is currently below to, and reports
+	// whether it did. Atomic across nodes: a TOTP step is accepted at most once.
+	AdvanceKeyCounter(ctx context.Context, id int64, to int64) (bool, error)
+	// TouchKey records a successful use.
+	TouchKey(ctx context.Context, id int64, at time.Time) error
+}
+
+// CodePurpose says what a one-time code is for.
+type CodePurpose string
+
+// Code purposes.
+const (
+	CodeLogon        CodePurpose = "logon"        // emailcode key: second factor at logon
+	CodeRegistration CodePurpose = "registration" // activation of an emailcode key
+	CodeEmailChange  CodePurpose = "email_change" // verification of a new e-mail address
+)
+
+// Code is a one-time code sent to a citizen, stored as a keyed hash.
+type Code struct {
+	ID        int64
+	AccountID int64
+	Purpose   CodePurpose
+	Hash      []byte
+	Target    string // the address it was sent to (the new address for an e-mail change)
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Attempts  int // wrong guesses so far
+	UsedAt    time.Time
+}
+
+// Codes stores one-time codes.
+type Codes interface {
+	// CreateCode inserts c, filling ID.
+	CreateCode(ctx context.Context, c *Code) error
+	// LatestCode returns the newest code of that purpose for the account (used or not).
+	LatestCode(ctx context.Context, accountID int64, purpose CodePurpose) (Code, error)
+	// CountCodesSince counts codes of that purpose created at or after since (resend limits).
+	CountCodesSince(ctx context.Context, accountID int64, purpose CodePurpose, since time.Time) (int, error)
+	// AddCodeAttempt increments the wrong-guess counter and returns the new value.
+	AddCodeAttempt(ctx context.Context, id int64) (int, error)
+	// UseCode marks the code used; it reports false when it was already used (single use, atomic).
+	UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
+}
+
+// Session is a server-side session. The cookie holds a random id; only its hash is stored.
+// Data is owned by the web layer (the logon transaction, the wizard state).
+type Session struct {
+	IDHash     []byte
+	AccountID  int64 // 0 before logon
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	AuthTime   time.Time // zero before logon
+	LoA        string    // level reached at logon; empty before
+	AMR        []string  // RFC 8176 methods used
+	Data       []byte
+}
+
+// Sessions stores server-side sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s *Session) error
+	GetSession(ctx context.Context, idHash []byte) (Session, error)
+	// UpdateSession overwrites every field of the session with s.IDHash.
+	UpdateSession(ctx context.Context, s *Session) error
+	// TouchSession sets LastSeenAt.
+	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
+	DeleteSession(ctx context.Context, idHash []byte) error
+	// DeleteSessionsBefore removes sessions last seen before idleCutoff or created before
+	// absCutoff, returning how many were removed.
+	DeleteSessionsBefore(ctx context.Context, idleCutoff, absCutoff time.Time) (int64, error)
+}
+
+// Attempt is the failure counter of one scope ("pwd:42", "key:7", "ip:logon:192.0.2.1").
+type Attempt struct {
+	Scope          string
+	Failures       int // consecutive failures
+	ThrottledUntil time.Time
+	UpdatedAt      time.Time
+}
+
+// Attempts stores failed-attempt counters. Counters live in the database so that all nodes agree.
+type Attempts interface {
+	// GetAttempt returns the counter; a scope never seen returns a zero Attempt with Scope set
+	// and a nil error.
+	GetAttempt(ctx context.Context, scope string) (Attempt, error)
+	// AddFailure atomically increments the counter and returns the new state. throttle is
+	// called with the new failure count and returns the throttled-until instant to store.
+	AddFailure(ctx context.Context, scope string, now time.Time, throttle func(failures int) time.Time) (Attempt, error)
+	// ResetAttempts clears the counter after a success.
+	ResetAttempts(ctx context.Context, scope string) error
+}
+
+// AuditEvent is one append-only audit record. It never holds a secret.
+type AuditEvent struct {
+	ID        int64
+	Time      time.Time
+	Type      string // e.g. logon.success, logon.failure, key.activated
+	AccountID int64  // 0 when unknown (no user enumeration: failures for unknown users have 0)
+	KeyKind   string
+	KeyID     int64
+	Reason    string
+	IP        string
+	Actor     string            // citizen, operator, system
+	Detail    map[string]string // extra fields, stored as JSON
+}
+
+// Audit stores the append-only audit log.
+type Audit interface {
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit returns events with ID > afterID, oldest first.
+	ListAudit(ctx context.Context, afterID int64, limit int) ([]AuditEvent, error)
+}
+
+// MessageState is the delivery state of one outbox message.
+type MessageState string
+
+// Outbox message states.
+const (
+	MessagePending MessageState = "pending" // waiting for (re)delivery at NextAttemptAt
+	MessageSending MessageState = "sending" // claimed by a worker until LeaseUntil
+	MessageSent    MessageState = "sent"
+	MessageFailed  MessageState = "failed" // permanent failure; LastError holds the server's answer
+	MessageHeld    MessageState = "held"   // no SMTP server configured: kept for the dev mailbox
+)
+
+// Message is one e-mail in the durable outbox, rendered when it is enqueued.
+type Message struct {
+	ID            int64
+	MessageID     string // RFC 5322 Message-ID, stable across retries
+	AccountID     int64
+	Template      string
+	Language      string
+	ToAddress     string
+	ToName        string
+	Subject       string
+	TextBody      string
+	HTMLBody      string
+	State         MessageState
+	Attempts      int
+	NextAttemptAt time.Time
+	LeaseOwner    string
+	LeaseUntil    time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        time.Time
+}
+
+// OutboxStatus summarises the outbox for `admin mail status`.
+type OutboxStatus struct {
+	Counts        map[MessageState]int
+	OldestPending time.Time // zero when nothing is pending
+}
+
+// Outbox stores e-mail messages until they are delivered.
+type Outbox interface {
+	// Enqueue inserts m (fill ID, CreatedAt); call it inside the transaction of the change that
+	// caused the message.
+	Enqueue(ctx context.Context, m *Message) error
+	// ClaimMessages leases up to limit due messages (pending with NextAttemptAt <= now, or
+	// sending with an expired lease) to owner until leaseUntil. Two claimers never get the same
+	// message while its lease holds (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	ClaimMessages(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Message, error)
+	// MarkSent, RetryLater and MarkFailed only apply while owner still holds the lease; they
+	// return ErrNotFound otherwise.
+	MarkSent(ctx context.Context, id int64, owner string, at time.Time) error
+	RetryLater(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	MarkFailed(ctx context.Context, id int64, owner string, lastErr string) error
+	// RequeueMessage puts a failed (or held) message back to pending now (admin mail retry).
+	RequeueMessage(ctx context.Context, id int64, now time.Time) error
+	// RequeueFailed puts every failed message back to pending and returns how many.
+	RequeueFailed(ctx context.Context, now time.Time) (int64, error)
+	GetMessage(ctx context.Context, id int64) (Message, error)
+	// ListMessages returns the newest messages first (the development mailbox).
+	ListMessages(ctx context.Context, limit int) ([]Message, error)
+	OutboxStatus(ctx context.Context) (OutboxStatus, error)
+}

@@ -1,0 +1,157 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+var accountTests = []test{
+	{"CreateAndGet", testAccountCreateAndGet},
+	{"UsernameCaseInsensitive", testAccountUsernameCaseInsensitive},
+	{"FillsTimes", testAccountFillsTimes},
+	{"List", testAccountList},
+	{"Update", testAccountUpdate},
+	{"NotFound", testAccountNotFound},
+}
+
+func testAccountCreateAndGet(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a := newAccount(t, s, "Anna.Peeters")
+	if a.ID == 0 {
+		t.Fatal("CreateAccount did not fill ID")
+	}
+	b := newAccount(t, s, "bert")
+	if b.ID == a.ID {
+		t.Fatalf("two accounts got ID %d", a.ID)
+	}
+	got, err := s.GetAccount(ctx, a.ID)
+	must(t, err)
+	if d := diff(a, got); d != "" {
+		t.Errorf("GetAccount (-want +got):\n%s", d)
+	}
+	got, err = s.GetAccountByUsername(ctx, "Anna.Peeters")
+	must(t, err)
+	if d := diff(a, got); d != "" {
+		t.Errorf("GetAccountByUsername (-want +got):\n%s", d)
+	}
+}
+
+func testAccountUsernameCaseInsensitive(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a := newAccount(t, s, "Anna.Peeters")
+	e := newAccount(t, s, "Élodie")
+	for _, tc := range []struct {
+		lookup string
+		want   store.Account
+	}{
+		{"anna.peeters", a},
+		{"ANNA.PEETERS", a},
+		{"aNNa.pEEters", a},
+		{"élodie", e},
+		{"ÉLODIE", e},
+	} {
+		got, err := s.GetAccountByUsername(ctx, tc.lookup)
+		if err != nil {
+			t.Errorf("GetAccountByUsername(%q): %v", tc.lookup, err)
+			continue
+		}
+		if got.ID != tc.want.ID || got.Username != tc.want.Username {
+			t.Errorf("GetAccountByUsername(%q) = %d %q, want %d %q", tc.lookup, got.ID, got.Username, tc.want.ID, tc.want.Username)
+		}
+	}
+	for _, taken := range []string{"Anna.Peeters", "anna.peeters", "ANNA.PEETERS", "élodie", "ÉLODIE"} {
+		dup := store.Account{Username: taken, CreatedAt: t0, UpdatedAt: t0}
+		wantErr(t, "CreateAccount("+taken+")", s.CreateAccount(ctx, &dup), store.ErrConflict)
+	}
+	accounts, err := s.ListAccounts(ctx, 0, 0)
+	must(t, err)
+	if len(accounts) != 2 {
+		t.Errorf("after refused duplicates: %d accounts, want 2", len(accounts))
+	}
+}
+
+func testAccountFillsTimes(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a := store.Account{Username: "zonder.tijd"}
+	must(t, s.CreateAccount(ctx, &a))
+	if a.CreatedAt.IsZero() || a.UpdatedAt.IsZero() {
+		t.Errorf("CreateAccount left CreatedAt %v, UpdatedAt %v zero", a.CreatedAt, a.UpdatedAt)
+	}
+	got, err := s.GetAccount(ctx, a.ID)
+	must(t, err)
+	if !got.CreatedAt.Equal(a.CreatedAt) || !got.UpdatedAt.Equal(a.UpdatedAt) {
+		t.Errorf("stored times %v, %v; CreateAccount reported %v, %v", got.CreatedAt, got.UpdatedAt, a.CreatedAt, a.UpdatedAt)
+	}
+}
+
+func testAccountList(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	var all []int64
+	for _, name := range []string{"a1", "a2", "a3", "a4", "a5"} {
+		all = append(all, newAccount(t, s, name).ID)
+	}
+	for _, tc := range []struct {
+		name    string
+		afterID int64
+		limit   int
+		want    []int64
+	}{
+		{"first page", 0, 2, all[:2]},
+		{"second page", all[1], 2, all[2:4]},
+		{"last page", all[3], 2, all[4:]},
+		{"past the end", all[4], 2, nil},
+		{"no limit", 0, 0, all},
+	} {
+		got, err := s.ListAccounts(ctx, tc.afterID, tc.limit)
+		must(t, err)
+		var gotIDs []int64
+		for _, a := range got {
+			gotIDs = append(gotIDs, a.ID)
+		}
+		if d := diff(tc.want, gotIDs); d != "" {
+			t.Errorf("%s: ListAccounts(%d, %d) IDs (-want +got):\n%s", tc.name, tc.afterID, tc.limit, d)
+		}
+	}
+}
+
+func testAccountUpdate(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a := newAccount(t, s, "bert")
+	other := newAccount(t, s, "carla")
+
+	must(t, s.UpdatePasswordHash(ctx, a.ID, "$argon2id$new", at(time.Minute)))
+	a.PasswordHash, a.UpdatedAt = "$argon2id$new", at(time.Minute)
+	got, err := s.GetAccount(ctx, a.ID)
+	must(t, err)
+	if d := diff(a, got); d != "" {
+		t.Errorf("after UpdatePasswordHash (-want +got):\n%s", d)
+	}
+
+	must(t, s.UpdateProfile(ctx, a.ID, "Bert Janssens", "bert@example.be", "fr", at(2*time.Minute)))
+	a.Name, a.Email, a.Language, a.UpdatedAt = "Bert Janssens", "bert@example.be", "fr", at(2*time.Minute)
+	got, err = s.GetAccount(ctx, a.ID)
+	must(t, err)
+	if d := diff(a, got); d != "" {
+		t.Errorf("after UpdateProfile (-want +got):\n%s", d)
+	}
+
+	got, err = s.GetAccount(ctx, other.ID)
+	must(t, err)
+	if d := diff(other, got); d != "" {
+		t.Errorf("another account changed (-want +got):\n%s", d)
+	}
+}
+
+func testAccountNotFound(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a := newAccount(t, s, "bert")
+	missing := a.ID + 1000
+	_, err := s.GetAccount(ctx, missing)
+	wantErr(t, "GetAccount", err, store.ErrNotFound)
+	_, err = s.GetAccountByUsername(ctx, "nobody")
+	wantErr(t, "GetAccountByUsername", err, store.ErrNotFound)
+	wantErr(t, "UpdatePasswordHash", s.UpdatePasswordHash(ctx, missing, "x", t0), store.ErrNotFound)
+	wantErr(t, "UpdateProfile", s.UpdateProfile(ctx, missing, "n", "e@example.be", "nl", t0), store.ErrNotFound)
+}

@@ -1,0 +1,88 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+var attemptTests = []test{
+	{"Counting", testAttemptCounting},
+	{"Reset", testAttemptReset},
+}
+
+// throttleAfter3 throttles for one minute per failure from the third failure on.
+func throttleAfter3(now time.Time) func(int) time.Time {
+	return func(failures int) time.Time {
+		if failures < 3 {
+			return time.Time{}
+		}
+		return now.Add(time.Duration(failures) * time.Minute)
+	}
+}
+
+func testAttemptCounting(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	got, err := s.GetAttempt(ctx, "pwd:1")
+	must(t, err)
+	if d := diff(store.Attempt{Scope: "pwd:1"}, got); d != "" {
+		t.Errorf("GetAttempt of a new scope (-want +got):\n%s", d)
+	}
+	for i := 1; i <= 4; i++ {
+		now := at(time.Duration(i) * time.Second)
+		var calledWith int
+		throttle := func(failures int) time.Time {
+			calledWith = failures
+			return throttleAfter3(now)(failures)
+		}
+		want := store.Attempt{Scope: "pwd:1", Failures: i, ThrottledUntil: throttleAfter3(now)(i), UpdatedAt: now}
+		got, err := s.AddFailure(ctx, "pwd:1", now, throttle)
+		must(t, err)
+		if calledWith != i {
+			t.Errorf("failure %d: throttle called with %d", i, calledWith)
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("AddFailure %d (-want +got):\n%s", i, d)
+		}
+		stored, err := s.GetAttempt(ctx, "pwd:1")
+		must(t, err)
+		if d := diff(want, stored); d != "" {
+			t.Errorf("GetAttempt after failure %d (-want +got):\n%s", i, d)
+		}
+	}
+	other, err := s.GetAttempt(ctx, "pwd:2")
+	must(t, err)
+	if other.Failures != 0 {
+		t.Errorf("another scope counts %d failures", other.Failures)
+	}
+}
+
+func testAttemptReset(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	for range 3 {
+		_, err := s.AddFailure(ctx, "ip:logon:192.0.2.1", t0, throttleAfter3(t0))
+		must(t, err)
+	}
+	_, err := s.AddFailure(ctx, "key:7", t0, throttleAfter3(t0))
+	must(t, err)
+	must(t, s.ResetAttempts(ctx, "ip:logon:192.0.2.1"))
+	got, err := s.GetAttempt(ctx, "ip:logon:192.0.2.1")
+	must(t, err)
+	if d := diff(store.Attempt{Scope: "ip:logon:192.0.2.1"}, got); d != "" {
+		t.Errorf("after ResetAttempts (-want +got):\n%s", d)
+	}
+	got, err = s.AddFailure(ctx, "ip:logon:192.0.2.1", t0, throttleAfter3(t0))
+	must(t, err)
+	if got.Failures != 1 {
+		t.Errorf("first failure after reset counts %d", got.Failures)
+	}
+	got, err = s.GetAttempt(ctx, "key:7")
+	must(t, err)
+	if got.Failures != 1 {
+		t.Errorf("reset changed another scope: %d failures", got.Failures)
+	}
+	if err := s.ResetAttempts(ctx, "never:seen"); err != nil {
+		t.Errorf("ResetAttempts of an unknown scope: %v", err)
+	}
+}

@@ -1,0 +1,35 @@
+// Package web is the citizen-facing HTTP side of Sleutelbos: the logon pages of SPEC §3, the
+// header every page shares, sessions, and the protections of SPEC §8 (CSRF, security headers,
+// body limits, session timeouts).
+//
+// New builds a Server from a Config (plain values from the composition root) and Deps (the
+// store, the catalogues, the logon service, the clock and randomness). Everything is parsed and
+// checked at New: a missing template fails the start, not the first request.
+//
+// A request passes two layers. The outer layer serves everything that needs no session —
+// /healthz, /readyz, /static/ and the development mailbox — behind the request log, the security
+// headers and panic recovery. Everything else passes the application chain:
+//
+//	loadSession → negotiateLanguage → limitBody (size, UTF-8) → checkCSRF → route
+//
+// Each middleware fills a per-request state (the session, the account, the language, the CSRF
+// token) that handlers and the error pages read, so even a 413 or a 500 is shown in the
+// citizen's language with the normal header.
+//
+// Handlers return an error; serveError maps it to a status and a localised error page. A
+// *i18n.LocalizedError is shown in its own words; anything else is logged and shown as the
+// generic message, so internal details never reach a citizen. Pages are typed structs that
+// embed BasePage (language, translator, CSRF token, header data); templates are embedded and
+// translated through BasePage.T.
+//
+// Sessions are server-side rows (store.Sessions). The "sid" cookie holds 32 random bytes; only
+// their SHA-256 is stored. Idle and absolute timeouts are enforced when a session is read, the
+// last-seen time is written at most once a minute, and the id changes at every logon. The logon
+// transaction (login.Transaction) lives in the session's JSON data between requests, so any
+// node can continue a logon another node started.
+//
+// Files follow the flows: login_show.go (the key chooser), login_choose.go, login_password.go,
+// login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go and
+// health.go; the machinery lives in server.go, routes.go, middleware.go, csrf.go, session.go,
+// render.go and errors.go.
+package web

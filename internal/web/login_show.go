@@ -1,0 +1,77 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/login"
+)
+
+// chooserPage is "Log on to online public services": one button per key kind offered.
+type chooserPage struct {
+	BasePage
+	// Level and Return are sent back with the choice.
+	Level   string
+	Return  string
+	Choices []choiceView
+	// Notice is informational (the previous logon expired); Error is an error of the last
+	// attempt (no such key).
+	Notice string
+	Error  string
+}
+
+// choiceView is one key kind on the chooser.
+type choiceView struct {
+	Kind        string
+	Name        string
+	Description string
+}
+
+// loginShow serves GET /login?level=…&return=…. A live transaction in the session (started
+// earlier, or by an online service) is continued when the URL names neither.
+func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	level, err := parseLevel(q.Get("level"))
+	if err != nil {
+		return err
+	}
+	tx := s.deps.Login.Start(level, safeReturn(q.Get("return")))
+	if st := stateOf(r); st.sess != nil && st.sess.data.Login != nil && !q.Has("level") && !q.Has("return") {
+		if cur := st.sess.data.Login; !s.deps.Login.Expired(cur) {
+			tx = cur
+		}
+	}
+	notice := ""
+	if q.Get("notice") == "expired" {
+		notice = s.printer(r).T("login.error.expired")
+	}
+	return s.renderChooser(w, r, tx, notice, "")
+}
+
+// renderChooser shows the kinds offered for tx.
+func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice, errMsg string) error {
+	q := url.Values{}
+	if tx.MinLevel > keys.LevelLow {
+		q.Set("level", tx.MinLevel.String())
+	}
+	if tx.Return != "/" && tx.Return != "" {
+		q.Set("return", tx.Return)
+	}
+	p := &chooserPage{
+		BasePage: s.basePath(r, "/login", q),
+		Level:    tx.MinLevel.String(),
+		Return:   tx.Return,
+		Notice:   notice,
+		Error:    errMsg,
+	}
+	p.Title = p.T("web.login.title")
+	for _, c := range s.deps.Login.Choices(tx) {
+		p.Choices = append(p.Choices, choiceView{
+			Kind:        c.Kind,
+			Name:        kindName(p.BasePage, c.Kind),
+			Description: p.T("key." + c.Kind + ".description"),
+		})
+	}
+	return s.render(w, r, http.StatusOK, "login", p)
+}

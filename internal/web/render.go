@@ -1,0 +1,232 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticAssets embed.FS
+
+// pageNames lists every page template (templates/<name>.html, defining "main"). New fails when
+// one is missing, so a typo is found at start-up rather than by the first visitor.
+func pageNames() []string {
+	return []string{"login", "login_password", "login_code", "home", "help_forgot", "error"}
+}
+
+// pageSet holds one parsed template per page, each combined with the layout.
+type pageSet struct {
+	pages map[string]*template.Template
+}
+
+func parsePages() (*pageSet, error) {
+	ps := &pageSet{pages: make(map[string]*template.Template)}
+	for _, name := range pageNames() {
+		t, err := template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse page %s: %w", name, err)
+		}
+		if t.Lookup("main") == nil {
+			return nil, fmt.Errorf("web: page %s defines no \"main\" template", name)
+		}
+		ps.pages[name] = t
+	}
+	return ps, nil
+}
+
+// BasePage is what every page shows: the header (language switch, service name, the citizen's
+// name and "Sign out") and the document's language and title. Page structs embed it.
+type BasePage struct {
+	// Lang is the page language (nl, fr, de, en), used for <html lang>.
+	Lang string
+	// Title is the page's own title; the layout appends the service name.
+	Title       string
+	ServiceName string
+	// UserName is the logged-on citizen's name; empty before logon.
+	UserName string
+	// CSRF is the token every form carries in its hidden "csrf" field.
+	CSRF string
+	// Path is the page's path, kept by the language switch.
+	Path string
+	// Langs are the language switch's links.
+	Langs []LangLink
+	// CSS is the stylesheet's versioned URL.
+	CSS     string
+	printer *i18n.Printer
+}
+
+// T translates key with args in the page language.
+func (b BasePage) T(key string, args ...any) string { return b.printer.T(key, args...) }
+
+// LangLink is one entry of the language switch.
+type LangLink struct {
+	Code    string // nl
+	Name    string // Nederlands
+	URL     string // the current page in that language
+	Current bool
+}
+
+// languageName is each language's name in itself.
+func languageName(code string) string {
+	switch code {
+	case "nl":
+		return "Nederlands"
+	case "fr":
+		return "Français"
+	case "de":
+		return "Deutsch"
+	case "en":
+		return "English"
+	}
+	return code
+}
+
+// lang returns the request's negotiated language (negotiating now when the middleware has not).
+func (s *Server) lang(r *http.Request) string {
+	st := stateOf(r)
+	if st.lang == "" {
+		return s.language(r, st)
+	}
+	return st.lang
+}
+
+func (s *Server) printer(r *http.Request) *i18n.Printer { return s.deps.Bundle.Printer(s.lang(r)) }
+
+// base returns the BasePage of r. The language switch keeps the current path and query for GET
+// requests; a page rendered in answer to a POST names the page to switch on with basePath.
+func (s *Server) base(r *http.Request) BasePage {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return s.basePath(r, r.URL.Path, r.URL.Query())
+	}
+	return s.basePath(r, "/", nil)
+}
+
+// basePath returns the BasePage of r whose language switch links to p with query q.
+func (s *Server) basePath(r *http.Request, p string, q url.Values) BasePage {
+	st := stateOf(r)
+	lang := s.lang(r)
+	b := BasePage{
+		Lang:        lang,
+		ServiceName: s.cfg.ServiceName,
+		CSRF:        st.csrf,
+		Path:        p,
+		CSS:         s.static.url("style.css"),
+		printer:     s.deps.Bundle.Printer(lang),
+	}
+	if b.CSRF == "" {
+		// An error page shown before checkCSRF ran still needs the token for "Sign out".
+		if c, err := r.Cookie(csrfCookie); err == nil && validToken(c.Value, csrfBytes) {
+			b.CSRF = c.Value
+		}
+	}
+	if st.account != nil && st.sess.loggedOn() {
+		b.UserName = st.account.Name
+	}
+	for _, code := range i18n.Languages() {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("lang", code)
+		b.Langs = append(b.Langs, LangLink{Code: code, Name: languageName(code), URL: p + "?" + v.Encode(), Current: code == lang})
+	}
+	return b
+}
+
+// render executes page template name with page and writes it with status. Pages are personal
+// and carry CSRF tokens, so they are never cached.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, page any) error {
+	t, ok := s.pages.pages[name]
+	if !ok {
+		return fmt.Errorf("render: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, page); err != nil {
+		if name == "error" {
+			s.log.LogAttrs(r.Context(), slog.LevelError, "render error page", slog.String("error", err.Error()))
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return nil
+		}
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "write page", slog.String("error", err.Error()))
+	}
+	return nil
+}
+
+// staticFile is one embedded asset.
+type staticFile struct {
+	data []byte
+	etag string // hex SHA-256 prefix of data
+}
+
+// staticFiles are the embedded assets (static/), served with long cache lifetimes under
+// versioned URLs.
+type staticFiles struct {
+	files map[string]staticFile
+}
+
+func newStaticFiles() (*staticFiles, error) {
+	sf := &staticFiles{files: make(map[string]staticFile)}
+	err := fs.WalkDir(staticAssets, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := staticAssets.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		rel := strings.TrimPrefix(p, "static/")
+		sf.files[rel] = staticFile{data: data, etag: hex.EncodeToString(sum[:8])}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: load static files: %w", err)
+	}
+	if _, ok := sf.files["style.css"]; !ok {
+		return nil, fmt.Errorf("web: static/style.css is missing")
+	}
+	return sf, nil
+}
+
+// url returns the versioned URL of asset name; a new release changes the URL, so the asset can
+// be cached for a year.
+func (sf *staticFiles) url(name string) string {
+	return "/static/" + name + "?v=" + sf.files[name].etag
+}
+
+// serveStatic serves GET /static/{path...}.
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) error {
+	name := path.Clean(r.PathValue("path"))
+	f, ok := s.static.files[name]
+	if !ok {
+		return errNotFound
+	}
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Header().Set("ETag", `"`+f.etag+`"`)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
+	return nil
+}

@@ -1,0 +1,197 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// Defaults applied by New to zero Config values.
+const (
+	DefaultMaxBodyBytes    = 64 << 10
+	DefaultSessionIdle     = 15 * time.Minute
+	DefaultSessionAbsolute = 8 * time.Hour
+)
+
+// Config is the web layer's configuration, filled by the composition root. Zero durations and
+// sizes take the defaults above.
+type Config struct {
+	// ServiceName is shown in the header and the page titles.
+	ServiceName string
+	// BaseURL is the public URL (https://login.example.be). Its origin is trusted for POSTs
+	// even when a proxy rewrites the Host header.
+	BaseURL string
+	// Secure marks cookies Secure and sends HSTS; set it when BaseURL is https.
+	Secure bool
+	// TrustProxy makes the client IP the last X-Forwarded-For entry (the one our proxy added)
+	// instead of the connection's address. Set it only behind a proxy that sets the header.
+	TrustProxy bool
+	// MaxBodyBytes bounds every request body (default 64 KiB).
+	MaxBodyBytes int64
+	// SessionIdle ends a session not used for this long (default 15 minutes).
+	SessionIdle time.Duration
+	// SessionAbsolute ends a session this long after logon (default 8 hours).
+	SessionAbsolute time.Duration
+	// DevMailbox mounts Deps.Mailbox at /dev/mailbox; otherwise that path is 404.
+	DevMailbox bool
+	// DefaultLanguage is used when a request names no language the service speaks; empty
+	// means the Bundle's fallback.
+	DefaultLanguage string
+}
+
+// Deps are the collaborators of the web layer.
+type Deps struct {
+	Store  store.Store
+	Bundle *i18n.Bundle
+	Login  *login.Service
+	Keys   *keys.Registry
+	// Now is the clock (time.Now in production, fixed in tests).
+	Now func() time.Time
+	// Rand is the source of session ids and CSRF tokens (crypto/rand.Reader in production).
+	Rand io.Reader
+	Log  *slog.Logger
+	// Mailbox is the development mailbox, mounted only when Config.DevMailbox is set.
+	Mailbox http.Handler
+}
+
+// Server is the citizen-facing web application. It is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	pages    *pageSet
+	static   *staticFiles
+	sessions *sessionManager
+	origins  *http.CrossOriginProtection
+	handler  http.Handler
+}
+
+// New validates cfg, parses every template and builds the routes.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDeps(cfg, deps); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Log}
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if s.static, err = newStaticFiles(); err != nil {
+		return nil, err
+	}
+	s.sessions = &sessionManager{
+		store:    deps.Store,
+		now:      deps.Now,
+		rand:     deps.Rand,
+		idle:     cfg.SessionIdle,
+		absolute: cfg.SessionAbsolute,
+		secure:   cfg.Secure,
+	}
+	s.origins = http.NewCrossOriginProtection()
+	if cfg.BaseURL != "" {
+		u, _ := url.Parse(cfg.BaseURL) // checked in withDefaults
+		if err := s.origins.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, fmt.Errorf("web: trusted origin: %w", err)
+		}
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func withDefaults(cfg Config) (Config, error) {
+	var errs []error
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	if cfg.SessionAbsolute == 0 {
+		cfg.SessionAbsolute = DefaultSessionAbsolute
+	}
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = "Sleutelbos"
+	}
+	if cfg.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("max body bytes %d: must be positive", cfg.MaxBodyBytes))
+	}
+	if cfg.SessionIdle < 0 || cfg.SessionAbsolute < 0 {
+		errs = append(errs, fmt.Errorf("session timeouts %s/%s: must be positive", cfg.SessionIdle, cfg.SessionAbsolute))
+	}
+	if cfg.DefaultLanguage != "" && !i18n.Supported(cfg.DefaultLanguage) {
+		errs = append(errs, fmt.Errorf("default language %q: not one of %v", cfg.DefaultLanguage, i18n.Languages()))
+	}
+	if cfg.BaseURL != "" {
+		if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("base URL %q: want http(s)://host[:port]", cfg.BaseURL))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("web: %w", err)
+	}
+	return cfg, nil
+}
+
+func checkDeps(cfg Config, d Deps) error {
+	var missing []string
+	if d.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if d.Bundle == nil {
+		missing = append(missing, "Bundle")
+	}
+	if d.Login == nil {
+		missing = append(missing, "Login")
+	}
+	if d.Keys == nil {
+		missing = append(missing, "Keys")
+	}
+	if d.Now == nil {
+		missing = append(missing, "Now")
+	}
+	if d.Rand == nil {
+		missing = append(missing, "Rand")
+	}
+	if d.Log == nil {
+		missing = append(missing, "Log")
+	}
+	if cfg.DevMailbox && d.Mailbox == nil {
+		missing = append(missing, "Mailbox (DevMailbox is set)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("web: missing dependencies: %v", missing)
+	}
+	return nil
+}
+
+// Handler returns the root handler of the site.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ServeHTTP serves a request; a Server is itself an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// SweepSessions deletes the sessions past their idle or absolute timeout. The composition root
+// calls it periodically; expired sessions are also refused (and deleted) when read.
+func (s *Server) SweepSessions(ctx context.Context) error {
+	n, err := s.sessions.sweep(ctx)
+	if err != nil {
+		return fmt.Errorf("sweep sessions: %w", err)
+	}
+	if n > 0 {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "swept sessions", slog.Int64("deleted", n))
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+const (
+	// sessionCookie holds the random session id.
+	sessionCookie = "sid"
+	// sessionIDBytes is the amount of randomness in a session id.
+	sessionIDBytes = 32
+	// touchEvery bounds the writes of LastSeenAt: at most one per session per interval. The
+	// idle timeout is therefore measured from a last-seen time up to this much in the past.
+	touchEvery = time.Minute
+)
+
+// sessionData is the web layer's part of a session, stored as JSON in store.Session.Data.
+type sessionData struct {
+	// Login is the logon transaction in progress, if any.
+	Login *login.Transaction `json:"login,omitempty"`
+	// Kind is the key kind of the completed logon ("tokencard").
+	Kind string `json:"kind,omitempty"`
+}
+
+// session is one server-side session as a request sees it.
+type session struct {
+	id     string // the cookie value; never logged
+	row    store.Session
+	data   sessionData
+	stored bool // a row exists in the store
+}
+
+// loggedOn reports whether the session belongs to a citizen who completed a logon.
+func (s *session) loggedOn() bool { return s != nil && s.row.AccountID != 0 }
+
+// sessionManager loads, saves, rotates and destroys sessions.
+type sessionManager struct {
+	store    store.Store
+	now      func() time.Time
+	rand     io.Reader
+	idle     time.Duration
+	absolute time.Duration
+	secure   bool
+}
+
+// hashID is what the store keeps instead of the id.
+func hashID(id string) []byte {
+	sum := sha256.Sum256([]byte(id))
+	return sum[:]
+}
+
+// newToken returns n random bytes, base64url-encoded without padding.
+func newToken(r io.Reader, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("read random bytes: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// validToken reports whether v looks like a token of n random bytes.
+func validToken(v string, n int) bool {
+	if len(v) != base64.RawURLEncoding.EncodedLen(n) {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil
+}
+
+func (m *sessionManager) expired(row store.Session, now time.Time) bool {
+	return now.Sub(row.LastSeenAt) >= m.idle || now.Sub(row.CreatedAt) >= m.absolute
+}
+
+// Load returns the request's session, or nil when the request has none, or it is unknown or
+// expired (an expired session is deleted). A cookie that names no live session is cleared.
+func (m *sessionManager) Load(ctx context.Context, w http.ResponseWriter, r *http.Request) (*session, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, nil
+	}
+	if !validToken(c.Value, sessionIDBytes) {
+		m.clearCookie(w)
+		return nil, nil
+	}
+	h := hashID(c.Value)
+	row, err := m.store.GetSession(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		m.clearCookie(w)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	now := m.now()
+	if m.expired(row, now) {
+		if err := m.store.DeleteSession(ctx, h); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("delete expired session: %w", err)
+		}
+		m.clearCookie(w)
+		return nil, nil
+	}
+	s := &session{id: c.Value, row: row, stored: true}
+	if len(row.Data) > 0 {
+		// Data written by an older release that no longer decodes is dropped: the citizen
+		// starts the logon again rather than seeing an error on every request.
+		if err := json.Unmarshal(row.Data, &s.data); err != nil {
+			s.data = sessionData{}
+		}
+	}
+	if now.Sub(row.LastSeenAt) >= touchEvery {
+		if err := m.store.TouchSession(ctx, h, now); err != nil {
+			return nil, fmt.Errorf("touch session: %w", err)
+		}
+		s.row.LastSeenAt = now
+	}
+	return s, nil
+}
+
+// New returns a fresh anonymous session; it is stored by the first Save.
+func (m *sessionManager) New() *session { return &session{} }
+
+// Save writes s, creating the row and setting the cookie when s is new.
+func (m *sessionManager) Save(ctx context.Context, w http.ResponseWriter, s *session) error {
+	raw, err := json.Marshal(s.data)
+	if err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	now := m.now()
+	s.row.Data, s.row.LastSeenAt = raw, now
+	if s.stored {
+		if err := m.store.UpdateSession(ctx, &s.row); err != nil {
+			return fmt.Errorf("save session: %w", err)
+		}
+		return nil
+	}
+	if s.id, err = newToken(m.rand, sessionIDBytes); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	s.row.IDHash, s.row.CreatedAt = hashID(s.id), now
+	if err := m.store.CreateSession(ctx, &s.row); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	s.stored = true
+	m.setCookie(w, s.id)
+	return nil
+}
+
+// Rotate stores s under a new id and deletes the old row, in one transaction, so a session id
+// known before a logon is worthless after it. It is called at logon and whenever the level of
+// assurance changes — both fresh authentications — so the absolute lifetime restarts too.
+func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *session) error {
+	raw, err := json.Marshal(s.data)
+	if err != nil {
+		return fmt.Errorf("rotate session: %w", err)
+	}
+	id, err := newToken(m.rand, sessionIDBytes)
+	if err != nil {
+		return fmt.Errorf("rotate session: %w", err)
+	}
+	now := m.now()
+	old, oldStored := s.row.IDHash, s.stored
+	row := s.row
+	row.IDHash, row.CreatedAt, row.LastSeenAt, row.Data = hashID(id), now, now, raw
+	err = m.store.Tx(ctx, func(st store.Store) error {
+		if err := st.CreateSession(ctx, &row); err != nil {
+			return err
+		}
+		if oldStored {
+			if err := st.DeleteSession(ctx, old); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rotate session: %w", err)
+	}
+	s.id, s.row, s.stored = id, row, true
+	m.setCookie(w, id)
+	return nil
+}
+
+// Destroy deletes s (when stored) and clears the cookie.
+func (m *sessionManager) Destroy(ctx context.Context, w http.ResponseWriter, s *session) error {
+	m.clearCookie(w)
+	if s == nil || !s.stored {
+		return nil
+	}
+	if err := m.store.DeleteSession(ctx, s.row.IDHash); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("destroy session: %w", err)
+	}
+	s.stored = false
+	return nil
+}
+
+// sweep deletes every session past a timeout.
+func (m *sessionManager) sweep(ctx context.Context) (int64, error) {
+	now := m.now()
+	return m.store.DeleteSessionsBefore(ctx, now.Add(-m.idle), now.Add(-m.absolute))
+}
+
+func (m *sessionManager) setCookie(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
+		Secure: m.secure, SameSite: http.SameSiteLaxMode})
+}
+
+func (m *sessionManager) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: m.secure, SameSite: http.SameSiteLaxMode})
+}
