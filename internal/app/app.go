@@ -152,10 +152,14 @@ func (n *Node) openSecrets() error {
 
 func (n *Node) wire() error {
 	cfg := n.Config
-	n.Passwords = password.New(password.Params{
+	params := password.Params{
 		Memory: uint32(cfg.PasswordMemoryKiB), Time: uint32(cfg.PasswordTime), Threads: uint8(cfg.PasswordThreads),
 		SaltLen: 16, KeyLen: 32,
-	}, cfg.PasswordMaxHashes, n.Rand)
+	}
+	if err := params.Validate(); err != nil {
+		return fmt.Errorf("password parameters: %w", err)
+	}
+	n.Passwords = password.New(params, cfg.PasswordMaxHashes, n.Rand)
 	n.Audit = audit.New(n.Now, n.Log)
 	public := cfg.PublicURL()
 	host := "localhost"

@@ -96,9 +96,9 @@ type PasswordVerifier interface {
 
 // Limiter counts failures and throttles (internal/attempts).
 type Limiter interface {
-	Check(ctx context.Context, scope string) error
-	Fail(ctx context.Context, scope string) (store.Attempt, error)
-	Succeed(ctx context.Context, scope string) error
+	Check(ctx context.Context, scope attempts.Scope) error
+	Fail(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
+	Succeed(ctx context.Context, scope attempts.Scope) error
 }
 
 // Auditor records audit events (internal/audit).
@@ -117,8 +117,13 @@ type Config struct {
 	Offered func(kind string, now time.Time) bool
 }
 
+// maxUsernameBytes bounds a typed username (usernames have at most 64 characters).
+const maxUsernameBytes = 256
+
 // DefaultConfig returns the SPEC defaults.
-func DefaultConfig() Config { return Config{Lifetime: 15 * time.Minute, LockAfter: 100} }
+func DefaultConfig() Config {
+	return Config{Lifetime: 15 * time.Minute, LockAfter: attempts.KeyLockoutFailures}
+}
 
 // Validate reports every invalid value.
 func (c Config) Validate() error {
@@ -233,6 +238,11 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return ErrOutOfOrder
 	}
 	username = strings.TrimSpace(username)
+	if len(username) > maxUsernameBytes {
+		// Longer than any real username: keep the throttle scope bounded and treat it as
+		// unknown (the lookup below finds nothing).
+		username = username[:maxUsernameBytes]
+	}
 	tx.Username = username
 	ipScope := attempts.IPScope("logon", c.IP)
 	pwScope := attempts.PasswordScope(strings.ToLower(username))
@@ -299,7 +309,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	return nil
 }
 
-func (s *Service) passwordFailed(ctx context.Context, tx *Transaction, accountID int64, pwScope, ipScope string, c Client) error {
+func (s *Service) passwordFailed(ctx context.Context, tx *Transaction, accountID int64, pwScope, ipScope attempts.Scope, c Client) error {
 	a, err := s.limiter.Fail(ctx, pwScope)
 	if err != nil {
 		return fmt.Errorf("submit password: %w", err)
@@ -355,7 +365,7 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	}
 	verr := kind.Verify(ctx, s.st, acct, key, *tx.Challenge, answer)
 	if verr == nil {
-		for _, scope := range []string{factor, attempts.KeyScope(key.ID)} {
+		for _, scope := range []attempts.Scope{factor, attempts.KeyScope(key.ID)} {
 			if err := s.limiter.Succeed(ctx, scope); err != nil {
 				return fmt.Errorf("submit code: %w", err)
 			}

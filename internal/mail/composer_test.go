@@ -199,7 +199,7 @@ func TestRenderContent(t *testing.T) {
 		{"per-kind activation", "nl", TemplateKeyActivated, map[string]any{"Kind": "totp"},
 			[]string{"Beveiligingscode via mobiele app", "authenticatie-app"}, nil, nil},
 		{"date in Brussels time, Dutch", "nl", TemplatePhaseoutReminder, sampleData[TemplatePhaseoutReminder],
-			[]string{"31 januari 2024", "https://login.example.be/keys/activate?from=tokencard"}, nil, []string{"30 januari", " om "}},
+			[]string{"31 januari 2024", "https://login.example.be/keys/activate?from=tokencard"}, nil, []string{"30 januari", "2024 om"}},
 		{"date German", "de", TemplatePhaseoutReminder, sampleData[TemplatePhaseoutReminder],
 			[]string{"31. Januar 2024"}, nil, nil},
 		{"time of day when not midnight", "fr", TemplatePhaseoutReminder,

@@ -95,6 +95,7 @@ type Kind struct {
 }
 
 var (
+	_ Mailer          = (*mail.Composer)(nil)
 	_ keys.Kind       = (*Kind)(nil)
 	_ keys.Challenger = (*Kind)(nil)
 	_ keys.Resender   = (*Kind)(nil)
@@ -213,9 +214,11 @@ func (k *Kind) FinishEnrolment(ctx context.Context, st store.Store, acct store.A
 }
 
 // Issue creates a code for purpose and e-mails it to address to with template, in one
-// transaction of st (or st's own transaction when it is one). It returns ErrResendLimit when
-// MaxCodes codes of that purpose were issued within Window. The returned Code's ID goes into
-// the challenge; the code itself is only in the e-mail.
+// transaction of st (or st's own transaction when it is one). The template gets "Code" and
+// "Minutes", and for store.CodeEmailChange also "NewAddress" (= to). It returns ErrResendLimit
+// when MaxCodes codes of that purpose were issued within Window (a code issued exactly Window
+// ago still counts). The returned Code's ID goes into the challenge; the code itself is only in
+// the e-mail.
 func (k *Kind) Issue(ctx context.Context, st store.Store, acct store.Account, purpose store.CodePurpose, to string, template string) (store.Code, error) {
 	now := k.now()
 	var c store.Code
@@ -244,6 +247,9 @@ func (k *Kind) Issue(ctx context.Context, st store.Store, acct store.Account, pu
 		}
 		rcpt := mail.Recipient{AccountID: acct.ID, Name: acct.Name, Address: to, Language: acct.Language}
 		data := map[string]any{"Code": code, "Minutes": k.minutes()}
+		if purpose == store.CodeEmailChange {
+			data["NewAddress"] = to
+		}
 		if err := k.mailer.Enqueue(ctx, tx, rcpt, template, data); err != nil {
 			return fmt.Errorf("e-mail code: %w", err)
 		}

@@ -34,6 +34,7 @@ type Problem struct {
 	Msg  string
 }
 
+// String formats the problem as "line N: message".
 func (p Problem) String() string { return fmt.Sprintf("line %d: %s", p.Line, p.Msg) }
 
 // ImportError lists every problem found in an import file or by Import, ordered by line.
@@ -46,6 +47,7 @@ type ImportError struct {
 // Unwrap returns the underlying cause, if any.
 func (e *ImportError) Unwrap() error { return e.Err }
 
+// Error lists the problems, one per line after a summary line.
 func (e *ImportError) Error() string {
 	var sb strings.Builder
 	if len(e.Problems) == 1 {

@@ -59,8 +59,10 @@ func Generate(rand io.Reader) (serial string, codes [Positions]string, err error
 }
 
 // DemoCodes derives the 24 codes of the demo card serial from the demo seed, so that demo mode
-// can print the card again without storing its codes. The same seed and serial always give the
-// same codes; different serials give unrelated codes. Never use it for real cards.
+// can print the card again without storing its codes: the demo creates its card with
+// NewKey(h, account, serial, DemoCodes(seed, serial), now) and re-derives the codes from the
+// stored serial when asked to print it. The same seed and serial always give the same codes;
+// different serials give unrelated codes. Never use it for real cards.
 func DemoCodes(seed []byte, serial string) [Positions]string {
 	var codes [Positions]string
 	for i := range codes {

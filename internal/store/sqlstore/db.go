@@ -55,7 +55,8 @@ const (
 //
 //	sqlite:///var/lib/sleutelbos/sleutelbos.db   (absolute path)
 //	sqlite://data/sleutelbos.db                  (relative path)
-//	sqlite://:memory:                            (in memory, one connection, for experiments)
+//	sqlite://:memory:                            (in memory, for experiments: one connection, so a
+//	                                              call on the outer store inside Tx waits forever)
 //	data/sleutelbos.db                           (a path ending in .db, .sqlite or .sqlite3)
 //	postgres://user:password@host:5432/db?sslmode=disable   (or postgresql://)
 //
@@ -75,7 +76,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	pool, err := sql.Open(t.dialect.driver, t.dsn)
 	if err != nil {
-		return nil, db.openError(err)
+		return nil, scrub(db.openError(err), t.secret)
 	}
 	db.pool, db.q = pool, pool
 	switch {
@@ -95,7 +96,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
-		return nil, db.openError(err)
+		return nil, scrub(db.openError(err), t.secret)
 	}
 	if t.dialect == &sqliteDialect && !t.memory {
 		if err := db.checkWritable(ctx, t.path); err != nil {
@@ -111,6 +112,7 @@ type target struct {
 	dialect *dialect
 	dsn     string // handed to the driver
 	display string // for messages: no password
+	secret  string // the password, to keep out of error messages
 	path    string // SQLite file
 	dir     string // SQLite: directory to create
 	memory  bool
@@ -120,11 +122,12 @@ func parseURL(raw string) (target, error) {
 	lower := strings.ToLower(raw)
 	switch {
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		display := "postgres://…" // never echo a URL we could not parse: it may hold a password
+		t := target{dialect: &postgresDialect, dsn: raw, display: "postgres://…"} // never echo a URL we could not parse
 		if u, err := url.Parse(raw); err == nil {
-			display = u.Redacted()
+			t.display = u.Redacted()
+			t.secret, _ = u.User.Password()
 		}
-		return target{dialect: &postgresDialect, dsn: raw, display: display}, nil
+		return t, nil
 	case strings.HasPrefix(lower, "sqlite:"):
 		rest := raw[len("sqlite:"):]
 		rest = strings.TrimPrefix(rest, "//")
@@ -204,7 +207,24 @@ func (db *DB) checkWritable(ctx context.Context, path string) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("open database %s: cannot switch to WAL mode (journal mode is %q): check that the directory of %s is writable", db.display, mode, path)
 	}
+	// Taking the write lock (BEGIN IMMEDIATE) opens the -wal and -shm files for writing.
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("open database %s: cannot write: check the permissions of %s and its directory: %w", db.display, path, err)
+	}
+	if err := tx.Rollback(); err != nil {
+		return db.openError(err)
+	}
 	return nil
+}
+
+// scrub removes secret from err's message. The drivers do not print passwords, but a message
+// that quotes a connection string must not leak one; the error chain is given up only then.
+func scrub(err error, secret string) error {
+	if secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), secret, "xxxxx"))
 }
 
 // openError words a connection failure for a person: which database, and what went wrong.

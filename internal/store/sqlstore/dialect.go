@@ -38,8 +38,8 @@ type dialect struct {
 const migrationLockID = 0x51e07e1 // "sleutel"
 
 var sqliteDialect = dialect{
-	name:   "sqlite",
-	driver: "sqlite",
+	name:        "sqlite",
+	driver:      "sqlite",
 	tableExists: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1`,
 	// BEGIN IMMEDIATE (the _txlock DSN parameter) already holds the single write lock.
 	lockMigrations: func(context.Context, *sql.Tx) error { return nil },
@@ -72,9 +72,9 @@ const (
 )
 
 var postgresDialect = dialect{
-	name:       "postgres",
-	driver:     "pgx",
-	skipLocked: " FOR UPDATE SKIP LOCKED",
+	name:        "postgres",
+	driver:      "pgx",
+	skipLocked:  " FOR UPDATE SKIP LOCKED",
 	tableExists: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`,
 	lockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, migrationLockID)

@@ -1,0 +1,425 @@
+package login_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/keys/emailcode"
+	passwordkind "github.com/sleutelbos/sleutelbos/internal/keys/password"
+	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
+	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
+	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+)
+
+// clock is a settable clock shared by the service and the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+const pw = "correct horse battery"
+
+// fixture is one citizen with every key kind, and a Service over a real store.
+type fixture struct {
+	t      *testing.T
+	st     store.Store
+	clock  *clock
+	svc    *login.Service
+	acct   store.Account
+	codes  [tokencard.Positions]string
+	secret []byte
+	ctx    context.Context
+}
+
+func newFixture(t *testing.T, db *sqlstore.DB, mutate func(*login.Config)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := secrets.NewKeyring(rand.Reader, "k1", map[string][]byte{"k1": bytes.Repeat([]byte{9}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := i18n.Load("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, err := mail.NewComposer(bundle, mail.ComposerConfig{ServiceName: "Test", BaseURL: "http://127.0.0.1", From: "noreply@example.org", Hold: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher := password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
+	tc, err := tokencard.New(h, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := emailcode.New(emailcode.DefaultConfig(), h, composer, rand.Reader, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := totp.New(totp.DefaultConfig("Test"), kr, rand.Reader, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := keys.NewRegistry(passwordkind.New(), tc, ec, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := login.DefaultConfig()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	svc, err := login.New(cfg, login.Deps{
+		Store: db, Kinds: reg, Passwords: hasher,
+		Limiter:   attempts.New(db, attempts.DefaultPolicy(), clk.Now),
+		IPLimiter: attempts.New(db, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, clk.Now),
+		Audit:     audit.New(clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil))), Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := hasher.Hash(ctx, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := store.Account{Username: "Jan", Name: "Jan Peeters", Email: "jan@example.org", Language: "nl", PasswordHash: hash}
+	if err := db.CreateAccount(ctx, &acct); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, st: db, clock: clk, svc: svc, acct: acct, ctx: ctx}
+	for i := range f.codes {
+		f.codes[i] = strconv.Itoa(100000 + i*1111)
+	}
+	card, err := tokencard.NewKey(h, acct.ID, "SER-1", f.codes, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.secret = bytes.Repeat([]byte{3}, 20)
+	app, err := tp.NewKey(acct.ID, f.secret, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	email := store.Key{AccountID: acct.ID, Kind: keys.EmailCode, Status: store.KeyActive, CreatedAt: clk.Now(), ActivatedAt: clk.Now()}
+	for _, k := range []*store.Key{&card, &app, &email} {
+		if err := db.CreateKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// atCode runs a logon of kind up to the code step.
+func (f *fixture) atCode(kind string) *login.Transaction {
+	f.t.Helper()
+	tx := f.svc.Start(keys.LevelSubstantial, "/")
+	if err := f.svc.Choose(tx, kind); err != nil {
+		f.t.Fatalf("Choose(%s): %v", kind, err)
+	}
+	if err := f.svc.SubmitPassword(f.ctx, tx, " jan ", pw, login.Client{IP: "192.0.2.1"}); err != nil {
+		f.t.Fatalf("SubmitPassword: %v", err)
+	}
+	if tx.Step != login.StepCode {
+		f.t.Fatalf("step = %s, want code", tx.Step)
+	}
+	return tx
+}
+
+// answer returns the right answer to tx's challenge.
+func (f *fixture) answer(tx *login.Transaction) string {
+	f.t.Helper()
+	switch tx.Kind {
+	case keys.TokenCard:
+		pos, err := strconv.Atoi(tx.Challenge.Args[0])
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		return f.codes[pos-1]
+	case keys.TOTP:
+		return totp.Code(f.secret, f.clock.Now())
+	case keys.EmailCode:
+		msgs, err := f.st.ListMessages(f.ctx, 1)
+		if err != nil || len(msgs) == 0 {
+			f.t.Fatalf("no e-mail in the outbox: %v", err)
+		}
+		code := regexp.MustCompile(`\b\d{6}\b`).FindString(msgs[0].TextBody)
+		if code == "" {
+			f.t.Fatalf("no code in %q", msgs[0].TextBody)
+		}
+		return code
+	}
+	f.t.Fatalf("no answer for %s", tx.Kind)
+	return ""
+}
+
+func wrong(code string) string {
+	if code == "000000" {
+		return "111111"
+	}
+	return "000000"
+}
+
+func TestLogon(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Run("password only", func(t *testing.T) {
+			f := newFixture(t, db, nil)
+			tx := f.svc.Start(keys.LevelLow, "/back")
+			if err := f.svc.Choose(tx, keys.Password); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.SubmitPassword(f.ctx, tx, "JAN", pw, login.Client{IP: "192.0.2.1"}); err != nil {
+				t.Fatal(err)
+			}
+			res, ok := f.svc.Result(tx)
+			if !ok || res.AccountID != f.acct.ID || res.Level != keys.LevelLow || res.AuthTime.IsZero() {
+				t.Fatalf("Result = %+v, %v", res, ok)
+			}
+		})
+	})
+}
+
+func TestLogonEveryKind(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		for _, kind := range []string{keys.TokenCard, keys.EmailCode, keys.TOTP} {
+			t.Run(kind, func(t *testing.T) {
+				// Each kind gets its own store (subtests share db, so one citizen per username).
+				f := newFixture(t, storetest.SQLite(t), nil)
+				tx := f.atCode(kind)
+				ans := f.answer(tx)
+				err := f.svc.SubmitCode(f.ctx, tx, wrong(ans), login.Client{IP: "192.0.2.1"})
+				if !keys.IsRetryable(err) {
+					t.Fatalf("wrong code: got %v, want a retryable error", err)
+				}
+				if err := f.svc.SubmitCode(f.ctx, tx, "  "+ans+" ", login.Client{IP: "192.0.2.1"}); err != nil {
+					t.Fatalf("right code with spaces: %v", err)
+				}
+				res, ok := f.svc.Result(tx)
+				if !ok || res.Level != keys.LevelSubstantial || res.Kind != kind {
+					t.Fatalf("Result = %+v, %v", res, ok)
+				}
+			})
+		}
+		_ = db
+	})
+}
+
+func TestBadCredentialsLookAlike(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		var msgs []error
+		for _, user := range []string{"jan", "nobody-here"} {
+			tx := f.svc.Start(keys.LevelLow, "/")
+			if err := f.svc.Choose(tx, keys.Password); err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, f.svc.SubmitPassword(f.ctx, tx, user, "wrong password!", login.Client{IP: "192.0.2.9"}))
+		}
+		for _, err := range msgs {
+			if !errors.Is(err, login.ErrBadCredentials) {
+				t.Errorf("got %v, want ErrBadCredentials", err)
+			}
+		}
+		evs, err := db.ListAudit(f.ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failures := 0
+		for _, e := range evs {
+			if e.Type == audit.LogonFailure && e.Reason == audit.ReasonBadCredentials {
+				failures++
+			}
+		}
+		if failures != 2 {
+			t.Errorf("%d bad-credential audit events, want 2", failures)
+		}
+	})
+}
+
+func TestPasswordThrottle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		try := func(p string) error {
+			tx := f.svc.Start(keys.LevelLow, "/")
+			if err := f.svc.Choose(tx, keys.Password); err != nil {
+				t.Fatal(err)
+			}
+			return f.svc.SubmitPassword(f.ctx, tx, "jan", p, login.Client{IP: "192.0.2.1"})
+		}
+		for i := 0; i < 5; i++ {
+			if err := try("nope nope nope"); !errors.Is(err, login.ErrBadCredentials) {
+				t.Fatalf("failure %d: %v", i+1, err)
+			}
+		}
+		if err := try(pw); !errors.Is(err, attempts.ErrThrottled) {
+			t.Fatalf("after 5 failures the right password: got %v, want throttled", err)
+		}
+		f.clock.Advance(time.Minute)
+		if err := try(pw); err != nil {
+			t.Fatalf("after the throttle period: %v", err)
+		}
+	})
+}
+
+func TestCodeThrottleAndLockout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, func(c *login.Config) { c.LockAfter = 7 })
+		tx := f.atCode(keys.TOTP)
+		ans := f.answer(tx)
+		for i := 0; i < 5; i++ {
+			if err := f.svc.SubmitCode(f.ctx, tx, wrong(ans), login.Client{IP: "192.0.2.1"}); !keys.IsRetryable(err) {
+				t.Fatalf("failure %d: %v", i+1, err)
+			}
+		}
+		if err := f.svc.SubmitCode(f.ctx, tx, ans, login.Client{IP: "192.0.2.1"}); !errors.Is(err, attempts.ErrThrottled) {
+			t.Fatalf("6th try: got %v, want throttled", err)
+		}
+		f.clock.Advance(time.Minute)
+		if err := f.svc.SubmitCode(f.ctx, tx, wrong(ans), login.Client{IP: "192.0.2.1"}); !keys.IsRetryable(err) {
+			t.Fatalf("failure 6: %v", err)
+		}
+		f.clock.Advance(2 * time.Minute)
+		err := f.svc.SubmitCode(f.ctx, tx, wrong(ans), login.Client{IP: "192.0.2.1"})
+		var le *i18n.LocalizedError
+		if !errors.As(err, &le) || le.Key != "login.error.key_locked" {
+			t.Fatalf("7th failure: got %v, want key_locked", err)
+		}
+		ks, _ := db.ListKeys(f.ctx, f.acct.ID)
+		for _, k := range ks {
+			if k.Kind == keys.TOTP && k.Status != store.KeyLocked {
+				t.Errorf("totp key status %s, want locked", k.Status)
+			}
+		}
+		// A new logon with the locked kind is refused after the password.
+		f.clock.Advance(time.Hour)
+		tx = f.svc.Start(keys.LevelSubstantial, "/")
+		_ = f.svc.Choose(tx, keys.TOTP)
+		err = f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"})
+		if !errors.As(err, &le) || le.Key != "login.error.key_locked" {
+			t.Fatalf("logon with a locked key: got %v", err)
+		}
+	})
+}
+
+func TestReplayedTOTP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		tx := f.atCode(keys.TOTP)
+		ans := f.answer(tx)
+		if err := f.svc.SubmitCode(f.ctx, tx, ans, login.Client{IP: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+		tx2 := f.atCode(keys.TOTP)
+		if err := f.svc.SubmitCode(f.ctx, tx2, ans, login.Client{IP: "192.0.2.1"}); !errors.Is(err, totp.ErrReplayed) {
+			t.Fatalf("replayed code: got %v, want ErrReplayed", err)
+		}
+		f.clock.Advance(30 * time.Second)
+		if err := f.svc.SubmitCode(f.ctx, tx2, f.answer(tx2), login.Client{IP: "192.0.2.1"}); err != nil {
+			t.Fatalf("next step's code: %v", err)
+		}
+	})
+}
+
+func TestEmailCodeExpiryAndResend(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		tx := f.atCode(keys.EmailCode)
+		old := f.answer(tx)
+		f.clock.Advance(5 * time.Minute)
+		if err := f.svc.SubmitCode(f.ctx, tx, old, login.Client{IP: "192.0.2.1"}); !errors.Is(err, keys.ErrCodeExpired) {
+			t.Fatalf("expired code: got %v", err)
+		}
+		if err := f.svc.Resend(f.ctx, tx, login.Client{IP: "192.0.2.1"}); err != nil {
+			t.Fatalf("resend: %v", err)
+		}
+		if err := f.svc.Resend(f.ctx, tx, login.Client{IP: "192.0.2.1"}); err != nil {
+			t.Fatalf("second resend: %v", err)
+		}
+		if err := f.svc.Resend(f.ctx, tx, login.Client{IP: "192.0.2.1"}); !errors.Is(err, keys.ErrResendLimit) {
+			t.Fatalf("fourth code in 15 minutes: got %v, want ErrResendLimit", err)
+		}
+		if err := f.svc.SubmitCode(f.ctx, tx, f.answer(tx), login.Client{IP: "192.0.2.1"}); err != nil {
+			t.Fatalf("newest code: %v", err)
+		}
+	})
+}
+
+func TestNoKeyAndExpiry(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		ks, _ := db.ListKeys(f.ctx, f.acct.ID)
+		for _, k := range ks {
+			if k.Kind == keys.TokenCard {
+				if err := db.SetKeyStatus(f.ctx, k.ID, store.KeyDeactivated, "citizen", f.clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		tx := f.svc.Start(keys.LevelSubstantial, "/")
+		if err := f.svc.Choose(tx, keys.TokenCard); err != nil {
+			t.Fatal(err)
+		}
+		err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"})
+		var le *i18n.LocalizedError
+		if !errors.As(err, &le) || le.Key != "login.error.no_key" || tx.Step != login.StepChoose {
+			t.Fatalf("deactivated card: got %v at step %s, want no_key back at the chooser", err, tx.Step)
+		}
+		// A wrong password with a missing key still says only "bad credentials".
+		tx = f.svc.Start(keys.LevelSubstantial, "/")
+		_ = f.svc.Choose(tx, keys.TokenCard)
+		if err := f.svc.SubmitPassword(f.ctx, tx, "jan", "wrong wrong wrong", login.Client{IP: "192.0.2.1"}); !errors.Is(err, login.ErrBadCredentials) {
+			t.Fatalf("wrong password: %v", err)
+		}
+		tx = f.svc.Start(keys.LevelSubstantial, "/")
+		f.clock.Advance(15 * time.Minute)
+		if err := f.svc.Choose(tx, keys.TOTP); !errors.Is(err, login.ErrExpired) {
+			t.Fatalf("after 15 minutes: got %v, want ErrExpired", err)
+		}
+	})
+}
+
+func TestChoices(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), nil)
+	names := func(cs []login.Choice) (out []string) {
+		for _, c := range cs {
+			out = append(out, c.Kind)
+		}
+		return out
+	}
+	if got := names(f.svc.Choices(f.svc.Start(keys.LevelLow, "/"))); len(got) != 4 || got[0] != keys.Password {
+		t.Errorf("low: %v", got)
+	}
+	sub := f.svc.Start(keys.LevelSubstantial, "/")
+	if got := names(f.svc.Choices(sub)); len(got) != 3 {
+		t.Errorf("substantial: %v", got)
+	}
+	if err := f.svc.Choose(sub, keys.Password); !errors.Is(err, login.ErrUnknownKind) {
+		t.Errorf("choosing password for substantial: %v", err)
+	}
+	if err := f.svc.SubmitCode(f.ctx, sub, "123456", login.Client{}); !errors.Is(err, login.ErrOutOfOrder) {
+		t.Errorf("code before password: %v", err)
+	}
+}

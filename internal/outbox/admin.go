@@ -1,0 +1,102 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// statusOrder is the order `admin mail status` lists states in.
+var statusOrder = []store.MessageState{
+	store.MessagePending, store.MessageSending, store.MessageSent, store.MessageFailed, store.MessageHeld,
+}
+
+// Status writes the outbox summary for `sleutelbos admin mail status`: the number of messages
+// in each state and the creation time of the oldest pending message.
+func Status(ctx context.Context, st store.Outbox, w io.Writer) error {
+	s, err := st.OutboxStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("mail status: %w", err)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "STATE\tMESSAGES\t")
+	total := 0
+	for _, state := range statusOrder {
+		fmt.Fprintf(tw, "%s\t%d\t\n", state, s.Counts[state])
+		total += s.Counts[state]
+	}
+	for state, n := range s.Counts { // a state this version does not know
+		if !known(state) {
+			fmt.Fprintf(tw, "%s\t%d\t\n", state, n)
+			total += n
+		}
+	}
+	fmt.Fprintf(tw, "total\t%d\t\n", total)
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("mail status: %w", err)
+	}
+	if s.OldestPending.IsZero() {
+		_, err = fmt.Fprintln(w, "Oldest pending: none")
+	} else {
+		_, err = fmt.Fprintf(w, "Oldest pending: created %s\n", s.OldestPending.UTC().Format(time.RFC3339))
+	}
+	if err != nil {
+		return fmt.Errorf("mail status: %w", err)
+	}
+	return nil
+}
+
+func known(state store.MessageState) bool {
+	for _, s := range statusOrder {
+		if s == state {
+			return true
+		}
+	}
+	return false
+}
+
+// Retry puts messages back in the queue for `sleutelbos admin mail retry ID|--failed`: the
+// message id (failed or held) or, with failed, every failed message. They become due at now
+// with a fresh attempt count. Give exactly one of id (> 0) and failed.
+func Retry(ctx context.Context, st store.Outbox, w io.Writer, id int64, failed bool, now time.Time) error {
+	switch {
+	case failed && id != 0:
+		return errors.New("mail retry: give a message id or --failed, not both")
+	case failed:
+		n, err := st.RequeueFailed(ctx, now)
+		if err != nil {
+			return fmt.Errorf("mail retry: %w", err)
+		}
+		if _, err := fmt.Fprintf(w, "Requeued %d failed %s.\n", n, plural(n, "message", "messages")); err != nil {
+			return fmt.Errorf("mail retry: %w", err)
+		}
+		return nil
+	case id <= 0:
+		return errors.New("mail retry: give a message id (a positive number) or --failed")
+	}
+	err := st.RequeueMessage(ctx, id, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("mail retry: message %d does not exist", id)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("mail retry: message %d is neither failed nor held: %w", id, err)
+	case err != nil:
+		return fmt.Errorf("mail retry: %w", err)
+	}
+	if _, err := fmt.Fprintf(w, "Requeued message %d.\n", id); err != nil {
+		return fmt.Errorf("mail retry: %w", err)
+	}
+	return nil
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,148 @@
+package outbox
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/outbox/smtptest"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// t0 is the fake clock's start.
+var t0 = time.Date(2024, 1, 15, 9, 30, 0, 0, time.UTC)
+
+// clock is a settable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+const testFrom = "Sleutelbos <noreply@example.be>"
+
+// testConfig is a delivery configuration for srv: no TLS (a relay on localhost), small batches,
+// 30 s base back-off.
+func testConfig(srv *smtptest.Server) Config {
+	return Config{
+		Host:         srv.Host(),
+		Port:         srv.Port(),
+		TLSPolicy:    TLSNone,
+		Timeout:      5 * time.Second,
+		From:         testFrom,
+		HELO:         "sleutelbos.test",
+		BatchSize:    10,
+		PollInterval: 20 * time.Millisecond,
+		Lease:        time.Minute,
+		MaxAttempts:  5,
+		BaseBackoff:  30 * time.Second,
+		MaxBackoff:   10 * time.Minute,
+	}
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	t.Helper()
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// testWriter sends log lines to t.Log, so they show only for failing tests.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func newSender(t testing.TB, cfg Config) *SMTPSender {
+	t.Helper()
+	s, err := NewSMTPSender(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newTestWorker(t testing.TB, st store.Outbox, cfg Config, node string, now func() time.Time) *Worker {
+	t.Helper()
+	return NewWorker(st, newSender(t, cfg), cfg, node, now, testLogger(t))
+}
+
+func newComposer(t testing.TB, now func() time.Time) *mail.Composer {
+	t.Helper()
+	b, err := i18n.Load("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mail.NewComposer(b, mail.ComposerConfig{
+		ServiceName: "Sleutelbos",
+		BaseURL:     "https://login.example.be",
+		From:        testFrom,
+		Now:         now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var codeData = map[string]any{"Code": "482913", "Minutes": 5}
+
+func citizen(lang string) mail.Recipient {
+	return mail.Recipient{AccountID: 42, Name: "Jan Peeters", Address: "jan@example.be", Language: lang}
+}
+
+// enqueue puts one logon-code message for citizen(lang) in st and returns it as stored.
+func enqueue(t testing.TB, st store.Outbox, c *mail.Composer, lang string) store.Message {
+	t.Helper()
+	return enqueueTo(t, st, c, citizen(lang), mail.TemplateLogonCode, codeData)
+}
+
+func enqueueTo(t testing.TB, st store.Outbox, c *mail.Composer, to mail.Recipient, template string, data map[string]any) store.Message {
+	t.Helper()
+	m, err := c.Render(to, template, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Enqueue(context.Background(), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func getMessage(t testing.TB, st store.Outbox, id int64) store.Message {
+	t.Helper()
+	m, err := st.GetMessage(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func runOnce(t testing.TB, w *Worker, want int) {
+	t.Helper()
+	n, err := w.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != want {
+		t.Fatalf("RunOnce claimed %d messages, want %d", n, want)
+	}
+}

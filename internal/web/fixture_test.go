@@ -1,0 +1,283 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/keys/emailcode"
+	passwordkind "github.com/sleutelbos/sleutelbos/internal/keys/password"
+	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
+	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+)
+
+// The demo citizen of the browser tests.
+const (
+	demoUser     = "demo"
+	demoPassword = "demo-password-1"
+	demoName     = "Demo Citizen"
+)
+
+// clock is a settable clock shared by the server, the logon service and the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fixture is a Server over a real store with the demo citizen, who has a password and a token
+// card (codes known to the test) and an e-mail code key.
+type fixture struct {
+	t      *testing.T
+	db     store.Store
+	clock  *clock
+	srv    *Server
+	h      http.Handler
+	acct   store.Account
+	codes  [tokencard.Positions]string
+	logs   *syncBuffer
+	bundle *i18n.Bundle
+}
+
+// option changes the fixture's web configuration or dependencies before New.
+type option func(*Config, *Deps)
+
+func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	bundle, err := i18n.Load("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, err := mail.NewComposer(bundle, mail.ComposerConfig{ServiceName: "Sleutelbos", BaseURL: "http://127.0.0.1",
+		From: "noreply@example.org", Hold: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := tokencard.New(h, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := emailcode.New(emailcode.DefaultConfig(), h, composer, rand.Reader, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := keys.NewRegistry(passwordkind.New(), tc, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher := password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := login.New(login.DefaultConfig(), login.Deps{
+		Store: db, Kinds: reg, Passwords: hasher,
+		Limiter:   attempts.New(db, attempts.DefaultPolicy(), clk.Now),
+		IPLimiter: attempts.New(db, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, clk.Now),
+		Audit:     audit.New(clk.Now, discard), Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hash, err := hasher.Hash(ctx, demoPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := store.Account{Username: demoUser, Name: demoName, Email: "demo@example.org", Language: "en", PasswordHash: hash}
+	if err := db.CreateAccount(ctx, &acct); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, db: db, clock: clk, acct: acct, logs: &syncBuffer{}, bundle: bundle}
+	for i := range f.codes {
+		f.codes[i] = strconv.Itoa(100000 + i*1111)
+	}
+	card, err := tokencard.NewKey(h, acct.ID, "SER-1", f.codes, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	email := store.Key{AccountID: acct.ID, Kind: keys.EmailCode, Status: store.KeyActive, CreatedAt: clk.Now(), ActivatedAt: clk.Now()}
+	for _, k := range []*store.Key{&card, &email} {
+		if err := db.CreateKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cfg := Config{ServiceName: "Sleutelbos", BaseURL: "http://sleutelbos.test", DefaultLanguage: "en"}
+	deps := Deps{Store: db, Bundle: bundle, Login: svc, Keys: reg, Now: clk.Now, Rand: rand.Reader,
+		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	if f.srv, err = New(cfg, deps); err != nil {
+		t.Fatal(err)
+	}
+	f.h = f.srv.Handler()
+	return f
+}
+
+// browser is a minimal cookie-keeping client that drives the handler in-process.
+type browser struct {
+	f       *fixture
+	cookies map[string]string
+	header  http.Header // sent with every request
+}
+
+func (f *fixture) browser() *browser {
+	return &browser{f: f, cookies: map[string]string{}, header: http.Header{}}
+}
+
+// response is what the browser got back.
+type response struct {
+	status int
+	header http.Header
+	body   string
+	res    *http.Response
+}
+
+func (r *response) location() string { return r.header.Get("Location") }
+
+// do sends a request; form, when non-nil, is posted urlencoded. Redirects are not followed.
+func (b *browser) do(method, target string, form url.Values) *response {
+	b.f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, "http://sleutelbos.test"+target, body)
+	req.RemoteAddr = "192.0.2.10:40000"
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, vs := range b.header {
+		req.Header[k] = vs
+	}
+	return b.send(req)
+}
+
+// send sends req with the browser's cookies and keeps the cookies it gets back.
+func (b *browser) send(req *http.Request) *response {
+	for name, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: name, Value: v})
+	}
+	rec := httptest.NewRecorder()
+	b.f.h.ServeHTTP(rec, req)
+	res := rec.Result()
+	for _, c := range res.Cookies() {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	return &response{status: res.StatusCode, header: res.Header, body: rec.Body.String(), res: res}
+}
+
+func (b *browser) get(target string) *response { return b.do(http.MethodGet, target, nil) }
+
+// post sends form with the browser's CSRF token added (getting one first if needed).
+func (b *browser) post(target string, form url.Values) *response {
+	b.f.t.Helper()
+	if b.cookies[csrfCookie] == "" {
+		b.get("/login")
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set(csrfField, b.cookies[csrfCookie])
+	return b.do(http.MethodPost, target, form)
+}
+
+// choose starts a logon with kind at the chooser.
+func (b *browser) choose(kind, level, ret string) *response {
+	b.f.t.Helper()
+	return b.post("/login/choose", url.Values{"kind": {kind}, "level": {level}, "return": {ret}})
+}
+
+// logon logs the demo citizen on with the password key and checks it worked.
+func (b *browser) logon() {
+	b.f.t.Helper()
+	if res := b.choose("password", "low", "/"); res.status != http.StatusSeeOther || res.location() != "/login/password" {
+		b.f.t.Fatalf("choose password: %d %s", res.status, res.location())
+	}
+	res := b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+	if res.status != http.StatusSeeOther || res.location() != "/" {
+		b.f.t.Fatalf("logon: status %d, Location %q, body:\n%s", res.status, res.location(), res.body)
+	}
+}
+
+// wantStatus fails the test unless res has status want.
+func wantStatus(t *testing.T, what string, res *response, want int) {
+	t.Helper()
+	if res.status != want {
+		t.Fatalf("%s: status %d, want %d; Location %q; body:\n%.2000s", what, res.status, want, res.location(), res.body)
+	}
+}
+
+var htmlLangRE = regexp.MustCompile(`<html lang="([a-z]+)">`)
+
+// htmlLang returns the <html lang> of a page.
+func htmlLang(body string) string {
+	if m := htmlLangRE.FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// sessionRow returns the stored session of the cookie value id.
+func (f *fixture) sessionRow(id string) (store.Session, error) {
+	return f.db.GetSession(context.Background(), hashID(id))
+}
+
+// eachStore runs fn on SQLite and, when configured, PostgreSQL.
+func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		fn(t, db)
+	})
+}

@@ -1,0 +1,104 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/login"
+)
+
+// codePage is step 4 of SPEC §3: the kind's security code. For a token card:
+// "1 Take your personal paper card (token) in hand / 2 Enter the security code number 18 of
+// your card / 3 Click Next".
+type codePage struct {
+	BasePage
+	Heading string
+	// Intro is the kind's optional first step ("login.<kind>.step1"); Prompt is the
+	// challenge's instruction.
+	Intro       string
+	Prompt      string
+	CanResend   bool
+	Notice      string
+	Error       string
+	OtherKeyURL string
+}
+
+// loginCodeShow serves GET /login/code (?sent=1 after a new code was sent).
+func (s *Server) loginCodeShow(w http.ResponseWriter, r *http.Request) error {
+	tx, err := s.currentTx(w, r)
+	if tx == nil || err != nil {
+		return err
+	}
+	if tx.Step != login.StepCode || tx.Challenge == nil {
+		http.Redirect(w, r, stepURL(tx), http.StatusSeeOther)
+		return nil
+	}
+	notice := ""
+	if r.URL.Query().Get("sent") == "1" {
+		notice = s.printer(r).T("web.login.code.resent")
+	}
+	return s.renderCode(w, r, tx, "", notice)
+}
+
+// loginCodeSubmit serves POST /login/code.
+func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request) error {
+	tx, err := s.currentTx(w, r)
+	if tx == nil || err != nil {
+		return err
+	}
+	err = s.deps.Login.SubmitCode(r.Context(), tx, r.PostForm.Get("code"), s.client(r))
+	return s.afterStep(w, r, tx, err, "")
+}
+
+// loginResend serves POST /login/resend: a new code, then back to the code page.
+func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) error {
+	tx, err := s.currentTx(w, r)
+	if tx == nil || err != nil {
+		return err
+	}
+	err = s.deps.Login.Resend(r.Context(), tx, s.client(r))
+	var le *i18n.LocalizedError
+	if err != nil && !errors.Is(err, login.ErrExpired) && errors.As(err, &le) && tx.Step == login.StepCode {
+		if err := s.sessions.Save(r.Context(), w, stateOf(r).sess); err != nil {
+			return err
+		}
+		return s.renderCode(w, r, tx, s.printer(r).Error(le), "")
+	}
+	if err != nil {
+		return s.afterStep(w, r, tx, err, "")
+	}
+	if err := s.sessions.Save(r.Context(), w, stateOf(r).sess); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/login/code?sent=1", http.StatusSeeOther)
+	return nil
+}
+
+// renderCode shows the code step of tx.
+func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Transaction, errMsg, notice string) error {
+	p := &codePage{
+		BasePage:    s.basePath(r, "/login/code", nil),
+		Error:       errMsg,
+		Notice:      notice,
+		OtherKeyURL: chooserURL(tx, ""),
+	}
+	p.Heading = p.T("web.login.with", kindName(p.BasePage, tx.Kind))
+	p.Title = p.Heading
+	if intro := "login." + tx.Kind + ".step1"; s.deps.Bundle.Has(p.Lang, intro) {
+		p.Intro = p.T(intro)
+	}
+	if ch := tx.Challenge; ch != nil && ch.Prompt != "" {
+		args := make([]any, len(ch.Args))
+		for i, a := range ch.Args {
+			args[i] = a
+		}
+		p.Prompt = p.T(ch.Prompt, args...)
+	}
+	for _, c := range s.deps.Login.Choices(tx) {
+		if c.Kind == tx.Kind {
+			p.CanResend = c.CanResend
+		}
+	}
+	return s.render(w, r, http.StatusOK, "login_code", p)
+}

@@ -1,0 +1,230 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+)
+
+// loggedOn reports whether b's session is logged on (GET / shows the welcome page).
+func (b *browser) loggedOn() bool {
+	b.f.t.Helper()
+	res := b.get("/")
+	switch res.status {
+	case http.StatusOK:
+		return true
+	case http.StatusSeeOther:
+		if res.location() != "/login" {
+			b.f.t.Fatalf("GET / redirected to %q", res.location())
+		}
+		return false
+	}
+	b.f.t.Fatalf("GET /: status %d", res.status)
+	return false
+}
+
+func TestSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		b.logon()
+		sid := b.cookies[sessionCookie]
+		f.clock.Advance(14 * time.Minute)
+		if !b.loggedOn() {
+			t.Fatal("logged off after 14 idle minutes")
+		}
+		f.clock.Advance(14 * time.Minute)
+		if !b.loggedOn() {
+			t.Fatal("logged off 14 minutes after the last request")
+		}
+		f.clock.Advance(15 * time.Minute)
+		if b.loggedOn() {
+			t.Fatal("still logged on after 15 idle minutes")
+		}
+		if _, err := f.sessionRow(sid); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired session row: %v, want ErrNotFound", err)
+		}
+		if _, ok := b.cookies[sessionCookie]; ok {
+			t.Error("the expired session's cookie was not cleared")
+		}
+	})
+}
+
+func TestSessionAbsoluteTimeout(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		b.logon()
+		for elapsed := 10 * time.Minute; elapsed < 8*time.Hour; elapsed += 10 * time.Minute {
+			f.clock.Advance(10 * time.Minute)
+			if !b.loggedOn() {
+				t.Fatalf("logged off after %s of activity", elapsed)
+			}
+		}
+		f.clock.Advance(10 * time.Minute)
+		if b.loggedOn() {
+			t.Fatal("still logged on after 8 hours")
+		}
+	})
+}
+
+func TestSessionTouchedAtMostOncePerMinute(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		b.logon()
+		sid := b.cookies[sessionCookie]
+		start := f.clock.Now()
+		lastSeen := func() time.Time {
+			t.Helper()
+			row, err := f.sessionRow(sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return row.LastSeenAt
+		}
+		f.clock.Advance(30 * time.Second)
+		b.get("/")
+		if got := lastSeen(); !got.Equal(start) {
+			t.Errorf("after 30 s: LastSeenAt %v, want unchanged %v", got, start)
+		}
+		f.clock.Advance(31 * time.Second)
+		b.get("/")
+		if got := lastSeen(); !got.Equal(start.Add(61 * time.Second)) {
+			t.Errorf("after 61 s: LastSeenAt %v, want %v", got, start.Add(61*time.Second))
+		}
+	})
+}
+
+func TestSessionRotatesAtLogon(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		for _, c := range b.get("/login").res.Cookies() {
+			if c.Name == sessionCookie {
+				t.Error("GET /login created a session")
+			}
+		}
+		b.choose("password", "low", "/")
+		before := b.cookies[sessionCookie]
+		if before == "" {
+			t.Fatal("choosing a key created no session")
+		}
+		row, err := f.sessionRow(before)
+		if err != nil || row.AccountID != 0 {
+			t.Fatalf("anonymous session row: %+v, %v", row, err)
+		}
+		res := b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		wantStatus(t, "logon", res, http.StatusSeeOther)
+		after := b.cookies[sessionCookie]
+		if after == "" || after == before {
+			t.Fatalf("session id not rotated: before %q, after %q", before, after)
+		}
+		if _, err := f.sessionRow(before); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("pre-logon session row: %v, want ErrNotFound", err)
+		}
+		row, err = f.sessionRow(after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(after))
+		if string(row.IDHash) != string(sum[:]) {
+			t.Error("the store does not hold SHA-256 of the id")
+		}
+		if row.AccountID != f.acct.ID || row.LoA != "low" || len(row.AMR) == 0 || !row.AuthTime.Equal(f.clock.Now()) {
+			t.Errorf("logged-on session row: %+v", row)
+		}
+
+		// The old id is worthless: a fixation attacker holding it is not logged on.
+		attacker := f.browser()
+		attacker.cookies[sessionCookie] = before
+		if attacker.loggedOn() {
+			t.Error("the pre-logon session id is logged on")
+		}
+		if !b.loggedOn() {
+			t.Error("the new session id is not logged on")
+		}
+	})
+}
+
+func TestLogout(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		b.logon()
+		sid := b.cookies[sessionCookie]
+		wantStatus(t, "logout without token", b.do("POST", "/logout", url.Values{}), http.StatusForbidden)
+		if !b.loggedOn() {
+			t.Fatal("a logout without CSRF token logged off")
+		}
+		res := b.post("/logout", nil)
+		wantStatus(t, "logout", res, http.StatusSeeOther)
+		if res.location() != "/login" {
+			t.Errorf("logout redirects to %q", res.location())
+		}
+		if _, ok := b.cookies[sessionCookie]; ok {
+			t.Error("logout did not clear the cookie")
+		}
+		if _, err := f.sessionRow(sid); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session row after logout: %v", err)
+		}
+		page := b.get("/login")
+		if !strings.Contains(page.body, "Log on to online public services") {
+			t.Error("the logon page after sign-out lacks its title")
+		}
+		replay := f.browser()
+		replay.cookies[sessionCookie] = sid
+		if replay.loggedOn() {
+			t.Error("the logged-out session id still works")
+		}
+	})
+}
+
+func TestSweepSessions(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		old, fresh := f.browser(), f.browser()
+		old.logon()
+		f.clock.Advance(10 * time.Minute)
+		fresh.logon()
+		f.clock.Advance(6 * time.Minute)
+		if err := f.srv.SweepSessions(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.sessionRow(old.cookies[sessionCookie]); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("idle session after sweep: %v", err)
+		}
+		if _, err := f.sessionRow(fresh.cookies[sessionCookie]); err != nil {
+			t.Errorf("live session after sweep: %v", err)
+		}
+	})
+}
+
+func TestForgedSessionCookies(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		for _, v := range []string{"x", "not-base64-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+			b := f.browser()
+			b.cookies[sessionCookie] = v
+			if b.loggedOn() {
+				t.Errorf("cookie %q is logged on", v)
+			}
+		}
+	})
+}
+

@@ -1,0 +1,134 @@
+// Package webtest drives a Sleutelbos server over HTTP the way a browser does — cookies, the
+// CSRF field, redirects — so tests and benchmarks can walk logons against a real server
+// (httptest or a separate process) without a browser.
+package webtest
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Page is a fetched page.
+type Page struct {
+	Status int
+	URL    *url.URL
+	Body   string
+}
+
+// Citizen is one browser: a cookie jar and a base URL.
+type Citizen struct {
+	Base   string
+	Client *http.Client
+}
+
+// New returns a Citizen for the server at base (http://127.0.0.1:port), using transport rt
+// (nil: http.DefaultTransport).
+func New(base string, rt http.RoundTripper) *Citizen {
+	jar, _ := cookiejar.New(nil)
+	return &Citizen{Base: strings.TrimRight(base, "/"), Client: &http.Client{Jar: jar, Transport: rt}}
+}
+
+// Get fetches path, following redirects.
+func (c *Citizen) Get(path string) (Page, error) {
+	resp, err := c.Client.Get(c.Base + path)
+	if err != nil {
+		return Page{}, fmt.Errorf("GET %s: %w", path, err)
+	}
+	return read(resp)
+}
+
+// Post submits a form to path with the CSRF field added from the csrf cookie, following
+// redirects.
+func (c *Citizen) Post(path string, form url.Values) (Page, error) {
+	if form == nil {
+		form = url.Values{}
+	}
+	if form.Get("csrf") == "" {
+		form.Set("csrf", c.Cookie("csrf"))
+	}
+	req, err := http.NewRequest(http.MethodPost, c.Base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return Page{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", c.Base)
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return Page{}, fmt.Errorf("POST %s: %w", path, err)
+	}
+	return read(resp)
+}
+
+// Cookie returns the value of the named cookie for the base URL.
+func (c *Citizen) Cookie(name string) string {
+	u, _ := url.Parse(c.Base + "/")
+	for _, ck := range c.Client.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func read(resp *http.Response) (Page, error) {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Status: resp.StatusCode, URL: resp.Request.URL, Body: string(b)}, nil
+}
+
+var (
+	positionRE = regexp.MustCompile(`(?:number|nummer|numéro|Nummer)\s+(\d{1,2})\b`)
+	alertRE    = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
+	tagRE      = regexp.MustCompile(`<[^>]+>`)
+)
+
+// Position returns the token card position a code page asks for, or 0.
+func (p Page) Position() int {
+	m := positionRE.FindStringSubmatch(p.Body)
+	if m == nil {
+		return 0
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+// Alert returns the text of the page's first role="alert" element, or "".
+func (p Page) Alert() string {
+	m := alertRE.FindStringSubmatch(p.Body)
+	if m == nil {
+		return ""
+	}
+	return strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m[1], "")))
+}
+
+// StartLogon opens the chooser (with query, e.g. "?level=substantial"), chooses kind and submits
+// username and password. It returns the page that follows: the code step, the welcome page, or
+// the password page with an error.
+func (c *Citizen) StartLogon(query, kind, username, password string) (Page, error) {
+	if _, err := c.Get("/login" + query); err != nil {
+		return Page{}, err
+	}
+	p, err := c.Post("/login/choose", url.Values{"kind": {kind}})
+	if err != nil {
+		return p, err
+	}
+	if p.Status != http.StatusOK || p.URL.Path != "/login/password" {
+		return p, fmt.Errorf("choose %s: status %d at %s: %s", kind, p.Status, p.URL.Path, p.Alert())
+	}
+	return c.Post("/login/password", url.Values{"username": {username}, "password": {password}})
+}
+
+// SubmitCode posts a code on the code step.
+func (c *Citizen) SubmitCode(code string) (Page, error) {
+	return c.Post("/login/code", url.Values{"code": {code}})
+}
