@@ -26,6 +26,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/outbox"
 	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
@@ -57,6 +58,8 @@ type Node struct {
 	EmailCode *emailcode.Kind
 	TOTP      *totp.Kind
 	Login     *login.Service
+	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
+	Worker *outbox.Worker
 }
 
 // LoadConfig reads and validates the configuration of command name and builds its logger.
@@ -152,6 +155,7 @@ func (n *Node) openSecrets() error {
 
 func (n *Node) wire() error {
 	cfg := n.Config
+	var err error
 	params := password.Params{
 		Memory: uint32(cfg.PasswordMemoryKiB), Time: uint32(cfg.PasswordTime), Threads: uint8(cfg.PasswordThreads),
 		SaltLen: 16, KeyLen: 32,
@@ -170,9 +174,16 @@ func (n *Node) wire() error {
 	if from == "" {
 		from = "noreply@" + mailDomain(host)
 	}
+	var wake func()
+	if cfg.SMTPHost != "" {
+		if n.Worker, err = n.mailWorker(from); err != nil {
+			return err
+		}
+		wake = n.Worker.Wake
+	}
 	composer, err := mail.NewComposer(n.Bundle, mail.ComposerConfig{
 		ServiceName: cfg.ServiceName, BaseURL: public, From: from, MessageIDDomain: mailDomain(host),
-		Now: n.Now, Rand: n.Rand, Hold: cfg.SMTPHost == "",
+		Now: n.Now, Rand: n.Rand, Hold: cfg.SMTPHost == "", Wake: wake,
 	})
 	if err != nil {
 		return fmt.Errorf("mail templates: %w", err)

@@ -51,7 +51,7 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	if cfg.Demo {
 		creds, err := demo.Ensure(ctx, n.Store, demo.Deps{
-			Passwords: n.Passwords, Hasher: n.Hasher, Keyring: n.Keyring, TOTP: n.TOTP, Now: n.Now,
+			Passwords: n.Passwords, Hasher: n.Hasher, TOTP: n.TOTP, Now: n.Now,
 		})
 		if err != nil {
 			return fmt.Errorf("demo citizens: %w", err)
@@ -76,13 +76,14 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	defer func() { stopWork(); wg.Wait() }()
-	if cfg.SMTPHost != "" {
-		w, err := n.mailWorker()
-		if err != nil {
-			return err
-		}
+	if n.Worker != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.Run(workCtx) }()
+		go func() {
+			defer wg.Done()
+			if err := n.Worker.Run(workCtx); err != nil && workCtx.Err() == nil {
+				log.Error("mail worker stopped", "err", err)
+			}
+		}()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); sweepSessions(workCtx, sweeper, n) }()
@@ -151,12 +152,12 @@ func cookieValue(r *http.Request, name string) string {
 	return ""
 }
 
-func (n *Node) mailWorker() (*outbox.Worker, error) {
+func (n *Node) mailWorker(from string) (*outbox.Worker, error) {
 	cfg := n.Config
 	ocfg := outbox.Config{
 		Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
 		TLSPolicy: cfg.SMTPTLS, ImplicitTLS: cfg.SMTPImplicitTLS, Timeout: cfg.SMTPTimeout,
-		From: n.Mail.From(), HELO: "", BatchSize: 50, PollInterval: cfg.MailPoll, Lease: cfg.MailLease,
+		From: from, BatchSize: 50, PollInterval: cfg.MailPoll, Lease: cfg.MailLease,
 		MaxAttempts: cfg.MailMaxAttempts, BaseBackoff: cfg.MailBackoff, MaxBackoff: cfg.MailMaxBackoff,
 	}
 	if err := ocfg.Validate(); err != nil {

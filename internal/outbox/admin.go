@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -23,21 +23,21 @@ func Status(ctx context.Context, st store.Outbox, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("mail status: %w", err)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "STATE\tMESSAGES\t")
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-10s %8s\n", "STATE", "MESSAGES")
 	total := 0
 	for _, state := range statusOrder {
-		fmt.Fprintf(tw, "%s\t%d\t\n", state, s.Counts[state])
+		fmt.Fprintf(&b, "%-10s %8d\n", state, s.Counts[state])
 		total += s.Counts[state]
 	}
 	for state, n := range s.Counts { // a state this version does not know
 		if !known(state) {
-			fmt.Fprintf(tw, "%s\t%d\t\n", state, n)
+			fmt.Fprintf(&b, "%-10s %8d\n", state, n)
 			total += n
 		}
 	}
-	fmt.Fprintf(tw, "total\t%d\t\n", total)
-	if err := tw.Flush(); err != nil {
+	fmt.Fprintf(&b, "%-10s %8d\n", "total", total)
+	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("mail status: %w", err)
 	}
 	if s.OldestPending.IsZero() {

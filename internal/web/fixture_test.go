@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -129,13 +130,21 @@ func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 		t.Fatal(err)
 	}
 	acct := store.Account{Username: demoUser, Name: demoName, Email: "demo@example.org", Language: "en", PasswordHash: hash}
-	if err := db.CreateAccount(ctx, &acct); err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, db: db, clock: clk, acct: acct, logs: &syncBuffer{}, bundle: bundle}
+	f := &fixture{t: t, db: db, clock: clk, logs: &syncBuffer{}, bundle: bundle}
 	for i := range f.codes {
 		f.codes[i] = strconv.Itoa(100000 + i*1111)
 	}
+	if err := db.CreateAccount(ctx, &acct); errors.Is(err, store.ErrConflict) {
+		// A second fixture on the same database shares the demo citizen and keys.
+		if f.acct, err = db.GetAccountByUsername(ctx, demoUser); err != nil {
+			t.Fatal(err)
+		}
+		f.newServer(db, svc, reg, opts)
+		return f
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	f.acct = acct
 	card, err := tokencard.NewKey(h, acct.ID, "SER-1", f.codes, clk.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -147,17 +156,24 @@ func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 		}
 	}
 
+	f.newServer(db, svc, reg, opts)
+	return f
+}
+
+// newServer builds the Server under test.
+func (f *fixture) newServer(db store.Store, svc *login.Service, reg *keys.Registry, opts []option) {
+	f.t.Helper()
 	cfg := Config{ServiceName: "Sleutelbos", BaseURL: "http://sleutelbos.test", DefaultLanguage: "en"}
-	deps := Deps{Store: db, Bundle: bundle, Login: svc, Keys: reg, Now: clk.Now, Rand: rand.Reader,
+	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Keys: reg, Now: f.clock.Now, Rand: rand.Reader,
 		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
+	var err error
 	if f.srv, err = New(cfg, deps); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
 	f.h = f.srv.Handler()
-	return f
 }
 
 // browser is a minimal cookie-keeping client that drives the handler in-process.

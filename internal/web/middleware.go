@@ -210,7 +210,8 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 				s.serveError(w, r, httpStatus(http.StatusRequestEntityTooLarge, err))
 				return
 			}
-			s.serveError(w, r, httpStatus(http.StatusBadRequest, fmt.Errorf("parse form: %w", err)))
+			// The parser's message may quote part of a value (a password): log none of it.
+			s.serveError(w, r, httpStatus(http.StatusBadRequest, errors.New("malformed form or query")))
 			return
 		}
 		for k, vs := range r.Form {

@@ -227,4 +227,3 @@ func TestForgedSessionCookies(t *testing.T) {
 		}
 	})
 }
-

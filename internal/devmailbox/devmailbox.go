@@ -1,0 +1,187 @@
+package devmailbox
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// Path is where the mailbox is served.
+const Path = "/dev/mailbox"
+
+// listLimit is how many messages the list shows.
+const listLimit = 200
+
+//go:embed templates/mailbox.html.tmpl
+var templateFS embed.FS
+
+// tmpl is parsed once; it holds no state and is safe for concurrent use.
+var tmpl = template.Must(template.ParseFS(templateFS, "templates/mailbox.html.tmpl"))
+
+// handler serves the mailbox pages.
+type handler struct {
+	st     store.Outbox
+	bundle *i18n.Bundle
+	lang   func(*http.Request) string
+	mux    *http.ServeMux
+}
+
+// New returns the development mailbox handler for GET /dev/mailbox and GET /dev/mailbox/{id}.
+// lang picks the page language for a request (nil: the catalogue's fallback language).
+func New(st store.Outbox, b *i18n.Bundle, lang func(*http.Request) string) http.Handler {
+	h := &handler{st: st, bundle: b, lang: lang, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET "+Path, h.list)
+	h.mux.HandleFunc("GET "+Path+"/{$}", h.list)
+	h.mux.HandleFunc("GET "+Path+"/{id}", h.show)
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// page is the data of every mailbox page.
+type page struct {
+	p        *i18n.Printer
+	Lang     string
+	Title    string
+	Rows     []row
+	Message  *message
+	NotFound bool
+}
+
+// T translates a catalogue key in the page's language.
+func (pg page) T(key string, args ...any) string { return pg.p.T(key, args...) }
+
+type row struct {
+	URL      string
+	Created  stamp
+	To       string
+	Subject  string
+	State    string
+	Language string
+}
+
+type message struct {
+	store.Message
+	Created stamp
+	Sent    stamp
+	To      string
+	State   string
+}
+
+// stamp is a time shown to people and to machines (<time datetime>).
+type stamp struct {
+	Text, ISO string
+}
+
+func newStamp(t time.Time) stamp {
+	if t.IsZero() {
+		return stamp{}
+	}
+	t = t.UTC()
+	return stamp{Text: t.Format("2006-01-02 15:04:05 UTC"), ISO: t.Format(time.RFC3339)}
+}
+
+func (h *handler) newPage(r *http.Request) page {
+	lang := ""
+	if h.lang != nil {
+		lang = h.lang(r)
+	}
+	p := h.bundle.Printer(lang)
+	return page{p: p, Lang: p.Lang(), Title: p.T("mailbox.title")}
+}
+
+func (h *handler) state(p *i18n.Printer, s store.MessageState) string {
+	if key := "mailbox.state." + string(s); h.bundle.Has(p.Lang(), key) {
+		return p.T(key)
+	}
+	return string(s)
+}
+
+func recipient(name, addr string) string {
+	if name == "" {
+		return addr
+	}
+	return name + " <" + addr + ">"
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	pg := h.newPage(r)
+	msgs, err := h.st.ListMessages(r.Context(), listLimit)
+	if err != nil {
+		h.fail(w, pg)
+		return
+	}
+	for _, m := range msgs {
+		pg.Rows = append(pg.Rows, row{
+			URL:      Path + "/" + strconv.FormatInt(m.ID, 10),
+			Created:  newStamp(m.CreatedAt),
+			To:       recipient(m.ToName, m.ToAddress),
+			Subject:  m.Subject,
+			State:    h.state(pg.p, m.State),
+			Language: m.Language,
+		})
+	}
+	h.render(w, http.StatusOK, "list", pg)
+}
+
+func (h *handler) show(w http.ResponseWriter, r *http.Request) {
+	pg := h.newPage(r)
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.notFound(w, pg)
+		return
+	}
+	m, err := h.st.GetMessage(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		h.notFound(w, pg)
+		return
+	}
+	if err != nil {
+		h.fail(w, pg)
+		return
+	}
+	pg.Title = m.Subject + " – " + pg.Title
+	pg.Message = &message{
+		Message: m,
+		Created: newStamp(m.CreatedAt),
+		Sent:    newStamp(m.SentAt),
+		To:      recipient(m.ToName, m.ToAddress),
+		State:   h.state(pg.p, m.State),
+	}
+	h.render(w, http.StatusOK, "show", pg)
+}
+
+func (h *handler) notFound(w http.ResponseWriter, pg page) {
+	pg.NotFound = true
+	pg.Title = pg.p.T("mailbox.not_found") + " – " + pg.Title
+	h.render(w, http.StatusNotFound, "show", pg)
+}
+
+// fail answers 500 with the generic message; internal details stay out of the page.
+func (h *handler) fail(w http.ResponseWriter, pg page) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusInternalServerError)
+	fmt.Fprintln(w, pg.p.T("error.generic"))
+}
+
+func (h *handler) render(w http.ResponseWriter, status int, name string, pg page) {
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, name, pg); err != nil {
+		h.fail(w, pg)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}

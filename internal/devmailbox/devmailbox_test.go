@@ -1,0 +1,205 @@
+package devmailbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+)
+
+var t0 = time.Date(2024, 1, 15, 9, 30, 0, 0, time.UTC)
+
+func bundle(t *testing.T) *i18n.Bundle {
+	t.Helper()
+	b, err := i18n.Load("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// langQuery picks the language from ?lang=, as the web layer's negotiation would.
+func langQuery(r *http.Request) string { return r.URL.Query().Get("lang") }
+
+// seeded returns a store holding two held messages composed by package mail (the second with a
+// hostile name) and the handler over it.
+func seeded(t *testing.T) (http.Handler, []store.Message) {
+	t.Helper()
+	db := storetest.SQLite(t)
+	c, err := mail.NewComposer(bundle(t), mail.ComposerConfig{
+		ServiceName: "Sleutelbos", BaseURL: "https://login.example.be", From: "noreply@example.be",
+		Hold: true, Now: func() time.Time { return t0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []store.Message
+	for i, to := range []mail.Recipient{
+		{AccountID: 1, Name: "Jan Peeters", Address: "jan@example.be", Language: "nl"},
+		{AccountID: 2, Name: `<script>alert("x")</script>`, Address: "eve@example.be", Language: "en"},
+	} {
+		m, err := c.Render(to, mail.TemplateLogonCode, map[string]any{"Code": "48291" + string(rune('0'+i)), "Minutes": 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Enqueue(context.Background(), &m); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	return New(db, bundle(t), langQuery), msgs
+}
+
+func get(t *testing.T, h http.Handler, method, target string) (int, http.Header, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, rec.Result().Header, string(body)
+}
+
+// checkPage asserts what every page needs for axe: a language, a title, one main landmark.
+func checkPage(t *testing.T, body, lang string) {
+	t.Helper()
+	for _, want := range []string{"<!DOCTYPE html>", `<html lang="` + lang + `">`, "<title>", `<main id="main">`, "</main>", "<h1>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Count(body, "<main") != 1 || strings.Count(body, "<h1>") != 1 {
+		t.Errorf("want exactly one <main> and one <h1>:\n%s", body)
+	}
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	h, msgs := seeded(t)
+	for _, target := range []string{"/dev/mailbox", "/dev/mailbox/"} {
+		code, hdr, body := get(t, h, http.MethodGet, target)
+		if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || hdr.Get("Cache-Control") != "no-store" {
+			t.Fatalf("GET %s = %d %v", target, code, hdr)
+		}
+		checkPage(t, body, "en")
+		for _, want := range []string{
+			"<caption>Messages, newest first</caption>", `<th scope="col">Subject</th>`, `<th scope="col">To</th>`,
+			`<a href="/dev/mailbox/2">`, `<a href="/dev/mailbox/1">`, "held (not sent)",
+			`<time datetime="2024-01-15T09:30:00Z">2024-01-15 09:30:00 UTC</time>`,
+			"Jan Peeters &lt;jan@example.be&gt;", msgs[0].Subject,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s lacks %q", target, want)
+			}
+		}
+		if strings.Index(body, "/dev/mailbox/2") > strings.Index(body, "/dev/mailbox/1") {
+			t.Error("the list is not newest first")
+		}
+		if strings.Contains(body, "<script>") {
+			t.Error("a name reached the page unescaped")
+		}
+	}
+}
+
+func TestListLanguageAndEmpty(t *testing.T) {
+	t.Parallel()
+	h := New(storetest.SQLite(t), bundle(t), langQuery)
+	code, _, body := get(t, h, http.MethodGet, "/dev/mailbox?lang=nl")
+	if code != http.StatusOK {
+		t.Fatalf("GET = %d", code)
+	}
+	checkPage(t, body, "nl")
+	if !strings.Contains(body, "<title>Ontwikkelingsmailbox</title>") || !strings.Contains(body, "De mailbox is leeg.") || strings.Contains(body, "<table") {
+		t.Errorf("empty Dutch mailbox:\n%s", body)
+	}
+	// nil lang: the fallback language
+	_, _, body = get(t, New(storetest.SQLite(t), bundle(t), nil), http.MethodGet, "/dev/mailbox")
+	checkPage(t, body, "en")
+}
+
+func TestShow(t *testing.T) {
+	t.Parallel()
+	h, msgs := seeded(t)
+	code, _, body := get(t, h, http.MethodGet, "/dev/mailbox/1?lang=fr")
+	if code != http.StatusOK {
+		t.Fatalf("GET /dev/mailbox/1 = %d", code)
+	}
+	checkPage(t, body, "fr")
+	m := msgs[0]
+	for _, want := range []string{
+		"<h1>" + m.Subject + "</h1>", "<title>" + m.Subject + " – Boîte aux lettres de développement</title>",
+		"<code>" + strings.ReplaceAll(strings.ReplaceAll(m.MessageID, "<", "&lt;"), ">", "&gt;") + "</code>",
+		"<pre>Beste Jan Peeters,", "482910", `<iframe sandbox="" srcdoc="&lt;!DOCTYPE html&gt;`,
+		`title="Version HTML de l’e-mail"`, "<summary>Afficher le code source HTML</summary>",
+		`<a href="/dev/mailbox">Retour à la boîte aux lettres</a>`, "logon_code",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("message page lacks %q:\n%s", want, body)
+		}
+	}
+	// The e-mail's HTML never becomes part of the page's own markup.
+	if strings.Contains(body, "<p>Beste") || strings.Count(body, "<html") != 1 {
+		t.Error("the e-mail HTML leaked into the page unescaped")
+	}
+	_, _, body = get(t, h, http.MethodGet, "/dev/mailbox/2")
+	if strings.Contains(body, "<script>") {
+		t.Error("a hostile name reached the message page unescaped")
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	h, _ := seeded(t)
+	tests := []struct {
+		method, target string
+		want           int
+	}{
+		{http.MethodGet, "/dev/mailbox/99", http.StatusNotFound},
+		{http.MethodGet, "/dev/mailbox/0", http.StatusNotFound},
+		{http.MethodGet, "/dev/mailbox/abc", http.StatusNotFound},
+		{http.MethodGet, "/dev/mailbox/1/raw", http.StatusNotFound},
+		{http.MethodGet, "/somewhere", http.StatusNotFound},
+		{http.MethodPost, "/dev/mailbox", http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		code, _, body := get(t, h, tt.method, tt.target)
+		if code != tt.want {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.target, code, tt.want)
+		}
+		if tt.target == "/dev/mailbox/99" {
+			checkPage(t, body, "en")
+			if !strings.Contains(body, "This message does not exist.") {
+				t.Errorf("404 page:\n%s", body)
+			}
+		}
+	}
+}
+
+// brokenOutbox fails every call.
+type brokenOutbox struct{ store.Outbox }
+
+func (brokenOutbox) ListMessages(context.Context, int) ([]store.Message, error) {
+	return nil, errors.New("database is down: secret detail")
+}
+
+func (brokenOutbox) GetMessage(context.Context, int64) (store.Message, error) {
+	return store.Message{}, errors.New("database is down: secret detail")
+}
+
+func TestStoreError(t *testing.T) {
+	t.Parallel()
+	h := New(brokenOutbox{}, bundle(t), langQuery)
+	for _, target := range []string{"/dev/mailbox", "/dev/mailbox/1"} {
+		code, _, body := get(t, h, http.MethodGet, target)
+		if code != http.StatusInternalServerError || strings.Contains(body, "secret") || !strings.Contains(body, "Something went wrong") {
+			t.Errorf("GET %s with a broken store = %d %q", target, code, body)
+		}
+	}
+}

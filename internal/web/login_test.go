@@ -1,0 +1,309 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+)
+
+// wantContains fails for every want that body lacks.
+func wantContains(t *testing.T, what, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("%s lacks %s", what, w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("%s:\n%s", what, body)
+	}
+}
+
+func TestPasswordLogon(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		res := b.get("/")
+		wantStatus(t, "GET / logged off", res, http.StatusSeeOther)
+		if res.location() != "/login" {
+			t.Errorf("GET / redirects to %q", res.location())
+		}
+
+		res = b.get("/login")
+		wantStatus(t, "chooser", res, http.StatusOK)
+		wantContains(t, "chooser", res.body,
+			"<title>Log on to online public services – Sleutelbos</title>",
+			`<form method="post" action="/login/choose"`,
+			`<button type="submit" name="kind" value="password" aria-describedby="key-password-desc">Username and password</button>`,
+			`name="kind" value="tokencard"`, `name="kind" value="emailcode"`,
+			`<input type="hidden" name="return" value="/">`)
+
+		res = b.choose("password", "low", "/")
+		wantStatus(t, "choose", res, http.StatusSeeOther)
+		if res.location() != "/login/password" {
+			t.Fatalf("choose redirects to %q", res.location())
+		}
+		res = b.get("/login/password")
+		wantStatus(t, "password page", res, http.StatusOK)
+		wantContains(t, "password page", res.body,
+			"<h1>Logging in with “Username and password”</h1>",
+			"Enter your username and password", "Click Next",
+			`<label for="username">Username</label>`, `name="username"`, `autocomplete="username"`,
+			`<label for="password">Password</label>`, `name="password" type="password"`,
+			`<a href="/help/forgot">Forgot your username and/or password?</a>`,
+			`<button type="submit">Next</button>`,
+			`<a href="/login">Log on with another digital key</a>`)
+		if n := strings.Count(res.body, `type="submit"`); n != 1 {
+			t.Errorf("password page has %d submit buttons, want 1", n)
+		}
+
+		res = b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		wantStatus(t, "logon", res, http.StatusSeeOther)
+		if res.location() != "/" {
+			t.Errorf("logon redirects to %q", res.location())
+		}
+		res = b.get("/")
+		wantStatus(t, "welcome", res, http.StatusOK)
+		wantContains(t, "welcome page", res.body,
+			"<h1>Welcome, Demo Citizen</h1>",
+			"You are logged on with your digital key “Username and password”.",
+			"Level of assurance reached: low.",
+			`<form method="post" action="/logout" class="signout">`, "Sign out")
+
+		// The chooser still works when logged on, and the logon page after sign-out.
+		wantStatus(t, "chooser when logged on", b.get("/login"), http.StatusOK)
+		res = b.post("/logout", nil)
+		wantStatus(t, "sign out", res, http.StatusSeeOther)
+		wantContains(t, "logon page after sign-out", b.get(res.location()).body, "Log on to online public services")
+	})
+}
+
+var errorParaRE = regexp.MustCompile(`<p class="error" role="alert">([^<]*)</p>`)
+
+func TestSameMessageForUnknownUserAndWrongPassword(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		attempt := func(username, password string) (*response, string) {
+			t.Helper()
+			b := f.browser()
+			b.choose("password", "low", "/")
+			res := b.post("/login/password", url.Values{"username": {username}, "password": {password}})
+			m := errorParaRE.FindStringSubmatch(res.body)
+			if m == nil {
+				t.Fatalf("%s/%s: no error message; status %d:\n%s", username, password, res.status, res.body)
+			}
+			if strings.Contains(res.body, password) {
+				t.Errorf("%s: the page repeats the password", username)
+			}
+			if !strings.Contains(res.body, `value="`+username+`"`) {
+				t.Errorf("%s: the username field lost its value", username)
+			}
+			if _, ok := b.cookies[sessionCookie]; !ok || b.loggedOn() {
+				t.Errorf("%s: logged on after a failure", username)
+			}
+			return res, m[1]
+		}
+		unknownRes, unknown := attempt("nobody-here", "whatever-password-1")
+		wrongRes, wrong := attempt(demoUser, "wrong-password-1")
+		if unknown != wrong || unknownRes.status != wrongRes.status {
+			t.Errorf("unknown user: %d %q; wrong password: %d %q", unknownRes.status, unknown, wrongRes.status, wrong)
+		}
+		if want := f.bundle.Printer("en").T("login.error.bad_credentials"); wrong != escapeHTML(want) {
+			t.Errorf("message %q, want %q", wrong, want)
+		}
+	})
+}
+
+var cardPositionRE = regexp.MustCompile(`Enter the security code number (\d+) of your card`)
+
+func TestTokenCardLogon(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		chooser := b.get("/login?level=substantial&return=/after").body
+		if strings.Contains(chooser, `value="password"`) || !strings.Contains(chooser, `value="tokencard"`) {
+			t.Errorf("substantial chooser offers the wrong kinds:\n%s", chooser)
+		}
+		wantContains(t, "chooser", chooser, `name="level" value="substantial"`, `name="return" value="/after"`)
+		b.choose("tokencard", "substantial", "/after")
+		res := b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		wantStatus(t, "password", res, http.StatusSeeOther)
+		if res.location() != "/login/code" {
+			t.Fatalf("password step redirects to %q", res.location())
+		}
+		page := b.get("/login/code").body
+		wantContains(t, "code page", page,
+			"<h1>Logging in with “Security code via token”</h1>",
+			"<li><p class=\"step\">Take your personal paper card (token) in hand</p></li>",
+			`name="code"`, `autocomplete="one-time-code"`, `inputmode="numeric"`, "Click Next",
+			`<button type="submit">Next</button>`, `href="/login?level=substantial&amp;return=%2Fafter"`)
+		m := cardPositionRE.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatal("no card position on the code page")
+		}
+		pos, _ := strconv.Atoi(m[1])
+
+		res = b.post("/login/code", url.Values{"code": {"000001"}})
+		wantStatus(t, "wrong code", res, http.StatusOK)
+		wantContains(t, "wrong code page", res.body, `<p class="error" role="alert">`+f.bundle.Printer("en").T("login.error.wrong_code")+`</p>`)
+
+		res = b.post("/login/code", url.Values{"code": {f.codes[pos-1]}})
+		wantStatus(t, "right code", res, http.StatusSeeOther)
+		if res.location() != "/after" {
+			t.Errorf("logon redirects to %q, want the return path", res.location())
+		}
+		wantContains(t, "welcome", b.get("/").body, "Level of assurance reached: substantial.", "“Security code via token”")
+		row, err := f.sessionRow(b.cookies[sessionCookie])
+		if err != nil || row.LoA != "substantial" || !strings.Contains(strings.Join(row.AMR, ","), "mfa") {
+			t.Errorf("session %+v, %v", row, err)
+		}
+	})
+}
+
+func TestStepUpRotatesSession(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		b.logon()
+		low := b.cookies[sessionCookie]
+		b.choose("tokencard", "substantial", "/")
+		if b.cookies[sessionCookie] != low {
+			t.Fatal("choosing a key changed the session id")
+		}
+		b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		m := cardPositionRE.FindStringSubmatch(b.get("/login/code").body)
+		if m == nil {
+			t.Fatal("no card position")
+		}
+		pos, _ := strconv.Atoi(m[1])
+		wantStatus(t, "code", b.post("/login/code", url.Values{"code": {f.codes[pos-1]}}), http.StatusSeeOther)
+		if b.cookies[sessionCookie] == low {
+			t.Error("the session id did not change with the level of assurance")
+		}
+		old := f.browser()
+		old.cookies[sessionCookie] = low
+		if old.loggedOn() {
+			t.Error("the low-level session id still works")
+		}
+	})
+}
+
+func TestNoActiveKey(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		ks, err := db.ListKeys(ctx, f.acct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks {
+			if k.Kind == keys.TokenCard {
+				if err := db.SetKeyStatus(ctx, k.ID, store.KeyDeactivated, "migration", f.clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		b := f.browser()
+		b.choose("tokencard", "substantial", "/")
+		res := b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		wantStatus(t, "no key", res, http.StatusOK)
+		p := f.bundle.Printer("en")
+		want := p.T("login.error.no_key", i18n.Msg("key.tokencard.short"))
+		wantContains(t, "no key page", res.body, `<p class="error" role="alert">`+escapeHTML(want)+`</p>`, `name="kind" value="tokencard"`)
+		if b.loggedOn() {
+			t.Error("logged on without a key")
+		}
+	})
+}
+
+func TestEmailCodeResend(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	b := f.browser()
+	b.choose("emailcode", "substantial", "/")
+	b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+	page := b.get("/login/code").body
+	wantContains(t, "e-mail code page", page, `<form method="post" action="/login/resend" class="resend">`, "Send a new code")
+	res := b.post("/login/resend", nil)
+	wantStatus(t, "resend", res, http.StatusSeeOther)
+	if res.location() != "/login/code?sent=1" {
+		t.Errorf("resend redirects to %q", res.location())
+	}
+	wantContains(t, "after resend", b.get(res.location()).body, `<p class="notice" role="status">A new code has been sent.</p>`)
+	// The limit (3 codes per 15 minutes) shows on the code page.
+	res = b.post("/login/resend", nil)
+	res = b.post("/login/resend", nil)
+	wantStatus(t, "resend over the limit", res, http.StatusOK)
+	wantContains(t, "resend over the limit", res.body, `<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("login.error.resend_limit")))
+}
+
+func TestLogonTransactionExpires(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, func(c *Config, _ *Deps) { c.SessionIdle = time.Hour })
+		b := f.browser()
+		b.choose("tokencard", "substantial", "/x")
+		f.clock.Advance(16 * time.Minute)
+		res := b.get("/login/password")
+		wantStatus(t, "expired transaction", res, http.StatusSeeOther)
+		if want := "/login?level=substantial&notice=expired&return=%2Fx"; res.location() != want {
+			t.Errorf("redirect to %q, want %q", res.location(), want)
+		}
+		wantContains(t, "chooser after expiry", b.get(res.location()).body,
+			`<p class="notice" role="status">`+escapeHTML(f.bundle.Printer("en").T("login.error.expired"))+`</p>`)
+		// A posted step of an expired logon restarts it too.
+		b.choose("password", "low", "/")
+		f.clock.Advance(16 * time.Minute)
+		res = b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		wantStatus(t, "expired post", res, http.StatusSeeOther)
+		if res.location() != "/login?notice=expired" {
+			t.Errorf("redirect to %q", res.location())
+		}
+		if b.loggedOn() {
+			t.Error("an expired logon logged on")
+		}
+		// Without any transaction the steps send the citizen to the chooser.
+		nb := f.browser()
+		for _, p := range []string{"/login/password", "/login/code"} {
+			res := nb.get(p)
+			if res.status != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/login") {
+				t.Errorf("GET %s without a logon: %d %q", p, res.status, res.location())
+			}
+		}
+	})
+}
+
+func TestChooserParameters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	b := f.browser()
+	wantStatus(t, "unknown level", b.get("/login?level=medium"), http.StatusBadRequest)
+	wantContains(t, "high level", b.get("/login?level=high").body,
+		`<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("web.login.choose.none")))
+	wantContains(t, "foreign return", b.get("/login?return=//evil.example/x").body, `name="return" value="/"`)
+	res := b.choose("nonsense", "low", "/")
+	wantStatus(t, "unknown kind", res, http.StatusOK)
+	wantContains(t, "unknown kind", res.body, `<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("login.error.unknown_kind")))
+	// A foreign return path never leaves the site after logon.
+	b.choose("password", "low", "https://evil.example/")
+	res = b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+	if res.location() != "/" {
+		t.Errorf("logon with a foreign return path redirects to %q", res.location())
+	}
+}
