@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { FullConfig } from '@playwright/test';
-import { envBaseURL, envDataDir, envPid, serverBinary, serverLog } from './server';
+import { envBaseURL, envDataDir, envDemoOutput, envPid, serverBinary, serverLog } from './server';
 
 const readyTimeoutMs = 60_000;
 
@@ -54,6 +54,7 @@ export default async function globalSetup(_config: FullConfig): Promise<void> {
   process.env[envPid] = String(child.pid);
   process.env[envDataDir] = dataDir;
   process.env[envBaseURL] = base;
+  process.env[envDemoOutput] = serverLog;
 
   try {
     await waitReady(base, () => exited);

@@ -9,3 +9,8 @@ export const serverLog = path.join(e2eDir, '.bin', 'server.log');
 export const envPid = 'SLEUTELBOS_E2E_SERVER_PID';
 export const envDataDir = 'SLEUTELBOS_E2E_DATA_DIR';
 export const envBaseURL = 'SLEUTELBOS_E2E_BASE_URL';
+
+// The file holding the stdout of `serve --demo` (its demo credentials: token card codes, TOTP
+// secrets), read by demo.ts in the workers. Global setup points it at serverLog when it starts the
+// server; with SLEUTELBOS_E2E_URL, set it to the running server's stdout yourself.
+export const envDemoOutput = 'SLEUTELBOS_E2E_DEMO_OUTPUT';

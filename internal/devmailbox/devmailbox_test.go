@@ -136,7 +136,7 @@ func TestShow(t *testing.T) {
 	for _, want := range []string{
 		"<h1>" + m.Subject + "</h1>", "<title>" + m.Subject + " – Boîte aux lettres de développement</title>",
 		"<code>" + strings.ReplaceAll(strings.ReplaceAll(m.MessageID, "<", "&lt;"), ">", "&gt;") + "</code>",
-		"<pre>Beste Jan Peeters,", "482910", `<iframe sandbox="" srcdoc="&lt;!DOCTYPE html&gt;`,
+		"<pre>Beste Jan Peeters,", "482910", `<iframe sandbox="allow-scripts" srcdoc="&lt;!DOCTYPE html&gt;`,
 		`title="Version HTML de l’e-mail"`, "<summary>Afficher le code source HTML</summary>",
 		`<a href="/dev/mailbox">Retour à la boîte aux lettres</a>`, "logon_code",
 	} {

@@ -490,3 +490,16 @@ func TestEnqueue(t *testing.T) {
 		t.Errorf("Enqueue with a failing outbox = %v, want the store error wrapped", err)
 	}
 }
+
+// BenchmarkRender measures rendering one message (subject, text and HTML) in the composer.
+func BenchmarkRender(b *testing.B) {
+	c := newTestComposer(b, nil)
+	data := sampleData[TemplatePhaseoutReminder]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Render(recipient("fr"), TemplatePhaseoutReminder, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/demo"
+	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
+	"github.com/sleutelbos/sleutelbos/internal/outbox/smtptest"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/web/webtest"
+)
+
+// binary is the sleutelbos binary built once for the process tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sleutelbos-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "sleutelbos")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build sleutelbos: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Fixed secrets, so that several nodes agree and the test can derive demo codes.
+var (
+	procEncKeys = "k1:" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("e", 32)))
+	procHashKey = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("h", 32)))
+)
+
+// node is one running `sleutelbos serve` process.
+type node struct {
+	cmd  *exec.Cmd
+	url  string
+	mu   sync.Mutex
+	out  strings.Builder
+	done chan error
+}
+
+func (n *node) output() string { n.mu.Lock(); defer n.mu.Unlock(); return n.out.String() }
+
+// startNode runs `sleutelbos serve args…` on a free port and waits until it prints its URL.
+func startNode(t *testing.T, args ...string) *node {
+	t.Helper()
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--encryption-keys", procEncKeys, "--hash-key", procHashKey,
+		"--password-memory-kib", "8192", "--password-time", "1"}, args...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{cmd: cmd, done: make(chan error, 1)}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			n.mu.Lock()
+			n.out.WriteString(line + "\n")
+			n.mu.Unlock()
+			if u, ok := strings.CutPrefix(line, "Sleutelbos is serving at "); ok {
+				urlc <- u
+			}
+		}
+	}()
+	go func() { err := cmd.Wait(); pw.Close(); n.done <- err }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-n.done
+		}
+		if t.Failed() {
+			t.Logf("output of %v:\n%s", args, n.output())
+		}
+	})
+	select {
+	case n.url = <-urlc:
+	case err := <-n.done:
+		t.Fatalf("serve exited before serving: %v\n%s", err, n.output())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve did not print its URL in time\n%s", n.output())
+	}
+	return n
+}
+
+func (n *node) stop(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-n.done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop after %v", sig)
+		return nil
+	}
+}
+
+func TestServeGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	n := startNode(t, "--data-dir", dir, "--demo")
+	resp, err := http.Get(n.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/readyz = %d", resp.StatusCode)
+	}
+	for _, want := range []string{"username demo", "demo-password-1", "token card DEMO-DEMO", "authenticator app secret"} {
+		if !strings.Contains(n.output(), want) {
+			t.Errorf("serve --demo did not print %q", want)
+		}
+	}
+	if err := n.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("serve exited with %v after SIGTERM, want status 0", err)
+	}
+	// A second start on the same data keeps the demo citizens (idempotent) and their card.
+	again := startNode(t, "--data-dir", dir, "--demo")
+	if !strings.Contains(again.output(), "token card DEMO-DEMO") {
+		t.Error("second demo start printed no card")
+	}
+	if err := again.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("second serve: %v", err)
+	}
+}
+
+// TestLogonAcrossNodes starts a logon on one node and finishes it on another: all state is in
+// the shared PostgreSQL database.
+func TestLogonAcrossNodes(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t)
+	a := startNode(t, "--database-url", url, "--demo", "--node-name", "a")
+	b := startNode(t, "--database-url", url, "--node-name", "b")
+
+	c := webtest.New(a.url, nil)
+	p, err := c.StartLogon("?level=substantial", "tokencard", "demo", "demo-password-1")
+	if err != nil || p.URL.Path != "/login/code" {
+		t.Fatalf("start on node a: %v at %v (%q)", err, p.URL, p.Alert())
+	}
+	pos := p.Position()
+	h, err := secrets.NewHasher([]byte(strings.Repeat("h", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := tokencard.DemoCodes(demo.Seed(h), demo.SerialPrefix+"DEMO")
+
+	c.Base = b.url // same cookies (cookies ignore the port), other node
+	p, err = c.SubmitCode(codes[pos-1])
+	if err != nil || p.URL.Path != "/" || !strings.Contains(p.Body, "Demo Citizen") {
+		t.Fatalf("finish on node b: %v at %v (%q)", err, p.URL, p.Alert())
+	}
+	c.Base = a.url
+	if p, err = c.Get("/"); err != nil || !strings.Contains(p.Body, "Demo Citizen") {
+		t.Fatalf("session not known on node a: %v at %v", err, p.URL)
+	}
+}
+
+// TestMailSurvivesKill kills a node after it claimed a message and before it could send it;
+// the restarted node delivers the message exactly once after the lease expires.
+func TestMailSurvivesKill(t *testing.T) {
+	t.Parallel()
+	// A relay that accepts connections and never answers: the node claims the message and
+	// hangs in the SMTP greeting.
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	var conns []net.Conn
+	var connMu sync.Mutex
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			connMu.Lock()
+			conns = append(conns, c)
+			connMu.Unlock()
+		}
+	}()
+	defer func() {
+		connMu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		connMu.Unlock()
+	}()
+	_, hangPort, _ := net.SplitHostPort(hang.Addr().String())
+
+	dir := t.TempDir()
+	mailArgs := []string{"--data-dir", dir, "--smtp-tls", "none", "--mail-poll", "200ms", "--mail-lease", "3s", "--mail-backoff", "1s", "--smtp-timeout", "1s"}
+	first := startNode(t, append([]string{"--demo", "--smtp-host", "127.0.0.1", "--smtp-port", hangPort}, mailArgs...)...)
+	c := webtest.New(first.url, nil)
+	if _, err := c.StartLogon("?level=substantial", "emailcode", "demo", "demo-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(dir, "sleutelbos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitState(t, db, store.MessageSending)
+	if err := first.stop(t, syscall.SIGKILL); err == nil {
+		t.Fatal("SIGKILL: want a non-zero exit")
+	}
+
+	relay := smtptest.Start(t)
+	second := startNode(t, append([]string{"--smtp-host", relay.Host(), "--smtp-port", fmt.Sprint(relay.Port())}, mailArgs...)...)
+	msgs := relay.WaitForMessages(t, 1, 30*time.Second)
+	if got := msgs[0].Subject(); got == "" || !regexp.MustCompile(`\d{6}`).Match(msgs[0].Body) && !strings.Contains(string(msgs[0].Data), "demo@example.org") {
+		t.Errorf("delivered message looks wrong: subject %q", got)
+	}
+	waitState(t, db, store.MessageSent)
+	time.Sleep(time.Second) // a second delivery would come within a poll interval
+	if n := len(relay.Messages()); n != 1 {
+		t.Errorf("%d messages delivered, want exactly 1", n)
+	}
+	_ = second
+}
+
+func waitState(t *testing.T, db *sqlstore.DB, want store.MessageState) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		msgs, err := db.ListMessages(context.Background(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) > 0 && msgs[0].State == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message never reached state %s: %+v", want, msgs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
