@@ -45,7 +45,7 @@ type testNode struct {
 }
 
 // newTestNode opens a node on backend ("sqlite" or "postgres") with cheap password hashing.
-func newTestNode(t *testing.T, backend string, mutate func(*config.Config)) *testNode {
+func newTestNode(t testing.TB, backend string, mutate func(*config.Config)) *testNode {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()

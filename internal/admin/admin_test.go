@@ -1,0 +1,163 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runAdmin runs `sleutelbos admin --data-dir dir args…` with stdin and returns stdout.
+func runAdmin(t *testing.T, dir, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	args = append([]string{"--data-dir", dir, "--password-memory-kib", "8192", "--password-time", "1"}, args...)
+	err := Run(context.Background(), args, func(string) string { return "" }, strings.NewReader(stdin), &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func mustRun(t *testing.T, dir, stdin string, args ...string) string {
+	t.Helper()
+	out, err := runAdmin(t, dir, stdin, args...)
+	if err != nil {
+		t.Fatalf("admin %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := mustRun(t, dir, "a long enough passphrase\n", "users", "add", "--username", "Marie", "--name", "Marie Dubois", "--email", "marie@example.org", "--language", "fr")
+	if !strings.Contains(out, "created citizen Marie") {
+		t.Errorf("users add printed %q", out)
+	}
+	if out := mustRun(t, dir, "", "users", "list"); !strings.Contains(out, "Marie Dubois") || !strings.Contains(out, "marie@example.org") {
+		t.Errorf("users list printed %q", out)
+	}
+	mustRun(t, dir, "another long passphrase\n", "users", "set-password", "marie")
+
+	tests := []struct {
+		name  string
+		stdin string
+		args  []string
+		want  []string
+	}{
+		{"taken, case-insensitively", "a long enough passphrase\n", []string{"users", "add", "--username", "MARIE", "--name", "M", "--email", "m@example.org"}, []string{"already taken"}},
+		{"everything wrong at once", "short\n", []string{"users", "add", "--username", "x", "--name", "", "--email", "not-an-address", "--language", "es"},
+			[]string{"3 to 64 characters", "name", "e-mail", "Nederlands", "12"}},
+		{"no password", "", []string{"users", "add", "--username", "newone", "--name", "N", "--email", "n@example.org"}, []string{"no password on stdin"}},
+		{"unknown user", "a long enough passphrase\n", []string{"users", "set-password", "nobody"}, []string{`no citizen with username "nobody"`}},
+		{"header injection in e-mail", "a long enough passphrase\n", []string{"users", "add", "--username", "evil", "--name", "E", "--email", "a@example.org\r\nBcc: x@example.org"}, []string{"e-mail"}},
+	}
+	for _, tt := range tests {
+		out, err := runAdmin(t, dir, tt.stdin, tt.args...)
+		if err == nil {
+			t.Errorf("%s: succeeded: %s", tt.name, out)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(w)) {
+				t.Errorf("%s: error %q does not mention %q", tt.name, err, w)
+			}
+		}
+	}
+}
+
+func card(user, serial string, mutate func([]string)) string {
+	f := []string{user, serial}
+	for i := 0; i < 24; i++ {
+		f = append(f, fmt.Sprintf("%06d", 100000+i*7))
+	}
+	if mutate != nil {
+		mutate(f)
+	}
+	return strings.Join(f, ",")
+}
+
+func TestTokencardsImport(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, u := range []string{"anna", "bert"} {
+		mustRun(t, dir, "a long enough passphrase\n", "users", "add", "--username", u, "--name", u, "--email", u+"@example.org")
+	}
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bad := write("bad.csv", "username,serial,c1\n"+
+		card("anna", "S1", nil)+"\n"+
+		card("bert", "S2", func(f []string) { f[13] = "12345" })+"\n"+
+		card("anna", "S1", nil)+"\n"+
+		card("carl", "S4", nil)+"\n"+
+		card("bert", "S5", func(f []string) { f[3] = "12a456" })+"\n"+
+		"bert,S6,1,2\n")
+	out, err := runAdmin(t, dir, "", "tokencards", "import", bad)
+	if err == nil {
+		t.Fatalf("bad CSV imported: %s", out)
+	}
+	for _, w := range []string{"line 3", "code 12", "line 4", "S1", "line 6", "line 7", "columns", "nothing imported"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("import error does not mention %q:\n%v", w, err)
+		}
+	}
+	if out := mustRun(t, dir, "", "users", "list"); strings.Contains(out, "tokencard") {
+		t.Fatalf("a failed import left cards behind:\n%s", out)
+	}
+	unknown := write("unknown.csv", card("anna", "S1", nil)+"\n"+card("carl", "S2", nil)+"\n")
+	if _, err := runAdmin(t, dir, "", "tokencards", "import", unknown); err == nil || !strings.Contains(err.Error(), "carl") {
+		t.Fatalf("unknown username: %v", err)
+	}
+	good := write("good.csv", "\ufeff"+card(" anna ", "S1", func(f []string) { f[2] = " 123456 " })+"\n\n"+card("bert", "S2", nil)+"\n")
+	if out := mustRun(t, dir, "", "tokencards", "import", good); !strings.Contains(out, "imported 2 token cards") {
+		t.Errorf("import printed %q", out)
+	}
+	if _, err := runAdmin(t, dir, "", "tokencards", "import", good); err == nil || !strings.Contains(err.Error(), "S1") {
+		t.Errorf("re-import of the same serials: %v", err)
+	}
+	if _, err := runAdmin(t, dir, "", "tokencards", "print", "anna"); err == nil || !strings.Contains(err.Error(), "no demo token card") {
+		t.Errorf("printing a real card: %v", err)
+	}
+	audit := mustRun(t, dir, "", "audit", "export")
+	var sawImport bool
+	for _, line := range strings.Split(strings.TrimSpace(audit), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit export line %q: %v", line, err)
+		}
+		if ev["type"] == "operator.action" && ev["reason"] == "tokencards.import" {
+			sawImport = true
+		}
+	}
+	if !sawImport {
+		t.Errorf("no audit event for the import:\n%s", audit)
+	}
+}
+
+func TestMailAndMisc(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if out := mustRun(t, dir, "", "mail", "status"); !strings.Contains(strings.ToLower(out), "pending") {
+		t.Errorf("mail status printed %q", out)
+	}
+	for _, args := range [][]string{{"mail", "retry"}, {"mail", "retry", "abc"}, {"mail", "retry", "1", "--failed"}} {
+		if _, err := runAdmin(t, dir, "", args...); !errors.Is(err, ErrUsage) {
+			t.Errorf("admin %v: got %v, want a usage error", args, err)
+		}
+	}
+	if _, err := runAdmin(t, dir, "", "mail", "retry", "99"); err == nil {
+		t.Error("retrying a message that does not exist succeeded")
+	}
+	out := mustRun(t, dir, "", "secrets", "generate")
+	if !strings.Contains(out, "encryption-keys = k1:") || !strings.Contains(out, "hash-key = ") {
+		t.Errorf("secrets generate printed %q", out)
+	}
+}
