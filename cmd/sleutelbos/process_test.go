@@ -266,3 +266,63 @@ func waitState(t *testing.T, db *sqlstore.DB, want store.MessageState) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestReadOnlyDatabase runs migrate and serve against a database the process may read but not
+// write (as the unprivileged user nobody when the tests run as root): a clear error and a
+// non-zero exit, and the database is left as it was.
+func TestReadOnlyDatabase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out strings.Builder
+	if err := run(context.Background(), []string{"migrate", "--data-dir", dir}, noEnv, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "sleutelbos.db")
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, filepath.Dir(binary)} {
+		if err := os.Chmod(p, 0o555); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(db, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	// nobody must reach the database and the binary through their parent directories.
+	for _, p := range []string{binary, filepath.Dir(dir)} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755); os.Chmod(filepath.Dir(binary), 0o755) })
+	for _, args := range [][]string{{"migrate", "--data-dir", dir}, {"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}} {
+		args = append(args, "--encryption-keys", procEncKeys, "--hash-key", procHashKey)
+		cmd := exec.Command(binary, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		cmd.Dir = "/"
+		if os.Geteuid() == 0 {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		}
+		got, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%v on a read-only database succeeded:\n%s", args, got)
+		}
+		msg := string(got)
+		t.Logf("%s: %s", args[0], msg)
+		if !strings.Contains(msg, "sleutelbos:") || !strings.Contains(msg, "is read-only") {
+			t.Errorf("%v: unclear message:\n%s", args, msg)
+		}
+		if strings.Contains(msg, "panic") || strings.Contains(msg, "goroutine") {
+			t.Errorf("%v crashed:\n%s", args, msg)
+		}
+	}
+	after, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Error("the read-only database was changed")
+	}
+}

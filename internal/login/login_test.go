@@ -423,3 +423,29 @@ func TestChoices(t *testing.T) {
 		t.Errorf("code before password: %v", err)
 	}
 }
+
+// TestRehashOnLogon upgrades a hash made with other parameters at the next successful logon.
+func TestRehashOnLogon(t *testing.T) {
+	db := storetest.SQLite(t)
+	f := newFixture(t, db, nil)
+	old := password.New(password.Params{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
+	h, err := old.Hash(f.ctx, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UpdatePasswordHash(f.ctx, f.acct.ID, h, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tx := f.svc.Start(keys.LevelLow, "/")
+	_ = f.svc.Choose(tx, keys.Password)
+	if err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.GetAccount(f.ctx, f.acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.PasswordHash == h || !regexp.MustCompile(`^\$argon2id\$v=19\$m=64,t=1,p=1\$`).MatchString(a.PasswordHash) {
+		t.Errorf("hash not upgraded: %s", a.PasswordHash)
+	}
+}
