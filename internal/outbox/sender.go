@@ -25,6 +25,7 @@ type PermanentError struct {
 	Err error
 }
 
+// Error returns the cause's text (for SMTP, the server's answer).
 func (e *PermanentError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the cause.

@@ -2,22 +2,11 @@ package smtptest
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"errors"
-	"fmt"
 	"io"
-	"math/big"
-	"mime"
-	"mime/multipart"
 	"net"
 	"net/mail"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,93 +14,6 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
-
-// Received is one message the server read after DATA.
-type Received struct {
-	// From is the envelope sender (MAIL FROM), To the envelope recipients (RCPT TO).
-	From string
-	To   []string
-	// Data is the message exactly as received (CRLF line ends).
-	Data []byte
-	// Header is Data's header, parsed with net/mail; nil when it did not parse.
-	Header mail.Header
-	// Body is Data after the header.
-	Body []byte
-	// Accepted reports whether the server answered 250; Answer holds the error it answered
-	// otherwise.
-	Accepted bool
-	Answer   string
-	// At is when the server read the message (wall clock).
-	At time.Time
-}
-
-// Subject returns the decoded Subject header.
-func (r Received) Subject() string { return decodeHeader(r.Header.Get("Subject")) }
-
-// MessageID returns the Message-ID header as sent, angle brackets included.
-func (r Received) MessageID() string { return r.Header.Get("Message-Id") }
-
-// Parts returns the decoded text/plain and text/html parts of the message (a single-part
-// message fills the one it is).
-func (r Received) Parts() (text, html string, err error) {
-	parts := map[string]string{}
-	if err := collectParts(r.Header.Get("Content-Type"), r.Header.Get("Content-Transfer-Encoding"), r.Body, parts); err != nil {
-		return "", "", err
-	}
-	return parts["text/plain"], parts["text/html"], nil
-}
-
-func collectParts(contentType, encoding string, body []byte, out map[string]string) error {
-	mediaType, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return fmt.Errorf("content type %q: %w", contentType, err)
-	}
-	if strings.HasPrefix(mediaType, "multipart/") {
-		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-		for {
-			p, err := mr.NextPart() // decodes quoted-printable transparently
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("multipart: %w", err)
-			}
-			data, err := io.ReadAll(p)
-			if err != nil {
-				return fmt.Errorf("multipart: %w", err)
-			}
-			if err := collectParts(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), data, out); err != nil {
-				return err
-			}
-		}
-	}
-	decoded, err := decodeBody(encoding, body)
-	if err != nil {
-		return err
-	}
-	out[mediaType] = string(decoded)
-	return nil
-}
-
-func decodeBody(encoding string, body []byte) ([]byte, error) {
-	switch strings.ToLower(encoding) {
-	case "base64":
-		return io.ReadAll(newBase64Reader(body))
-	case "quoted-printable":
-		return io.ReadAll(newQPReader(body))
-	default:
-		return body, nil
-	}
-}
-
-func decodeHeader(v string) string {
-	d := &mime.WordDecoder{}
-	s, err := d.DecodeHeader(v)
-	if err != nil {
-		return v
-	}
-	return s
-}
 
 // failure is a scripted answer to the next message.
 type failure struct {
@@ -137,6 +39,7 @@ type Server struct {
 	mu        sync.Mutex
 	addr      string
 	srv       *smtp.Server
+	listener  net.Listener
 	serveDone chan struct{}
 	serverTLS *tls.Config
 	clientTLS *tls.Config
@@ -185,7 +88,7 @@ func (s *Server) serve(l net.Listener) {
 	srv.MaxMessageBytes = 10 << 20
 	done := make(chan struct{})
 	s.mu.Lock()
-	s.srv, s.serveDone = srv, done
+	s.srv, s.listener, s.serveDone = srv, l, done
 	s.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -222,13 +125,15 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 // Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv, done := s.srv, s.serveDone
-	s.srv = nil
+	srv, l, done := s.srv, s.listener, s.serveDone
+	s.srv, s.listener = nil, nil
 	s.mu.Unlock()
 	if srv == nil {
 		return
 	}
 	_ = srv.Close()
+	// Close the listener too: Serve may not have registered it with srv yet.
+	_ = l.Close()
 	<-done
 }
 
@@ -425,39 +330,3 @@ func (se *session) Reset() {
 }
 
 func (se *session) Logout() error { return nil }
-
-// selfSigned makes a throwaway certificate for 127.0.0.1 and localhost.
-func selfSigned() (server, client *tls.Config, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "smtptest"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
-		MinVersion:   tls.VersionTLS12,
-	}
-	client = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
-	return server, client, nil
-}
