@@ -1,11 +1,17 @@
 package admin
 
 import (
+	"io"
+	"log/slog"
+
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sleutelbos/sleutelbos/internal/app"
+	"github.com/sleutelbos/sleutelbos/internal/config"
+	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +165,34 @@ func TestMailAndMisc(t *testing.T) {
 	out := mustRun(t, dir, "", "secrets", "generate")
 	if !strings.Contains(out, "encryption-keys = k1:") || !strings.Contains(out, "hash-key = ") {
 		t.Errorf("secrets generate printed %q", out)
+	}
+}
+
+// TestTokencardsPrintDemo prints the demo citizen's card: the same codes serve --demo shows.
+func TestTokencardsPrintDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir, cfg.PasswordMemoryKiB, cfg.PasswordTime = dir, 8192, 1
+	n, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := demo.Ensure(context.Background(), n.Store, demo.Deps{Passwords: n.Passwords, Hasher: n.Hasher, TOTP: n.TOTP, Now: n.Now})
+	n.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, dir, "", "tokencards", "print", "demo")
+	if !strings.Contains(out, "card DEMO-DEMO (active)") {
+		t.Errorf("print header missing:\n%s", out)
+	}
+	for i, code := range cs[0].CardCodes {
+		if !strings.Contains(out, fmt.Sprintf("%2d: %s", i+1, code)) {
+			t.Errorf("code %d (%s) missing from:\n%s", i+1, code, out)
+		}
+	}
+	if _, err := runAdmin(t, dir, "", "tokencards", "print", "nobody"); err == nil || !strings.Contains(err.Error(), "no citizen") {
+		t.Errorf("printing for an unknown user: %v", err)
 	}
 }

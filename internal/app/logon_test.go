@@ -2,13 +2,13 @@ package app
 
 import (
 	"context"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,15 +20,6 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/web/webtest"
 )
 
-// testClock is a settable clock shared by a node and its test.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // testSecrets are fixed so a test can derive the demo codes.
 const (
 	testEncryptionKeys = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
@@ -38,7 +29,7 @@ const (
 // testNode is a wired node with the demo citizens, served by httptest.
 type testNode struct {
 	*Node
-	clock  *testClock
+	clock  *clock.Fake
 	url    string
 	demo   map[string]demo.Citizen
 	secret []byte
@@ -60,7 +51,7 @@ func newTestNode(t testing.TB, backend string, mutate func(*config.Config)) *tes
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	clk := &testClock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	n, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package attempts
 
 import (
 	"context"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"sync"
 	"time"
 
@@ -58,22 +59,4 @@ func (f *fakeStore) ResetAttempts(_ context.Context, scope string) error {
 	return nil
 }
 
-// clock is a settable fixed clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock.Fake { return clock.NewFake(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)) }

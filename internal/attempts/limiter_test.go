@@ -3,13 +3,14 @@ package attempts
 import (
 	"context"
 	"errors"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"testing"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 )
 
-func newTestLimiter(t *testing.T) (*Limiter, *fakeStore, *clock) {
+func newTestLimiter(t *testing.T) (*Limiter, *fakeStore, *clock.Fake) {
 	t.Helper()
 	st, c := newFakeStore(), newClock()
 	return New(st, DefaultPolicy(), c.Now), st, c

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"io"
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,22 +32,13 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
 )
 
-// clock is a settable clock shared by the service and the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 const pw = "correct horse battery"
 
 // fixture is one citizen with every key kind, and a Service over a real store.
 type fixture struct {
 	t      *testing.T
 	st     store.Store
-	clock  *clock
+	clock  *clock.Fake
 	svc    *login.Service
 	acct   store.Account
 	codes  [tokencard.Positions]string
@@ -56,7 +49,7 @@ type fixture struct {
 func newFixture(t *testing.T, db *sqlstore.DB, mutate func(*login.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -447,5 +440,54 @@ func TestRehashOnLogon(t *testing.T) {
 	}
 	if a.PasswordHash == h || !regexp.MustCompile(`^\$argon2id\$v=19\$m=64,t=1,p=1\$`).MatchString(a.PasswordHash) {
 		t.Errorf("hash not upgraded: %s", a.PasswordHash)
+	}
+}
+
+// countingVerifier counts the argon2id work a logon does.
+type countingVerifier struct {
+	login.PasswordVerifier
+	mu               sync.Mutex
+	verify, equalize int
+}
+
+func (c *countingVerifier) Verify(ctx context.Context, encoded, plain string) (bool, bool, error) {
+	c.mu.Lock()
+	c.verify++
+	c.mu.Unlock()
+	return c.PasswordVerifier.Verify(ctx, encoded, plain)
+}
+
+func (c *countingVerifier) Equalize(ctx context.Context, plain string) {
+	c.mu.Lock()
+	c.equalize++
+	c.mu.Unlock()
+	c.PasswordVerifier.Equalize(ctx, plain)
+}
+
+// TestUnknownUserCostsAHash: an unknown username costs one password hash, exactly like a
+// wrong password, so response times do not reveal which usernames exist.
+func TestUnknownUserCostsAHash(t *testing.T) {
+	db := storetest.SQLite(t)
+	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	cv := &countingVerifier{PasswordVerifier: password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)}
+	reg, err := keys.NewRegistry(passwordkind.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := login.New(login.DefaultConfig(), login.Deps{Store: db, Kinds: reg, Passwords: cv,
+		Limiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now), IPLimiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now),
+		Audit: audit.New(clk.Now, nil), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"nobody", "", strings.Repeat("x", 10000)} {
+		tx := svc.Start(keys.LevelLow, "/")
+		_ = svc.Choose(tx, keys.Password)
+		if err := svc.SubmitPassword(context.Background(), tx, user, "whatever it is", login.Client{IP: "192.0.2.7"}); !errors.Is(err, login.ErrBadCredentials) {
+			t.Fatalf("user %.10q: %v", user, err)
+		}
+	}
+	if cv.equalize != 3 || cv.verify != 0 {
+		t.Errorf("unknown users: %d equalizing hashes and %d verifications, want 3 and 0", cv.equalize, cv.verify)
 	}
 }

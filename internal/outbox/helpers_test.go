@@ -2,8 +2,8 @@ package outbox
 
 import (
 	"context"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +16,7 @@ import (
 // t0 is the fake clock's start.
 var t0 = time.Date(2024, 1, 15, 9, 30, 0, 0, time.UTC)
 
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock.Fake { return clock.NewFake(t0) }
 
 const testFrom = "Sleutelbos <noreply@example.be>"
 

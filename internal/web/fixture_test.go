@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -40,15 +41,6 @@ const (
 	demoName     = "Demo Citizen"
 )
 
-// clock is a settable clock shared by the server, the logon service and the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -72,7 +64,7 @@ func (b *syncBuffer) String() string {
 type fixture struct {
 	t      *testing.T
 	db     store.Store
-	clock  *clock
+	clock  *clock.Fake
 	srv    *Server
 	h      http.Handler
 	acct   store.Account
@@ -87,7 +79,7 @@ type option func(*Config, *Deps)
 func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	bundle, err := i18n.Load("en")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	mrand "math/rand/v2"
 	"regexp"
 	"sync"
@@ -17,35 +18,11 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
 )
 
-// Clock is a manual clock, safe for concurrent use. Its Now method is the clock a kind takes.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is the shared manual clock (internal/clock); its Now method is the clock a kind takes.
+type Clock = clock.Fake
 
 // NewClock returns a clock standing at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func NewClock(t time.Time) *Clock { return clock.NewFake(t) }
 
 // Start returns a fixed instant to start test clocks at (15 January 2024 09:30:00 UTC, during
 // the seed's phase-out campaign), at the beginning of a 30-second step.
