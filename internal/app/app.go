@@ -205,7 +205,9 @@ func (n *Node) wire() error {
 		return err
 	}
 	policy := attempts.Policy{Threshold: cfg.ThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
-	ipPolicy := attempts.Policy{Threshold: cfg.IPThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
+	// Per-address counters forget after a quiet period as long as the longest throttle, so a
+	// shared address is never throttled for good by failures spread over days.
+	ipPolicy := attempts.Policy{Threshold: cfg.IPThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax, Window: cfg.ThrottleMax}
 	lcfg := login.DefaultConfig()
 	lcfg.Lifetime, lcfg.LockAfter = cfg.LogonLifetime, cfg.LockAfter
 	n.Login, err = login.New(lcfg, login.Deps{

@@ -85,6 +85,18 @@ func (l *Limiter) Check(ctx context.Context, scope Scope) error {
 // it into the error to show.
 func (l *Limiter) Fail(ctx context.Context, scope Scope) (store.Attempt, error) {
 	now := l.now()
+	if l.policy.Window > 0 {
+		a, err := l.st.GetAttempt(ctx, string(scope))
+		if err != nil {
+			return store.Attempt{}, fmt.Errorf("record failed attempt: %w", err)
+		}
+		// A node racing this reset may see one failure fewer: harmless at the window's edge.
+		if a.Failures > 0 && now.Sub(a.UpdatedAt) >= l.policy.Window && !now.Before(a.ThrottledUntil) {
+			if err := l.st.ResetAttempts(ctx, string(scope)); err != nil {
+				return store.Attempt{}, fmt.Errorf("record failed attempt: %w", err)
+			}
+		}
+	}
 	a, err := l.st.AddFailure(ctx, string(scope), now, func(failures int) time.Time {
 		d := l.policy.Throttle(failures)
 		if d <= 0 {

@@ -281,3 +281,35 @@ func TestScopes(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowForgetsOldFailures(t *testing.T) {
+	t.Parallel()
+	st := newFakeStore()
+	clk := newClock()
+	l := New(st, Policy{Threshold: 3, Base: time.Minute, Max: time.Hour, Window: time.Hour}, clk.Now)
+	ctx := context.Background()
+	scope := IPScope("logon", "192.0.2.1")
+	for i := 0; i < 2; i++ {
+		if _, err := l.Fail(ctx, scope); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Hour)
+	a, err := l.Fail(ctx, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Failures != 1 {
+		t.Errorf("after a quiet hour: %d failures, want the count to start again at 1", a.Failures)
+	}
+	clk.Advance(59 * time.Minute)
+	if a, _ = l.Fail(ctx, scope); a.Failures != 2 {
+		t.Errorf("within the window: %d failures, want 2", a.Failures)
+	}
+	if a, _ = l.Fail(ctx, scope); a.Failures != 3 || l.Throttled(a) == nil {
+		t.Errorf("third failure in the window: %+v, want throttled", a)
+	}
+	if err := (Policy{Threshold: 1, Base: time.Second, Max: time.Second, Window: -1}).Validate(); err == nil {
+		t.Error("negative window: want an error")
+	}
+}

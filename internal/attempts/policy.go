@@ -16,6 +16,11 @@ type Policy struct {
 	Threshold int
 	Base      time.Duration
 	Max       time.Duration
+	// Window, when positive, forgets the failures of a scope that has seen none for that long
+	// (and is not throttled). Per-address limits need it: a busy shared address (an office
+	// behind one NAT) would otherwise collect failures forever. Zero never forgets: a citizen's
+	// own factor counts consecutive failures until a success.
+	Window time.Duration
 }
 
 // DefaultPolicy returns 5 failures, then 1 minute doubling to at most 1 hour.
@@ -31,6 +36,9 @@ func (p Policy) Validate() error {
 	}
 	if p.Base <= 0 {
 		errs = append(errs, fmt.Errorf("base throttle is %s, want more than 0", p.Base))
+	}
+	if p.Window < 0 {
+		errs = append(errs, fmt.Errorf("window is %s, want 0 (never forget) or more", p.Window))
 	}
 	if p.Max < p.Base {
 		errs = append(errs, fmt.Errorf("maximum throttle %s is below the base throttle %s", p.Max, p.Base))
