@@ -55,6 +55,10 @@ type Accounts interface {
 	ListAccounts(ctx context.Context, afterID int64, limit int) ([]Account, error)
 	UpdatePasswordHash(ctx context.Context, id int64, hash string, now time.Time) error
 	UpdateProfile(ctx context.Context, id int64, name, email, language string, now time.Time) error
+	// LockAccount, inside Tx, makes concurrent transactions that also lock the account wait
+	// until this one ends, so a check-then-write on the account's codes or keys (a resend limit,
+	// "never the last key") holds across nodes. ErrNotFound when the account does not exist.
+	LockAccount(ctx context.Context, id int64) error
 }
 
 // KeyStatus is the state of one digital key.

@@ -223,6 +223,11 @@ func (k *Kind) Issue(ctx context.Context, st store.Store, acct store.Account, pu
 	now := k.now()
 	var c store.Code
 	err := st.Tx(ctx, func(tx store.Store) error {
+		// Without the lock, simultaneous requests on several nodes could all count below the
+		// limit and each issue a code.
+		if err := tx.LockAccount(ctx, acct.ID); err != nil {
+			return err
+		}
 		n, err := tx.CountCodesSince(ctx, acct.ID, purpose, now.Add(-k.cfg.Window))
 		if err != nil {
 			return fmt.Errorf("count codes: %w", err)

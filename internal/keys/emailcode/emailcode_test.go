@@ -494,3 +494,34 @@ func TestRealComposer(t *testing.T) {
 		}
 	}
 }
+
+// TestResendLimitUnderConcurrency: simultaneous code requests (as from several nodes) never
+// issue more than MaxCodes codes in the window.
+func TestResendLimitUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, DefaultConfig(), 77)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		issued := 0
+		for i := 0; i < 12; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := e.kind.Issue(context.Background(), db, e.acct, store.CodeLogon, e.acct.Email, TemplateLogon)
+				switch {
+				case err == nil:
+					mu.Lock()
+					issued++
+					mu.Unlock()
+				case !errors.Is(err, keys.ErrResendLimit):
+					t.Errorf("Issue: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if issued != 3 {
+			t.Errorf("%d codes issued by 12 simultaneous requests, want 3", issued)
+		}
+	})
+}

@@ -113,3 +113,14 @@ func (db *DB) UpdateProfile(ctx context.Context, id int64, name, email, language
 	}
 	return nil
 }
+
+// LockAccount takes a row lock on the account until the transaction ends (PostgreSQL: SELECT …
+// FOR UPDATE; SQLite's IMMEDIATE write transactions are exclusive already).
+func (db *DB) LockAccount(ctx context.Context, id int64) error {
+	var got int64
+	err := db.q.QueryRowContext(ctx, `SELECT id FROM accounts WHERE id = $1`+db.d.forUpdate, id).Scan(&got)
+	if err != nil {
+		return fmt.Errorf("lock account %d: %w", id, notFoundOr(err))
+	}
+	return nil
+}

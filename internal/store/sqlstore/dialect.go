@@ -23,6 +23,9 @@ type dialect struct {
 	// concurrent claimers pass over each other's rows; SQLite has one writer at a time, so
 	// the claiming statement is already exclusive.
 	skipLocked string
+	// forUpdate is appended to the SELECT of LockAccount. SQLite's write transactions begin
+	// IMMEDIATE and so already exclude each other.
+	forUpdate string
 	// tableExists counts the tables named $1 in the current schema.
 	tableExists string
 	// lockMigrations serialises Migrate across processes inside tx.
@@ -75,6 +78,7 @@ var postgresDialect = dialect{
 	name:        "postgres",
 	driver:      "pgx",
 	skipLocked:  " FOR UPDATE SKIP LOCKED",
+	forUpdate:  " FOR UPDATE",
 	tableExists: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`,
 	lockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, migrationLockID)

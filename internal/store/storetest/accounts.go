@@ -154,4 +154,9 @@ func testAccountNotFound(t *testing.T, s store.Store) {
 	wantErr(t, "GetAccountByUsername", err, store.ErrNotFound)
 	wantErr(t, "UpdatePasswordHash", s.UpdatePasswordHash(ctx, missing, "x", t0), store.ErrNotFound)
 	wantErr(t, "UpdateProfile", s.UpdateProfile(ctx, missing, "n", "e@example.be", "nl", t0), store.ErrNotFound)
+	err = s.Tx(ctx, func(tx store.Store) error { return tx.LockAccount(ctx, missing) })
+	wantErr(t, "LockAccount", err, store.ErrNotFound)
+	if err := s.Tx(ctx, func(tx store.Store) error { return tx.LockAccount(ctx, a.ID) }); err != nil {
+		t.Errorf("LockAccount of an existing account: %v", err)
+	}
 }
