@@ -78,7 +78,7 @@ var postgresDialect = dialect{
 	name:        "postgres",
 	driver:      "pgx",
 	skipLocked:  " FOR UPDATE SKIP LOCKED",
-	forUpdate:  " FOR UPDATE",
+	forUpdate:   " FOR UPDATE",
 	tableExists: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`,
 	lockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, migrationLockID)
