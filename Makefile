@@ -67,6 +67,7 @@ bench:
 	$(WITH_TEST_POSTGRES)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	if [ -d cmd/loadtest ]; then
+		$(GO) build -o $(BIN) ./cmd/sleutelbos
 		$(GO) build -o bin/loadtest ./cmd/loadtest
 		echo "make: running bin/loadtest $(LOADTEST_FLAGS) (hard cap $(LOADTEST_TIMEOUT))" >&2
 		timeout --signal=INT --kill-after=15s $(LOADTEST_TIMEOUT) bin/loadtest $(LOADTEST_FLAGS)
