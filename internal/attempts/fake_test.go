@@ -34,19 +34,35 @@ func (f *fakeStore) GetAttempt(_ context.Context, scope string) (store.Attempt, 
 	return a, nil
 }
 
-func (f *fakeStore) AddFailure(_ context.Context, scope string, now time.Time, throttle func(int) time.Time) (store.Attempt, error) {
+func (f *fakeStore) ReserveAttempt(_ context.Context, scope string, now time.Time, throttle func(int) time.Time) (store.Attempt, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
-		return store.Attempt{}, f.err
+		return store.Attempt{}, false, f.err
 	}
 	a := f.rows[scope]
 	a.Scope = scope
+	if now.Before(a.ThrottledUntil) {
+		return a, false, nil
+	}
 	a.Failures++
 	a.ThrottledUntil = throttle(a.Failures)
 	a.UpdatedAt = now
 	f.rows[scope] = a
-	return a, nil
+	return a, true, nil
+}
+
+func (f *fakeStore) ReleaseAttempt(_ context.Context, scope string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	if a, ok := f.rows[scope]; ok && a.Failures > 0 {
+		a.Failures--
+		f.rows[scope] = a
+	}
+	return nil
 }
 
 func (f *fakeStore) ResetAttempts(_ context.Context, scope string) error {

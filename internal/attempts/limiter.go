@@ -80,24 +80,27 @@ func (l *Limiter) Check(ctx context.Context, scope Scope) error {
 	return l.throttled(a)
 }
 
-// Fail records a failure in scope and returns the new counter. When the failure reaches the
-// policy's threshold, the returned Attempt's ThrottledUntil lies in the future; Throttled turns
-// it into the error to show.
-func (l *Limiter) Fail(ctx context.Context, scope Scope) (store.Attempt, error) {
+// Reserve counts one attempt in scope before it is made, or returns a *ThrottledError (and
+// counts nothing) when the scope is throttled. Callers reserve, then verify the password or
+// code, then call Succeed (or Release) when it was right: counting before verifying is what
+// makes a burst of parallel guesses get no more tries than the policy allows. When the
+// reservation reaches the policy's threshold, the returned Attempt's ThrottledUntil lies in the
+// future and the next reservation is refused.
+func (l *Limiter) Reserve(ctx context.Context, scope Scope) (store.Attempt, error) {
 	now := l.now()
 	if l.policy.Window > 0 {
 		a, err := l.st.GetAttempt(ctx, string(scope))
 		if err != nil {
-			return store.Attempt{}, fmt.Errorf("record failed attempt: %w", err)
+			return store.Attempt{}, fmt.Errorf("reserve attempt: %w", err)
 		}
-		// A node racing this reset may see one failure fewer: harmless at the window's edge.
+		// A node racing this reset may see one attempt fewer: harmless at the window's edge.
 		if a.Failures > 0 && now.Sub(a.UpdatedAt) >= l.policy.Window && !now.Before(a.ThrottledUntil) {
 			if err := l.st.ResetAttempts(ctx, string(scope)); err != nil {
-				return store.Attempt{}, fmt.Errorf("record failed attempt: %w", err)
+				return store.Attempt{}, fmt.Errorf("reserve attempt: %w", err)
 			}
 		}
 	}
-	a, err := l.st.AddFailure(ctx, string(scope), now, func(failures int) time.Time {
+	a, ok, err := l.st.ReserveAttempt(ctx, string(scope), now, func(failures int) time.Time {
 		d := l.policy.Throttle(failures)
 		if d <= 0 {
 			return time.Time{}
@@ -105,9 +108,21 @@ func (l *Limiter) Fail(ctx context.Context, scope Scope) (store.Attempt, error) 
 		return now.Add(d)
 	})
 	if err != nil {
-		return store.Attempt{}, fmt.Errorf("record failed attempt: %w", err)
+		return store.Attempt{}, fmt.Errorf("reserve attempt: %w", err)
+	}
+	if !ok {
+		return a, newThrottledError(a.ThrottledUntil, now)
 	}
 	return a, nil
+}
+
+// Release takes back one reserved attempt: for per-address scopes, an attempt that succeeded
+// (or failed for a reason that is not the citizen's) does not count against the address.
+func (l *Limiter) Release(ctx context.Context, scope Scope) error {
+	if err := l.st.ReleaseAttempt(ctx, string(scope)); err != nil {
+		return fmt.Errorf("release attempt: %w", err)
+	}
+	return nil
 }
 
 // Succeed resets scope's counter after a success.

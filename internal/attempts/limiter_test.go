@@ -3,9 +3,10 @@ package attempts
 import (
 	"context"
 	"errors"
-	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"testing"
 	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 )
@@ -19,8 +20,8 @@ func newTestLimiter(t *testing.T) (*Limiter, *fakeStore, *clock.Fake) {
 func failN(t *testing.T, l *Limiter, scope Scope, n int) {
 	t.Helper()
 	for range n {
-		if _, err := l.Fail(context.Background(), scope); err != nil {
-			t.Fatalf("Fail: %v", err)
+		if _, err := l.Reserve(context.Background(), scope); err != nil {
+			t.Fatalf("Reserve: %v", err)
 		}
 	}
 }
@@ -90,7 +91,7 @@ func TestThrottleAfterThreshold(t *testing.T) {
 	scope := PasswordScope("jan")
 	start := c.Now()
 	for i := 1; i <= 4; i++ {
-		a, err := l.Fail(ctx, scope)
+		a, err := l.Reserve(ctx, scope)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func TestThrottleAfterThreshold(t *testing.T) {
 			t.Fatalf("Check after %d failures = %v, want nil", i, err)
 		}
 	}
-	a, err := l.Fail(ctx, scope)
+	a, err := l.Reserve(ctx, scope)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestThrottleDoubles(t *testing.T) {
 	failN(t, l, scope, 4)
 	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
 	for i, minutes := range want {
-		a, err := l.Fail(ctx, scope)
+		a, err := l.Reserve(ctx, scope)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,14 +170,14 @@ func TestSucceedResets(t *testing.T) {
 	l, _, _ := newTestLimiter(t)
 	ctx := context.Background()
 	scope := KeyScope(3)
-	failN(t, l, scope, 6)
+	failN(t, l, scope, 5)
 	if err := l.Succeed(ctx, scope); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Check(ctx, scope); err != nil {
 		t.Fatalf("Check after Succeed = %v, want nil", err)
 	}
-	a, err := l.Fail(ctx, scope)
+	a, err := l.Reserve(ctx, scope)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestKeyLockoutCount(t *testing.T) {
 	scope := KeyScope(9)
 	var failures int
 	for range KeyLockoutFailures {
-		a, err := l.Fail(ctx, scope)
+		a, err := l.Reserve(ctx, scope)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,8 +251,8 @@ func TestStoreErrors(t *testing.T) {
 	if err := l.Check(ctx, PasswordScope("jan")); !errors.Is(err, boom) || errors.Is(err, ErrThrottled) {
 		t.Errorf("Check = %v, want the store's error", err)
 	}
-	if _, err := l.Fail(ctx, PasswordScope("jan")); !errors.Is(err, boom) {
-		t.Errorf("Fail = %v, want the store's error", err)
+	if _, err := l.Reserve(ctx, PasswordScope("jan")); !errors.Is(err, boom) {
+		t.Errorf("Reserve = %v, want the store's error", err)
 	}
 	if err := l.Succeed(ctx, PasswordScope("jan")); !errors.Is(err, boom) {
 		t.Errorf("Succeed = %v, want the store's error", err)
@@ -290,12 +291,12 @@ func TestWindowForgetsOldFailures(t *testing.T) {
 	ctx := context.Background()
 	scope := IPScope("logon", "192.0.2.1")
 	for i := 0; i < 2; i++ {
-		if _, err := l.Fail(ctx, scope); err != nil {
+		if _, err := l.Reserve(ctx, scope); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clk.Advance(time.Hour)
-	a, err := l.Fail(ctx, scope)
+	a, err := l.Reserve(ctx, scope)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,13 +304,41 @@ func TestWindowForgetsOldFailures(t *testing.T) {
 		t.Errorf("after a quiet hour: %d failures, want the count to start again at 1", a.Failures)
 	}
 	clk.Advance(59 * time.Minute)
-	if a, _ = l.Fail(ctx, scope); a.Failures != 2 {
+	if a, _ = l.Reserve(ctx, scope); a.Failures != 2 {
 		t.Errorf("within the window: %d failures, want 2", a.Failures)
 	}
-	if a, _ = l.Fail(ctx, scope); a.Failures != 3 || l.Throttled(a) == nil {
+	if a, _ = l.Reserve(ctx, scope); a.Failures != 3 || l.Throttled(a) == nil {
 		t.Errorf("third failure in the window: %+v, want throttled", a)
 	}
 	if err := (Policy{Threshold: 1, Base: time.Second, Max: time.Second, Window: -1}).Validate(); err == nil {
 		t.Error("negative window: want an error")
+	}
+}
+
+// TestReserveRefusesWhileThrottled: a reservation while throttled counts nothing and says how
+// long to wait; Release takes one reservation back.
+func TestReserveRefusesWhileThrottled(t *testing.T) {
+	t.Parallel()
+	l, st, c := newTestLimiter(t)
+	ctx := context.Background()
+	scope := PasswordScope("jan")
+	failN(t, l, scope, 5)
+	a, err := l.Reserve(ctx, scope)
+	var te *ThrottledError
+	if !errors.As(err, &te) || te.Minutes() != 1 || a.Failures != 5 {
+		t.Fatalf("sixth reservation: %+v, %v; want refused after 5", a, err)
+	}
+	if got := st.rows[string(scope)].Failures; got != 5 {
+		t.Errorf("a refused reservation counted: %d", got)
+	}
+	c.Advance(time.Minute)
+	if a, err = l.Reserve(ctx, scope); err != nil || a.Failures != 6 {
+		t.Fatalf("after the throttle: %+v, %v", a, err)
+	}
+	if err := l.Release(ctx, scope); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.rows[string(scope)].Failures; got != 5 {
+		t.Errorf("after Release: %d, want 5", got)
 	}
 }

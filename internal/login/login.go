@@ -94,10 +94,11 @@ type PasswordVerifier interface {
 	Equalize(ctx context.Context, plain string)
 }
 
-// Limiter counts failures and throttles (internal/attempts).
+// Limiter counts attempts and throttles (internal/attempts). Every password or code check is
+// reserved before it is made, so parallel guesses get no more tries than the policy allows.
 type Limiter interface {
-	Check(ctx context.Context, scope attempts.Scope) error
-	Fail(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
+	Reserve(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
+	Release(ctx context.Context, scope attempts.Scope) error
 	Succeed(ctx context.Context, scope attempts.Scope) error
 }
 
@@ -142,8 +143,8 @@ type Deps struct {
 	Store     store.Store
 	Kinds     *keys.Registry
 	Passwords PasswordVerifier
-	// Limiter throttles per factor (password per typed username, codes per key) and counts
-	// the consecutive failures that lock a key.
+	// Limiter throttles per factor (password per typed username, codes per key); the code
+	// factor's count of consecutive failures also locks the key at Config.LockAfter.
 	Limiter Limiter
 	// IPLimiter throttles per client address, with its own, looser policy.
 	IPLimiter Limiter
@@ -246,35 +247,28 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	tx.Username = username
 	ipScope := attempts.IPScope("logon", c.IP)
 	pwScope := attempts.PasswordScope(strings.ToLower(username))
-	if err := s.ipLimiter.Check(ctx, ipScope); err != nil {
-		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, KeyKind: tx.Kind, Reason: audit.ReasonThrottled, IP: c.IP})
-		return err
-	}
-	if err := s.limiter.Check(ctx, pwScope); err != nil {
-		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, KeyKind: tx.Kind, Reason: audit.ReasonThrottled, IP: c.IP})
-		return err
-	}
-
-	acct, err := s.st.GetAccountByUsername(ctx, username)
-	switch {
-	case errors.Is(err, store.ErrNotFound) || username == "":
-		// Same cost as a real check, so timing does not tell whether the username exists.
-		s.passwords.Equalize(ctx, password)
-		return s.passwordFailed(ctx, tx, 0, pwScope, ipScope, c)
-	case err != nil:
-		return fmt.Errorf("submit password: %w", err)
-	}
-	ok, rehash, err := s.passwords.Verify(ctx, acct.PasswordHash, password)
+	release, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
 	if err != nil {
-		return fmt.Errorf("submit password: %w", err)
+		return err
 	}
-	if !ok {
-		return s.passwordFailed(ctx, tx, acct.ID, pwScope, ipScope, c)
+	pw, err := s.checkPassword(ctx, username, password)
+	if err != nil {
+		release()
+		return err
 	}
+	if pw.acct.ID == 0 || !pw.ok {
+		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: pw.acct.ID, KeyKind: tx.Kind,
+			Reason: audit.ReasonBadCredentials, IP: c.IP, Detail: map[string]string{"factor": keys.Password}})
+		return ErrBadCredentials
+	}
+	acct := pw.acct
 	if err := s.limiter.Succeed(ctx, pwScope); err != nil {
 		return fmt.Errorf("submit password: %w", err)
 	}
-	if rehash {
+	if err := s.ipLimiter.Release(ctx, ipScope); err != nil {
+		return fmt.Errorf("submit password: %w", err)
+	}
+	if pw.rehash {
 		if h, err := s.passwords.Hash(ctx, password); err == nil {
 			if err := s.st.UpdatePasswordHash(ctx, acct.ID, h, s.now()); err != nil {
 				return fmt.Errorf("submit password: rehash: %w", err)
@@ -303,23 +297,68 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return err
 	})
 	if err != nil {
+		var le *i18n.LocalizedError
+		if errors.As(err, &le) {
+			return err // a resend limit: the citizen may choose another key
+		}
 		return fmt.Errorf("begin %s challenge: %w", tx.Kind, err)
 	}
 	tx.KeyID, tx.Challenge, tx.Step = key.ID, &challenge, StepCode
 	return nil
 }
 
-func (s *Service) passwordFailed(ctx context.Context, tx *Transaction, accountID int64, pwScope, ipScope attempts.Scope, c Client) error {
-	a, err := s.limiter.Fail(ctx, pwScope)
+type passwordCheck struct {
+	acct       store.Account // zero ID when the username is unknown
+	ok, rehash bool
+}
+
+// checkPassword verifies the password of username. An unknown username costs one hash too,
+// so timing does not tell whether it exists.
+func (s *Service) checkPassword(ctx context.Context, username, password string) (passwordCheck, error) {
+	acct, err := s.st.GetAccountByUsername(ctx, username)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || username == "":
+		s.passwords.Equalize(ctx, password)
+		return passwordCheck{}, nil
+	case err != nil:
+		return passwordCheck{}, fmt.Errorf("submit password: %w", err)
+	}
+	ok, rehash, err := s.passwords.Verify(ctx, acct.PasswordHash, password)
 	if err != nil {
-		return fmt.Errorf("submit password: %w", err)
+		return passwordCheck{}, fmt.Errorf("submit password: %w", err)
 	}
-	if _, err := s.ipLimiter.Fail(ctx, ipScope); err != nil {
-		return fmt.Errorf("submit password: %w", err)
+	return passwordCheck{acct: acct, ok: ok, rehash: rehash}, nil
+}
+
+// reservation is one attempt to reserve before a check.
+type reservation struct {
+	limiter Limiter
+	scope   attempts.Scope
+}
+
+// reserve reserves an attempt in every scope, in order. When one is throttled it takes back the
+// reservations already made, records the throttled logon and returns the throttle error. The
+// returned release takes back all of them: for a check that failed for a reason that is not
+// the citizen's (a database error).
+func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID int64, c Client, rs ...reservation) (func(), error) {
+	var done []reservation
+	release := func() {
+		for _, r := range done {
+			_ = r.limiter.Release(context.WithoutCancel(ctx), r.scope)
+		}
 	}
-	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: tx.Kind,
-		Reason: audit.ReasonBadCredentials, IP: c.IP, Detail: map[string]string{"factor": keys.Password, "failures": fmt.Sprint(a.Failures)}})
-	return ErrBadCredentials
+	for _, r := range rs {
+		if _, err := r.limiter.Reserve(ctx, r.scope); err != nil {
+			release()
+			if errors.Is(err, attempts.ErrThrottled) {
+				s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID,
+					Reason: audit.ReasonThrottled, IP: c.IP})
+			}
+			return nil, err
+		}
+		done = append(done, r)
+	}
+	return release, nil
 }
 
 // activeKey finds the account's active key of kind, or the error the citizen sees.
@@ -355,20 +394,17 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 		return err
 	}
 	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
-	if err := s.ipLimiter.Check(ctx, ipScope); err != nil {
-		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Reason: audit.ReasonThrottled, IP: c.IP})
-		return err
-	}
-	if err := s.limiter.Check(ctx, factor); err != nil {
-		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Reason: audit.ReasonThrottled, IP: c.IP})
+	release, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
+	if err != nil {
 		return err
 	}
 	verr := kind.Verify(ctx, s.st, acct, key, *tx.Challenge, answer)
 	if verr == nil {
-		for _, scope := range []attempts.Scope{factor, attempts.KeyScope(key.ID)} {
-			if err := s.limiter.Succeed(ctx, scope); err != nil {
-				return fmt.Errorf("submit code: %w", err)
-			}
+		if err := s.limiter.Succeed(ctx, factor); err != nil {
+			return fmt.Errorf("submit code: %w", err)
+		}
+		if err := s.ipLimiter.Release(ctx, ipScope); err != nil {
+			return fmt.Errorf("submit code: %w", err)
 		}
 		if err := s.st.TouchKey(ctx, key.ID, s.now()); err != nil {
 			return fmt.Errorf("submit code: %w", err)
@@ -377,15 +413,11 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	}
 	var le *i18n.LocalizedError
 	if !errors.As(verr, &le) {
+		release()
 		return fmt.Errorf("verify %s: %w", tx.Kind, verr)
 	}
-	if _, err := s.limiter.Fail(ctx, factor); err != nil {
-		return fmt.Errorf("submit code: %w", err)
-	}
-	if _, err := s.ipLimiter.Fail(ctx, ipScope); err != nil {
-		return fmt.Errorf("submit code: %w", err)
-	}
-	a, err := s.limiter.Fail(ctx, attempts.KeyScope(key.ID))
+	// The reservation already counted this failure; read back the count for the lockout.
+	a, err := s.st.GetAttempt(ctx, string(factor))
 	if err != nil {
 		return fmt.Errorf("submit code: %w", err)
 	}
@@ -413,7 +445,8 @@ func failureReason(err error) string {
 	return audit.ReasonWrongCode
 }
 
-// Resend asks the kind for a new code.
+// Resend asks the kind for a new code. Every request counts against the client address (SPEC
+// §8: per-IP limits on code requests); the kind's own limit (3 per 15 minutes) applies too.
 func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	kind, key, acct, err := s.codeStep(ctx, tx, c)
 	if err != nil {
@@ -423,8 +456,7 @@ func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	if !ok {
 		return ErrCannotResend
 	}
-	ipScope := attempts.IPScope("code-request", c.IP)
-	if err := s.ipLimiter.Check(ctx, ipScope); err != nil {
+	if _, err := s.ipLimiter.Reserve(ctx, attempts.IPScope("code-request", c.IP)); err != nil {
 		return err
 	}
 	var ch keys.Challenge
@@ -436,9 +468,6 @@ func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	if err != nil {
 		var le *i18n.LocalizedError
 		if errors.As(err, &le) {
-			if _, ferr := s.ipLimiter.Fail(ctx, ipScope); ferr != nil {
-				return fmt.Errorf("resend: %w", ferr)
-			}
 			return err
 		}
 		return fmt.Errorf("resend %s code: %w", tx.Kind, err)

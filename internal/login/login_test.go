@@ -491,3 +491,53 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 		t.Errorf("unknown users: %d equalizing hashes and %d verifications, want 3 and 0", cv.equalize, cv.verify)
 	}
 }
+
+// TestParallelGuessesAreLimited: a burst of parallel wrong answers gets exactly as many checks
+// as the throttle allows (5), for the password and for a key's codes — counting each attempt
+// before it is checked, not after.
+func TestParallelGuessesAreLimited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		burst := func(try func() error) (checked, throttled int) {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for i := 0; i < 40; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := try()
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case errors.Is(err, attempts.ErrThrottled):
+						throttled++
+					case err != nil:
+						checked++
+					default:
+						t.Error("a wrong answer was accepted")
+					}
+				}()
+			}
+			wg.Wait()
+			return checked, throttled
+		}
+		checked, throttled := burst(func() error {
+			tx := f.svc.Start(keys.LevelLow, "/")
+			_ = f.svc.Choose(tx, keys.Password)
+			return f.svc.SubmitPassword(f.ctx, tx, "jan", "not the password", login.Client{IP: "192.0.2.50"})
+		})
+		if checked != 5 || throttled != 35 {
+			t.Errorf("password burst: %d checked, %d throttled; want 5 and 35", checked, throttled)
+		}
+		f.clock.Advance(time.Hour)
+		tx := f.atCode(keys.TOTP)
+		bad := wrong(f.answer(tx))
+		checked, throttled = burst(func() error {
+			c := *tx // each request carries the same transaction, as parallel posts of one session do
+			return f.svc.SubmitCode(f.ctx, &c, bad, login.Client{IP: "192.0.2.51"})
+		})
+		if checked != 5 || throttled != 35 {
+			t.Errorf("code burst: %d checked, %d throttled; want 5 and 35", checked, throttled)
+		}
+	})
+}

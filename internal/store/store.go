@@ -185,9 +185,15 @@ type Attempts interface {
 	// GetAttempt returns the counter; a scope never seen returns a zero Attempt with Scope set
 	// and a nil error.
 	GetAttempt(ctx context.Context, scope string) (Attempt, error)
-	// AddFailure atomically increments the counter and returns the new state. throttle is
-	// called with the new failure count and returns the throttled-until instant to store.
-	AddFailure(ctx context.Context, scope string, now time.Time, throttle func(failures int) time.Time) (Attempt, error)
+	// ReserveAttempt counts one attempt in scope before it is made — unless scope is throttled
+	// at now, in which case nothing changes and ok is false. throttle computes the new
+	// throttled-until instant from the new count. Reservations of one scope are serialized on
+	// all nodes, so a burst of parallel attempts gets exactly as many tries as the policy
+	// allows: counting after the check would let every request of the burst through.
+	ReserveAttempt(ctx context.Context, scope string, now time.Time, throttle func(failures int) time.Time) (a Attempt, ok bool, err error)
+	// ReleaseAttempt takes one reserved attempt back (never below zero): an attempt that did not
+	// fail should not count against a per-address limit.
+	ReleaseAttempt(ctx context.Context, scope string) error
 	// ResetAttempts clears the counter after a success.
 	ResetAttempts(ctx context.Context, scope string) error
 }

@@ -20,15 +20,15 @@ func throttle(failures int) time.Time {
 	return time.Unix(1_700_000_000, 0).Add(time.Duration(failures) * time.Second)
 }
 
-// BenchmarkAddFailure counts failed logons on one scope, one caller at a time and from many
+// BenchmarkReserveAttempt counts attempts on one scope, one caller at a time and from many
 // goroutines at once (the hot row of a password-guessing attack).
-func BenchmarkAddFailure(b *testing.B) {
+func BenchmarkReserveAttempt(b *testing.B) {
 	eachBackend(b, func(b *testing.B, db *sqlstore.DB) {
 		ctx := b.Context()
 		now := time.Unix(1_700_000_000, 0)
 		b.Run("serial", func(b *testing.B) {
 			for b.Loop() {
-				if _, err := db.AddFailure(ctx, "pwd:1", now, throttle); err != nil {
+				if _, _, err := db.ReserveAttempt(ctx, "pwd:1", now, throttle); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -36,7 +36,7 @@ func BenchmarkAddFailure(b *testing.B) {
 		b.Run("parallel-same-scope", func(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := db.AddFailure(ctx, "pwd:2", now, throttle); err != nil {
+					if _, _, err := db.ReserveAttempt(ctx, "pwd:2", now, throttle); err != nil {
 						b.Error(err)
 						return
 					}

@@ -29,7 +29,7 @@ func testAttemptCounting(t *testing.T, s store.Store) {
 	if d := diff(store.Attempt{Scope: "pwd:1"}, got); d != "" {
 		t.Errorf("GetAttempt of a new scope (-want +got):\n%s", d)
 	}
-	for i := 1; i <= 4; i++ {
+	for i := 1; i <= 3; i++ {
 		now := at(time.Duration(i) * time.Second)
 		var calledWith int
 		throttle := func(failures int) time.Time {
@@ -37,19 +37,34 @@ func testAttemptCounting(t *testing.T, s store.Store) {
 			return throttleAfter3(now)(failures)
 		}
 		want := store.Attempt{Scope: "pwd:1", Failures: i, ThrottledUntil: throttleAfter3(now)(i), UpdatedAt: now}
-		got, err := s.AddFailure(ctx, "pwd:1", now, throttle)
+		got, ok, err := s.ReserveAttempt(ctx, "pwd:1", now, throttle)
 		must(t, err)
-		if calledWith != i {
-			t.Errorf("failure %d: throttle called with %d", i, calledWith)
+		if !ok || calledWith != i {
+			t.Errorf("reservation %d: ok %v, throttle called with %d", i, ok, calledWith)
 		}
 		if d := diff(want, got); d != "" {
-			t.Errorf("AddFailure %d (-want +got):\n%s", i, d)
+			t.Errorf("ReserveAttempt %d (-want +got):\n%s", i, d)
 		}
 		stored, err := s.GetAttempt(ctx, "pwd:1")
 		must(t, err)
 		if d := diff(want, stored); d != "" {
-			t.Errorf("GetAttempt after failure %d (-want +got):\n%s", i, d)
+			t.Errorf("GetAttempt after reservation %d (-want +got):\n%s", i, d)
 		}
+	}
+	// The third reservation throttled the scope for 3 minutes from 3 s: refused, unchanged.
+	before, err := s.GetAttempt(ctx, "pwd:1")
+	must(t, err)
+	got, ok, err := s.ReserveAttempt(ctx, "pwd:1", at(time.Minute), throttleAfter3(at(time.Minute)))
+	must(t, err)
+	if ok {
+		t.Error("a reservation while throttled was granted")
+	}
+	if d := diff(before, got); d != "" {
+		t.Errorf("a refused reservation changed the counter (-want +got):\n%s", d)
+	}
+	later := at(3*time.Second + 3*time.Minute)
+	if got, ok, err = s.ReserveAttempt(ctx, "pwd:1", later, throttleAfter3(later)); err != nil || !ok || got.Failures != 4 {
+		t.Errorf("reservation when the throttle ended: %+v, %v, %v", got, ok, err)
 	}
 	other, err := s.GetAttempt(ctx, "pwd:2")
 	must(t, err)
@@ -60,22 +75,34 @@ func testAttemptCounting(t *testing.T, s store.Store) {
 
 func testAttemptReset(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
-	for range 3 {
-		_, err := s.AddFailure(ctx, "ip:logon:192.0.2.1", t0, throttleAfter3(t0))
+	for range 2 {
+		_, _, err := s.ReserveAttempt(ctx, "ip:logon:192.0.2.1", t0, throttleAfter3(t0))
 		must(t, err)
 	}
-	_, err := s.AddFailure(ctx, "key:7", t0, throttleAfter3(t0))
+	_, _, err := s.ReserveAttempt(ctx, "key:7", t0, throttleAfter3(t0))
 	must(t, err)
-	must(t, s.ResetAttempts(ctx, "ip:logon:192.0.2.1"))
+	must(t, s.ReleaseAttempt(ctx, "ip:logon:192.0.2.1"))
 	got, err := s.GetAttempt(ctx, "ip:logon:192.0.2.1")
+	must(t, err)
+	if got.Failures != 1 {
+		t.Errorf("after one release of two: %d", got.Failures)
+	}
+	must(t, s.ReleaseAttempt(ctx, "ip:logon:192.0.2.1"))
+	must(t, s.ReleaseAttempt(ctx, "ip:logon:192.0.2.1"))
+	must(t, s.ReleaseAttempt(ctx, "never:seen"))
+	if got, _ = s.GetAttempt(ctx, "ip:logon:192.0.2.1"); got.Failures != 0 {
+		t.Errorf("release below zero: %d", got.Failures)
+	}
+	must(t, s.ResetAttempts(ctx, "ip:logon:192.0.2.1"))
+	got, err = s.GetAttempt(ctx, "ip:logon:192.0.2.1")
 	must(t, err)
 	if d := diff(store.Attempt{Scope: "ip:logon:192.0.2.1"}, got); d != "" {
 		t.Errorf("after ResetAttempts (-want +got):\n%s", d)
 	}
-	got, err = s.AddFailure(ctx, "ip:logon:192.0.2.1", t0, throttleAfter3(t0))
+	got, _, err = s.ReserveAttempt(ctx, "ip:logon:192.0.2.1", t0, throttleAfter3(t0))
 	must(t, err)
 	if got.Failures != 1 {
-		t.Errorf("first failure after reset counts %d", got.Failures)
+		t.Errorf("first reservation after reset counts %d", got.Failures)
 	}
 	got, err = s.GetAttempt(ctx, "key:7")
 	must(t, err)

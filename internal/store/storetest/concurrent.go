@@ -13,7 +13,8 @@ import (
 var concurrentTests = []test{
 	{"AdvanceKeyCounter", testConcurrentAdvanceKeyCounter},
 	{"UseCode", testConcurrentUseCode},
-	{"AddFailure", testConcurrentAddFailure},
+	{"ReserveAttempt", testConcurrentReserveAttempt},
+	{"ReserveBurst", testConcurrentReserveBurst},
 	{"ClaimMessages", testConcurrentClaimMessages},
 }
 
@@ -90,22 +91,17 @@ func testConcurrentUseCode(t *testing.T, s store.Store) {
 	}
 }
 
-func testConcurrentAddFailure(t *testing.T, s store.Store) {
+func testConcurrentReserveAttempt(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	const perRacer = 5
 	var mu sync.Mutex
-	seen := map[int]int{} // failure count returned → how often
+	seen := map[int]int{} // count returned → how often
 	race(racers, func(int) {
 		for range perRacer {
-			a, err := s.AddFailure(ctx, "ip:logon:192.0.2.1", t0, func(failures int) time.Time {
-				return at(time.Duration(failures) * time.Second)
-			})
-			if err != nil {
-				t.Errorf("AddFailure: %v", err)
+			a, ok, err := s.ReserveAttempt(ctx, "ip:logon:192.0.2.1", t0, func(int) time.Time { return time.Time{} })
+			if err != nil || !ok {
+				t.Errorf("ReserveAttempt: %v, %v", ok, err)
 				return
-			}
-			if !a.ThrottledUntil.Equal(at(time.Duration(a.Failures) * time.Second)) {
-				t.Errorf("AddFailure returned %d failures but throttled until %v", a.Failures, a.ThrottledUntil)
 			}
 			mu.Lock()
 			seen[a.Failures]++
@@ -115,14 +111,41 @@ func testConcurrentAddFailure(t *testing.T, s store.Store) {
 	const total = racers * perRacer
 	for n := 1; n <= total; n++ {
 		if seen[n] != 1 {
-			t.Errorf("failure count %d returned %d times, want once", n, seen[n])
+			t.Errorf("count %d returned %d times, want once", n, seen[n])
 		}
 	}
 	got, err := s.GetAttempt(ctx, "ip:logon:192.0.2.1")
 	must(t, err)
-	if got.Failures != total || !got.ThrottledUntil.Equal(at(total*time.Second)) {
-		t.Errorf("after %d concurrent failures: %d failures, throttled until %v; want %d, %v",
-			total, got.Failures, got.ThrottledUntil, total, at(total*time.Second))
+	if got.Failures != total {
+		t.Errorf("after %d concurrent reservations: %d", total, got.Failures)
+	}
+}
+
+// testConcurrentReserveBurst: a burst of parallel attempts on a scope that throttles after 5
+// gets exactly 5 — the property that stops parallel password guessing.
+func testConcurrentReserveBurst(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	var mu sync.Mutex
+	granted := 0
+	race(racers*3, func(int) {
+		_, ok, err := s.ReserveAttempt(ctx, "pwd:burst", t0, func(failures int) time.Time {
+			if failures < 5 {
+				return time.Time{}
+			}
+			return t0.Add(time.Minute)
+		})
+		if err != nil {
+			t.Errorf("ReserveAttempt: %v", err)
+			return
+		}
+		if ok {
+			mu.Lock()
+			granted++
+			mu.Unlock()
+		}
+	})
+	if granted != 5 {
+		t.Errorf("%d of %d parallel attempts granted, want 5", granted, racers*3)
 	}
 }
 
