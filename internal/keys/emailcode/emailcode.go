@@ -293,12 +293,17 @@ func (k *Kind) Check(ctx context.Context, st store.Store, acct store.Account, pu
 	if !isCode(code) {
 		return keys.ErrWrongCode
 	}
+	// Count the try before comparing: parallel answers each get their own count from the
+	// atomic increment, so no more than TriesPerCode of them are ever compared.
+	n, err := st.AddCodeAttempt(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("check %s code: count attempt: %w", purpose, err)
+	}
+	if n > k.cfg.TriesPerCode {
+		return keys.ErrCodeTries
+	}
 	if !k.hasher.Equal(k.hash(acct.ID, purpose, c.Target, code), c.Hash) {
-		n, err := st.AddCodeAttempt(ctx, c.ID)
-		if err != nil {
-			return fmt.Errorf("check %s code: count attempt: %w", purpose, err)
-		}
-		if n >= k.cfg.TriesPerCode {
+		if n == k.cfg.TriesPerCode {
 			return keys.ErrCodeTries
 		}
 		return keys.ErrWrongCode

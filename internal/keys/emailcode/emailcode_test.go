@@ -262,8 +262,9 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 			t.Fatalf("%d successes, want exactly 1", got)
 		}
 		for _, err := range errs {
-			if err != nil && !errors.Is(err, keys.ErrCodeExpired) {
-				t.Errorf("losing verification: %v, want %v", err, keys.ErrCodeExpired)
+			// A loser finds the code used, or (past the fifth try) its tries used up.
+			if err != nil && !errors.Is(err, keys.ErrCodeExpired) && !errors.Is(err, keys.ErrCodeTries) {
+				t.Errorf("losing verification: %v, want %v or %v", err, keys.ErrCodeExpired, keys.ErrCodeTries)
 			}
 		}
 	})
@@ -522,6 +523,41 @@ func TestResendLimitUnderConcurrency(t *testing.T) {
 		wg.Wait()
 		if issued != 3 {
 			t.Errorf("%d codes issued by 12 simultaneous requests, want 3", issued)
+		}
+	})
+}
+
+// TestTriesUnderConcurrency: parallel wrong answers to one code are compared at most
+// TriesPerCode times.
+func TestTriesUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, DefaultConfig(), 78)
+		ch, code := e.begin(t)
+		bad := "000000"
+		if code == bad {
+			bad = "111111"
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wrongs := 0
+		for i := 0; i < 30; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := e.verify(ch, bad); errors.Is(err, keys.ErrWrongCode) && !errors.Is(err, keys.ErrCodeTries) {
+					mu.Lock()
+					wrongs++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if wrongs != 4 {
+			t.Errorf("%d answers judged merely wrong, want 4 (the 5th try ends the code)", wrongs)
+		}
+		if err := e.verify(ch, code); !errors.Is(err, keys.ErrCodeTries) {
+			t.Errorf("right code after the tries ran out: %v", err)
 		}
 	})
 }
