@@ -312,3 +312,37 @@ func TestHTTPLogonFailures(t *testing.T) {
 		})
 	})
 }
+
+func TestDevMailboxOnlyForDevelopment(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change func(*config.Config)
+		want   bool
+	}{
+		{"loopback without SMTP", func(c *config.Config) {}, true},
+		{"localhost", func(c *config.Config) { c.Listen = "localhost:8080" }, true},
+		{"all interfaces", func(c *config.Config) { c.Listen = ":8080" }, false},
+		{"public address", func(c *config.Config) { c.Listen = "192.0.2.10:443" }, false},
+		{"demo on all interfaces", func(c *config.Config) { c.Listen = "0.0.0.0:8080"; c.Demo = true }, true},
+		{"SMTP configured", func(c *config.Config) { c.SMTPHost = "mail.example.org" }, false},
+	}
+	for _, tt := range tests {
+		c := config.Default()
+		tt.change(&c)
+		if got := devMailbox(c); got != tt.want {
+			t.Errorf("%s: devMailbox = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	for base, want := range map[string]bool{"https://login.example.be": true, "HTTPS://login.example.be": true, "http://127.0.0.1:8080": false} {
+		if got := isHTTPS(base); got != want {
+			t.Errorf("isHTTPS(%q) = %v", base, got)
+		}
+	}
+	// The route itself answers 404 when off.
+	tn := newTestNode(t, "sqlite", func(c *config.Config) { c.Listen = "0.0.0.0:8080" })
+	p, err := tn.citizen().Get("/dev/mailbox")
+	if err != nil || p.Status != 404 {
+		t.Errorf("/dev/mailbox on a non-loopback listener: %d, %v", p.Status, err)
+	}
+}

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/devmailbox"
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
@@ -88,6 +90,9 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wg.Add(1)
 	go func() { defer wg.Done(); sweepSessions(workCtx, sweeper, n) }()
 
+	if cfg.SMTPHost == "" && !devMailbox(cfg) {
+		log.Warn("no SMTP server configured: e-mails stay in the outbox, and the development mailbox is off because the listener is not loopback; set --smtp-host")
+	}
 	fmt.Fprintf(stdout, "Sleutelbos is serving at %s\n", cfg.BaseURL)
 	log.Info("serving", "url", cfg.BaseURL, "database", strings.SplitN(cfg.Database(), ":", 2)[0], "smtp", cfg.SMTPHost != "")
 
@@ -120,7 +125,7 @@ func (n *Node) Handler() (http.Handler, error) {
 func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 	cfg := n.Config
 	var mailbox http.Handler
-	dev := cfg.SMTPHost == ""
+	dev := devMailbox(cfg)
 	if dev {
 		mailbox = devmailbox.New(n.Store, n.Bundle, func(r *http.Request) string {
 			return n.Bundle.Negotiate(r.URL.Query().Get("lang"), cookieValue(r, "lang"), "", r.Header.Get("Accept-Language"))
@@ -129,7 +134,7 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 	s, err := web.New(web.Config{
 		ServiceName:     cfg.ServiceName,
 		BaseURL:         cfg.BaseURL,
-		Secure:          strings.HasPrefix(cfg.BaseURL, "https://"),
+		Secure:          isHTTPS(cfg.BaseURL),
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		SessionIdle:     cfg.SessionIdle,
 		SessionAbsolute: cfg.SessionAbsolute,
@@ -143,6 +148,31 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		return nil, nil, fmt.Errorf("web: %w", err)
 	}
 	return s.Handler(), s, nil
+}
+
+// devMailbox reports whether /dev/mailbox is served: only without SMTP, and only where it is
+// plainly a developer's machine (demo mode or a loopback listener) — the page shows every
+// citizen's codes to whoever can reach it.
+func devMailbox(cfg config.Config) bool {
+	if cfg.SMTPHost != "" {
+		return false
+	}
+	if cfg.Demo {
+		return true
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// isHTTPS reports whether the public URL is https (in any letter case: the URL parser accepts
+// HTTPS:// and so must the cookie and HSTS decision).
+func isHTTPS(base string) bool {
+	u, err := url.Parse(base)
+	return err == nil && u.Scheme == "https"
 }
 
 func cookieValue(r *http.Request, name string) string {

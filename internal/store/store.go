@@ -269,7 +269,8 @@ type Outbox interface {
 	// message while its lease holds (PostgreSQL: FOR UPDATE SKIP LOCKED).
 	ClaimMessages(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Message, error)
 	// MarkSent, RetryLater and MarkFailed only apply while owner still holds the lease; they
-	// return ErrNotFound otherwise.
+	// return ErrNotFound otherwise. MarkSent also empties TextBody and HTMLBody: a delivered
+	// message's code must not stay readable in the database (SPEC §8, codes only as hashes).
 	MarkSent(ctx context.Context, id int64, owner string, at time.Time) error
 	RetryLater(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
 	MarkFailed(ctx context.Context, id int64, owner string, lastErr string) error

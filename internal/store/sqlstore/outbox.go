@@ -116,10 +116,11 @@ func (db *DB) leased(ctx context.Context, op string, id int64, q string, args ..
 	return nil
 }
 
-// MarkSent records delivery at at. store.ErrNotFound unless owner holds the lease.
+// MarkSent records delivery at at and drops the bodies, which may hold a code. store.ErrNotFound
+// unless owner holds the lease.
 func (db *DB) MarkSent(ctx context.Context, id int64, owner string, at time.Time) error {
 	return db.leased(ctx, "mark sent", id, `UPDATE outbox SET state = 'sent', sent_at = $1, lease_owner = '', lease_until = 0,
-		last_error = '' WHERE id = $2 AND lease_owner = $3 AND state = 'sending'`, toMicros(at), id, owner)
+		last_error = '', text_body = '', html_body = '' WHERE id = $2 AND lease_owner = $3 AND state = 'sending'`, toMicros(at), id, owner)
 }
 
 // RetryLater puts the message back to pending until next, keeping lastErr. store.ErrNotFound

@@ -145,6 +145,9 @@ func testOutboxLease(t *testing.T, s store.Store) {
 	if got.State != store.MessageSent || !got.SentAt.Equal(at(lease+time.Second)) {
 		t.Errorf("after MarkSent: state %s, sent at %v", got.State, got.SentAt)
 	}
+	if got.TextBody != "" || got.HTMLBody != "" || got.Subject == "" || got.MessageID == "" {
+		t.Errorf("after MarkSent the bodies should be gone and the envelope kept: %+v", got)
+	}
 	wantErr(t, "MarkSent of a sent message", s.MarkSent(ctx, m.ID, "node-b", at(lease)), store.ErrNotFound)
 	after, err := s.ClaimMessages(ctx, "node-c", at(10*lease), at(11*lease), 10)
 	must(t, err)
