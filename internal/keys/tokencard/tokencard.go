@@ -59,7 +59,11 @@ func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
 // Begin picks a uniformly random position other than the one asked last time, records it as
 // the key's counter and returns the challenge asking for that code.
 func (k *Kind) Begin(ctx context.Context, st store.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
-	// Read the counter again: key may have been loaded before another logon asked a position.
+	// Lock, then read the counter again: key may have been loaded before another logon asked a
+	// position, and two logons at once must not both read the same last position.
+	if err := st.LockAccount(ctx, acct.ID); err != nil {
+		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
+	}
 	cur, err := st.GetKey(ctx, key.ID)
 	if err != nil {
 		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
@@ -95,11 +99,19 @@ func nextPosition(rand io.Reader, last int64) (int, error) {
 
 // Verify checks answer against the code at the position in ch. Surrounding spaces are ignored;
 // anything but exactly 6 ASCII digits is simply wrong. A paper code is not single use: the same
-// position may be asked again in a later logon (never twice in a row).
+// position may be asked again in a later logon (never twice in a row). Only the position asked
+// last is answerable: a challenge superseded by a newer logon gives ErrCodeExpired.
 func (k *Kind) Verify(ctx context.Context, st store.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
 	pos, err := strconv.Atoi(ch.State)
 	if err != nil || pos < 1 || pos > Positions {
 		return fmt.Errorf("tokencard verify: challenge position %q is not 1..%d", ch.State, Positions)
+	}
+	cur, err := st.GetKey(ctx, key.ID)
+	if err != nil {
+		return fmt.Errorf("tokencard verify: %w", err)
+	}
+	if cur.Counter != int64(pos) {
+		return keys.ErrCodeExpired
 	}
 	hashes, err := decodeData(key.Data)
 	if err != nil {

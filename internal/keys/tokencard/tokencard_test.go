@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/keystest"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
 )
 
@@ -179,6 +181,9 @@ func TestVerify(t *testing.T) {
 		}
 	}
 	ch := keys.Challenge{Prompt: "login.tokencard.prompt", Args: []string{"5"}, State: "5"}
+	if err := st.SetKeyCounter(ctx, key.ID, 5); err != nil { // as Begin would have asked it
+		t.Fatal(err)
+	}
 	if err := k.Verify(ctx, st, acct, key, ch, codes[4]); err != nil {
 		t.Errorf("right code: %v", err)
 	}
@@ -290,4 +295,51 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestSupersededPosition: a second logon asks a new position; the first logon's position can
+// no longer be answered.
+func TestSupersededPosition(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		h, err := secrets.NewHasher(bytes.Repeat([]byte{5}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := New(h, keystest.NewRand(11))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct := keystest.NewAccount(t, db, "superseded")
+		var codes [Positions]string
+		for i := range codes {
+			codes[i] = fmt.Sprintf("%06d", 200000+i)
+		}
+		key, err := NewKey(h, acct.ID, "SUP-1", codes, keystest.Start())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateKey(ctx, &key); err != nil {
+			t.Fatal(err)
+		}
+		first, err := k.Begin(ctx, db, acct, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := k.Begin(ctx, db, acct, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.State == second.State {
+			t.Fatalf("the same position %s was asked twice in a row", first.State)
+		}
+		pos := func(ch keys.Challenge) int { p, _ := strconv.Atoi(ch.State); return p }
+		if err := k.Verify(ctx, db, acct, key, first, codes[pos(first)-1]); !errors.Is(err, keys.ErrCodeExpired) {
+			t.Errorf("superseded challenge: %v, want ErrCodeExpired", err)
+		}
+		if err := k.Verify(ctx, db, acct, key, second, codes[pos(second)-1]); err != nil {
+			t.Errorf("current challenge: %v", err)
+		}
+	})
 }
