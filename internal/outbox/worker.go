@@ -143,9 +143,12 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("outbox: %w", err)
 	}
 	for i, m := range msgs {
-		// Stop when shutting down, or when the lease would end during this delivery (another
-		// node may then claim the message): give the rest back for an immediate new claim.
-		if ctx.Err() != nil || w.now().Add(w.cfg.Timeout).After(leaseUntil) {
+		// Stop when shutting down, or when the lease could end before this delivery is recorded
+		// (another node may then claim the message): a send takes at most Timeout, and one more
+		// Timeout of margin covers recording it and clock differences between nodes. Give the
+		// rest back for an immediate new claim. (Config.Validate keeps Lease >= 2*Timeout, so
+		// the first message of a batch always goes.)
+		if ctx.Err() != nil || w.now().Add(2*w.cfg.Timeout).After(leaseUntil) {
 			w.abandon(ctx, msgs[i:])
 			break
 		}

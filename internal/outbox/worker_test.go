@@ -585,7 +585,9 @@ func TestLeaseRunningOut(t *testing.T) {
 	for range 3 {
 		enqueue(t, db, c, "en")
 	}
-	hook := sendHook{Sender: newSender(t, cfg), before: func(store.Message) { clk.Advance(cfg.Lease - cfg.Timeout + time.Second) }}
+	// After the first send, less than two timeouts of lease are left: one for the send and one
+	// of margin to record it before another node may claim the message.
+	hook := sendHook{Sender: newSender(t, cfg), before: func(store.Message) { clk.Advance(cfg.Lease - 2*cfg.Timeout + time.Second) }}
 	w := NewWorker(db, hook, cfg, "node-a", clk.Now, testLogger(t))
 	runOnce(t, w, 3)
 	if st := w.Stats(); st.Sent != 1 || st.Abandoned != 2 {
