@@ -1,13 +1,10 @@
 package login_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"github.com/sleutelbos/sleutelbos/internal/clock"
-	"io"
-	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,14 +16,12 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
-	"github.com/sleutelbos/sleutelbos/internal/keys/emailcode"
 	passwordkind "github.com/sleutelbos/sleutelbos/internal/keys/password"
 	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
 	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
 	"github.com/sleutelbos/sleutelbos/internal/login"
-	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/password"
-	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
@@ -48,82 +43,9 @@ type fixture struct {
 
 func newFixture(t *testing.T, db *sqlstore.DB, mutate func(*login.Config)) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
-	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := secrets.NewKeyring(rand.Reader, "k1", map[string][]byte{"k1": bytes.Repeat([]byte{9}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := i18n.Load("en")
-	if err != nil {
-		t.Fatal(err)
-	}
-	composer, err := mail.NewComposer(bundle, mail.ComposerConfig{ServiceName: "Test", BaseURL: "http://127.0.0.1", From: "noreply@example.org", Hold: true, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher := password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
-	tc, err := tokencard.New(h, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec, err := emailcode.New(emailcode.DefaultConfig(), h, composer, rand.Reader, clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := totp.New(totp.DefaultConfig("Test"), kr, rand.Reader, clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := keys.NewRegistry(passwordkind.New(), tc, ec, tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := login.DefaultConfig()
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	svc, err := login.New(cfg, login.Deps{
-		Store: db, Kinds: reg, Passwords: hasher,
-		Limiter:   attempts.New(db, attempts.DefaultPolicy(), clk.Now),
-		IPLimiter: attempts.New(db, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, clk.Now),
-		Audit:     audit.New(clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil))), Now: clk.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := hasher.Hash(ctx, pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct := store.Account{Username: "Jan", Name: "Jan Peeters", Email: "jan@example.org", Language: "nl", PasswordHash: hash}
-	if err := db.CreateAccount(ctx, &acct); err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, st: db, clock: clk, svc: svc, acct: acct, ctx: ctx}
-	for i := range f.codes {
-		f.codes[i] = strconv.Itoa(100000 + i*1111)
-	}
-	card, err := tokencard.NewKey(h, acct.ID, "SER-1", f.codes, clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.secret = bytes.Repeat([]byte{3}, 20)
-	app, err := tp.NewKey(acct.ID, f.secret, clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	email := store.Key{AccountID: acct.ID, Kind: keys.EmailCode, Status: store.KeyActive, CreatedAt: clk.Now(), ActivatedAt: clk.Now()}
-	for _, k := range []*store.Key{&card, &app, &email} {
-		if err := db.CreateKey(ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return f
+	w := logintest.New(t, db, logintest.Options{Config: mutate})
+	return &fixture{t: t, st: db, clock: w.Clock, svc: w.Service, acct: w.Account, codes: w.CardCodes,
+		secret: w.TOTPSecret, ctx: context.Background()}
 }
 
 // atCode runs a logon of kind up to the code step.

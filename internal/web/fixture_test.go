@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"io"
 	"log/slog"
@@ -12,23 +11,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/sleutelbos/sleutelbos/internal/attempts"
-	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
-	"github.com/sleutelbos/sleutelbos/internal/keys/emailcode"
-	passwordkind "github.com/sleutelbos/sleutelbos/internal/keys/password"
 	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
 	"github.com/sleutelbos/sleutelbos/internal/login"
-	"github.com/sleutelbos/sleutelbos/internal/mail"
-	"github.com/sleutelbos/sleutelbos/internal/password"
-	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
@@ -78,77 +69,11 @@ type option func(*Config, *Deps)
 
 func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
-	bundle, err := i18n.Load("en")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	composer, err := mail.NewComposer(bundle, mail.ComposerConfig{ServiceName: "Sleutelbos", BaseURL: "http://127.0.0.1",
-		From: "noreply@example.org", Hold: true, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc, err := tokencard.New(h, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec, err := emailcode.New(emailcode.DefaultConfig(), h, composer, rand.Reader, clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := keys.NewRegistry(passwordkind.New(), tc, ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher := password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := login.New(login.DefaultConfig(), login.Deps{
-		Store: db, Kinds: reg, Passwords: hasher,
-		Limiter:   attempts.New(db, attempts.DefaultPolicy(), clk.Now),
-		IPLimiter: attempts.New(db, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, clk.Now),
-		Audit:     audit.New(clk.Now, discard), Now: clk.Now,
+	w := logintest.New(t, db, logintest.Options{
+		Citizen: logintest.Citizen{Username: demoUser, Name: demoName, Email: "demo@example.org", Language: "en", Password: demoPassword},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	hash, err := hasher.Hash(ctx, demoPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct := store.Account{Username: demoUser, Name: demoName, Email: "demo@example.org", Language: "en", PasswordHash: hash}
-	f := &fixture{t: t, db: db, clock: clk, logs: &syncBuffer{}, bundle: bundle}
-	for i := range f.codes {
-		f.codes[i] = strconv.Itoa(100000 + i*1111)
-	}
-	if err := db.CreateAccount(ctx, &acct); errors.Is(err, store.ErrConflict) {
-		// A second fixture on the same database shares the demo citizen and keys.
-		if f.acct, err = db.GetAccountByUsername(ctx, demoUser); err != nil {
-			t.Fatal(err)
-		}
-		f.newServer(db, svc, reg, opts)
-		return f
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	f.acct = acct
-	card, err := tokencard.NewKey(h, acct.ID, "SER-1", f.codes, clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	email := store.Key{AccountID: acct.ID, Kind: keys.EmailCode, Status: store.KeyActive, CreatedAt: clk.Now(), ActivatedAt: clk.Now()}
-	for _, k := range []*store.Key{&card, &email} {
-		if err := db.CreateKey(ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	f.newServer(db, svc, reg, opts)
+	f := &fixture{t: t, db: db, clock: w.Clock, logs: &syncBuffer{}, bundle: w.Bundle, acct: w.Account, codes: w.CardCodes}
+	f.newServer(db, w.Service, w.Kinds, opts)
 	return f
 }
 

@@ -1,0 +1,137 @@
+// Package logintest builds, for tests, a logon service over a real store with every key kind
+// wired as in production (cheap password hashing, fixed keys), and a citizen who has every key
+// with codes the test knows. The login and web tests share it so that neither wires the
+// service by hand.
+package logintest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/keys/emailcode"
+	passwordkind "github.com/sleutelbos/sleutelbos/internal/keys/password"
+	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
+	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
+	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// Citizen describes the citizen a World creates.
+type Citizen struct {
+	Username, Name, Email, Language, Password string
+}
+
+// Options tune a World; zero fields take defaults.
+type Options struct {
+	Citizen Citizen
+	// Config changes the logon rules before the service is built.
+	Config func(*login.Config)
+	// Start is the clock's first instant (default 25 November 2026 10:00 UTC).
+	Start time.Time
+}
+
+// World is a logon service, its parts, and one citizen with a password, a token card, an
+// e-mail code key and an authenticator key.
+type World struct {
+	Store     store.Store
+	Clock     *clock.Fake
+	Bundle    *i18n.Bundle
+	Kinds     *keys.Registry
+	Passwords *password.Hasher
+	Service   *login.Service
+	Citizen   Citizen
+	Account   store.Account
+	// CardCodes are the token card's codes, position 1 first; TOTPSecret is the app's secret.
+	CardCodes  [tokencard.Positions]string
+	TOTPSecret []byte
+}
+
+// New builds a World over st. A second World on the same store finds the citizen already
+// there and shares it.
+func New(t testing.TB, st store.Store, o Options) *World {
+	t.Helper()
+	ctx := context.Background()
+	c := o.Citizen
+	if c.Username == "" {
+		c = Citizen{Username: "Jan", Name: "Jan Peeters", Email: "jan@example.org", Language: "nl", Password: "correct horse battery"}
+	}
+	start := o.Start
+	if start.IsZero() {
+		start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	}
+	w := &World{Store: st, Clock: clock.NewFake(start), Citizen: c, TOTPSecret: bytes.Repeat([]byte{3}, 20)}
+	for i := range w.CardCodes {
+		w.CardCodes[i] = strconv.Itoa(100000 + i*1111)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	w.Bundle, err = i18n.Load("en")
+	must(err)
+	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, 32))
+	must(err)
+	kr, err := secrets.NewKeyring(rand.Reader, "k1", map[string][]byte{"k1": bytes.Repeat([]byte{9}, 32)})
+	must(err)
+	composer, err := mail.NewComposer(w.Bundle, mail.ComposerConfig{ServiceName: "Sleutelbos", BaseURL: "http://127.0.0.1",
+		From: "noreply@example.org", Hold: true, Now: w.Clock.Now})
+	must(err)
+	tc, err := tokencard.New(h, rand.Reader)
+	must(err)
+	ec, err := emailcode.New(emailcode.DefaultConfig(), h, composer, rand.Reader, w.Clock.Now)
+	must(err)
+	tp, err := totp.New(totp.DefaultConfig("Sleutelbos"), kr, rand.Reader, w.Clock.Now)
+	must(err)
+	w.Kinds, err = keys.NewRegistry(passwordkind.New(), tc, ec, tp)
+	must(err)
+	w.Passwords = password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
+	cfg := login.DefaultConfig()
+	if o.Config != nil {
+		o.Config(&cfg)
+	}
+	w.Service, err = login.New(cfg, login.Deps{
+		Store: st, Kinds: w.Kinds, Passwords: w.Passwords,
+		Limiter:   attempts.New(st, attempts.DefaultPolicy(), w.Clock.Now),
+		IPLimiter: attempts.New(st, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, w.Clock.Now),
+		Audit:     audit.New(w.Clock.Now, slog.New(slog.NewTextHandler(io.Discard, nil))), Now: w.Clock.Now,
+	})
+	must(err)
+
+	hash, err := w.Passwords.Hash(ctx, c.Password)
+	must(err)
+	w.Account = store.Account{Username: c.Username, Name: c.Name, Email: c.Email, Language: c.Language, PasswordHash: hash}
+	if err := st.CreateAccount(ctx, &w.Account); errors.Is(err, store.ErrConflict) {
+		w.Account, err = st.GetAccountByUsername(ctx, c.Username)
+		must(err)
+		return w
+	} else {
+		must(err)
+	}
+	card, err := tokencard.NewKey(h, w.Account.ID, "SER-"+c.Username, w.CardCodes, start)
+	must(err)
+	app, err := tp.NewKey(w.Account.ID, w.TOTPSecret, start)
+	must(err)
+	email := store.Key{AccountID: w.Account.ID, Kind: keys.EmailCode, Status: store.KeyActive, CreatedAt: start, ActivatedAt: start}
+	for _, k := range []*store.Key{&card, &app, &email} {
+		must(st.CreateKey(ctx, k))
+	}
+	return w
+}
