@@ -187,12 +187,16 @@ func (s *Service) Start(min keys.Level, returnTo string) *Transaction {
 	return &Transaction{Step: StepChoose, MinLevel: min, Return: returnTo, StartedAt: s.now()}
 }
 
+// offered reports whether the policy offers kind now.
+func (s *Service) offered(kind string) bool {
+	return s.cfg.Offered == nil || s.cfg.Offered(kind, s.now())
+}
+
 // Choices lists the kinds offered for tx: enabled, meeting its level, and offered by policy.
 func (s *Service) Choices(tx *Transaction) []Choice {
-	now := s.now()
 	var out []Choice
 	for _, k := range s.kinds.Meeting(tx.MinLevel) {
-		if s.cfg.Offered != nil && !s.cfg.Offered(k.Name(), now) {
+		if !s.offered(k.Name()) {
 			continue
 		}
 		_, resend := k.(keys.Resender)
@@ -280,6 +284,12 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	kind, ok := s.kinds.Get(tx.Kind)
 	if !ok {
 		return ErrUnknownKind
+	}
+	if !s.offered(tx.Kind) {
+		// Switched off (phased out) since it was chosen: as if the citizen had no such key.
+		tx.Step = StepChoose
+		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, Reason: audit.ReasonKeyMissing, IP: c.IP})
+		return NoKeyError(tx.Kind)
 	}
 	ch, isChallenger := kind.(keys.Challenger)
 	if !isChallenger {
@@ -488,6 +498,10 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 	ch, isChallenger := k.(keys.Challenger)
 	if !ok || !isChallenger {
 		return nil, store.Key{}, store.Account{}, ErrUnknownKind
+	}
+	if !s.offered(tx.Kind) {
+		tx.Step = StepChoose
+		return nil, store.Key{}, store.Account{}, NoKeyError(tx.Kind)
 	}
 	acct, err := s.st.GetAccount(ctx, tx.AccountID)
 	if err != nil {

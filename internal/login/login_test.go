@@ -463,3 +463,46 @@ func TestParallelGuessesAreLimited(t *testing.T) {
 		}
 	})
 }
+
+// TestKindSwitchedOffMidLogon: a kind the policy stops offering (phased out) while a logon is
+// under way is refused at every later step with the "you do not have this key" message.
+func TestKindSwitchedOffMidLogon(t *testing.T) {
+	var mu sync.Mutex
+	off := map[string]bool{}
+	offered := func(kind string, _ time.Time) bool { mu.Lock(); defer mu.Unlock(); return !off[kind] }
+	f := newFixture(t, storetest.SQLite(t), func(c *login.Config) { c.Offered = offered })
+	noKey := func(err error) bool {
+		var le *i18n.LocalizedError
+		return errors.As(err, &le) && le.Key == "login.error.no_key"
+	}
+
+	tx := f.svc.Start(keys.LevelSubstantial, "/")
+	if err := f.svc.Choose(tx, keys.TokenCard); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	off[keys.TokenCard] = true
+	mu.Unlock()
+	if err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"}); !noKey(err) || tx.Step != login.StepChoose {
+		t.Fatalf("password step after switch-off: %v at %s", err, tx.Step)
+	}
+	for _, c := range f.svc.Choices(tx) {
+		if c.Kind == keys.TokenCard {
+			t.Error("a switched-off kind is still on the chooser")
+		}
+	}
+	if err := f.svc.Choose(tx, keys.TokenCard); !errors.Is(err, login.ErrUnknownKind) {
+		t.Errorf("choosing a switched-off kind: %v", err)
+	}
+
+	mu.Lock()
+	off[keys.TokenCard] = false
+	mu.Unlock()
+	tx = f.atCode(keys.TokenCard)
+	mu.Lock()
+	off[keys.TokenCard] = true
+	mu.Unlock()
+	if err := f.svc.SubmitCode(f.ctx, tx, f.answer(tx), login.Client{IP: "192.0.2.1"}); !noKey(err) {
+		t.Fatalf("code step after switch-off: %v", err)
+	}
+}
