@@ -214,7 +214,7 @@ func (n *Node) wire() error {
 		Store: n.Store, Kinds: n.Kinds, Passwords: n.Passwords,
 		Limiter:   attempts.New(n.Store, policy, n.Now),
 		IPLimiter: attempts.New(n.Store, ipPolicy, n.Now),
-		Audit:     n.Audit, Now: n.Now,
+		Audit:     n.Audit, Now: n.Now, Log: n.Log,
 	})
 	return err
 }

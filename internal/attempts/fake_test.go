@@ -34,7 +34,7 @@ func (f *fakeStore) GetAttempt(_ context.Context, scope string) (store.Attempt, 
 	return a, nil
 }
 
-func (f *fakeStore) ReserveAttempt(_ context.Context, scope string, now time.Time, throttle func(int) time.Time) (store.Attempt, bool, error) {
+func (f *fakeStore) ReserveAttempt(_ context.Context, scope string, now time.Time, window time.Duration, throttle func(int) time.Time) (store.Attempt, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -45,6 +45,9 @@ func (f *fakeStore) ReserveAttempt(_ context.Context, scope string, now time.Tim
 	if now.Before(a.ThrottledUntil) {
 		return a, false, nil
 	}
+	if window > 0 && now.Sub(a.UpdatedAt) >= window {
+		a.Failures = 0
+	}
 	a.Failures++
 	a.ThrottledUntil = throttle(a.Failures)
 	a.UpdatedAt = now
@@ -52,7 +55,7 @@ func (f *fakeStore) ReserveAttempt(_ context.Context, scope string, now time.Tim
 	return a, true, nil
 }
 
-func (f *fakeStore) ReleaseAttempt(_ context.Context, scope string) error {
+func (f *fakeStore) ReleaseAttempt(_ context.Context, scope string, threshold int) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -60,6 +63,9 @@ func (f *fakeStore) ReleaseAttempt(_ context.Context, scope string) error {
 	}
 	if a, ok := f.rows[scope]; ok && a.Failures > 0 {
 		a.Failures--
+		if a.Failures < threshold {
+			a.ThrottledUntil = time.Time{}
+		}
 		f.rows[scope] = a
 	}
 	return nil

@@ -70,8 +70,8 @@ func New(st store.Attempts, p Policy, now func() time.Time) *Limiter {
 // Policy returns the policy the limiter applies.
 func (l *Limiter) Policy() Policy { return l.policy }
 
-// Check returns a *ThrottledError when scope is throttled now, and nil when an attempt may
-// proceed.
+// Check returns a *ThrottledError when scope is throttled now, and nil otherwise. It only
+// reads: to guard a check of a password or code, use Reserve, which counts atomically.
 func (l *Limiter) Check(ctx context.Context, scope Scope) error {
 	a, err := l.st.GetAttempt(ctx, string(scope))
 	if err != nil {
@@ -88,19 +88,7 @@ func (l *Limiter) Check(ctx context.Context, scope Scope) error {
 // future and the next reservation is refused.
 func (l *Limiter) Reserve(ctx context.Context, scope Scope) (store.Attempt, error) {
 	now := l.now()
-	if l.policy.Window > 0 {
-		a, err := l.st.GetAttempt(ctx, string(scope))
-		if err != nil {
-			return store.Attempt{}, fmt.Errorf("reserve attempt: %w", err)
-		}
-		// A node racing this reset may see one attempt fewer: harmless at the window's edge.
-		if a.Failures > 0 && now.Sub(a.UpdatedAt) >= l.policy.Window && !now.Before(a.ThrottledUntil) {
-			if err := l.st.ResetAttempts(ctx, string(scope)); err != nil {
-				return store.Attempt{}, fmt.Errorf("reserve attempt: %w", err)
-			}
-		}
-	}
-	a, ok, err := l.st.ReserveAttempt(ctx, string(scope), now, func(failures int) time.Time {
+	a, ok, err := l.st.ReserveAttempt(ctx, string(scope), now, l.policy.Window, func(failures int) time.Time {
 		d := l.policy.Throttle(failures)
 		if d <= 0 {
 			return time.Time{}
@@ -116,10 +104,11 @@ func (l *Limiter) Reserve(ctx context.Context, scope Scope) (store.Attempt, erro
 	return a, nil
 }
 
-// Release takes back one reserved attempt: for per-address scopes, an attempt that succeeded
-// (or failed for a reason that is not the citizen's) does not count against the address.
+// Release takes back one reserved attempt — one that succeeded (per-address scopes), or that
+// ended before anything was compared — and lifts the throttle when the count drops below the
+// policy's threshold.
 func (l *Limiter) Release(ctx context.Context, scope Scope) error {
-	if err := l.st.ReleaseAttempt(ctx, string(scope)); err != nil {
+	if err := l.st.ReleaseAttempt(ctx, string(scope), l.policy.Threshold); err != nil {
 		return fmt.Errorf("release attempt: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package attempts
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,7 +170,7 @@ func TestSucceedResets(t *testing.T) {
 	t.Parallel()
 	l, _, _ := newTestLimiter(t)
 	ctx := context.Background()
-	scope := KeyScope(3)
+	scope := FactorScope(3)
 	failN(t, l, scope, 5)
 	if err := l.Succeed(ctx, scope); err != nil {
 		t.Fatal(err)
@@ -190,7 +191,7 @@ func TestKeyLockoutCount(t *testing.T) {
 	t.Parallel()
 	l, _, c := newTestLimiter(t)
 	ctx := context.Background()
-	scope := KeyScope(9)
+	scope := FactorScope(9)
 	var failures int
 	for range KeyLockoutFailures {
 		a, err := l.Reserve(ctx, scope)
@@ -264,11 +265,10 @@ func TestScopes(t *testing.T) {
 	tests := []struct {
 		got, want Scope
 	}{
-		{PasswordScope("Jan.Peeters"), "pwd:jan.peeters"},
-		{PasswordScope("JAN.PEETERS"), "pwd:jan.peeters"},
-		{PasswordScope("Émile"), "pwd:émile"},
+		{PasswordScope("Jan.Peeters"), PasswordScope("jan.peeters")},
+		{PasswordScope("JAN.PEETERS"), PasswordScope("jan.peeters")},
+		{PasswordScope("Émile"), PasswordScope("émile")},
 		{FactorScope(42), "factor:42"},
-		{KeyScope(42), "key:42"},
 		{IPScope("logon", "192.0.2.1"), "ip:logon:192.0.2.1"},
 		{IPScope("logon", "::ffff:192.0.2.1"), "ip:logon:192.0.2.1"},
 		{IPScope("code", "2001:db8:1:2:3:4:5:6"), "ip:code:2001:db8:1:2::/64"},
@@ -280,6 +280,13 @@ func TestScopes(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("scope = %q, want %q", tt.got, tt.want)
 		}
+	}
+	// What is typed as a username (sometimes a password) never appears in the scope.
+	if s := string(PasswordScope("hunter2-secret")); strings.Contains(s, "hunter2") || !strings.HasPrefix(s, "pwd:") {
+		t.Errorf("PasswordScope leaks the typed username: %q", s)
+	}
+	if PasswordScope("anna") == PasswordScope("anne") {
+		t.Error("different usernames share a scope")
 	}
 }
 

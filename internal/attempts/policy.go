@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// KeyLockoutFailures is the number of consecutive failures on a key (KeyScope) after which the
+// KeyLockoutFailures is the number of consecutive failures on a key (FactorScope) after which the
 // key is locked until the citizen reactivates it.
 const KeyLockoutFailures = 100
 

@@ -1,30 +1,30 @@
 package attempts
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/netip"
 	"strconv"
 	"strings"
 )
 
-// Scope names one counter ("pwd:jan", "factor:7", "key:7", "ip:logon:192.0.2.1"). Build scopes
-// with the constructors below, never by hand.
+// Scope names one counter ("pwd:<hash>", "factor:7", "ip:logon:192.0.2.1"). Build scopes with
+// the constructors below, never by hand.
 type Scope string
 
 // PasswordScope counts wrong passwords for a username as typed, case-folded. It is keyed by the
-// username, not the account, so unknown and known usernames behave identically.
+// username, not the account, so unknown and known usernames behave identically. The username
+// is hashed: what people type there is sometimes their password, and scopes end up in the
+// database and in error messages.
 func PasswordScope(username string) Scope {
-	return Scope("pwd:" + strings.ToLower(username))
+	sum := sha256.Sum256([]byte(strings.ToLower(username)))
+	return Scope("pwd:" + hex.EncodeToString(sum[:16]))
 }
 
-// FactorScope counts wrong codes of one key; the Limiter throttles it after a few failures.
+// FactorScope counts consecutive wrong codes of one key: the Limiter throttles it after a few,
+// and the logon flow locks the key when the count reaches KeyLockoutFailures.
 func FactorScope(keyID int64) Scope {
 	return Scope("factor:" + strconv.FormatInt(keyID, 10))
-}
-
-// KeyScope counts consecutive failures on one key; the logon flow locks the key when the count
-// reaches KeyLockoutFailures. It is reset only by a success with that key.
-func KeyScope(keyID int64) Scope {
-	return Scope("key:" + strconv.FormatInt(keyID, 10))
 }
 
 // IPScope counts an action ("logon", "code") from one client address. IPv4-mapped IPv6

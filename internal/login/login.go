@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
@@ -150,6 +152,8 @@ type Deps struct {
 	IPLimiter Limiter
 	Audit     Auditor
 	Now       func() time.Time
+	// Log receives what goes wrong without changing the outcome (nil: discarded).
+	Log *slog.Logger
 }
 
 // Service runs logon transactions.
@@ -162,6 +166,7 @@ type Service struct {
 	ipLimiter Limiter
 	audit     Auditor
 	now       func() time.Time
+	log       *slog.Logger
 }
 
 // New returns a Service.
@@ -175,8 +180,12 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if _, ok := d.Kinds.Get(keys.Password); !ok {
 		return nil, errors.New("login: the password kind must be registered")
 	}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Service{cfg: cfg, st: d.Store, kinds: d.Kinds, passwords: d.Passwords, limiter: d.Limiter,
-		ipLimiter: d.IPLimiter, audit: d.Audit, now: d.Now}, nil
+		ipLimiter: d.IPLimiter, audit: d.Audit, now: d.Now, log: log}, nil
 }
 
 // Start begins a logon that must reach min; returnTo is where the citizen goes when done.
@@ -243,6 +252,9 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return ErrOutOfOrder
 	}
 	username = strings.TrimSpace(username)
+	if strings.ContainsFunc(username, unicode.IsControl) {
+		username = "" // no username has control characters (PostgreSQL even refuses NUL)
+	}
 	if len(username) > maxUsernameBytes {
 		// Longer than any real username: keep the throttle scope bounded and treat it as
 		// unknown (the lookup below finds nothing).
@@ -266,10 +278,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return ErrBadCredentials
 	}
 	acct := pw.acct
-	if err := s.limiter.Succeed(ctx, pwScope); err != nil {
-		return fmt.Errorf("submit password: %w", err)
-	}
-	if err := s.ipLimiter.Release(ctx, ipScope); err != nil {
+	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, pwScope)); err != nil {
 		return fmt.Errorf("submit password: %w", err)
 	}
 	if pw.rehash {
@@ -410,14 +419,13 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	}
 	verr := kind.Verify(ctx, s.st, acct, key, *tx.Challenge, answer)
 	if verr == nil {
-		if err := s.limiter.Succeed(ctx, factor); err != nil {
-			return fmt.Errorf("submit code: %w", err)
-		}
-		if err := s.ipLimiter.Release(ctx, ipScope); err != nil {
+		if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, factor)); err != nil {
 			return fmt.Errorf("submit code: %w", err)
 		}
 		if err := s.st.TouchKey(ctx, key.ID, s.now()); err != nil {
-			return fmt.Errorf("submit code: %w", err)
+			// The code is spent (used e-mail code, advanced TOTP step): failing the logon now
+			// would cost the citizen a new code for a "last used" date.
+			s.log.Warn("record key use", "key_id", key.ID, "err", err)
 		}
 		return s.done(ctx, tx, kind, key.ID, c)
 	}
@@ -426,19 +434,27 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 		release()
 		return fmt.Errorf("verify %s: %w", tx.Kind, verr)
 	}
+	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID,
+		Reason: failureReason(verr), IP: c.IP})
+	if errors.Is(verr, keys.ErrCodeExpired) {
+		// Nothing was compared (an expired or superseded code): not a guess, not counted.
+		release()
+		return verr
+	}
 	// The reservation already counted this failure; read back the count for the lockout.
 	a, err := s.st.GetAttempt(ctx, string(factor))
 	if err != nil {
 		return fmt.Errorf("submit code: %w", err)
 	}
-	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID,
-		Reason: failureReason(verr), IP: c.IP, Detail: map[string]string{"failures": fmt.Sprint(a.Failures)}})
 	if a.Failures >= s.cfg.LockAfter {
-		if err := s.st.SetKeyStatus(ctx, key.ID, store.KeyLocked, "lockout", s.now()); err != nil {
+		locked, err := s.st.TransitionKey(ctx, key.ID, store.KeyActive, store.KeyLocked, "lockout", s.now())
+		if err != nil {
 			return fmt.Errorf("lock key: %w", err)
 		}
-		s.record(ctx, store.AuditEvent{Type: audit.KeyLocked, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Actor: "system",
-			Reason: "lockout", IP: c.IP})
+		if locked {
+			s.record(ctx, store.AuditEvent{Type: audit.KeyLocked, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Actor: "system",
+				Reason: "lockout", IP: c.IP, Detail: map[string]string{"failures": fmt.Sprint(a.Failures)}})
+		}
 		tx.Step = StepChoose
 		return KeyLockedError(tx.Kind)
 	}

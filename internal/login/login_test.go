@@ -506,3 +506,39 @@ func TestKindSwitchedOffMidLogon(t *testing.T) {
 		t.Fatalf("code step after switch-off: %v", err)
 	}
 }
+
+// TestNothingComparedNothingCounted: answering a superseded token card position (a second tab
+// started a newer logon) tells the citizen, but counts no failure.
+func TestNothingComparedNothingCounted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		old := f.atCode(keys.TokenCard)
+		staleAnswer := f.answer(old)
+		_ = f.atCode(keys.TokenCard) // a newer logon asks another position
+		if err := f.svc.SubmitCode(f.ctx, old, staleAnswer, login.Client{IP: "192.0.2.1"}); !errors.Is(err, keys.ErrCodeExpired) {
+			t.Fatalf("superseded position: %v", err)
+		}
+		a, err := db.GetAttempt(f.ctx, string(attempts.FactorScope(old.KeyID)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Failures != 0 {
+			t.Errorf("a superseded answer counted %d failures", a.Failures)
+		}
+	})
+}
+
+// TestControlCharactersInUsername: a NUL or other control character is an unknown username,
+// not a database error (PostgreSQL refuses NUL in text).
+func TestControlCharactersInUsername(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		for _, u := range []string{"jan\x00", "j\nan", "\x1b[31mjan"} {
+			tx := f.svc.Start(keys.LevelLow, "/")
+			_ = f.svc.Choose(tx, keys.Password)
+			if err := f.svc.SubmitPassword(f.ctx, tx, u, pw, login.Client{IP: "192.0.2.1"}); !errors.Is(err, login.ErrBadCredentials) {
+				t.Errorf("username %q: %v, want ErrBadCredentials", u, err)
+			}
+		}
+	})
+}

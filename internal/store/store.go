@@ -99,6 +99,10 @@ type Keys interface {
 	ListKeys(ctx context.Context, accountID int64) ([]Key, error)
 	// SetKeyStatus changes the status; cause and at are recorded when the key stops being active.
 	SetKeyStatus(ctx context.Context, id int64, status KeyStatus, cause string, at time.Time) error
+	// TransitionKey changes the status from from to to, recording cause and at like
+	// SetKeyStatus, and reports whether the key was in from: concurrent transitions (a lockout
+	// racing a deactivation) never overwrite each other.
+	TransitionKey(ctx context.Context, id int64, from, to KeyStatus, cause string, at time.Time) (bool, error)
 	// SetKeyCounter stores counter unconditionally (the last asked card position).
 	SetKeyCounter(ctx context.Context, id int64, counter int64) error
 	// AdvanceKeyCounter sets the counter to to only when it is currently below to, and reports
@@ -187,13 +191,16 @@ type Attempts interface {
 	GetAttempt(ctx context.Context, scope string) (Attempt, error)
 	// ReserveAttempt counts one attempt in scope before it is made — unless scope is throttled
 	// at now, in which case nothing changes and ok is false. throttle computes the new
-	// throttled-until instant from the new count. Reservations of one scope are serialized on
-	// all nodes, so a burst of parallel attempts gets exactly as many tries as the policy
-	// allows: counting after the check would let every request of the burst through.
-	ReserveAttempt(ctx context.Context, scope string, now time.Time, throttle func(failures int) time.Time) (a Attempt, ok bool, err error)
+	// throttled-until instant from the new count. When window is positive, a count whose last
+	// change is at least window old (and not throttled) starts again from zero. Reservations of
+	// one scope are serialized on all nodes (the row is locked for the whole step), so a burst
+	// of parallel attempts gets exactly as many tries as the policy allows: counting after the
+	// check would let every request of the burst through.
+	ReserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (a Attempt, ok bool, err error)
 	// ReleaseAttempt takes one reserved attempt back (never below zero): an attempt that did not
-	// fail should not count against a per-address limit.
-	ReleaseAttempt(ctx context.Context, scope string) error
+	// fail should not count against a per-address limit. When fewer than threshold remain the
+	// throttle is lifted; a counter back at zero is removed.
+	ReleaseAttempt(ctx context.Context, scope string, threshold int) error
 	// ResetAttempts clears the counter after a success.
 	ResetAttempts(ctx context.Context, scope string) error
 }

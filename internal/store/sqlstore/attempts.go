@@ -27,28 +27,30 @@ func (db *DB) GetAttempt(ctx context.Context, scope string) (store.Attempt, erro
 }
 
 // ReserveAttempt counts one attempt in scope unless it is throttled at now, in one
-// transaction (the caller's, when there is one): the row is created if missing, locked (FOR
-// UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions are exclusive), judged and updated, so
-// concurrent reservations on all nodes are serialized. throttle may run more than once when the
-// transaction is retried.
-func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, throttle func(failures int) time.Time) (store.Attempt, bool, error) {
+// transaction (the caller's, when there is one). The first statement is an upsert that returns
+// the row and keeps it locked until the transaction ends (PostgreSQL; SQLite's IMMEDIATE
+// transactions are exclusive), so concurrent reservations on all nodes are serialized and a
+// concurrent reset cannot slip between reading and writing. throttle may run more than once
+// when the transaction is retried.
+func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (store.Attempt, bool, error) {
 	var a store.Attempt
 	var ok bool
 	err := db.inTx(ctx, func(db *DB) error {
-		if _, err := db.q.ExecContext(ctx, `INSERT INTO attempts (scope, failures, throttled_until, updated_at)
-			VALUES ($1, 0, 0, $2) ON CONFLICT (scope) DO NOTHING`, scope, toMicros(now)); err != nil {
-			return err
-		}
 		a = store.Attempt{Scope: scope}
 		var throttled, updated int64
-		if err := db.q.QueryRowContext(ctx, `SELECT failures, throttled_until, updated_at FROM attempts WHERE scope = $1`+db.d.forUpdate,
-			scope).Scan(&a.Failures, &throttled, &updated); err != nil {
+		if err := db.q.QueryRowContext(ctx, `INSERT INTO attempts (scope, failures, throttled_until, updated_at)
+			VALUES ($1, 0, 0, $2)
+			ON CONFLICT (scope) DO UPDATE SET scope = excluded.scope
+			RETURNING failures, throttled_until, updated_at`, scope, toMicros(now)).Scan(&a.Failures, &throttled, &updated); err != nil {
 			return err
 		}
 		a.ThrottledUntil, a.UpdatedAt = fromMicros(throttled), fromMicros(updated)
 		if now.Before(a.ThrottledUntil) {
 			ok = false
 			return nil
+		}
+		if window > 0 && a.Failures > 0 && now.Sub(a.UpdatedAt) >= window {
+			a.Failures = 0 // quiet for a whole window: forgotten
 		}
 		ok = true
 		a.Failures++
@@ -62,16 +64,27 @@ func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, t
 		return err
 	})
 	if err != nil {
-		return store.Attempt{}, false, fmt.Errorf("reserve attempt in %s: %w", scope, err)
+		return store.Attempt{}, false, fmt.Errorf("reserve attempt: %w", err)
 	}
 	return a, ok, nil
 }
 
-// ReleaseAttempt takes one reserved attempt of scope back, never below zero.
-func (db *DB) ReleaseAttempt(ctx context.Context, scope string) error {
-	if _, err := db.q.ExecContext(ctx, `UPDATE attempts SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END
-		WHERE scope = $1`, scope); err != nil {
-		return fmt.Errorf("release attempt in %s: %w", scope, err)
+// ReleaseAttempt takes one reserved attempt of scope back, never below zero, lifts the throttle
+// when fewer than threshold remain and removes a counter back at zero.
+func (db *DB) ReleaseAttempt(ctx context.Context, scope string, threshold int) error {
+	err := db.inTx(ctx, func(db *DB) error {
+		// SET expressions read the row as it was: failures - 1 is the new count.
+		if _, err := db.q.ExecContext(ctx, `UPDATE attempts SET
+				failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END,
+				throttled_until = CASE WHEN failures - 1 < $2 THEN 0 ELSE throttled_until END
+			WHERE scope = $1`, scope, threshold); err != nil {
+			return err
+		}
+		_, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND failures = 0 AND throttled_until = 0`, scope)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release attempt: %w", err)
 	}
 	return nil
 }

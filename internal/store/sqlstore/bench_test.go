@@ -28,7 +28,7 @@ func BenchmarkReserveAttempt(b *testing.B) {
 		now := time.Unix(1_700_000_000, 0)
 		b.Run("serial", func(b *testing.B) {
 			for b.Loop() {
-				if _, _, err := db.ReserveAttempt(ctx, "pwd:1", now, throttle); err != nil {
+				if _, _, err := db.ReserveAttempt(ctx, "pwd:1", now, 0, throttle); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -36,7 +36,7 @@ func BenchmarkReserveAttempt(b *testing.B) {
 		b.Run("parallel-same-scope", func(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, _, err := db.ReserveAttempt(ctx, "pwd:2", now, throttle); err != nil {
+					if _, _, err := db.ReserveAttempt(ctx, "pwd:2", now, 0, throttle); err != nil {
 						b.Error(err)
 						return
 					}

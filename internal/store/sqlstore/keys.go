@@ -71,19 +71,20 @@ func (db *DB) ListKeys(ctx context.Context, accountID int64) ([]store.Key, error
 	return out, nil
 }
 
-// SetKeyStatus changes the key's status. Becoming active sets ActivatedAt to at and clears the
-// deactivation time and cause; any other status records cause and at as DeactivationCause and
-// DeactivatedAt. store.ErrNotFound when the key does not exist.
-func (db *DB) SetKeyStatus(ctx context.Context, id int64, status store.KeyStatus, cause string, at time.Time) error {
-	var q string
-	var args []any
+// statusUpdate is the UPDATE that moves a key to status: activation stamps activated_at and
+// clears the deactivation; anything else records when and why. where adds conditions.
+func statusUpdate(status store.KeyStatus, cause string, at time.Time, id int64, where string, extra ...any) (string, []any) {
 	if status == store.KeyActive {
-		q = `UPDATE keys SET status = $1, activated_at = $2, deactivated_at = 0, deactivation_cause = '' WHERE id = $3`
-		args = []any{string(status), toMicros(at), id}
-	} else {
-		q = `UPDATE keys SET status = $1, deactivated_at = $2, deactivation_cause = $3 WHERE id = $4`
-		args = []any{string(status), toMicros(at), cause, id}
+		return `UPDATE keys SET status = $1, activated_at = $2, deactivated_at = 0, deactivation_cause = '' WHERE id = $3` + where,
+			append([]any{string(status), toMicros(at), id}, extra...)
 	}
+	return `UPDATE keys SET status = $1, deactivated_at = $2, deactivation_cause = $3 WHERE id = $4` + where,
+		append([]any{string(status), toMicros(at), cause, id}, extra...)
+}
+
+// SetKeyStatus sets the status of key id; store.ErrNotFound when it does not exist.
+func (db *DB) SetKeyStatus(ctx context.Context, id int64, status store.KeyStatus, cause string, at time.Time) error {
+	q, args := statusUpdate(status, cause, at, id, "")
 	res, err := db.q.ExecContext(ctx, q, args...)
 	if err == nil {
 		err = affectedOne(res)
@@ -92,6 +93,24 @@ func (db *DB) SetKeyStatus(ctx context.Context, id int64, status store.KeyStatus
 		return fmt.Errorf("set status of key %d to %s: %w", id, status, err)
 	}
 	return nil
+}
+
+// TransitionKey moves key id from from to to and reports whether it was in from.
+func (db *DB) TransitionKey(ctx context.Context, id int64, from, to store.KeyStatus, cause string, at time.Time) (bool, error) {
+	where := " AND status = $4"
+	if to != store.KeyActive {
+		where = " AND status = $5"
+	}
+	q, args := statusUpdate(to, cause, at, id, where, string(from))
+	res, err := db.q.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("move key %d from %s to %s: %w", id, from, to, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("move key %d from %s to %s: %w", id, from, to, err)
+	}
+	return n == 1, nil
 }
 
 // SetKeyCounter stores counter unconditionally; store.ErrNotFound when the key does not exist.

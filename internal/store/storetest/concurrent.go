@@ -98,7 +98,7 @@ func testConcurrentReserveAttempt(t *testing.T, s store.Store) {
 	seen := map[int]int{} // count returned → how often
 	race(racers, func(int) {
 		for range perRacer {
-			a, ok, err := s.ReserveAttempt(ctx, "ip:logon:192.0.2.1", t0, func(int) time.Time { return time.Time{} })
+			a, ok, err := s.ReserveAttempt(ctx, "ip:logon:192.0.2.1", t0, 0, func(int) time.Time { return time.Time{} })
 			if err != nil || !ok {
 				t.Errorf("ReserveAttempt: %v, %v", ok, err)
 				return
@@ -128,7 +128,7 @@ func testConcurrentReserveBurst(t *testing.T, s store.Store) {
 	var mu sync.Mutex
 	granted := 0
 	race(racers*3, func(int) {
-		_, ok, err := s.ReserveAttempt(ctx, "pwd:burst", t0, func(failures int) time.Time {
+		_, ok, err := s.ReserveAttempt(ctx, "pwd:burst", t0, 0, func(failures int) time.Time {
 			if failures < 5 {
 				return time.Time{}
 			}

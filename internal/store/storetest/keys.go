@@ -14,6 +14,35 @@ var keyTests = []test{
 	{"Counter", testKeyCounter},
 	{"Touch", testKeyTouch},
 	{"NotFound", testKeyNotFound},
+	{"Transition", testKeyTransition},
+}
+
+func testKeyTransition(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a := newAccount(t, s, "tess")
+	k := newKey(t, s, a.ID, "totp", "")
+	moved, err := s.TransitionKey(ctx, k.ID, store.KeyActive, store.KeyLocked, "lockout", at(time.Minute))
+	must(t, err)
+	if !moved {
+		t.Fatal("active → locked did not move an active key")
+	}
+	again, err := s.TransitionKey(ctx, k.ID, store.KeyActive, store.KeyLocked, "lockout", at(2*time.Minute))
+	must(t, err)
+	got, err := s.GetKey(ctx, k.ID)
+	must(t, err)
+	if again || got.Status != store.KeyLocked || got.DeactivationCause != "lockout" || !got.DeactivatedAt.Equal(at(time.Minute)) {
+		t.Errorf("second lockout: moved %v, key %+v; want no change", again, got)
+	}
+	moved, err = s.TransitionKey(ctx, k.ID, store.KeyLocked, store.KeyActive, "", at(3*time.Minute))
+	must(t, err)
+	got, err = s.GetKey(ctx, k.ID)
+	must(t, err)
+	if !moved || got.Status != store.KeyActive || !got.ActivatedAt.Equal(at(3*time.Minute)) || got.DeactivationCause != "" {
+		t.Errorf("locked → active: moved %v, key %+v", moved, got)
+	}
+	if moved, err := s.TransitionKey(ctx, k.ID+1000, store.KeyActive, store.KeyLocked, "lockout", t0); err != nil || moved {
+		t.Errorf("a missing key: moved %v, %v", moved, err)
+	}
 }
 
 func testKeyCreateGetList(t *testing.T, s store.Store) {
