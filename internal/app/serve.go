@@ -22,8 +22,13 @@ import (
 // shutdownGrace bounds how long serve waits for requests in flight after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// sweepEvery is how often expired sessions are removed.
+// sweepEvery is how often expired sessions and quiet attempt counters are removed.
 const sweepEvery = 5 * time.Minute
+
+// attemptsRetention is how long an attempt counter without news is kept. A throttled counter
+// stays until its throttle ends; a code guesser still active keeps updating its counter, so
+// the 100-failure lockout is only forgotten after a day without a single guess.
+const attemptsRetention = 24 * time.Hour
 
 // Serve is the `sleutelbos serve` command: it runs until ctx is cancelled (SIGINT, SIGTERM),
 // then stops accepting requests, finishes those in flight and stops the workers.
@@ -214,6 +219,9 @@ func sweepSessions(ctx context.Context, s sessionSweeper, n *Node) {
 		case <-t.C:
 			if err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
 				n.Log.Warn("sweep sessions", "err", err)
+			}
+			if _, err := n.Store.DeleteAttemptsBefore(ctx, n.Now().Add(-attemptsRetention)); err != nil && ctx.Err() == nil {
+				n.Log.Warn("sweep attempt counters", "err", err)
 			}
 		}
 	}

@@ -82,3 +82,16 @@ func (f *fakeStore) ResetAttempts(_ context.Context, scope string) error {
 }
 
 func newClock() *clock.Fake { return clock.NewFake(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)) }
+
+func (f *fakeStore) DeleteAttemptsBefore(_ context.Context, cutoff time.Time) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n int64
+	for scope, a := range f.rows {
+		if a.UpdatedAt.Before(cutoff) && !a.ThrottledUntil.After(cutoff) {
+			delete(f.rows, scope)
+			n++
+		}
+	}
+	return n, nil
+}

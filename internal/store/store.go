@@ -203,6 +203,9 @@ type Attempts interface {
 	ReleaseAttempt(ctx context.Context, scope string, threshold int) error
 	// ResetAttempts clears the counter after a success.
 	ResetAttempts(ctx context.Context, scope string) error
+	// DeleteAttemptsBefore removes counters last changed before cutoff that are not throttled
+	// at cutoff, returning how many were removed.
+	DeleteAttemptsBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
 // AuditEvent is one append-only audit record. It never holds a secret.

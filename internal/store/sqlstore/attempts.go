@@ -96,3 +96,16 @@ func (db *DB) ResetAttempts(ctx context.Context, scope string) error {
 	}
 	return nil
 }
+
+// DeleteAttemptsBefore removes counters last changed before cutoff and not throttled at cutoff.
+func (db *DB) DeleteAttemptsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE updated_at < $1 AND throttled_until <= $1`, toMicros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("delete old attempts: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete old attempts: %w", err)
+	}
+	return n, nil
+}

@@ -12,6 +12,30 @@ var attemptTests = []test{
 	{"Reset", testAttemptReset},
 	{"Window", testAttemptWindow},
 	{"ReleaseLiftsThrottle", testAttemptReleaseLiftsThrottle},
+	{"DeleteBefore", testAttemptDeleteBefore},
+}
+
+func testAttemptDeleteBefore(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	noThrottle := func(int) time.Time { return time.Time{} }
+	_, _, err := s.ReserveAttempt(ctx, "pwd:old", t0, 0, noThrottle)
+	must(t, err)
+	_, _, err = s.ReserveAttempt(ctx, "pwd:throttled", t0, 0, func(int) time.Time { return at(48 * time.Hour) })
+	must(t, err)
+	_, _, err = s.ReserveAttempt(ctx, "pwd:recent", at(25*time.Hour), 0, noThrottle)
+	must(t, err)
+	n, err := s.DeleteAttemptsBefore(ctx, at(24*time.Hour))
+	must(t, err)
+	if n != 1 {
+		t.Errorf("DeleteAttemptsBefore removed %d, want only the quiet, unthrottled counter", n)
+	}
+	for scope, want := range map[string]int{"pwd:old": 0, "pwd:throttled": 1, "pwd:recent": 1} {
+		got, err := s.GetAttempt(ctx, scope)
+		must(t, err)
+		if got.Failures != want {
+			t.Errorf("%s: %d failures after the sweep, want %d", scope, got.Failures, want)
+		}
+	}
 }
 
 func testAttemptWindow(t *testing.T, s store.Store) {
