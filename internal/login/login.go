@@ -263,7 +263,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	tx.Username = username
 	ipScope := attempts.IPScope("logon", c.IP)
 	pwScope := attempts.PasswordScope(strings.ToLower(username))
-	release, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
+	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
 	if err != nil {
 		return err
 	}
@@ -358,26 +358,28 @@ type reservation struct {
 // reserve reserves an attempt in every scope, in order. When one is throttled it takes back the
 // reservations already made, records the throttled logon and returns the throttle error. The
 // returned release takes back all of them: for a check that failed for a reason that is not
-// the citizen's (a database error).
-func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID int64, c Client, rs ...reservation) (func(), error) {
+// the citizen's (a database error). The counters after the reservations come back in order.
+func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID int64, c Client, rs ...reservation) (func(), []store.Attempt, error) {
 	var done []reservation
+	var counts []store.Attempt
 	release := func() {
 		for _, r := range done {
 			_ = r.limiter.Release(context.WithoutCancel(ctx), r.scope)
 		}
 	}
 	for _, r := range rs {
-		if _, err := r.limiter.Reserve(ctx, r.scope); err != nil {
+		a, err := r.limiter.Reserve(ctx, r.scope)
+		if err != nil {
 			release()
 			if errors.Is(err, attempts.ErrThrottled) {
 				s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID,
 					Reason: audit.ReasonThrottled, IP: c.IP})
 			}
-			return nil, err
+			return nil, nil, err
 		}
-		done = append(done, r)
+		done, counts = append(done, r), append(counts, a)
 	}
-	return release, nil
+	return release, counts, nil
 }
 
 // activeKey finds the account's active key of kind, or the error the citizen sees.
@@ -413,7 +415,7 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 		return err
 	}
 	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
-	release, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
+	release, counts, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
 	if err != nil {
 		return err
 	}
@@ -441,12 +443,8 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 		release()
 		return verr
 	}
-	// The reservation already counted this failure; read back the count for the lockout.
-	a, err := s.st.GetAttempt(ctx, string(factor))
-	if err != nil {
-		return fmt.Errorf("submit code: %w", err)
-	}
-	if a.Failures >= s.cfg.LockAfter {
+	// The reservation already counted this failure.
+	if a := counts[1]; a.Failures >= s.cfg.LockAfter {
 		locked, err := s.st.TransitionKey(ctx, key.ID, store.KeyActive, store.KeyLocked, "lockout", s.now())
 		if err != nil {
 			return fmt.Errorf("lock key: %w", err)
