@@ -43,9 +43,11 @@ type Challenger interface {
 	// Begin prepares the step for key (picking a card position, e-mailing a code). st may be a
 	// transaction: a code and its e-mail are written together.
 	Begin(ctx context.Context, st store.Store, acct store.Account, key store.Key) (Challenge, error)
-	// Verify checks the citizen's answer to ch. It returns nil on success, ErrWrongCode when the
-	// answer is wrong, or another LocalizedError (expired, too many tries) that ends the
-	// challenge. Surrounding spaces in the answer are ignored.
+	// Verify checks the citizen's answer to ch. key must be the key as currently stored (the
+	// logon flow loads it for every answer): a kind may judge the challenge by its state. It
+	// returns nil on success, ErrWrongCode when the answer is wrong, or another
+	// LocalizedError (expired, too many tries) that ends the challenge. Surrounding spaces in
+	// the answer are ignored.
 	Verify(ctx context.Context, st store.Store, acct store.Account, key store.Key, ch Challenge, answer string) error
 }
 

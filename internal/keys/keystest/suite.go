@@ -51,7 +51,12 @@ func RunChallenger(t *testing.T, h Harness) {
 		return ch
 	}
 	verify := func(f Fixture, ch keys.Challenge, answer string) error {
-		return f.Kind.Verify(ctx, f.Store, f.Account, f.Key, ch, answer)
+		// As the logon flow does: the key as stored now, not as it was when the fixture began.
+		key, err := f.Store.GetKey(ctx, f.Key.ID)
+		if err != nil {
+			return err
+		}
+		return f.Kind.Verify(ctx, f.Store, f.Account, key, ch, answer)
 	}
 	wantWrong := func(t *testing.T, what string, err error) {
 		t.Helper()

@@ -8,7 +8,7 @@
 //
 // Cards are never newly activated (there is no Enroller): they come from the operator's CSV
 // import (ParseCSV validates the whole file and reports every problem at once, Import creates
-// all keys in one transaction or none). For demo mode, Generate makes a random card and
-// DemoCodes derives a card's codes from the demo seed, so the demo card can be printed again
-// without keeping plaintext codes anywhere.
+// all keys in one transaction or none). For demo mode, DemoCodes derives a card's codes from
+// the demo seed, so the demo card can be printed again without keeping plaintext codes
+// anywhere.
 package tokencard

@@ -26,38 +26,6 @@ func uniform(r io.Reader, n uint32) (uint32, error) {
 	}
 }
 
-// digits returns a string of CodeLength uniformly random decimal digits.
-func digits(r io.Reader) (string, error) {
-	v, err := uniform(r, 1_000_000)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%06d", v), nil
-}
-
-// serialLength is the number of digits of a generated serial.
-const serialLength = 10
-
-// Generate makes a new random card: a 10-digit serial and 24 codes, all drawn uniformly from
-// rand. The codes are plaintext: print them for the card holder, store only NewKey's hashes.
-func Generate(rand io.Reader) (serial string, codes [Positions]string, err error) {
-	hi, err := uniform(rand, 100_000)
-	if err != nil {
-		return "", codes, fmt.Errorf("generate card: %w", err)
-	}
-	lo, err := uniform(rand, 100_000)
-	if err != nil {
-		return "", codes, fmt.Errorf("generate card: %w", err)
-	}
-	serial = fmt.Sprintf("%05d%05d", hi, lo)
-	for i := range codes {
-		if codes[i], err = digits(rand); err != nil {
-			return "", codes, fmt.Errorf("generate card: %w", err)
-		}
-	}
-	return serial, codes, nil
-}
-
 // DemoCodes derives the 24 codes of the demo card serial from the demo seed, so that demo mode
 // can print the card again without storing its codes: the demo creates its card with
 // NewKey(h, account, serial, DemoCodes(seed, serial), now) and re-derives the codes from the
