@@ -90,9 +90,6 @@ type Option func(*Node)
 // WithClock makes the node read time from now instead of the system clock.
 func WithClock(now func() time.Time) Option { return func(n *Node) { n.Now = now } }
 
-// WithRand makes the node draw randomness from r instead of crypto/rand.
-func WithRand(r io.Reader) Option { return func(n *Node) { n.Rand = r } }
-
 // Open opens the database, applies migrations and wires every service.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
 	n := &Node{Config: cfg, Log: log, Now: time.Now, Rand: rand.Reader}

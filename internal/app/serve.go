@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -202,7 +203,14 @@ func (n *Node) mailWorker(from string) (*outbox.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return outbox.NewWorker(n.Store, sender, ocfg, cfg.NodeName, n.Now, n.Log), nil
+	// Jitter keeps messages that failed together (a relay outage) from all coming back at once,
+	// on every node.
+	var seed [32]byte
+	if _, err := io.ReadFull(n.Rand, seed[:]); err != nil {
+		return nil, fmt.Errorf("seed mail retry jitter: %w", err)
+	}
+	jitter := outbox.WithJitter(mrand.New(mrand.NewChaCha8(seed)))
+	return outbox.NewWorker(n.Store, sender, ocfg, cfg.NodeName, n.Now, n.Log, jitter), nil
 }
 
 type sessionSweeper interface {
