@@ -2,11 +2,13 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -148,7 +150,9 @@ func TestOpenUnwritableDirectory(t *testing.T) {
 
 func TestOpenReadOnly(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("root can write any file; run as another user to check read-only handling")
+		// Root writes any file, so permissions prove nothing: run this test again as nobody.
+		runAsNobody(t, "^TestOpenReadOnly$")
+		return
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -191,6 +195,41 @@ func TestOpenReadOnly(t *testing.T) {
 		}
 		t.Log(err)
 	})
+}
+
+// runAsNobody runs the tests matching pattern in a copy of this test binary as the
+// unprivileged user nobody, and fails unless they ran and passed.
+func runAsNobody(t *testing.T, pattern string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sqlstore-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	tmp := filepath.Join(dir, "tmp")
+	bin := filepath.Join(dir, "sqlstore.test")
+	raw, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Mkdir's mode is cut by the umask: set the modes explicitly.
+	if err := os.Mkdir(tmp, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(os.Chmod(dir, 0o755), os.Chmod(tmp, 0o777)); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run="+pattern, "-test.count=1", "-test.v")
+	cmd.Dir, cmd.Env = tmp, []string{"TMPDIR=" + tmp, "PATH=" + os.Getenv("PATH")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: ") || strings.Contains(string(out), "--- SKIP: ") {
+		t.Fatalf("%s as nobody: %v\n%s", pattern, err, out)
+	}
+	t.Logf("%s as nobody:\n%s", pattern, out)
 }
 
 // TestRequirePostgres checks that SLEUTELBOS_REQUIRE_POSTGRES=1 turns a missing database into a
