@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +127,17 @@ func runOnce(t testing.TB, w *Worker, want int) {
 	}
 	if n != want {
 		t.Fatalf("RunOnce claimed %d messages, want %d", n, want)
+	}
+}
+
+// deliverOne enqueues one message, lets w run once and checks where the message ended: in
+// state want, with wantError in its last error.
+func deliverOne(t *testing.T, db store.Outbox, w *Worker, now func() time.Time, want store.MessageState, wantError string) {
+	t.Helper()
+	m := enqueue(t, db, newComposer(t, now), "en")
+	runOnce(t, w, 1)
+	got := getMessage(t, db, m.ID)
+	if got.State != want || !strings.Contains(got.LastError, wantError) {
+		t.Errorf("state %s, last error %q; want %s with %q", got.State, got.LastError, want, wantError)
 	}
 }

@@ -267,12 +267,7 @@ func TestAuth(t *testing.T) {
 			cfg := testConfig(srv)
 			cfg.Username, cfg.Password = tt.user, tt.pass
 			w := newTestWorker(t, db, cfg, "node-a", clk.Now)
-			m := enqueue(t, db, newComposer(t, clk.Now), "en")
-			runOnce(t, w, 1)
-			got := getMessage(t, db, m.ID)
-			if got.State != tt.wantState || !strings.Contains(got.LastError, tt.wantError) {
-				t.Errorf("state %s, last error %q; want %s with %q", got.State, got.LastError, tt.wantState, tt.wantError)
-			}
+			deliverOne(t, db, w, clk.Now, tt.wantState, tt.wantError)
 		})
 	}
 }
@@ -320,12 +315,7 @@ func TestTLSPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := NewWorker(db, s, cfg, "node-a", clk.Now, testLogger(t))
-			m := enqueue(t, db, newComposer(t, clk.Now), "en")
-			runOnce(t, w, 1)
-			got := getMessage(t, db, m.ID)
-			if got.State != tt.wantState || !strings.Contains(got.LastError, tt.wantError) {
-				t.Errorf("state %s, last error %q; want %s with %q", got.State, got.LastError, tt.wantState, tt.wantError)
-			}
+			deliverOne(t, db, w, clk.Now, tt.wantState, tt.wantError)
 		})
 	}
 }
