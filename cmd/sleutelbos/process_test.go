@@ -24,7 +24,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 	"github.com/sleutelbos/sleutelbos/internal/web/webtest"
 )
 
@@ -158,7 +158,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 // the shared PostgreSQL database.
 func TestLogonAcrossNodes(t *testing.T) {
 	t.Parallel()
-	url := storetest.PostgresURL(t)
+	url := sqltest.PostgresURL(t)
 	a := startNode(t, "--database-url", url, "--demo", "--node-name", "a")
 	b := startNode(t, "--database-url", url, "--node-name", "b")
 

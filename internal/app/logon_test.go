@@ -16,7 +16,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
 	"github.com/sleutelbos/sleutelbos/internal/store"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 	"github.com/sleutelbos/sleutelbos/internal/web/webtest"
 )
 
@@ -43,7 +43,7 @@ func newTestNode(t testing.TB, backend string, mutate func(*config.Config)) *tes
 	cfg.EncryptionKeys, cfg.HashKey = testEncryptionKeys, testHashKey
 	cfg.PasswordMemoryKiB, cfg.PasswordTime = 8*1024, 1
 	if backend == "postgres" {
-		cfg.DatabaseURL = storetest.PostgresURL(t)
+		cfg.DatabaseURL = sqltest.PostgresURL(t)
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -118,7 +118,7 @@ func backends(t *testing.T, fn func(t *testing.T, backend string)) {
 	for _, b := range []string{"sqlite", "postgres"} {
 		t.Run(b, func(t *testing.T) {
 			if b == "postgres" {
-				storetest.PostgresURL(t) // skips or fails exactly as storetest decides
+				sqltest.PostgresURL(t) // skips or fails exactly as sqltest decides
 			}
 			fn(t, b)
 		})

@@ -13,7 +13,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
 	"github.com/sleutelbos/sleutelbos/internal/store"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 var t0 = time.Date(2024, 1, 15, 9, 30, 0, 0, time.UTC)
@@ -34,7 +34,7 @@ func langQuery(r *http.Request) string { return r.URL.Query().Get("lang") }
 // hostile name) and the handler over it.
 func seeded(t *testing.T) (http.Handler, []store.Message) {
 	t.Helper()
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	c, err := mail.NewComposer(bundle(t), mail.ComposerConfig{
 		ServiceName: "Sleutelbos", BaseURL: "https://login.example.be", From: "noreply@example.be",
 		Hold: true, Now: func() time.Time { return t0 },
@@ -110,7 +110,7 @@ func TestList(t *testing.T) {
 
 func TestListLanguageAndEmpty(t *testing.T) {
 	t.Parallel()
-	h := New(storetest.SQLite(t), bundle(t), langQuery)
+	h := New(sqltest.SQLite(t), bundle(t), langQuery)
 	code, _, body := get(t, h, http.MethodGet, "/dev/mailbox?lang=nl")
 	if code != http.StatusOK {
 		t.Fatalf("GET = %d", code)
@@ -120,7 +120,7 @@ func TestListLanguageAndEmpty(t *testing.T) {
 		t.Errorf("empty Dutch mailbox:\n%s", body)
 	}
 	// nil lang: the fallback language
-	_, _, body = get(t, New(storetest.SQLite(t), bundle(t), nil), http.MethodGet, "/dev/mailbox")
+	_, _, body = get(t, New(sqltest.SQLite(t), bundle(t), nil), http.MethodGet, "/dev/mailbox")
 	checkPage(t, body, "en")
 }
 

@@ -24,7 +24,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 const pw = "correct horse battery"
@@ -99,7 +99,7 @@ func wrong(code string) string {
 }
 
 func TestLogon(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Run("password only", func(t *testing.T) {
 			f := newFixture(t, db, nil)
 			tx := f.svc.Start(keys.LevelLow, "/back")
@@ -118,11 +118,11 @@ func TestLogon(t *testing.T) {
 }
 
 func TestLogonEveryKind(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		for _, kind := range []string{keys.TokenCard, keys.EmailCode, keys.TOTP} {
 			t.Run(kind, func(t *testing.T) {
 				// Each kind gets its own store (subtests share db, so one citizen per username).
-				f := newFixture(t, storetest.SQLite(t), nil)
+				f := newFixture(t, sqltest.SQLite(t), nil)
 				tx := f.atCode(kind)
 				ans := f.answer(tx)
 				err := f.svc.SubmitCode(f.ctx, tx, wrong(ans), login.Client{IP: "192.0.2.1"})
@@ -143,7 +143,7 @@ func TestLogonEveryKind(t *testing.T) {
 }
 
 func TestBadCredentialsLookAlike(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		var msgs []error
 		for _, user := range []string{"jan", "nobody-here"} {
@@ -175,7 +175,7 @@ func TestBadCredentialsLookAlike(t *testing.T) {
 }
 
 func TestPasswordThrottle(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		try := func(p string) error {
 			tx := f.svc.Start(keys.LevelLow, "/")
@@ -200,7 +200,7 @@ func TestPasswordThrottle(t *testing.T) {
 }
 
 func TestCodeThrottleAndLockout(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, func(c *login.Config) { c.LockAfter = 7 })
 		tx := f.atCode(keys.TOTP)
 		ans := f.answer(tx)
@@ -240,7 +240,7 @@ func TestCodeThrottleAndLockout(t *testing.T) {
 }
 
 func TestReplayedTOTP(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		tx := f.atCode(keys.TOTP)
 		ans := f.answer(tx)
@@ -259,7 +259,7 @@ func TestReplayedTOTP(t *testing.T) {
 }
 
 func TestEmailCodeExpiryAndResend(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		tx := f.atCode(keys.EmailCode)
 		old := f.answer(tx)
@@ -283,7 +283,7 @@ func TestEmailCodeExpiryAndResend(t *testing.T) {
 }
 
 func TestNoKeyAndExpiry(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		ks, _ := db.ListKeys(f.ctx, f.acct.ID)
 		for _, k := range ks {
@@ -317,7 +317,7 @@ func TestNoKeyAndExpiry(t *testing.T) {
 }
 
 func TestChoices(t *testing.T) {
-	f := newFixture(t, storetest.SQLite(t), nil)
+	f := newFixture(t, sqltest.SQLite(t), nil)
 	names := func(cs []login.Choice) (out []string) {
 		for _, c := range cs {
 			out = append(out, c.Kind)
@@ -341,7 +341,7 @@ func TestChoices(t *testing.T) {
 
 // TestRehashOnLogon upgrades a hash made with other parameters at the next successful logon.
 func TestRehashOnLogon(t *testing.T) {
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	f := newFixture(t, db, nil)
 	old := password.New(password.Params{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
 	h, err := old.Hash(f.ctx, pw)
@@ -389,7 +389,7 @@ func (c *countingVerifier) Equalize(ctx context.Context, plain string) {
 // TestUnknownUserCostsAHash: an unknown username costs one password hash, exactly like a
 // wrong password, so response times do not reveal which usernames exist.
 func TestUnknownUserCostsAHash(t *testing.T) {
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	cv := &countingVerifier{PasswordVerifier: password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)}
 	reg, err := keys.NewRegistry(passwordkind.New())
@@ -418,7 +418,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 // as the throttle allows (5), for the password and for a key's codes — counting each attempt
 // before it is checked, not after.
 func TestParallelGuessesAreLimited(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		burst := func(try func() error) (checked, throttled int) {
 			var wg sync.WaitGroup
@@ -470,7 +470,7 @@ func TestKindSwitchedOffMidLogon(t *testing.T) {
 	var mu sync.Mutex
 	off := map[string]bool{}
 	offered := func(kind string, _ time.Time) bool { mu.Lock(); defer mu.Unlock(); return !off[kind] }
-	f := newFixture(t, storetest.SQLite(t), func(c *login.Config) { c.Offered = offered })
+	f := newFixture(t, sqltest.SQLite(t), func(c *login.Config) { c.Offered = offered })
 	noKey := func(err error) bool {
 		var le *i18n.LocalizedError
 		return errors.As(err, &le) && le.Key == "login.error.no_key"
@@ -510,7 +510,7 @@ func TestKindSwitchedOffMidLogon(t *testing.T) {
 // TestNothingComparedNothingCounted: answering a superseded token card position (a second tab
 // started a newer logon) tells the citizen, but counts no failure.
 func TestNothingComparedNothingCounted(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		old := f.atCode(keys.TokenCard)
 		staleAnswer := f.answer(old)
@@ -531,7 +531,7 @@ func TestNothingComparedNothingCounted(t *testing.T) {
 // TestControlCharactersInUsername: a NUL or other control character is an unknown username,
 // not a database error (PostgreSQL refuses NUL in text).
 func TestControlCharactersInUsername(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		for _, u := range []string{"jan\x00", "j\nan", "\x1b[31mjan"} {
 			tx := f.svc.Start(keys.LevelLow, "/")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // seedStates puts one message in each state: pending (created t0), sent, failed and held.
@@ -30,7 +30,7 @@ func seedStates(t *testing.T, db *sqlstore.DB) (failed, held, sent int64) {
 
 func TestStatus(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		ctx := context.Background()
 		var buf bytes.Buffer
@@ -63,7 +63,7 @@ Oldest pending: created 2024-01-15T09:30:00Z
 func TestRetry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	failed, held, sent := seedStates(t, db)
 	now := t0.Add(24 * time.Hour)
 	tests := []struct {

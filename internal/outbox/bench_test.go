@@ -9,7 +9,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/outbox/smtptest"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // benchStores are the backends the benchmarks run on; PostgreSQL is skipped without
@@ -18,8 +18,8 @@ var benchStores = []struct {
 	name string
 	open func(testing.TB) *sqlstore.DB
 }{
-	{"sqlite", func(tb testing.TB) *sqlstore.DB { return storetest.SQLite(tb) }},
-	{"postgres", func(tb testing.TB) *sqlstore.DB { return storetest.Postgres(tb) }},
+	{"sqlite", func(tb testing.TB) *sqlstore.DB { return sqltest.SQLite(tb) }},
+	{"postgres", func(tb testing.TB) *sqlstore.DB { return sqltest.Postgres(tb) }},
 }
 
 // BenchmarkEnqueue measures rendering a message and writing it to the outbox, one transaction

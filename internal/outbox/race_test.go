@@ -11,7 +11,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/outbox/smtptest"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // openNode opens its own connection pool on url, as a separate server node would.
@@ -34,7 +34,7 @@ func openNode(t testing.TB, url string) *sqlstore.DB {
 // committed.
 func TestEnqueueInTransaction(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		ctx := context.Background()
 		c := newComposer(t, newClock().Now)
@@ -68,7 +68,7 @@ func TestEnqueueInTransaction(t *testing.T) {
 func TestTwoNodesDeliverEachOnce(t *testing.T) {
 	t.Parallel()
 	const total = 1000
-	url := storetest.PostgresURL(t)
+	url := sqltest.PostgresURL(t)
 	nodeA, nodeB := openNode(t, url), openNode(t, url)
 	raceNodes(t, nodeA, nodeB, total)
 }
@@ -76,7 +76,7 @@ func TestTwoNodesDeliverEachOnce(t *testing.T) {
 // TestTwoWorkersSQLite runs the same race on one SQLite file (one writer at a time).
 func TestTwoWorkersSQLite(t *testing.T) {
 	t.Parallel()
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	raceNodes(t, db, db, 200)
 }
 

@@ -16,14 +16,14 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/outbox/smtptest"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // TestDeliverContentAndHeaders sends one message per language and per template to a real SMTP
 // server and checks what arrives: envelope, headers (decoded), both bodies, and the store state.
 func TestDeliverContentAndHeaders(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		srv := smtptest.Start(t)
 		clk := newClock()
@@ -119,7 +119,7 @@ func TestDeliverContentAndHeaders(t *testing.T) {
 // is advanced, nothing sleeps), and the retry carries the same Message-ID.
 func TestTemporaryFailureRetried(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		srv := smtptest.Start(t)
 		clk := newClock()
@@ -161,7 +161,7 @@ func TestTemporaryFailureRetried(t *testing.T) {
 
 func TestPermanentFailure(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		srv := smtptest.Start(t)
 		clk := newClock()
@@ -188,7 +188,7 @@ func TestPermanentFailure(t *testing.T) {
 func TestMaxAttempts(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t)
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	cfg.MaxAttempts = 3
@@ -219,7 +219,7 @@ func TestMaxAttempts(t *testing.T) {
 // message is delivered.
 func TestServerDownThenUp(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		srv := smtptest.Start(t)
 		clk := newClock()
@@ -262,7 +262,7 @@ func TestAuth(t *testing.T) {
 			t.Parallel()
 			srv := smtptest.Start(t)
 			srv.RequireAuth("sleutelbos", "s3cret pass")
-			db := storetest.SQLite(t)
+			db := sqltest.SQLite(t)
 			clk := newClock()
 			cfg := testConfig(srv)
 			cfg.Username, cfg.Password = tt.user, tt.pass
@@ -298,7 +298,7 @@ func TestTLSPolicy(t *testing.T) {
 				opts = append(opts, smtptest.WithSTARTTLS())
 			}
 			srv := smtptest.Start(t, opts...)
-			db := storetest.SQLite(t)
+			db := sqltest.SQLite(t)
 			clk := newClock()
 			cfg := testConfig(srv)
 			cfg.TLSPolicy = tt.policy
@@ -324,7 +324,7 @@ func TestTimeoutIsTemporary(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t)
 	srv.SetDelay(time.Second)
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	cfg.Timeout = 200 * time.Millisecond
@@ -341,7 +341,7 @@ func TestTimeoutIsTemporary(t *testing.T) {
 func TestHeaderInjection(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t)
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	clk := newClock()
 	w := newTestWorker(t, db, testConfig(srv), "node-a", clk.Now)
 
@@ -384,7 +384,7 @@ func TestHeaderInjection(t *testing.T) {
 // it, another worker delivers it exactly once, and the dead worker's late bookkeeping is refused.
 func TestLeaseExpiryReclaim(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		srv := smtptest.Start(t)
 		clk := newClock()
@@ -435,7 +435,7 @@ func (h sendHook) Send(ctx context.Context, m store.Message) error {
 func TestLostLease(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t)
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	m := enqueue(t, db, newComposer(t, clk.Now), "en")
@@ -466,7 +466,7 @@ func TestLostLease(t *testing.T) {
 func TestHeldMessagesStay(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t)
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	clk := newClock()
 	b, err := i18n.Load("en")
 	if err != nil {
@@ -492,7 +492,7 @@ func TestHeldMessagesStay(t *testing.T) {
 func TestRunWakeAndShutdown(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t)
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	cfg := testConfig(srv)
 	cfg.PollInterval = time.Hour
 	w := newTestWorker(t, db, cfg, "node-a", time.Now)
@@ -530,7 +530,7 @@ func TestRunWakeAndShutdown(t *testing.T) {
 func TestShutdownGivesBackTheRest(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t)
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	c := newComposer(t, clk.Now)
@@ -568,7 +568,7 @@ func TestShutdownGivesBackTheRest(t *testing.T) {
 func TestLeaseRunningOut(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t)
-	db := storetest.SQLite(t)
+	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	c := newComposer(t, clk.Now)
@@ -629,7 +629,7 @@ func TestPermanentClassification(t *testing.T) {
 			t.Parallel()
 			srv := smtptest.Start(t)
 			srv.FailNext(1, tt.code, tt.text)
-			db := storetest.SQLite(t)
+			db := sqltest.SQLite(t)
 			clk := newClock()
 			w := newTestWorker(t, db, testConfig(srv), "node-a", clk.Now)
 			m := enqueue(t, db, newComposer(t, clk.Now), "en")

@@ -22,7 +22,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // The demo citizen of the browser tests.
@@ -209,7 +209,7 @@ func (f *fixture) sessionRow(id string) (store.Session, error) {
 // eachStore runs fn on SQLite and, when configured, PostgreSQL.
 func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Helper()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		fn(t, db)
 	})

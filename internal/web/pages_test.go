@@ -11,12 +11,12 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 func TestLanguageNegotiation(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t), func(c *Config, _ *Deps) { c.DefaultLanguage = "nl" })
+	f := newFixture(t, sqltest.SQLite(t), func(c *Config, _ *Deps) { c.DefaultLanguage = "nl" })
 	tests := []struct {
 		name           string
 		target         string
@@ -73,7 +73,7 @@ func TestLanguageNegotiation(t *testing.T) {
 
 func TestLanguageSwitchKeepsPath(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t))
+	f := newFixture(t, sqltest.SQLite(t))
 	body := f.browser().get("/login?level=substantial&lang=de").body
 	for _, want := range []string{
 		`<a href="/login?lang=nl&amp;level=substantial" lang="nl" hreflang="nl" title="Nederlands">nl</a>`,
@@ -116,7 +116,7 @@ func checkPage(t *testing.T, what, lang, body string) {
 
 func TestEveryPageInEveryLanguage(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t), func(c *Config, _ *Deps) { c.MaxBodyBytes = 2048 })
+	f := newFixture(t, sqltest.SQLite(t), func(c *Config, _ *Deps) { c.MaxBodyBytes = 2048 })
 	for _, lang := range i18n.Languages() {
 		f.clock.Advance(time.Hour) // e-mail codes are limited per quarter of an hour
 		pages := map[string]*response{}

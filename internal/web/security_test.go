@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	t.Parallel()
 	for _, secure := range []bool{false, true} {
-		f := newFixture(t, storetest.SQLite(t), func(c *Config, _ *Deps) { c.Secure = secure })
+		f := newFixture(t, sqltest.SQLite(t), func(c *Config, _ *Deps) { c.Secure = secure })
 		b := f.browser()
 		b.logon()
 		requests := []struct {
@@ -125,7 +125,7 @@ func TestCSRF(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t), func(c *Config, _ *Deps) { c.MaxBodyBytes = 1024 })
+	f := newFixture(t, sqltest.SQLite(t), func(c *Config, _ *Deps) { c.MaxBodyBytes = 1024 })
 	b := f.browser()
 	b.get("/login")
 	big := url.Values{"csrf": {b.cookies[csrfCookie]}, "username": {strings.Repeat("a", 4096)}}
@@ -149,7 +149,7 @@ func TestBodyLimit(t *testing.T) {
 
 func TestInvalidUTF8(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t))
+	f := newFixture(t, sqltest.SQLite(t))
 	b := f.browser()
 	b.get("/login")
 	b.header.Set("Accept-Language", "fr")
@@ -168,7 +168,7 @@ func TestInvalidUTF8(t *testing.T) {
 
 func TestRecoverPanics(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t))
+	f := newFixture(t, sqltest.SQLite(t))
 	h := f.srv.logRequests(f.srv.securityHeaders(f.srv.recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	}))))
@@ -191,7 +191,7 @@ func TestRecoverPanics(t *testing.T) {
 
 func TestStaticAssets(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t))
+	f := newFixture(t, sqltest.SQLite(t))
 	b := f.browser()
 	page := b.get("/login").body
 	css := f.srv.static.url("style.css")
@@ -221,7 +221,7 @@ func TestStaticAssets(t *testing.T) {
 
 func TestRequestLogHoldsNoSecrets(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t))
+	f := newFixture(t, sqltest.SQLite(t))
 	b := f.browser()
 	b.logon()
 	b.post("/login/password", url.Values{"username": {demoUser}, "password": {"secret-password-typed"}})
@@ -240,7 +240,7 @@ func TestRequestLogHoldsNoSecrets(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t))
+	f := newFixture(t, sqltest.SQLite(t))
 	deps := f.srv.deps
 	for name, tt := range map[string]struct {
 		cfg  Config

@@ -18,7 +18,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 type env struct {
@@ -73,7 +73,7 @@ func wrong(code string) string {
 
 func TestChallenger(t *testing.T) {
 	t.Parallel()
-	for _, b := range keystest.Backends() {
+	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			var seed atomic.Uint64
@@ -96,7 +96,7 @@ func TestChallenger(t *testing.T) {
 
 func TestBeginSendsCode(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), Config{}, 1)
+	e := newEnv(t, sqltest.SQLite(t), Config{}, 1)
 	ch, code := e.begin(t)
 	if ch.Prompt != "login.emailcode.prompt" || len(ch.Args) != 1 || ch.Args[0] != "5" {
 		t.Errorf("challenge = %+v, want prompt with 5 minutes", ch)
@@ -126,7 +126,7 @@ func TestBeginSendsCode(t *testing.T) {
 
 func TestExpiresAtExactlyFiveMinutes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), Config{}, 2)
+	e := newEnv(t, sqltest.SQLite(t), Config{}, 2)
 	ch, code := e.begin(t)
 	e.clock.Advance(5*time.Minute - time.Microsecond)
 	if err := e.verify(ch, wrong(code)); !errors.Is(err, keys.ErrWrongCode) {
@@ -146,7 +146,7 @@ func TestExpiresAtExactlyFiveMinutes(t *testing.T) {
 
 func TestFiveTries(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), Config{}, 3)
+	e := newEnv(t, sqltest.SQLite(t), Config{}, 3)
 	ch, code := e.begin(t)
 	for i := 1; i <= 4; i++ {
 		if err := e.verify(ch, wrong(code)); !errors.Is(err, keys.ErrWrongCode) {
@@ -173,7 +173,7 @@ func TestFiveTries(t *testing.T) {
 
 func TestResendLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), Config{}, 4)
+	e := newEnv(t, sqltest.SQLite(t), Config{}, 4)
 	ctx := context.Background()
 	e.begin(t)
 	e.clock.Advance(time.Minute)
@@ -221,7 +221,7 @@ func TestResendLimit(t *testing.T) {
 
 func TestNewerCodeSupersedes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), Config{}, 5)
+	e := newEnv(t, sqltest.SQLite(t), Config{}, 5)
 	ch1, code1 := e.begin(t)
 	ch2, code2 := e.begin(t)
 	if ch1.State == ch2.State || code1 == code2 {
@@ -240,7 +240,7 @@ func TestNewerCodeSupersedes(t *testing.T) {
 
 func TestSingleUseUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		e := newEnv(t, db, Config{}, 6)
 		ch, code := e.begin(t)
 		const n = 10
@@ -272,7 +272,7 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 
 func TestCodesAreBoundToPurposeAndTarget(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), Config{}, 7)
+	e := newEnv(t, sqltest.SQLite(t), Config{}, 7)
 	ctx := context.Background()
 	c, err := e.kind.Issue(ctx, e.st, e.acct, store.CodeEmailChange, "new@example.test", "email_change_code")
 	if err != nil {
@@ -304,7 +304,7 @@ func TestCodesAreBoundToPurposeAndTarget(t *testing.T) {
 
 func TestEnrolment(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), Config{}, 8)
+	e := newEnv(t, sqltest.SQLite(t), Config{}, 8)
 	ctx := context.Background()
 	en, err := e.kind.StartEnrolment(ctx, e.st, e.acct)
 	if err != nil {
@@ -343,7 +343,7 @@ func TestEnrolment(t *testing.T) {
 
 func TestIssueIsAtomic(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), Config{}, 10)
+	e := newEnv(t, sqltest.SQLite(t), Config{}, 10)
 	e.mailer.Err = errors.New("template missing")
 	ctx := context.Background()
 	if _, err := e.kind.Begin(ctx, e.st, e.acct, e.key); err == nil || !strings.Contains(err.Error(), "template missing") {
@@ -419,7 +419,7 @@ func TestConfig(t *testing.T) {
 func BenchmarkVerify(b *testing.B) {
 	// SQLite store (a file in a temporary directory): Verify reads the code and marks it used.
 	// Issuing the code for each round is not timed.
-	st := storetest.SQLite(b)
+	st := sqltest.SQLite(b)
 	e := newEnv(b, st, Config{MaxCodes: 1 << 30}, 1)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -440,7 +440,7 @@ func TestRealComposer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := storetest.SQLite(t)
+	st := sqltest.SQLite(t)
 	c, err := mail.NewComposer(b, mail.ComposerConfig{
 		ServiceName: "Sleutelbos", BaseURL: "https://sleutelbos.example", From: "noreply@sleutelbos.example", Hold: true,
 		Rand: keystest.NewRand(1), Now: func() time.Time { return keystest.Start() },
@@ -500,7 +500,7 @@ func TestRealComposer(t *testing.T) {
 // issue more than MaxCodes codes in the window.
 func TestResendLimitUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		e := newEnv(t, db, DefaultConfig(), 77)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -531,7 +531,7 @@ func TestResendLimitUnderConcurrency(t *testing.T) {
 // TriesPerCode times.
 func TestTriesUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		e := newEnv(t, db, DefaultConfig(), 78)
 		ch, code := e.begin(t)
 		bad := "000000"

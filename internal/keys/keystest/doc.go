@@ -2,7 +2,7 @@
 // must show, as one suite that each kind's package runs against the real stores:
 //
 //	func TestChallenger(t *testing.T) {
-//		for _, b := range keystest.Backends() {
+//		for _, b := range sqltest.Backends() {
 //			t.Run(b.Name, func(t *testing.T) { keystest.RunChallenger(t, harness(b)) })
 //		}
 //	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/mail"
 	"github.com/sleutelbos/sleutelbos/internal/store"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
 )
 
 // Clock is the shared manual clock (internal/clock); its Now method is the clock a kind takes.
@@ -118,22 +117,6 @@ func NewAccount(t testing.TB, st store.Store, username string) store.Account {
 		t.Fatalf("create account %s: %v", username, err)
 	}
 	return a
-}
-
-// Backend is a storage backend to build fixtures on.
-type Backend struct {
-	Name string
-	// Open returns a fresh migrated store, closed (and dropped) when the test ends.
-	Open func(t testing.TB) store.Store
-}
-
-// Backends returns SQLite and PostgreSQL. PostgreSQL tests skip without
-// SLEUTELBOS_TEST_POSTGRES_URL (and fail with SLEUTELBOS_REQUIRE_POSTGRES=1), as in storetest.
-func Backends() []Backend {
-	return []Backend{
-		{Name: "sqlite", Open: func(t testing.TB) store.Store { return storetest.SQLite(t) }},
-		{Name: "postgres", Open: func(t testing.TB) store.Store { return storetest.Postgres(t) }},
-	}
 }
 
 // Rand is a deterministic random source for tests (ChaCha8 from seed), safe for concurrent use.

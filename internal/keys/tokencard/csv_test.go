@@ -13,7 +13,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/keystest"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // line builds a CSV line for username and serial whose codes are 100001+pos (or as replaced).
@@ -170,7 +170,7 @@ func TestParseCSV(t *testing.T) {
 
 func TestImport(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		h := testHasher(t)
 		alice := keystest.NewAccount(t, db, "alice")

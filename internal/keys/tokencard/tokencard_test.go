@@ -15,7 +15,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 func testHasher(t testing.TB) *secrets.Hasher {
@@ -52,7 +52,7 @@ func fixture(t testing.TB, st store.Store, seed uint64) (*Kind, store.Account, s
 
 func TestChallenger(t *testing.T) {
 	t.Parallel()
-	for _, b := range keystest.Backends() {
+	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			var seed atomic.Uint64
@@ -82,7 +82,7 @@ func TestChallenger(t *testing.T) {
 
 func TestBeginNeverRepeatsAndCoversAll(t *testing.T) {
 	t.Parallel()
-	st := storetest.SQLite(t)
+	st := sqltest.SQLite(t)
 	k, acct, key, _ := fixture(t, st, 1)
 	ctx := context.Background()
 	seen := map[int]int{}
@@ -170,7 +170,7 @@ func TestUniformRejectsBiasedDraws(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	t.Parallel()
-	st := storetest.SQLite(t)
+	st := sqltest.SQLite(t)
 	k, acct, key, codes := fixture(t, st, 3)
 	ctx := context.Background()
 	for _, c := range codes {
@@ -280,7 +280,7 @@ func BenchmarkVerify(b *testing.B) {
 // no longer be answered.
 func TestSupersededPosition(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		h, err := secrets.NewHasher(bytes.Repeat([]byte{5}, 32))
 		if err != nil {

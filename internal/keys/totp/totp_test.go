@@ -18,7 +18,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/keystest"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 func testKeyring(t testing.TB, current string) *secrets.Keyring {
@@ -74,7 +74,7 @@ func (e env) verify(answer string) error {
 
 func TestChallenger(t *testing.T) {
 	t.Parallel()
-	for _, b := range keystest.Backends() {
+	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			var seed atomic.Uint64
@@ -108,7 +108,7 @@ func TestRFC6238Vectors(t *testing.T) {
 
 func TestSkew(t *testing.T) {
 	t.Parallel()
-	st := storetest.SQLite(t)
+	st := sqltest.SQLite(t)
 	var seed uint64
 	for _, tt := range []struct {
 		offset time.Duration
@@ -142,7 +142,7 @@ func TestSkew(t *testing.T) {
 
 func TestReplay(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), 1)
+	e := newEnv(t, sqltest.SQLite(t), 1)
 	now := e.clock.Now()
 	if err := e.verify(Code(e.secret, now)); err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestReplay(t *testing.T) {
 
 func TestSecretNotStoredInPlaintext(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), 1)
+	e := newEnv(t, sqltest.SQLite(t), 1)
 	k, err := e.st.GetKey(context.Background(), e.key.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestSecretNotStoredInPlaintext(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite(t), 1) // sealed under k1
+	e := newEnv(t, sqltest.SQLite(t), 1) // sealed under k1
 	rotated := newKind(t, testKeyring(t, "k2"), e.clock, 2)
 	if err := rotated.Verify(context.Background(), e.st, e.acct, e.key, keys.Challenge{}, Code(e.secret, e.clock.Now())); err != nil {
 		t.Errorf("key sealed under the previous key: %v", err)
@@ -209,7 +209,7 @@ func TestKeyRotation(t *testing.T) {
 
 func TestEnrolment(t *testing.T) {
 	t.Parallel()
-	st := storetest.SQLite(t)
+	st := sqltest.SQLite(t)
 	clock := keystest.NewClock(keystest.Start())
 	kind := newKind(t, testKeyring(t, "k1"), clock, 5)
 	acct := keystest.NewAccount(t, st, "Jan Peeters")
@@ -335,7 +335,7 @@ func BenchmarkVerify(b *testing.B) {
 	// SQLite store (a file in a temporary directory): Verify decrypts the secret, computes the
 	// three codes of the window and advances the key's counter. Moving the clock one step and
 	// computing the expected code for each round is not timed.
-	e := newEnv(b, storetest.SQLite(b), 1)
+	e := newEnv(b, sqltest.SQLite(b), 1)
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()

@@ -7,13 +7,13 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // eachBackend runs a benchmark on SQLite and, when configured, on PostgreSQL.
 func eachBackend(b *testing.B, fn func(b *testing.B, db *sqlstore.DB)) {
-	b.Run("sqlite", func(b *testing.B) { fn(b, storetest.SQLite(b)) })
-	b.Run("postgres", func(b *testing.B) { fn(b, storetest.Postgres(b)) })
+	b.Run("sqlite", func(b *testing.B) { fn(b, sqltest.SQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { fn(b, sqltest.Postgres(b)) })
 }
 
 func throttle(failures int) time.Time {

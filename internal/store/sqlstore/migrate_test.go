@@ -13,11 +13,11 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 func TestMigrateIdempotent(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := t.Context()
 		v, err := db.SchemaVersion(ctx)
 		if err != nil {
@@ -48,7 +48,7 @@ func TestMigrateIdempotent(t *testing.T) {
 func TestMigrateConcurrently(t *testing.T) {
 	urls := map[string]func(t *testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "nodes.db") },
-		"postgres": func(t *testing.T) string { return storetest.PostgresURL(t) },
+		"postgres": func(t *testing.T) string { return sqltest.PostgresURL(t) },
 	}
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {

@@ -4,13 +4,14 @@ import (
 	"testing"
 
 	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
 )
 
 func TestSQLite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return storetest.SQLite(t) })
+	storetest.Run(t, func(t *testing.T) store.Store { return sqltest.SQLite(t) })
 }
 
 func TestPostgres(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return storetest.Postgres(t) })
+	storetest.Run(t, func(t *testing.T) store.Store { return sqltest.Postgres(t) })
 }

@@ -1,4 +1,13 @@
-package storetest
+// Package sqltest gives any package's tests a real, fresh, migrated SQL store: a new SQLite file
+// in the test's temporary directory, or a new schema in the PostgreSQL database named by
+// SLEUTELBOS_TEST_POSTGRES_URL that is dropped afterwards. Without that variable PostgreSQL tests
+// are skipped, unless SLEUTELBOS_REQUIRE_POSTGRES=1 (as `make test` sets it), which turns a
+// missing or unreachable database into a failure.
+//
+// Each runs a test once per backend; Backends lists them for tests that need several fresh
+// stores of one backend. The conformance suite (internal/store/storetest) knows no backend:
+// sqlstore's own test hands it these stores.
+package sqltest
 
 import (
 	"context"
@@ -96,11 +105,32 @@ func PostgresURL(t testing.TB) string {
 	return u.String()
 }
 
+// Backend is one database backend tests run on.
+type Backend struct {
+	// Name is "sqlite" or "postgres", the name of the subtest Each runs.
+	Name string
+	// Open returns a fresh migrated store of this backend, closed (and dropped) when t ends.
+	Open func(t testing.TB) *sqlstore.DB
+}
+
+// Backends returns SQLite and PostgreSQL, in the order Each runs them.
+func Backends() []Backend {
+	return []Backend{{Name: "sqlite", Open: SQLite}, {Name: "postgres", Open: Postgres}}
+}
+
+// EachBackend runs fn as the subtests "sqlite" and "postgres", for tests that open several
+// stores of one backend (b.Open) or start servers on it.
+func EachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
+	t.Helper()
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
 // Each runs fn as the subtests "sqlite" and "postgres", each with a fresh migrated store.
 func Each(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+	EachBackend(t, func(t *testing.T, b Backend) { fn(t, b.Open(t)) })
 }
 
 // open opens and migrates the database at url and closes it when the test ends.
