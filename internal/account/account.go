@@ -23,7 +23,7 @@ type Hasher interface {
 
 // Auditor records audit events (internal/audit).
 type Auditor interface {
-	Record(ctx context.Context, st store.Audit, e store.AuditEvent) error
+	Record(ctx context.Context, st audit.Appender, e store.AuditEvent) error
 }
 
 // Service creates and changes accounts.

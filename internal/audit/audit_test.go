@@ -17,7 +17,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
-// fakeAudit is an in-memory store.Audit.
+// fakeAudit is an in-memory audit log: an Appender and a Lister.
 type fakeAudit struct {
 	mu        sync.Mutex
 	events    []store.AuditEvent
@@ -25,7 +25,10 @@ type fakeAudit struct {
 	err       error
 }
 
-var _ store.Audit = (*fakeAudit)(nil)
+var (
+	_ Appender = (*fakeAudit)(nil)
+	_ Lister   = (*fakeAudit)(nil)
+)
 
 func (f *fakeAudit) AppendAudit(_ context.Context, e *store.AuditEvent) error {
 	f.mu.Lock()

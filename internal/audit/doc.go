@@ -3,7 +3,7 @@
 //
 // The event types and the reasons of failed logons are constants here, so every flow names
 // them the same way and reports can count them. A Recorder stamps an event with the time (from
-// its clock) and a default actor, stores it with the store.Audit it is given — usually the
+// its clock) and a default actor, stores it with the Appender it is given — usually the
 // transaction of the change it describes, so the change and its record commit together — and
 // writes a structured log line with the same fields.
 //

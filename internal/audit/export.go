@@ -28,11 +28,18 @@ type exportedEvent struct {
 	Detail    map[string]string `json:"detail,omitempty"`
 }
 
+// Lister reads the audit log in pages, oldest first (store.Store implements it).
+type Lister interface {
+	ListAudit(ctx context.Context, afterID int64, limit int) ([]store.AuditEvent, error)
+}
+
+var _ Lister = store.Store(nil)
+
 // Export writes every event with an ID above afterID to w as JSON Lines, oldest first: one
 // object per line with id, time (RFC 3339, UTC), type, account_id, key_kind, key_id, reason, ip,
 // actor and detail (when present). It returns how many events it wrote. Pass the last exported
 // id as afterID to continue an earlier export.
-func Export(ctx context.Context, st store.Audit, w io.Writer, afterID int64) (int, error) {
+func Export(ctx context.Context, st Lister, w io.Writer, afterID int64) (int, error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)

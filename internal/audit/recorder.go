@@ -25,11 +25,19 @@ func New(now func() time.Time, log *slog.Logger) *Recorder {
 	return &Recorder{now: now, log: log}
 }
 
+// Appender is where Record writes an event: usually the transaction of the change the event
+// describes. store.Store implements it.
+type Appender interface {
+	AppendAudit(ctx context.Context, e *store.AuditEvent) error
+}
+
+var _ Appender = store.Store(nil)
+
 // Record appends e to st: pass the transaction's store so the event commits with the change
 // it describes. A zero Time is set from the clock and an empty Actor becomes ActorCitizen; Type
 // must be set. After storing, Record logs one line at INFO ("audit", with type, account_id,
 // key_kind, key_id, reason, ip and actor — never Detail).
-func (r *Recorder) Record(ctx context.Context, st store.Audit, e store.AuditEvent) error {
+func (r *Recorder) Record(ctx context.Context, st Appender, e store.AuditEvent) error {
 	if e.Type == "" {
 		return errors.New("record audit event: no event type")
 	}

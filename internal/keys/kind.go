@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -26,6 +27,25 @@ type Kind interface {
 	AMR() []string
 }
 
+// Store is the storage a kind works with: the codes it checks, the counters it advances, the
+// keys it creates, and transactions for a step that must write several rows together (a code
+// and its e-mail) or lock the account (choosing a card position). Inside a transaction a kind
+// views the store through a narrow interface of its own (store.InTx). The logon flow and the
+// portal hand a kind their store (store.Store implements Store).
+type Store interface {
+	store.Transactor
+	// LatestCode, AddCodeAttempt and UseCode check e-mailed codes (see store.Codes).
+	LatestCode(ctx context.Context, accountID int64, purpose store.CodePurpose) (store.Code, error)
+	AddCodeAttempt(ctx context.Context, id int64) (int, error)
+	UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
+	// AdvanceKeyCounter accepts a TOTP step once across all nodes (see store.Keys).
+	AdvanceKeyCounter(ctx context.Context, id int64, to int64) (bool, error)
+	// CreateKey stores the key an enrolment made.
+	CreateKey(ctx context.Context, k *store.Key) error
+}
+
+var _ Store = store.Store(nil)
+
 // Challenge is the second step of a logon, prepared by a Challenger for one key. It is kept in
 // the logon transaction between requests (as JSON), so it holds no secret.
 type Challenge struct {
@@ -40,22 +60,22 @@ type Challenge struct {
 // Challenger is a kind with a step after username and password.
 type Challenger interface {
 	Kind
-	// Begin prepares the step for key (picking a card position, e-mailing a code). st may be a
-	// transaction: a code and its e-mail are written together.
-	Begin(ctx context.Context, st store.Store, acct store.Account, key store.Key) (Challenge, error)
+	// Begin prepares the step for key (picking a card position, e-mailing a code), in a
+	// transaction of its own where it writes several rows (st may already be one).
+	Begin(ctx context.Context, st Store, acct store.Account, key store.Key) (Challenge, error)
 	// Verify checks the citizen's answer to ch. key must be the key as currently stored (the
 	// logon flow loads it for every answer): a kind may judge the challenge by its state. It
 	// returns nil on success, ErrWrongCode when the answer is wrong, or another
 	// LocalizedError (expired, too many tries) that ends the challenge. Surrounding spaces in
 	// the answer are ignored.
-	Verify(ctx context.Context, st store.Store, acct store.Account, key store.Key, ch Challenge, answer string) error
+	Verify(ctx context.Context, st Store, acct store.Account, key store.Key, ch Challenge, answer string) error
 }
 
 // Resender is a Challenger whose citizen may ask for a new code.
 type Resender interface {
 	Challenger
 	// Resend issues a fresh challenge, or a LocalizedError when the resend limit is reached.
-	Resend(ctx context.Context, st store.Store, acct store.Account, key store.Key) (Challenge, error)
+	Resend(ctx context.Context, st Store, acct store.Account, key store.Key) (Challenge, error)
 }
 
 // Enrolment is an activation of a new key in progress, kept in the portal session as JSON.
@@ -71,9 +91,9 @@ type Enrolment struct {
 type Enroller interface {
 	Kind
 	// StartEnrolment begins activation (generates a TOTP secret, e-mails a registration code).
-	StartEnrolment(ctx context.Context, st store.Store, acct store.Account) (Enrolment, error)
+	StartEnrolment(ctx context.Context, st Store, acct store.Account) (Enrolment, error)
 	// FinishEnrolment checks the answer and, when right, creates the active key in st.
-	FinishEnrolment(ctx context.Context, st store.Store, acct store.Account, e Enrolment, answer string) (store.Key, error)
+	FinishEnrolment(ctx context.Context, st Store, acct store.Account, e Enrolment, answer string) (store.Key, error)
 }
 
 // Errors every kind uses, so the logon flow can react without knowing the kind.

@@ -106,7 +106,7 @@ type Limiter interface {
 
 // Auditor records audit events (internal/audit).
 type Auditor interface {
-	Record(ctx context.Context, st store.Audit, e store.AuditEvent) error
+	Record(ctx context.Context, st audit.Appender, e store.AuditEvent) error
 }
 
 // Config holds the logon rules.

@@ -304,7 +304,7 @@ func formatDate(p *i18n.Printer, t time.Time) string {
 // Render produces the message template would send to to with data: the address is validated,
 // the subject and both bodies are rendered in the recipient's language, a new Message-ID is
 // drawn, and the message is refused when it is larger than MaxBytes. The result is ready for
-// store.Outbox.Enqueue (state pending, or held when the Composer holds mail).
+// Outbox.Enqueue (state pending, or held when the Composer holds mail).
 func (c *Composer) Render(to Recipient, template string, data map[string]any) (store.Message, error) {
 	if err := ValidateAddress(to.Address); err != nil {
 		return store.Message{}, fmt.Errorf("render %s: %w", template, err)
@@ -372,9 +372,17 @@ func (c *Composer) Render(to Recipient, template string, data map[string]any) (s
 	}, nil
 }
 
+// Outbox is where Enqueue writes a message: the transaction of the change the message is about,
+// so both commit together. store.Store implements it.
+type Outbox interface {
+	Enqueue(ctx context.Context, m *store.Message) error
+}
+
+var _ Outbox = store.Store(nil)
+
 // Enqueue renders the message and stores it in ob. Pass the store of the transaction that makes
 // the change the message is about, so both commit together.
-func (c *Composer) Enqueue(ctx context.Context, ob store.Outbox, to Recipient, template string, data map[string]any) error {
+func (c *Composer) Enqueue(ctx context.Context, ob Outbox, to Recipient, template string, data map[string]any) error {
 	m, err := c.Render(to, template, data)
 	if err != nil {
 		return fmt.Errorf("enqueue mail: %w", err)

@@ -421,9 +421,8 @@ func TestNewComposerErrors(t *testing.T) {
 	}
 }
 
-// recordingOutbox is a store.Outbox that records Enqueue calls; other methods are not used.
+// recordingOutbox is an Outbox that records Enqueue calls.
 type recordingOutbox struct {
-	store.Outbox
 	enqueued []store.Message
 	err      error
 }

@@ -14,7 +14,7 @@
 // Render produces a store.Message: subject, text and HTML bodies, a fresh Message-ID that stays
 // the same across delivery retries (so receivers can de-duplicate), and the pending state (held
 // when no SMTP server is configured, for the development mailbox). Enqueue renders and calls
-// store.Outbox.Enqueue; call it with the transaction-bound store of the change that causes the
+// Outbox.Enqueue; call it with the transaction-bound store of the change that causes the
 // message, so that the change and its e-mail commit or roll back together.
 //
 // Bad input is refused early: ValidateAddress is meant for the moment an address is entered

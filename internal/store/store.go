@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -12,8 +14,11 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a unique constraint (a username, a token card serial) is violated.
 var ErrConflict = errors.New("conflict")
 
-// Store is every aggregate's storage composed into one. A Store obtained inside Tx runs each call
-// in that transaction; calling Tx on it again runs fn in the same transaction.
+// Store is every aggregate's storage composed into one, for a backend to implement and the
+// conformance suite (storetest) to check. No consumer takes it whole: each declares the few
+// methods it uses as an interface of its own (see docs/ARCHITECTURE.md, "Storage"). A Store
+// obtained inside Tx runs each call in that transaction; calling Tx on it again runs fn in the
+// same transaction.
 type Store interface {
 	Accounts
 	Keys
@@ -22,13 +27,36 @@ type Store interface {
 	Attempts
 	Audit
 	Outbox
-	// Tx runs fn in one database transaction, committing when fn returns nil and rolling back
-	// otherwise. Serialization failures and SQLite busy errors are retried a few times.
-	Tx(ctx context.Context, fn func(Store) error) error
+	Transactor
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
+}
+
+// Transactor opens database transactions. A consumer that must write several rows together
+// declares it in its narrow store interface and enters the transaction with InTx, which hands
+// the consumer the transaction as another narrow interface of its own.
+type Transactor interface {
+	// Tx runs fn in one database transaction, committing when fn returns nil and rolling back
+	// otherwise. Serialization failures and SQLite busy errors roll back and run fn again a few
+	// times, so fn must have no effect outside the database that cannot be repeated. Called on
+	// a Store bound to a transaction, Tx runs fn in that same transaction.
+	Tx(ctx context.Context, fn func(Store) error) error
+}
+
+// InTx runs fn in one transaction of t (t's own when t is bound to one), handing fn the
+// transaction as S: the caller's narrow view of the store, an interface whose methods Store
+// has. Declare `var _ S = store.Store(nil)` beside S so the compiler checks that; InTx fails
+// without calling fn should the transaction not implement S after all.
+func InTx[S any](ctx context.Context, t Transactor, fn func(S) error) error {
+	return t.Tx(ctx, func(st Store) error {
+		view, ok := st.(S)
+		if !ok {
+			return fmt.Errorf("store: the transaction %T does not implement %v", st, reflect.TypeFor[S]())
+		}
+		return fn(view)
+	})
 }
 
 // Account is a citizen's account. Username is unique regardless of case; UsernameKey holds the

@@ -31,8 +31,18 @@ const hashDomain = "emailcode"
 // Mailer renders a template in the recipient's language and writes the message to ob (the
 // caller's transaction when ob is one). *mail.Composer implements it.
 type Mailer interface {
-	Enqueue(ctx context.Context, ob store.Outbox, to mail.Recipient, template string, data map[string]any) error
+	Enqueue(ctx context.Context, ob mail.Outbox, to mail.Recipient, template string, data map[string]any) error
 }
+
+// issueStore is what issuing a code takes, inside one transaction.
+type issueStore interface {
+	LockAccount(ctx context.Context, id int64) error
+	CountCodesSince(ctx context.Context, accountID int64, purpose store.CodePurpose, since time.Time) (int, error)
+	CreateCode(ctx context.Context, c *store.Code) error
+	mail.Outbox
+}
+
+var _ issueStore = store.Store(nil)
 
 // Config holds the code rules. A zero field takes its default.
 type Config struct {
@@ -142,7 +152,7 @@ func (k *Kind) minutes() int {
 
 // Begin e-mails a logon code to the account's address. It returns ErrResendLimit when too many
 // codes were sent recently.
-func (k *Kind) Begin(ctx context.Context, st store.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
+func (k *Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
 	c, err := k.Issue(ctx, st, acct, store.CodeLogon, acct.Email, TemplateLogon)
 	if err != nil {
 		return keys.Challenge{}, err
@@ -151,7 +161,7 @@ func (k *Kind) Begin(ctx context.Context, st store.Store, acct store.Account, ke
 }
 
 // Resend e-mails a new logon code, which supersedes the previous one; the same limit applies.
-func (k *Kind) Resend(ctx context.Context, st store.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
+func (k *Kind) Resend(ctx context.Context, st keys.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
 	return k.Begin(ctx, st, acct, key)
 }
 
@@ -164,7 +174,7 @@ func (k *Kind) challenge(c store.Code) keys.Challenge {
 }
 
 // Verify checks answer against the logon code named in ch.
-func (k *Kind) Verify(ctx context.Context, st store.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
+func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
 	id, err := strconv.ParseInt(ch.State, 10, 64)
 	if err != nil {
 		return fmt.Errorf("emailcode verify: challenge state %q is not a code id", ch.State)
@@ -173,7 +183,7 @@ func (k *Kind) Verify(ctx context.Context, st store.Store, acct store.Account, k
 }
 
 // StartEnrolment e-mails a registration code to the account's current address.
-func (k *Kind) StartEnrolment(ctx context.Context, st store.Store, acct store.Account) (keys.Enrolment, error) {
+func (k *Kind) StartEnrolment(ctx context.Context, st keys.Store, acct store.Account) (keys.Enrolment, error) {
 	c, err := k.Issue(ctx, st, acct, store.CodeRegistration, acct.Email, TemplateRegistration)
 	if err != nil {
 		return keys.Enrolment{}, err
@@ -190,7 +200,7 @@ func (k *Kind) StartEnrolment(ctx context.Context, st store.Store, acct store.Ac
 
 // FinishEnrolment checks the registration code and, when right, creates the active emailcode
 // key in st. The key sends its codes to the account's e-mail address of the moment.
-func (k *Kind) FinishEnrolment(ctx context.Context, st store.Store, acct store.Account, e keys.Enrolment, answer string) (store.Key, error) {
+func (k *Kind) FinishEnrolment(ctx context.Context, st keys.Store, acct store.Account, e keys.Enrolment, answer string) (store.Key, error) {
 	id, err := strconv.ParseInt(e.State, 10, 64)
 	if err != nil {
 		return store.Key{}, fmt.Errorf("emailcode enrolment: state %q is not a code id", e.State)
@@ -219,10 +229,10 @@ func (k *Kind) FinishEnrolment(ctx context.Context, st store.Store, acct store.A
 // when MaxCodes codes of that purpose were issued within Window (a code issued exactly Window
 // ago still counts). The returned Code's ID goes into the challenge; the code itself is only in
 // the e-mail.
-func (k *Kind) Issue(ctx context.Context, st store.Store, acct store.Account, purpose store.CodePurpose, to string, template string) (store.Code, error) {
+func (k *Kind) Issue(ctx context.Context, st keys.Store, acct store.Account, purpose store.CodePurpose, to string, template string) (store.Code, error) {
 	now := k.now()
 	var c store.Code
-	err := st.Tx(ctx, func(tx store.Store) error {
+	err := store.InTx(ctx, st, func(tx issueStore) error {
 		// Without the lock, simultaneous requests on several nodes could all count below the
 		// limit and each issue a code.
 		if err := tx.LockAccount(ctx, acct.ID); err != nil {
@@ -274,7 +284,7 @@ func (k *Kind) Issue(ctx context.Context, st store.Store, acct store.Account, pu
 // (surrounding spaces are ignored; anything but 6 digits is wrong without costing a try);
 // ErrCodeTries when this wrong answer used up the tries or they were used up before;
 // ErrCodeExpired when the code expired, was used, or was superseded by a newer one.
-func (k *Kind) Check(ctx context.Context, st store.Store, acct store.Account, purpose store.CodePurpose, codeID int64, answer string) error {
+func (k *Kind) Check(ctx context.Context, st keys.Store, acct store.Account, purpose store.CodePurpose, codeID int64, answer string) error {
 	now := k.now()
 	c, err := st.LatestCode(ctx, acct.ID, purpose)
 	if errors.Is(err, store.ErrNotFound) {

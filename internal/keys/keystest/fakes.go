@@ -45,7 +45,7 @@ type Mailer struct {
 }
 
 // Enqueue records the message and writes it to ob.
-func (m *Mailer) Enqueue(ctx context.Context, ob store.Outbox, to mail.Recipient, template string, data map[string]any) error {
+func (m *Mailer) Enqueue(ctx context.Context, ob mail.Outbox, to mail.Recipient, template string, data map[string]any) error {
 	if m.Err != nil {
 		return m.Err
 	}
@@ -81,9 +81,14 @@ func (m *Mailer) Sent() []Sent {
 
 var codeLine = regexp.MustCompile(`(?m)^Code: ([0-9]{6})$`)
 
+// MessageLister lists the outbox, newest first (store.Store implements it).
+type MessageLister interface {
+	ListMessages(ctx context.Context, limit int) ([]store.Message, error)
+}
+
 // OutboxCode returns the code in the newest outbox message written by Mailer to address, failing
 // the test when there is none.
-func OutboxCode(t testing.TB, ob store.Outbox, address string) string {
+func OutboxCode(t testing.TB, ob MessageLister, address string) string {
 	t.Helper()
 	msgs, err := ob.ListMessages(context.Background(), 100)
 	if err != nil {
@@ -102,7 +107,9 @@ func OutboxCode(t testing.TB, ob store.Outbox, address string) string {
 }
 
 // NewAccount creates an account called username (e-mail username@example.test, language en).
-func NewAccount(t testing.TB, st store.Store, username string) store.Account {
+func NewAccount(t testing.TB, st interface {
+	CreateAccount(ctx context.Context, a *store.Account) error
+}, username string) store.Account {
 	t.Helper()
 	a := store.Account{
 		Username:     username,

@@ -14,11 +14,17 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
+// Store is what the suite hands a kind, and reads the key back from (as the logon flow does).
+type Store interface {
+	keys.Store
+	GetKey(ctx context.Context, id int64) (store.Key, error)
+}
+
 // Fixture is one subtest's world: a store, the kind under test wired to Clock, and an account
 // with an active key of the kind.
 type Fixture struct {
 	Kind    keys.Challenger
-	Store   store.Store
+	Store   Store
 	Clock   *Clock
 	Account store.Account
 	Key     store.Key

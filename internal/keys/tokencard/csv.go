@@ -167,16 +167,24 @@ func allDigits(s string) bool {
 	return true
 }
 
+// importStore is what an import takes, inside its one transaction.
+type importStore interface {
+	GetAccountByUsername(ctx context.Context, username string) (store.Account, error)
+	CreateKey(ctx context.Context, k *store.Key) error
+}
+
+var _ importStore = store.Store(nil)
+
 // Import creates an active tokencard key for every card, in one transaction: either all cards
 // are imported or none. An unknown username fails the import with every such line named (an
 // *ImportError); a serial that is already stored fails it with that line and serial. It returns
 // the number of keys created. Codes are stored only as keyed hashes made with h.
-func Import(ctx context.Context, st store.Store, h *secrets.Hasher, cards []Card, now time.Time) (int, error) {
+func Import(ctx context.Context, st store.Transactor, h *secrets.Hasher, cards []Card, now time.Time) (int, error) {
 	if h == nil {
 		return 0, errors.New("token card import: hasher is nil")
 	}
 	created := 0
-	err := st.Tx(ctx, func(tx store.Store) error {
+	err := store.InTx(ctx, st, func(tx importStore) error {
 		created = 0
 		// Look every username up first, so all unknown ones are reported together (and before
 		// any insert, which on PostgreSQL ends the transaction when it fails).

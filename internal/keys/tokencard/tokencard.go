@@ -56,23 +56,35 @@ func (*Kind) Level() keys.Level { return keys.LevelSubstantial }
 // AMR returns ["pwd", "otp", "mfa"] (RFC 8176): password plus a one-time code.
 func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
 
+// positionStore is what choosing a position takes, inside one transaction.
+type positionStore interface {
+	LockAccount(ctx context.Context, id int64) error
+	GetKey(ctx context.Context, id int64) (store.Key, error)
+	SetKeyCounter(ctx context.Context, id int64, counter int64) error
+}
+
+var _ positionStore = store.Store(nil)
+
 // Begin picks a uniformly random position other than the one asked last time, records it as
 // the key's counter and returns the challenge asking for that code.
-func (k *Kind) Begin(ctx context.Context, st store.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
-	// Lock, then read the counter again: key may have been loaded before another logon asked a
-	// position, and two logons at once must not both read the same last position.
-	if err := st.LockAccount(ctx, acct.ID); err != nil {
-		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
-	}
-	cur, err := st.GetKey(ctx, key.ID)
+func (k *Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
+	var pos int
+	err := store.InTx(ctx, st, func(tx positionStore) error {
+		// Lock, then read the counter again: key may have been loaded before another logon
+		// asked a position, and two logons at once must not both read the same last position.
+		if err := tx.LockAccount(ctx, acct.ID); err != nil {
+			return err
+		}
+		cur, err := tx.GetKey(ctx, key.ID)
+		if err != nil {
+			return err
+		}
+		if pos, err = nextPosition(k.rand, cur.Counter); err != nil {
+			return err
+		}
+		return tx.SetKeyCounter(ctx, key.ID, int64(pos))
+	})
 	if err != nil {
-		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
-	}
-	pos, err := nextPosition(k.rand, cur.Counter)
-	if err != nil {
-		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
-	}
-	if err := st.SetKeyCounter(ctx, key.ID, int64(pos)); err != nil {
 		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
 	}
 	p := strconv.Itoa(pos)
@@ -101,7 +113,7 @@ func nextPosition(rand io.Reader, last int64) (int, error) {
 // anything but exactly 6 ASCII digits is simply wrong. A paper code is not single use: the same
 // position may be asked again in a later logon (never twice in a row). Only the position asked
 // last is answerable: a challenge superseded by a newer logon gives ErrCodeExpired.
-func (k *Kind) Verify(ctx context.Context, st store.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
+func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
 	pos, err := strconv.Atoi(ch.State)
 	if err != nil || pos < 1 || pos > Positions {
 		return fmt.Errorf("tokencard verify: challenge position %q is not 1..%d", ch.State, Positions)

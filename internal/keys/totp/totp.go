@@ -116,13 +116,13 @@ func (*Kind) Level() keys.Level { return keys.LevelSubstantial }
 func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
 
 // Begin returns the prompt; there is nothing to prepare.
-func (*Kind) Begin(ctx context.Context, st store.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
+func (*Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
 	return keys.Challenge{Prompt: "login.totp.prompt"}, nil
 }
 
 // Verify checks answer against the key's secret for the current step ±Skew and accepts the
 // matching step only if it is later than every step accepted before (ErrReplayed otherwise).
-func (k *Kind) Verify(ctx context.Context, st store.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
+func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
 	secret, err := k.keyring.Decrypt(key.Data, keyAAD(key.AccountID))
 	if err != nil {
 		return fmt.Errorf("totp verify key %d: %w", key.ID, err)
@@ -146,7 +146,7 @@ func (k *Kind) Verify(ctx context.Context, st store.Store, acct store.Account, k
 
 // StartEnrolment generates a secret and returns what the activation page shows: "uri" (the
 // otpauth:// URI), "qr" (a PNG data URI of it) and "secret" (base32 in groups of four).
-func (k *Kind) StartEnrolment(ctx context.Context, st store.Store, acct store.Account) (keys.Enrolment, error) {
+func (k *Kind) StartEnrolment(ctx context.Context, st keys.Store, acct store.Account) (keys.Enrolment, error) {
 	secret, err := secrets.Generate(k.rand, SecretSize)
 	if err != nil {
 		return keys.Enrolment{}, fmt.Errorf("totp enrolment: %w", err)
@@ -177,7 +177,7 @@ func (k *Kind) StartEnrolment(ctx context.Context, st store.Store, acct store.Ac
 // FinishEnrolment checks answer against the enrolment's secret (current step ±Skew) and, when
 // right, creates the active key in st with the secret sealed for the account and the counter
 // at the accepted step.
-func (k *Kind) FinishEnrolment(ctx context.Context, st store.Store, acct store.Account, e keys.Enrolment, answer string) (store.Key, error) {
+func (k *Kind) FinishEnrolment(ctx context.Context, st keys.Store, acct store.Account, e keys.Enrolment, answer string) (store.Key, error) {
 	sealed, err := base64.RawURLEncoding.DecodeString(e.State)
 	if err != nil {
 		return store.Key{}, fmt.Errorf("totp enrolment: state: %w", err)
