@@ -140,9 +140,25 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Store is the storage the logon flow uses: the account and its keys, the audit log, and what
+// the key kinds need (keys.Store). Attempt counters go through the Limiters.
+type Store interface {
+	keys.Store
+	GetAccount(ctx context.Context, id int64) (store.Account, error)
+	GetAccountByUsername(ctx context.Context, username string) (store.Account, error)
+	UpdatePasswordHash(ctx context.Context, id int64, hash string, now time.Time) error
+	GetKey(ctx context.Context, id int64) (store.Key, error)
+	ListKeys(ctx context.Context, accountID int64) ([]store.Key, error)
+	TouchKey(ctx context.Context, id int64, at time.Time) error
+	TransitionKey(ctx context.Context, id int64, from, to store.KeyStatus, cause string, at time.Time) (bool, error)
+	audit.Appender
+}
+
+var _ Store = store.Store(nil)
+
 // Deps are the parts a Service works with.
 type Deps struct {
-	Store     store.Store
+	Store     Store
 	Kinds     *keys.Registry
 	Passwords PasswordVerifier
 	// Limiter throttles per factor (password per typed username, codes per key); the code
@@ -159,7 +175,7 @@ type Deps struct {
 // Service runs logon transactions.
 type Service struct {
 	cfg       Config
-	st        store.Store
+	st        Store
 	kinds     *keys.Registry
 	passwords PasswordVerifier
 	limiter   Limiter
@@ -309,12 +325,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		tx.Step = StepChoose
 		return err
 	}
-	var challenge keys.Challenge
-	err = s.st.Tx(ctx, func(st store.Store) error {
-		var err error
-		challenge, err = ch.Begin(ctx, st, acct, key)
-		return err
-	})
+	challenge, err := ch.Begin(ctx, s.st, acct, key)
 	if err != nil {
 		var le *i18n.LocalizedError
 		if errors.As(err, &le) {
@@ -483,12 +494,7 @@ func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	if _, err := s.ipLimiter.Reserve(ctx, attempts.IPScope("code-request", c.IP)); err != nil {
 		return err
 	}
-	var ch keys.Challenge
-	err = s.st.Tx(ctx, func(st store.Store) error {
-		var err error
-		ch, err = r.Resend(ctx, st, acct, key)
-		return err
-	})
+	ch, err := r.Resend(ctx, s.st, acct, key)
 	if err != nil {
 		var le *i18n.LocalizedError
 		if errors.As(err, &le) {
