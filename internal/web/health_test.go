@@ -7,12 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 )
 
 // downStore is a store whose database does not answer pings.
-type downStore struct{ store.Store }
+type downStore struct{ Store }
 
 func (downStore) Ping(context.Context) error { return errors.New("connection refused") }
 

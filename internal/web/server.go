@@ -49,9 +49,19 @@ type Config struct {
 	DefaultLanguage string
 }
 
+// Store is the storage the web layer uses itself: sessions (rotated in a transaction), the
+// logged-on citizen's account, and a ping for /readyz. Logons go through Deps.Login.
+type Store interface {
+	sessionStore
+	GetAccount(ctx context.Context, id int64) (store.Account, error)
+	Ping(ctx context.Context) error
+}
+
+var _ Store = store.Store(nil)
+
 // Deps are the collaborators of the web layer.
 type Deps struct {
-	Store  store.Store
+	Store  Store
 	Bundle *i18n.Bundle
 	Login  *login.Service
 	Keys   *keys.Registry

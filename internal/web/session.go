@@ -44,9 +44,16 @@ type session struct {
 // loggedOn reports whether the session belongs to a citizen who completed a logon.
 func (s *session) loggedOn() bool { return s != nil && s.row.AccountID != 0 }
 
+// sessionStore is what the session manager uses: the session rows, and a transaction to rotate
+// a session id (create the new row, delete the old) in one step.
+type sessionStore interface {
+	store.Sessions
+	store.Transactor
+}
+
 // sessionManager loads, saves, rotates and destroys sessions.
 type sessionManager struct {
-	store    store.Store
+	store    sessionStore
 	now      func() time.Time
 	rand     io.Reader
 	idle     time.Duration
@@ -172,7 +179,7 @@ func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *s
 	old, oldStored := s.row.IDHash, s.stored
 	row := s.row
 	row.IDHash, row.CreatedAt, row.LastSeenAt, row.Data = hashID(id), now, now, raw
-	err = m.store.Tx(ctx, func(st store.Store) error {
+	err = store.InTx(ctx, m.store, func(st store.Sessions) error {
 		if err := st.CreateSession(ctx, &row); err != nil {
 			return err
 		}
