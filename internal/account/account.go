@@ -26,16 +26,35 @@ type Auditor interface {
 	Record(ctx context.Context, st audit.Appender, e store.AuditEvent) error
 }
 
+// Store is the storage the account service uses: it looks accounts up, and creates or changes
+// one together with its audit event in one transaction (see changeStore).
+type Store interface {
+	GetAccountByUsername(ctx context.Context, username string) (store.Account, error)
+	store.Transactor
+}
+
+// changeStore is what a change takes, inside its transaction.
+type changeStore interface {
+	CreateAccount(ctx context.Context, a *store.Account) error
+	UpdatePasswordHash(ctx context.Context, id int64, hash string, now time.Time) error
+	audit.Appender
+}
+
+var (
+	_ Store       = store.Store(nil)
+	_ changeStore = store.Store(nil)
+)
+
 // Service creates and changes accounts.
 type Service struct {
-	st     store.Store
+	st     Store
 	hasher Hasher
 	audit  Auditor
 	now    func() time.Time
 }
 
 // New returns a Service.
-func New(st store.Store, h Hasher, a Auditor, now func() time.Time) *Service {
+func New(st Store, h Hasher, a Auditor, now func() time.Time) *Service {
 	return &Service{st: st, hasher: h, audit: a, now: now}
 }
 
@@ -107,7 +126,7 @@ func (s *Service) Create(ctx context.Context, in NewAccount, actor string) (stor
 		return store.Account{}, fmt.Errorf("create account: %w", err)
 	}
 	a := store.Account{Username: in.Username, Name: in.Name, Email: in.Email, Language: in.Language, PasswordHash: hash}
-	err = s.st.Tx(ctx, func(st store.Store) error {
+	err = store.InTx(ctx, s.st, func(st changeStore) error {
 		if err := st.CreateAccount(ctx, &a); err != nil {
 			return err
 		}
@@ -135,7 +154,7 @@ func (s *Service) SetPassword(ctx context.Context, username, plain, actor string
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	return s.st.Tx(ctx, func(st store.Store) error {
+	return store.InTx(ctx, s.st, func(st changeStore) error {
 		if err := st.UpdatePasswordHash(ctx, a.ID, hash, s.now()); err != nil {
 			return fmt.Errorf("set password: %w", err)
 		}

@@ -42,13 +42,24 @@ const usage = `Usage: sleutelbos admin [config flags] COMMAND …
 Config flags are those of 'sleutelbos serve' (for example --database-url, --data-dir).
 `
 
+// citizenStore is what the commands read about citizens themselves; the services they call
+// (account, tokencard, outbox, audit) declare their own needs and get the node's store.
+type citizenStore interface {
+	ListAccounts(ctx context.Context, afterID int64, limit int) ([]store.Account, error)
+	GetAccountByUsername(ctx context.Context, username string) (store.Account, error)
+	ListKeys(ctx context.Context, accountID int64) ([]store.Key, error)
+}
+
+var _ citizenStore = store.Store(nil)
+
 // env is what every command works with.
 type env struct {
-	ctx    context.Context
-	node   *app.Node
-	stdin  io.Reader
-	stdout io.Writer
-	en     *i18n.Printer
+	ctx      context.Context
+	node     *app.Node
+	citizens citizenStore
+	stdin    io.Reader
+	stdout   io.Writer
+	en       *i18n.Printer
 }
 
 // Run runs one admin command.
@@ -77,7 +88,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	defer node.Close()
-	e := &env{ctx: ctx, node: node, stdin: stdin, stdout: stdout, en: node.Bundle.Printer("en")}
+	e := &env{ctx: ctx, node: node, citizens: node.Store, stdin: stdin, stdout: stdout, en: node.Bundle.Printer("en")}
 	fs := flag.NewFlagSet("admin "+strings.Join(rest[:2], " "), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return cmd(e, fs, rest[2:])
@@ -171,12 +182,12 @@ func usersList(e *env, fs *flag.FlagSet, args []string) error {
 	fmt.Fprintln(tw, "ID\tUSERNAME\tNAME\tE-MAIL\tLANGUAGE\tKEYS")
 	var after int64
 	for {
-		page, err := e.node.Store.ListAccounts(e.ctx, after, 500)
+		page, err := e.citizens.ListAccounts(e.ctx, after, 500)
 		if err != nil {
 			return fmt.Errorf("list users: %w", err)
 		}
 		for _, a := range page {
-			ks, err := e.node.Store.ListKeys(e.ctx, a.ID)
+			ks, err := e.citizens.ListKeys(e.ctx, a.ID)
 			if err != nil {
 				return fmt.Errorf("list users: %w", err)
 			}
@@ -250,13 +261,13 @@ func tokencardsPrint(e *env, fs *flag.FlagSet, args []string) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: tokencards print USERNAME", ErrUsage)
 	}
-	a, err := e.node.Store.GetAccountByUsername(e.ctx, fs.Arg(0))
+	a, err := e.citizens.GetAccountByUsername(e.ctx, fs.Arg(0))
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no citizen with username %q", fs.Arg(0))
 	} else if err != nil {
 		return err
 	}
-	ks, err := e.node.Store.ListKeys(e.ctx, a.ID)
+	ks, err := e.citizens.ListKeys(e.ctx, a.ID)
 	if err != nil {
 		return err
 	}

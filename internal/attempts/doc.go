@@ -3,7 +3,7 @@
 // A scope names what is counted: a typed username's password (PasswordScope), one key's codes
 // (FactorScope), or one client address and action (IPScope). Callers build scopes only with
 // these constructors, so every node and every flow spells them the same way. Counters live in
-// the store (store.Attempts), so all nodes agree.
+// the store (Store, a few methods of store.Store), so all nodes agree.
 //
 // A Limiter applies a Policy: after Threshold consecutive failures the scope is throttled for
 // Base, and every further failure doubles the wait up to Max (by default 5 failures, then 1, 2,

@@ -53,17 +53,28 @@ func (e *ThrottledError) Unwrap() error { return e.msg }
 // Minutes returns the wait in whole minutes, rounded up (at least 1), as the citizen is told.
 func (e *ThrottledError) Minutes() int { return e.minutes }
 
+// Store is what a Limiter uses: the counters, reserved, released and reset in the store so all
+// nodes agree (store.Store implements it).
+type Store interface {
+	GetAttempt(ctx context.Context, scope string) (store.Attempt, error)
+	ReserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (store.Attempt, bool, error)
+	ReleaseAttempt(ctx context.Context, scope string, threshold int) error
+	ResetAttempts(ctx context.Context, scope string) error
+}
+
+var _ Store = store.Store(nil)
+
 // Limiter throttles scopes after repeated failures, following a Policy, with the counters in
 // the store. It is safe for concurrent use.
 type Limiter struct {
-	st     store.Attempts
+	st     Store
 	policy Policy
 	now    func() time.Time
 }
 
 // New returns a Limiter over st applying p (which should pass Validate), reading the time from
 // now.
-func New(st store.Attempts, p Policy, now func() time.Time) *Limiter {
+func New(st Store, p Policy, now func() time.Time) *Limiter {
 	return &Limiter{st: st, policy: p, now: now}
 }
 

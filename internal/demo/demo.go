@@ -52,11 +52,29 @@ var citizens = []spec{
 	{"token", "token-password-1", "Tessa Token", "token@example.org", "nl", true, false, false},
 }
 
+// Store is the storage the demo uses: it looks the demo citizens up and creates those missing,
+// each with its keys in one transaction.
+type Store interface {
+	GetAccountByUsername(ctx context.Context, username string) (store.Account, error)
+	store.Transactor
+}
+
+// createStore is what creating one citizen takes, inside its transaction.
+type createStore interface {
+	CreateAccount(ctx context.Context, a *store.Account) error
+	CreateKey(ctx context.Context, k *store.Key) error
+}
+
+var (
+	_ Store       = store.Store(nil)
+	_ createStore = store.Store(nil)
+)
+
 // Seed derives the demo seed from the node's hash key.
 func Seed(h *secrets.Hasher) []byte { return h.Sum("demo-seed") }
 
 // Ensure creates the demo citizens that do not exist yet and returns all of them.
-func Ensure(ctx context.Context, st store.Store, d Deps) ([]Citizen, error) {
+func Ensure(ctx context.Context, st Store, d Deps) ([]Citizen, error) {
 	seed := Seed(d.Hasher)
 	var out []Citizen
 	for _, c := range citizens {
@@ -83,7 +101,7 @@ func Ensure(ctx context.Context, st store.Store, d Deps) ([]Citizen, error) {
 	return out, nil
 }
 
-func ensureOne(ctx context.Context, st store.Store, d Deps, c spec, cz Citizen, secret []byte) error {
+func ensureOne(ctx context.Context, st Store, d Deps, c spec, cz Citizen, secret []byte) error {
 	if _, err := st.GetAccountByUsername(ctx, c.username); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -94,7 +112,7 @@ func ensureOne(ctx context.Context, st store.Store, d Deps, c spec, cz Citizen, 
 		return err
 	}
 	now := d.Now()
-	err = st.Tx(ctx, func(tx store.Store) error {
+	err = store.InTx(ctx, st, func(tx createStore) error {
 		a := store.Account{Username: c.username, Name: c.name, Email: c.email, Language: c.lang, PasswordHash: hash}
 		if err := tx.CreateAccount(ctx, &a); err != nil {
 			return err

@@ -2,6 +2,7 @@ package devmailbox
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -26,9 +27,17 @@ var templateFS embed.FS
 // tmpl is parsed once; it holds no state and is safe for concurrent use.
 var tmpl = template.Must(template.ParseFS(templateFS, "templates/mailbox.html.tmpl"))
 
+// Store is what the mailbox reads: the outbox's messages (store.Store implements it).
+type Store interface {
+	ListMessages(ctx context.Context, limit int) ([]store.Message, error)
+	GetMessage(ctx context.Context, id int64) (store.Message, error)
+}
+
+var _ Store = store.Store(nil)
+
 // handler serves the mailbox pages.
 type handler struct {
-	st     store.Outbox
+	st     Store
 	bundle *i18n.Bundle
 	lang   func(*http.Request) string
 	mux    *http.ServeMux
@@ -36,7 +45,7 @@ type handler struct {
 
 // New returns the development mailbox handler for GET /dev/mailbox and GET /dev/mailbox/{id}.
 // lang picks the page language for a request (nil: the catalogue's fallback language).
-func New(st store.Outbox, b *i18n.Bundle, lang func(*http.Request) string) http.Handler {
+func New(st Store, b *i18n.Bundle, lang func(*http.Request) string) http.Handler {
 	h := &handler{st: st, bundle: b, lang: lang, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET "+Path, h.list)
 	h.mux.HandleFunc("GET "+Path+"/{$}", h.list)

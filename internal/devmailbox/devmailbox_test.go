@@ -183,7 +183,9 @@ func TestNotFound(t *testing.T) {
 }
 
 // brokenOutbox fails every call.
-type brokenOutbox struct{ store.Outbox }
+type brokenOutbox struct{}
+
+var _ Store = brokenOutbox{}
 
 func (brokenOutbox) ListMessages(context.Context, int) ([]store.Message, error) {
 	return nil, errors.New("database is down: secret detail")

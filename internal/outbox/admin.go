@@ -16,9 +16,16 @@ var statusOrder = []store.MessageState{
 	store.MessagePending, store.MessageSending, store.MessageSent, store.MessageFailed, store.MessageHeld,
 }
 
+// StatusReader summarises the outbox (store.Store implements it).
+type StatusReader interface {
+	OutboxStatus(ctx context.Context) (store.OutboxStatus, error)
+}
+
+var _ StatusReader = store.Store(nil)
+
 // Status writes the outbox summary for `sleutelbos admin mail status`: the number of messages
 // in each state and the creation time of the oldest pending message.
-func Status(ctx context.Context, st store.Outbox, w io.Writer) error {
+func Status(ctx context.Context, st StatusReader, w io.Writer) error {
 	s, err := st.OutboxStatus(ctx)
 	if err != nil {
 		return fmt.Errorf("mail status: %w", err)
@@ -60,10 +67,18 @@ func known(state store.MessageState) bool {
 	return false
 }
 
+// Requeuer puts failed or held messages back in the queue (store.Store implements it).
+type Requeuer interface {
+	RequeueMessage(ctx context.Context, id int64, now time.Time) error
+	RequeueFailed(ctx context.Context, now time.Time) (int64, error)
+}
+
+var _ Requeuer = store.Store(nil)
+
 // Retry puts messages back in the queue for `sleutelbos admin mail retry ID|--failed`: the
 // message id (failed or held) or, with failed, every failed message. They become due at now
 // with a fresh attempt count. Give exactly one of id (> 0) and failed.
-func Retry(ctx context.Context, st store.Outbox, w io.Writer, id int64, failed bool, now time.Time) error {
+func Retry(ctx context.Context, st Requeuer, w io.Writer, id int64, failed bool, now time.Time) error {
 	switch {
 	case failed && id != 0:
 		return errors.New("mail retry: give a message id or --failed, not both")

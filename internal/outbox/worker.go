@@ -21,10 +21,21 @@ const maxErrorLength = 1000
 // worker shuts down, so a delivered message is never left looking undelivered.
 const bookkeepingTimeout = 10 * time.Second
 
+// Store is what a Worker uses: it claims due messages under a lease and records each outcome
+// (store.Store implements it).
+type Store interface {
+	ClaimMessages(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.Message, error)
+	MarkSent(ctx context.Context, id int64, owner string, at time.Time) error
+	RetryLater(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	MarkFailed(ctx context.Context, id int64, owner string, lastErr string) error
+}
+
+var _ Store = store.Store(nil)
+
 // Worker delivers due outbox messages: it claims a batch under a lease, sends each message and
 // records the outcome. Run one per node; any number of workers may share one database.
 type Worker struct {
-	st    store.Outbox
+	st    Store
 	send  Sender
 	cfg   Config
 	node  string
@@ -64,7 +75,7 @@ func WithJitter(r *rand.Rand) WorkerOption {
 // NewWorker returns a worker that delivers messages from st with s. node names this worker in
 // leases (unique per process, e.g. host name and pid); now is the clock used for due times and
 // leases; cfg gets its defaults applied (validate it at start-up with Config.Validate).
-func NewWorker(st store.Outbox, s Sender, cfg Config, node string, now func() time.Time, log *slog.Logger, opts ...WorkerOption) *Worker {
+func NewWorker(st Store, s Sender, cfg Config, node string, now func() time.Time, log *slog.Logger, opts ...WorkerOption) *Worker {
 	if now == nil {
 		now = time.Now
 	}
