@@ -11,6 +11,10 @@ import (
 // ErrNotFound is returned when a looked-up row does not exist. Compare with errors.Is.
 var ErrNotFound = errors.New("not found")
 
+// ErrNoTransaction is returned by a method that only means something inside Tx (LockAccount)
+// when it is called outside one.
+var ErrNoTransaction = errors.New("not in a transaction")
+
 // ErrConflict is returned when a unique constraint (a username, a token card serial) is violated.
 var ErrConflict = errors.New("conflict")
 
@@ -85,7 +89,8 @@ type Accounts interface {
 	UpdateProfile(ctx context.Context, id int64, name, email, language string, now time.Time) error
 	// LockAccount, inside Tx, makes concurrent transactions that also lock the account wait
 	// until this one ends, so a check-then-write on the account's codes or keys (a resend limit,
-	// "never the last key") holds across nodes. ErrNotFound when the account does not exist.
+	// "never the last key") holds across nodes. ErrNotFound when the account does not exist;
+	// ErrNoTransaction outside Tx, where a lock would end with the statement and hold nothing.
 	LockAccount(ctx context.Context, id int64) error
 }
 

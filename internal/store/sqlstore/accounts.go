@@ -115,8 +115,12 @@ func (db *DB) UpdateProfile(ctx context.Context, id int64, name, email, language
 }
 
 // LockAccount takes a row lock on the account until the transaction ends (PostgreSQL: SELECT …
-// FOR UPDATE; SQLite's IMMEDIATE write transactions are exclusive already).
+// FOR UPDATE; SQLite's IMMEDIATE write transactions are exclusive already). Outside a
+// transaction it returns store.ErrNoTransaction: the lock would end with the statement.
 func (db *DB) LockAccount(ctx context.Context, id int64) error {
+	if db.tx == nil {
+		return fmt.Errorf("lock account %d: %w", id, store.ErrNoTransaction)
+	}
 	var got int64
 	err := db.q.QueryRowContext(ctx, `SELECT id FROM accounts WHERE id = $1`+db.d.forUpdate, id).Scan(&got)
 	if err != nil {

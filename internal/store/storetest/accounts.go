@@ -14,6 +14,7 @@ var accountTests = []test{
 	{"List", testAccountList},
 	{"Update", testAccountUpdate},
 	{"NotFound", testAccountNotFound},
+	{"LockOutsideTx", testAccountLockOutsideTx},
 }
 
 func testAccountCreateAndGet(t *testing.T, s store.Store) {
@@ -158,5 +159,19 @@ func testAccountNotFound(t *testing.T, s store.Store) {
 	wantErr(t, "LockAccount", err, store.ErrNotFound)
 	if err := s.Tx(ctx, func(tx store.Store) error { return tx.LockAccount(ctx, a.ID) }); err != nil {
 		t.Errorf("LockAccount of an existing account: %v", err)
+	}
+}
+
+// testAccountLockOutsideTx: a lock outside a transaction would hold nothing (on PostgreSQL it
+// ends with its statement), so LockAccount refuses instead of pretending.
+func testAccountLockOutsideTx(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a := newAccount(t, s, "lotte")
+	wantErr(t, "LockAccount outside Tx", s.LockAccount(ctx, a.ID), store.ErrNoTransaction)
+	wantErr(t, "LockAccount of a missing account outside Tx", s.LockAccount(ctx, a.ID+1000), store.ErrNoTransaction)
+	if err := s.Tx(ctx, func(tx store.Store) error {
+		return tx.Tx(ctx, func(inner store.Store) error { return inner.LockAccount(ctx, a.ID) })
+	}); err != nil {
+		t.Errorf("LockAccount in a nested Tx: %v", err)
 	}
 }
