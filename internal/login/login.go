@@ -298,11 +298,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return fmt.Errorf("submit password: %w", err)
 	}
 	if pw.rehash {
-		if h, err := s.passwords.Hash(ctx, password); err == nil {
-			if err := s.st.UpdatePasswordHash(ctx, acct.ID, h, s.now()); err != nil {
-				return fmt.Errorf("submit password: rehash: %w", err)
-			}
-		}
+		s.rehash(ctx, acct.ID, password)
 	}
 	tx.AccountID = acct.ID
 
@@ -335,6 +331,18 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	tx.KeyID, tx.Challenge, tx.Step = key.ID, &challenge, StepCode
 	return nil
+}
+
+// rehash stores the password hashed with the current parameters. It is housekeeping: a failure
+// is logged and the logon goes on (the old hash still verifies; the next logon tries again).
+func (s *Service) rehash(ctx context.Context, accountID int64, password string) {
+	h, err := s.passwords.Hash(ctx, password)
+	if err == nil {
+		err = s.st.UpdatePasswordHash(ctx, accountID, h, s.now())
+	}
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "rehash password on logon", slog.Int64("account_id", accountID), slog.String("err", err.Error()))
+	}
 }
 
 type passwordCheck struct {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"github.com/sleutelbos/sleutelbos/internal/clock"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -541,4 +543,71 @@ func TestControlCharactersInUsername(t *testing.T) {
 			}
 		}
 	})
+}
+
+// failingRehash is a store whose UpdatePasswordHash fails.
+type failingRehash struct{ login.Store }
+
+func (failingRehash) UpdatePasswordHash(context.Context, int64, string, time.Time) error {
+	return errors.New("database is read-only")
+}
+
+// failingHash is a password verifier whose Hash fails.
+type failingHash struct{ login.PasswordVerifier }
+
+func (failingHash) Hash(context.Context, string) (string, error) {
+	return "", errors.New("out of memory")
+}
+
+// TestRehashFailureKeepsLogon: upgrading an old password hash is housekeeping. When hashing or
+// storing the new hash fails, the correct logon still succeeds, the old hash stays, and a
+// warning is logged.
+func TestRehashFailureKeepsLogon(t *testing.T) {
+	for name, breakIt := range map[string]func(*login.Deps){
+		"store fails": func(d *login.Deps) { d.Store = failingRehash{d.Store} },
+		"hash fails":  func(d *login.Deps) { d.Passwords = failingHash{d.Passwords} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+				var logs strings.Builder
+				w := logintest.New(t, db, logintest.Options{Deps: func(d *login.Deps) {
+					breakIt(d)
+					d.Log = slog.New(slog.NewTextHandler(&logs, nil))
+				}})
+				ctx := context.Background()
+				old := password.New(password.Params{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
+				h, err := old.Hash(ctx, pw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := db.UpdatePasswordHash(ctx, w.Account.ID, h, w.Clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+				tx := w.Service.Start(keys.LevelLow, "/")
+				if err := w.Service.Choose(tx, keys.Password); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Service.SubmitPassword(ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"}); err != nil {
+					t.Fatalf("correct password with a failing rehash: %v", err)
+				}
+				if res, ok := w.Service.Result(tx); !ok || res.AccountID != w.Account.ID {
+					t.Fatalf("Result = %+v, %v; want the logon done", res, ok)
+				}
+				a, err := db.GetAccount(ctx, w.Account.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.PasswordHash != h {
+					t.Errorf("hash changed to %s although the rehash failed", a.PasswordHash)
+				}
+				want := fmt.Sprintf(`level=WARN msg="rehash password on logon" account_id=%d`, w.Account.ID)
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("log lacks %q:\n%s", want, logs.String())
+				}
+				if strings.Contains(logs.String(), pw) {
+					t.Errorf("log holds the password:\n%s", logs.String())
+				}
+			})
+		})
+	}
 }

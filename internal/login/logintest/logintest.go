@@ -43,6 +43,8 @@ type Options struct {
 	Config func(*login.Config)
 	// Start is the clock's first instant (default 25 November 2026 10:00 UTC).
 	Start time.Time
+	// Deps changes the service's parts before it is built (a store that fails, a logger).
+	Deps func(*login.Deps)
 }
 
 // World is a logon service, its parts, and one citizen with a password, a token card, an
@@ -107,12 +109,16 @@ func New(t testing.TB, st store.Store, o Options) *World {
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
-	w.Service, err = login.New(cfg, login.Deps{
+	deps := login.Deps{
 		Store: st, Kinds: w.Kinds, Passwords: w.Passwords,
 		Limiter:   attempts.New(st, attempts.DefaultPolicy(), w.Clock.Now),
 		IPLimiter: attempts.New(st, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, w.Clock.Now),
 		Audit:     audit.New(w.Clock.Now, slog.New(slog.NewTextHandler(io.Discard, nil))), Now: w.Clock.Now,
-	})
+	}
+	if o.Deps != nil {
+		o.Deps(&deps)
+	}
+	w.Service, err = login.New(cfg, deps)
 	must(err)
 
 	hash, err := w.Passwords.Hash(ctx, c.Password)
