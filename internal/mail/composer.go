@@ -90,9 +90,9 @@ type ComposerConfig struct {
 	Now func() time.Time
 	// Rand is the randomness for Message-IDs; default crypto/rand.Reader.
 	Rand io.Reader
-	// Wake, when set, is called after each successful Enqueue (outbox.Worker.Wake). The worker
-	// only sees committed messages, so a nudge before the transaction commits is harmless: the
-	// message is then picked up at the next poll.
+	// Wake, when set, is called once the transaction of a successful Enqueue has committed
+	// (outbox.Worker.Wake): a nudge before the commit would find nothing to claim and leave the
+	// message to the next poll, and a rolled-back message must not wake anyone.
 	Wake func()
 	// Templates replaces the embedded templates (a directory of *.tmpl files); tests use it.
 	Templates fs.FS
@@ -373,9 +373,11 @@ func (c *Composer) Render(to Recipient, template string, data map[string]any) (s
 }
 
 // Outbox is where Enqueue writes a message: the transaction of the change the message is about,
-// so both commit together. store.Store implements it.
+// so both commit together. Enqueue wakes the worker after that commit (AfterCommit).
+// store.Store implements it.
 type Outbox interface {
 	Enqueue(ctx context.Context, m *store.Message) error
+	AfterCommit(fn func())
 }
 
 var _ Outbox = store.Store(nil)
@@ -391,7 +393,7 @@ func (c *Composer) Enqueue(ctx context.Context, ob Outbox, to Recipient, templat
 		return fmt.Errorf("enqueue mail %s for account %d: %w", template, to.AccountID, err)
 	}
 	if c.cfg.Wake != nil {
-		c.cfg.Wake()
+		ob.AfterCommit(c.cfg.Wake)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -427,6 +429,9 @@ type recordingOutbox struct {
 	err      error
 }
 
+// AfterCommit runs fn at once, as a store outside a transaction does.
+func (o *recordingOutbox) AfterCommit(fn func()) { fn() }
+
 func (o *recordingOutbox) Enqueue(_ context.Context, m *store.Message) error {
 	if o.err != nil {
 		return o.err
@@ -501,4 +506,46 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// TestWakeAfterCommit: the worker is woken once the message is committed — visible on another
+// connection, as a worker on another node sees the outbox — and not at all when the change the
+// message is about rolls back.
+func TestWakeAfterCommit(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		var seen []int // messages visible outside the transaction at each wake
+		c := newTestComposer(t, func(cfg *ComposerConfig) {
+			cfg.Wake = func() {
+				msgs, err := db.ListMessages(ctx, 10)
+				if err != nil {
+					t.Errorf("list outbox at wake: %v", err)
+				}
+				seen = append(seen, len(msgs))
+			}
+		})
+		enqueue := func(tx store.Store) error {
+			return c.Enqueue(ctx, tx, recipient("nl"), TemplateLogonCode, sampleData[TemplateLogonCode])
+		}
+		if err := db.Tx(ctx, enqueue); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 1 || seen[0] != 1 {
+			t.Fatalf("woken %d times seeing %v messages, want once seeing the 1 committed", len(seen), seen)
+		}
+		changeFailed := errors.New("the change failed")
+		err := db.Tx(ctx, func(tx store.Store) error {
+			if err := enqueue(tx); err != nil {
+				return err
+			}
+			return changeFailed
+		})
+		if !errors.Is(err, changeFailed) {
+			t.Fatalf("Tx = %v, want the change's error", err)
+		}
+		if len(seen) != 1 {
+			t.Errorf("a rolled-back message woke the worker (wakes saw %v)", seen)
+		}
+	})
 }

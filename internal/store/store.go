@@ -32,6 +32,7 @@ type Store interface {
 	Audit
 	Outbox
 	Transactor
+	Committer
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -47,6 +48,16 @@ type Transactor interface {
 	// times, so fn must have no effect outside the database that cannot be repeated. Called on
 	// a Store bound to a transaction, Tx runs fn in that same transaction.
 	Tx(ctx context.Context, fn func(Store) error) error
+}
+
+// Committer defers work that must only happen once a change is durable and visible to others
+// (waking the mail worker for a message just enqueued).
+type Committer interface {
+	// AfterCommit runs fn after the transaction the store is bound to commits — after the
+	// outermost Tx, for a nested one — and never when it rolls back or for an attempt that Tx
+	// runs again. Outside a transaction, where every write is committed already, it runs fn at
+	// once. fn runs on the goroutine that called Tx and must not block.
+	AfterCommit(fn func())
 }
 
 // InTx runs fn in one transaction of t (t's own when t is bound to one), handing fn the

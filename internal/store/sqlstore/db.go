@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -25,7 +26,14 @@ type DB struct {
 	d       *dialect
 	q       queryer // pool, or tx when bound to a transaction
 	tx      *sql.Tx
-	display string // the URL without its password, for error messages
+	display string       // the URL without its password, for error messages
+	after   *afterCommit // functions to run once tx commits; nil outside a transaction
+}
+
+// afterCommit collects the functions AfterCommit defers in one transaction.
+type afterCommit struct {
+	mu  sync.Mutex
+	fns []func()
 }
 
 var _ store.Store = (*DB)(nil)
@@ -301,13 +309,25 @@ func (db *DB) Tx(ctx context.Context, fn func(store.Store) error) error {
 	}
 }
 
+// AfterCommit runs fn once the transaction db is bound to has committed, and not at all when it
+// rolls back; outside a transaction it runs fn at once.
+func (db *DB) AfterCommit(fn func()) {
+	if db.after == nil {
+		fn()
+		return
+	}
+	db.after.mu.Lock()
+	defer db.after.mu.Unlock()
+	db.after.fns = append(db.after.fns, fn)
+}
+
 // runTx runs fn once in a new transaction.
 func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error) {
 	tx, err := db.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display}
+	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, after: &afterCommit{}}
 	done := false
 	defer func() {
 		if !done { // fn panicked or called runtime.Goexit (t.Fatal): do not keep the lock
@@ -324,6 +344,12 @@ func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error)
 	done = true
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	bound.after.mu.Lock()
+	fns := bound.after.fns
+	bound.after.mu.Unlock()
+	for _, f := range fns {
+		f()
 	}
 	return nil
 }

@@ -13,6 +13,9 @@ var txTests = []test{
 	{"Nested", testTxNested},
 	{"NestedErrorRollsBackAll", testTxNestedError},
 	{"Isolation", testTxIsolation},
+	{"AfterCommit", testTxAfterCommit},
+	{"AfterCommitNotOnRollback", testTxAfterCommitRollback},
+	{"AfterCommitOutsideTx", testTxAfterCommitOutside},
 }
 
 var errBoom = errors.New("boom")
@@ -138,5 +141,59 @@ func testTxIsolation(t *testing.T, s store.Store) {
 	must(t, err)
 	if _, err := s.GetAccountByUsername(ctx, "uncommitted"); err != nil {
 		t.Errorf("after commit: %v", err)
+	}
+}
+
+// testTxAfterCommit: functions deferred with AfterCommit (in the transaction and in a nested
+// one) run once, after the commit, when the transaction's writes are visible to others.
+func testTxAfterCommit(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	var seen []int // messages visible outside the transaction when each function ran
+	look := func() {
+		_, msgs, _ := countAll(t, s)
+		seen = append(seen, msgs)
+	}
+	err := s.Tx(ctx, func(tx store.Store) error {
+		if err := writeAll(t, tx); err != nil {
+			return err
+		}
+		tx.AfterCommit(look)
+		if err := tx.Tx(ctx, func(inner store.Store) error { inner.AfterCommit(look); return nil }); err != nil {
+			return err
+		}
+		if len(seen) != 0 {
+			t.Errorf("AfterCommit ran %d functions before the commit", len(seen))
+		}
+		return nil
+	})
+	must(t, err)
+	if len(seen) != 2 || seen[0] != 1 || seen[1] != 1 {
+		t.Errorf("after the commit the functions saw %v messages, want [1 1] (both ran once, after the commit)", seen)
+	}
+}
+
+// testTxAfterCommitRollback: nothing deferred in a transaction that rolls back ever runs.
+func testTxAfterCommitRollback(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	ran := 0
+	err := s.Tx(ctx, func(tx store.Store) error {
+		tx.AfterCommit(func() { ran++ })
+		if err := tx.Tx(ctx, func(inner store.Store) error { inner.AfterCommit(func() { ran++ }); return nil }); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	wantErr(t, "Tx", err, errBoom)
+	if ran != 0 {
+		t.Errorf("%d functions deferred in a rolled-back transaction ran", ran)
+	}
+}
+
+// testTxAfterCommitOutside: outside a transaction every write is committed: fn runs at once.
+func testTxAfterCommitOutside(t *testing.T, s store.Store) {
+	ran := 0
+	s.AfterCommit(func() { ran++ })
+	if ran != 1 {
+		t.Errorf("AfterCommit outside a transaction ran fn %d times, want once at once", ran)
 	}
 }
