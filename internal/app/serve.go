@@ -23,13 +23,18 @@ import (
 // shutdownGrace bounds how long serve waits for requests in flight after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// sweepEvery is how often expired sessions and quiet attempt counters are removed.
+// sweepEvery is how often expired sessions, quiet attempt counters and dead codes are removed.
 const sweepEvery = 5 * time.Minute
 
 // attemptsRetention is how long an attempt counter without news is kept. A throttled counter
 // stays until its throttle ends; a code guesser still active keeps updating its counter, so
 // the 100-failure lockout is only forgotten after a day without a single guess.
 const attemptsRetention = 24 * time.Hour
+
+// codesRetention is how long a one-time code is kept after it expired or was used (its hash is
+// worthless by then; the row only helps to look back at a day's logons). It is never shorter
+// than the resend window, whose count the codes still in it make.
+const codesRetention = 24 * time.Hour
 
 // Serve is the `sleutelbos serve` command: it runs until ctx is cancelled (SIGINT, SIGTERM),
 // then stops accepting requests, finishes those in flight and stops the workers.
@@ -94,7 +99,7 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); sweepSessions(workCtx, sweeper, n) }()
+	go func() { defer wg.Done(); n.sweepPeriodically(workCtx, sweeper) }()
 
 	if cfg.SMTPHost == "" && !devMailbox(cfg) {
 		log.Warn("no SMTP server configured: e-mails stay in the outbox, and the development mailbox is off because the listener is not loopback; set --smtp-host")
@@ -217,7 +222,8 @@ type sessionSweeper interface {
 	SweepSessions(ctx context.Context) error
 }
 
-func sweepSessions(ctx context.Context, s sessionSweeper, n *Node) {
+// sweepPeriodically runs sweep every sweepEvery until ctx is done.
+func (n *Node) sweepPeriodically(ctx context.Context, s sessionSweeper) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
 	for {
@@ -225,12 +231,25 @@ func sweepSessions(ctx context.Context, s sessionSweeper, n *Node) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
-				n.Log.Warn("sweep sessions", "err", err)
-			}
-			if _, err := n.Store.DeleteAttemptsBefore(ctx, n.Now().Add(-attemptsRetention)); err != nil && ctx.Err() == nil {
-				n.Log.Warn("sweep attempt counters", "err", err)
-			}
+			n.sweep(ctx, s)
 		}
+	}
+}
+
+// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention.
+// Failures are logged; the next sweep tries again.
+func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
+	if err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
+		n.Log.Warn("sweep sessions", "err", err)
+	}
+	now := n.Now()
+	if _, err := n.Store.DeleteAttemptsBefore(ctx, now.Add(-attemptsRetention)); err != nil && ctx.Err() == nil {
+		n.Log.Warn("sweep attempt counters", "err", err)
+	}
+	keep := max(codesRetention, n.Config.EmailCodeWindow)
+	if c, err := n.Store.DeleteCodesBefore(ctx, now.Add(-keep)); err != nil && ctx.Err() == nil {
+		n.Log.Warn("sweep codes", "err", err)
+	} else if c > 0 {
+		n.Log.Info("swept codes", "deleted", c)
 	}
 }

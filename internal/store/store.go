@@ -191,6 +191,10 @@ type Codes interface {
 	AddCodeAttempt(ctx context.Context, id int64) (int, error)
 	// UseCode marks the code used; it reports false when it was already used (single use, atomic).
 	UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
+	// DeleteCodesBefore removes the codes that stopped being valid before cutoff — expired
+	// before it, or used before it — and returns how many it removed. Keep cutoff older than
+	// the resend window: the codes counted by CountCodesSince must stay.
+	DeleteCodesBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
 // Session is a server-side session. The cookie holds a random id; only its hash is stored.

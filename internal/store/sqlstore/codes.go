@@ -94,3 +94,17 @@ func (db *DB) UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
 	}
 	return false, nil
 }
+
+// DeleteCodesBefore removes the codes that expired, or were used, before cutoff.
+func (db *DB) DeleteCodesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	c := toMicros(cutoff)
+	res, err := db.q.ExecContext(ctx, `DELETE FROM codes WHERE expires_at < $1 OR (used_at <> 0 AND used_at < $1)`, c)
+	if err != nil {
+		return 0, fmt.Errorf("delete codes before %s: %w", cutoff.UTC().Format(time.RFC3339), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete codes before %s: %w", cutoff.UTC().Format(time.RFC3339), err)
+	}
+	return n, nil
+}

@@ -12,6 +12,7 @@ var codeTests = []test{
 	{"CountSince", testCodeCountSince},
 	{"AttemptsAndUse", testCodeAttemptsAndUse},
 	{"NotFound", testCodeNotFound},
+	{"DeleteBefore", testCodeDeleteBefore},
 }
 
 // newCode creates a code of purpose for the account, created at created.
@@ -134,4 +135,41 @@ func testCodeNotFound(t *testing.T, s store.Store) {
 	wantErr(t, "AddCodeAttempt", err, store.ErrNotFound)
 	_, err = s.UseCode(ctx, missing, t0)
 	wantErr(t, "UseCode", err, store.ErrNotFound)
+}
+
+// testCodeDeleteBefore: the sweep removes codes that expired or were used before the cutoff,
+// and keeps every code still valid at the cutoff.
+func testCodeDeleteBefore(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	a := newAccount(t, s, "anna")
+	cutoff := at(time.Hour)
+	expired := newCode(t, s, a.ID, store.CodeLogon, t0)                         // expired at 0:10
+	expiresAtCutoff := newCode(t, s, a.ID, store.CodeLogon, at(50*time.Minute)) // valid until 1:00
+	usedBefore := newCode(t, s, a.ID, store.CodeRegistration, at(55*time.Minute))
+	usedAfter := newCode(t, s, a.ID, store.CodeEmailChange, at(58*time.Minute))
+	fresh := newCode(t, s, a.ID, store.CodeLogon, at(59*time.Minute))
+	for c, when := range map[int64]time.Time{usedBefore.ID: at(56 * time.Minute), usedAfter.ID: at(61 * time.Minute)} {
+		ok, err := s.UseCode(ctx, c, when)
+		must(t, err)
+		if !ok {
+			t.Fatalf("UseCode(%d) = false", c)
+		}
+	}
+	n, err := s.DeleteCodesBefore(ctx, cutoff)
+	must(t, err)
+	if n != 2 {
+		t.Errorf("DeleteCodesBefore removed %d codes, want 2", n)
+	}
+	for name, c := range map[string]store.Code{"expired": expired, "used before the cutoff": usedBefore} {
+		_, err := s.AddCodeAttempt(ctx, c.ID)
+		wantErr(t, name+" code after the sweep", err, store.ErrNotFound)
+	}
+	for name, c := range map[string]store.Code{"expiring at the cutoff": expiresAtCutoff, "used after the cutoff": usedAfter, "fresh": fresh} {
+		if _, err := s.AddCodeAttempt(ctx, c.ID); err != nil {
+			t.Errorf("%s code after the sweep: %v, want it kept", name, err)
+		}
+	}
+	if n, err := s.DeleteCodesBefore(ctx, cutoff); err != nil || n != 0 {
+		t.Errorf("second sweep = %d, %v; want 0, nil", n, err)
+	}
 }

@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
+)
+
+// TestSweep: the serve sweeper removes codes dead for longer than codesRetention and attempt
+// counters quiet for longer than attemptsRetention, and keeps the rest.
+func TestSweep(t *testing.T) {
+	sqltest.EachBackend(t, func(t *testing.T, b sqltest.Backend) {
+		tn := newTestNode(t, b.Name, nil)
+		ctx := context.Background()
+		acct, err := tn.Store.GetAccountByUsername(ctx, "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		newCode := func(created time.Time) store.Code {
+			c := store.Code{AccountID: acct.ID, Purpose: store.CodeLogon, Hash: []byte("h"), Target: acct.Email,
+				CreatedAt: created, ExpiresAt: created.Add(5 * time.Minute)}
+			if err := tn.Store.CreateCode(ctx, &c); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		dead := newCode(tn.clock.Now())
+		quiet := "ip:logon:192.0.2.77"
+		if _, _, err := tn.Store.ReserveAttempt(ctx, quiet, tn.clock.Now(), 0, func(int) time.Time { return time.Time{} }); err != nil {
+			t.Fatal(err)
+		}
+		tn.clock.Advance(codesRetention + 10*time.Minute)
+		live := newCode(tn.clock.Now())
+
+		_, sweeper, err := tn.webHandler()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.sweep(ctx, sweeper)
+
+		if _, err := tn.Store.AddCodeAttempt(ctx, dead.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a code dead for %s is still there (AddCodeAttempt = %v)", codesRetention, err)
+		}
+		if _, err := tn.Store.AddCodeAttempt(ctx, live.ID); err != nil {
+			t.Errorf("a live code was swept: %v", err)
+		}
+		if a, err := tn.Store.GetAttempt(ctx, quiet); err != nil || a.Failures != 0 {
+			t.Errorf("a counter quiet for %s: %+v, %v; want it gone", attemptsRetention, a, err)
+		}
+	})
+}
