@@ -58,3 +58,27 @@ func TestParseLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in     string
+		length int
+		want   bool
+	}{
+		{"012345", 6, true},
+		{"999999", 6, true},
+		{"12345", 6, false},
+		{"1234567", 6, false},
+		{"12 456", 6, false},
+		{"12345a", 6, false},
+		{"１２３４５６", 6, false}, // full-width digits are not ASCII digits
+		{"", 0, true},
+		{"", 6, false},
+		{"12345678", 8, true},
+	} {
+		if got := IsCode(tt.in, tt.length); got != tt.want {
+			t.Errorf("IsCode(%q, %d) = %v, want %v", tt.in, tt.length, got, tt.want)
+		}
+	}
+}

@@ -108,5 +108,19 @@ var (
 	ErrResendLimit = i18n.NewError("login.error.resend_limit")
 )
 
+// IsCode reports whether s is exactly length ASCII digits: the shape of every code a kind asks
+// for (card codes, e-mailed codes, TOTP codes). Anything else is simply a wrong answer.
+func IsCode(s string, length int) bool {
+	if len(s) != length {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // IsRetryable reports whether err lets the citizen answer the same challenge again.
 func IsRetryable(err error) bool { return errors.Is(err, ErrWrongCode) }

@@ -300,7 +300,7 @@ func (k *Kind) Check(ctx context.Context, st keys.Store, acct store.Account, pur
 		return keys.ErrCodeTries
 	}
 	code := strings.TrimSpace(answer)
-	if !isCode(code) {
+	if !keys.IsCode(code, CodeLength) {
 		return keys.ErrWrongCode
 	}
 	// Count the try before comparing: parallel answers each get their own count from the

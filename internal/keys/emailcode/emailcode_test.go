@@ -370,7 +370,7 @@ func TestRandomCodeUniform(t *testing.T) {
 	const n = 20000
 	for range n {
 		c, err := randomCode(rnd)
-		if err != nil || !isCode(c) {
+		if err != nil || !keys.IsCode(c, CodeLength) {
 			t.Fatalf("randomCode = %q, %v", c, err)
 		}
 		for i := range CodeLength {
@@ -485,7 +485,7 @@ func TestRealComposer(t *testing.T) {
 		}
 		found := ""
 		for _, f := range strings.Fields(m.TextBody) {
-			if isCode(f) && k.Check(ctx, st, acct, tt.purpose, code.ID, f) == nil {
+			if keys.IsCode(f, CodeLength) && k.Check(ctx, st, acct, tt.purpose, code.ID, f) == nil {
 				found = f
 				break
 			}

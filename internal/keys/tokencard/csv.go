@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
@@ -136,7 +137,7 @@ func ParseCSV(r io.Reader) ([]Card, error) {
 			code := rec[2+i]
 			c.Codes[i] = code
 			switch {
-			case isCode(code):
+			case keys.IsCode(code, CodeLength):
 			case allDigits(code):
 				problems = append(problems, Problem{line, fmt.Sprintf("code %d has %d digits, want %d", i+1, len(code), CodeLength)})
 			default:

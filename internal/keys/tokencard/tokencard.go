@@ -95,10 +95,10 @@ func (k *Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key
 // last outside that range excludes nothing).
 func nextPosition(rand io.Reader, last int64) (int, error) {
 	if last < 1 || last > Positions {
-		n, err := uniform(rand, Positions)
+		n, err := secrets.Uniform(rand, Positions)
 		return int(n) + 1, err
 	}
-	n, err := uniform(rand, Positions-1)
+	n, err := secrets.Uniform(rand, Positions-1)
 	if err != nil {
 		return 0, err
 	}
@@ -126,7 +126,7 @@ func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, ke
 		return fmt.Errorf("tokencard verify key %d: %w", key.ID, err)
 	}
 	code := strings.TrimSpace(answer)
-	if !isCode(code) {
+	if !keys.IsCode(code, CodeLength) {
 		return keys.ErrWrongCode
 	}
 	if !k.hasher.Equal(k.hasher.Sum(hashDomain, key.Serial, strconv.Itoa(pos), code), hashes[pos-1]) {
@@ -157,7 +157,7 @@ func decodeData(raw []byte) ([][]byte, error) {
 func NewKey(h *secrets.Hasher, accountID int64, serial string, codes [Positions]string, now time.Time) (store.Key, error) {
 	d := data{Version: 1, Hashes: make([][]byte, Positions)}
 	for i, c := range codes {
-		if !isCode(c) {
+		if !keys.IsCode(c, CodeLength) {
 			return store.Key{}, fmt.Errorf("card %s: code %d is not %d digits", serial, i+1, CodeLength)
 		}
 		d.Hashes[i] = h.Sum(hashDomain, serial, strconv.Itoa(i+1), c)
@@ -175,17 +175,4 @@ func NewKey(h *secrets.Hasher, accountID int64, serial string, codes [Positions]
 		CreatedAt:   now,
 		ActivatedAt: now,
 	}, nil
-}
-
-// isCode reports whether s is exactly CodeLength ASCII digits.
-func isCode(s string) bool {
-	if len(s) != CodeLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -155,19 +155,6 @@ func TestNextPositionUniform(t *testing.T) {
 	}
 }
 
-func TestUniformRejectsBiasedDraws(t *testing.T) {
-	t.Parallel()
-	// 0xFFFFFFFF is above the largest multiple of 24 below 2³², so it must be redrawn.
-	r := bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 25})
-	got, err := uniform(r, 24)
-	if err != nil || got != 1 {
-		t.Errorf("uniform = %d, %v; want 1 (second draw 25 mod 24)", got, err)
-	}
-	if _, err := uniform(bytes.NewReader(nil), 24); err == nil {
-		t.Error("uniform on an empty reader: want error")
-	}
-}
-
 func TestVerify(t *testing.T) {
 	t.Parallel()
 	st := sqltest.SQLite(t)
@@ -243,7 +230,7 @@ func TestDemoCodes(t *testing.T) {
 	}
 	distinct := map[string]bool{}
 	for i, c := range a {
-		if !isCode(c) {
+		if !keys.IsCode(c, CodeLength) {
 			t.Errorf("demo code %d = %q", i+1, c)
 		}
 		distinct[c] = true

@@ -245,7 +245,7 @@ func (k *Kind) URI(username string, secret []byte) (string, error) {
 // computed and compared in constant time; when two steps share the code the latest wins.
 func (k *Kind) match(secret []byte, answer string) (step int64, ok bool, err error) {
 	code := strings.TrimSpace(answer)
-	if !isCode(code) {
+	if !keys.IsCode(code, Digits) {
 		return 0, false, nil
 	}
 	period := int64(k.cfg.Period / time.Second)
@@ -311,17 +311,4 @@ func keyAAD(accountID int64) []byte {
 
 func enrolAAD(accountID int64) []byte {
 	return []byte("totp-enrol:" + strconv.FormatInt(accountID, 10))
-}
-
-// isCode reports whether s is exactly Digits ASCII digits.
-func isCode(s string) bool {
-	if len(s) != Digits {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
