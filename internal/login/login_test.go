@@ -50,6 +50,30 @@ func newFixture(t *testing.T, db *sqlstore.DB, mutate func(*login.Config)) *fixt
 		secret: w.TOTPSecret, ctx: context.Background()}
 }
 
+// choose picks kind for tx, failing the test when the service refuses.
+func (f *fixture) choose(tx *login.Transaction, kind string) {
+	f.t.Helper()
+	if err := f.svc.Choose(tx, kind); err != nil {
+		f.t.Fatalf("Choose(%s): %v", kind, err)
+	}
+}
+
+// key returns the citizen's key of kind as stored now, failing the test when there is none.
+func (f *fixture) key(kind string) store.Key {
+	f.t.Helper()
+	ks, err := f.st.ListKeys(f.ctx, f.acct.ID)
+	if err != nil {
+		f.t.Fatalf("list keys: %v", err)
+	}
+	for _, k := range ks {
+		if k.Kind == kind {
+			return k
+		}
+	}
+	f.t.Fatalf("the citizen has no %s key (keys: %+v)", kind, ks)
+	return store.Key{}
+}
+
 // atCode runs a logon of kind up to the code step.
 func (f *fixture) atCode(kind string) *login.Transaction {
 	f.t.Helper()
@@ -120,11 +144,11 @@ func TestLogon(t *testing.T) {
 }
 
 func TestLogonEveryKind(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachBackend(t, func(t *testing.T, b sqltest.Backend) {
 		for _, kind := range []string{keys.TokenCard, keys.EmailCode, keys.TOTP} {
 			t.Run(kind, func(t *testing.T) {
-				// Each kind gets its own store (subtests share db, so one citizen per username).
-				f := newFixture(t, sqltest.SQLite(t), nil)
+				// Each kind gets a store of its own (of this backend), so each subtest stands alone.
+				f := newFixture(t, b.Open(t), nil)
 				tx := f.atCode(kind)
 				ans := f.answer(tx)
 				err := f.svc.SubmitCode(f.ctx, tx, wrong(ans), login.Client{IP: "192.0.2.1"})
@@ -140,7 +164,6 @@ func TestLogonEveryKind(t *testing.T) {
 				}
 			})
 		}
-		_ = db
 	})
 }
 
@@ -224,16 +247,13 @@ func TestCodeThrottleAndLockout(t *testing.T) {
 		if !errors.As(err, &le) || le.Key != "login.error.key_locked" {
 			t.Fatalf("7th failure: got %v, want key_locked", err)
 		}
-		ks, _ := db.ListKeys(f.ctx, f.acct.ID)
-		for _, k := range ks {
-			if k.Kind == keys.TOTP && k.Status != store.KeyLocked {
-				t.Errorf("totp key status %s, want locked", k.Status)
-			}
+		if k := f.key(keys.TOTP); k.Status != store.KeyLocked || k.DeactivationCause != "lockout" {
+			t.Errorf("totp key status %s (cause %q), want locked by lockout", k.Status, k.DeactivationCause)
 		}
 		// A new logon with the locked kind is refused after the password.
 		f.clock.Advance(time.Hour)
 		tx = f.svc.Start(keys.LevelSubstantial, "/")
-		_ = f.svc.Choose(tx, keys.TOTP)
+		f.choose(tx, keys.TOTP)
 		err = f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"})
 		if !errors.As(err, &le) || le.Key != "login.error.key_locked" {
 			t.Fatalf("logon with a locked key: got %v", err)
@@ -287,13 +307,8 @@ func TestEmailCodeExpiryAndResend(t *testing.T) {
 func TestNoKeyAndExpiry(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
-		ks, _ := db.ListKeys(f.ctx, f.acct.ID)
-		for _, k := range ks {
-			if k.Kind == keys.TokenCard {
-				if err := db.SetKeyStatus(f.ctx, k.ID, store.KeyDeactivated, "citizen", f.clock.Now()); err != nil {
-					t.Fatal(err)
-				}
-			}
+		if err := db.SetKeyStatus(f.ctx, f.key(keys.TokenCard).ID, store.KeyDeactivated, "citizen", f.clock.Now()); err != nil {
+			t.Fatal(err)
 		}
 		tx := f.svc.Start(keys.LevelSubstantial, "/")
 		if err := f.svc.Choose(tx, keys.TokenCard); err != nil {
@@ -306,7 +321,7 @@ func TestNoKeyAndExpiry(t *testing.T) {
 		}
 		// A wrong password with a missing key still says only "bad credentials".
 		tx = f.svc.Start(keys.LevelSubstantial, "/")
-		_ = f.svc.Choose(tx, keys.TokenCard)
+		f.choose(tx, keys.TokenCard)
 		if err := f.svc.SubmitPassword(f.ctx, tx, "jan", "wrong wrong wrong", login.Client{IP: "192.0.2.1"}); !errors.Is(err, login.ErrBadCredentials) {
 			t.Fatalf("wrong password: %v", err)
 		}
@@ -319,52 +334,55 @@ func TestNoKeyAndExpiry(t *testing.T) {
 }
 
 func TestChoices(t *testing.T) {
-	f := newFixture(t, sqltest.SQLite(t), nil)
-	names := func(cs []login.Choice) (out []string) {
-		for _, c := range cs {
-			out = append(out, c.Kind)
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		names := func(cs []login.Choice) (out []string) {
+			for _, c := range cs {
+				out = append(out, c.Kind)
+			}
+			return out
 		}
-		return out
-	}
-	if got := names(f.svc.Choices(f.svc.Start(keys.LevelLow, "/"))); len(got) != 4 || got[0] != keys.Password {
-		t.Errorf("low: %v", got)
-	}
-	sub := f.svc.Start(keys.LevelSubstantial, "/")
-	if got := names(f.svc.Choices(sub)); len(got) != 3 {
-		t.Errorf("substantial: %v", got)
-	}
-	if err := f.svc.Choose(sub, keys.Password); !errors.Is(err, login.ErrUnknownKind) {
-		t.Errorf("choosing password for substantial: %v", err)
-	}
-	if err := f.svc.SubmitCode(f.ctx, sub, "123456", login.Client{}); !errors.Is(err, login.ErrOutOfOrder) {
-		t.Errorf("code before password: %v", err)
-	}
+		if got := names(f.svc.Choices(f.svc.Start(keys.LevelLow, "/"))); len(got) != 4 || got[0] != keys.Password {
+			t.Errorf("low: %v", got)
+		}
+		sub := f.svc.Start(keys.LevelSubstantial, "/")
+		if got := names(f.svc.Choices(sub)); len(got) != 3 {
+			t.Errorf("substantial: %v", got)
+		}
+		if err := f.svc.Choose(sub, keys.Password); !errors.Is(err, login.ErrUnknownKind) {
+			t.Errorf("choosing password for substantial: %v", err)
+		}
+		if err := f.svc.SubmitCode(f.ctx, sub, "123456", login.Client{}); !errors.Is(err, login.ErrOutOfOrder) {
+			t.Errorf("code before password: %v", err)
+		}
+	})
 }
 
 // TestRehashOnLogon upgrades a hash made with other parameters at the next successful logon.
 func TestRehashOnLogon(t *testing.T) {
-	db := sqltest.SQLite(t)
-	f := newFixture(t, db, nil)
-	old := password.New(password.Params{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
-	h, err := old.Hash(f.ctx, pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.UpdatePasswordHash(f.ctx, f.acct.ID, h, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	tx := f.svc.Start(keys.LevelLow, "/")
-	_ = f.svc.Choose(tx, keys.Password)
-	if err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := db.GetAccount(f.ctx, f.acct.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.PasswordHash == h || !regexp.MustCompile(`^\$argon2id\$v=19\$m=64,t=1,p=1\$`).MatchString(a.PasswordHash) {
-		t.Errorf("hash not upgraded: %s", a.PasswordHash)
-	}
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		old := password.New(password.Params{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
+		h, err := old.Hash(f.ctx, pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UpdatePasswordHash(f.ctx, f.acct.ID, h, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		tx := f.svc.Start(keys.LevelLow, "/")
+		f.choose(tx, keys.Password)
+		if err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := db.GetAccount(f.ctx, f.acct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.PasswordHash == h || !regexp.MustCompile(`^\$argon2id\$v=19\$m=64,t=1,p=1\$`).MatchString(a.PasswordHash) {
+			t.Errorf("hash not upgraded: %s", a.PasswordHash)
+		}
+	})
 }
 
 // countingVerifier counts the argon2id work a logon does.
@@ -391,29 +409,32 @@ func (c *countingVerifier) Equalize(ctx context.Context, plain string) {
 // TestUnknownUserCostsAHash: an unknown username costs one password hash, exactly like a
 // wrong password, so response times do not reveal which usernames exist.
 func TestUnknownUserCostsAHash(t *testing.T) {
-	db := sqltest.SQLite(t)
-	clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
-	cv := &countingVerifier{PasswordVerifier: password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)}
-	reg, err := keys.NewRegistry(passwordkind.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := login.New(login.DefaultConfig(), login.Deps{Store: db, Kinds: reg, Passwords: cv,
-		Limiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now), IPLimiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now),
-		Audit: audit.New(clk.Now, nil), Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, user := range []string{"nobody", "", strings.Repeat("x", 10000)} {
-		tx := svc.Start(keys.LevelLow, "/")
-		_ = svc.Choose(tx, keys.Password)
-		if err := svc.SubmitPassword(context.Background(), tx, user, "whatever it is", login.Client{IP: "192.0.2.7"}); !errors.Is(err, login.ErrBadCredentials) {
-			t.Fatalf("user %.10q: %v", user, err)
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+		cv := &countingVerifier{PasswordVerifier: password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)}
+		reg, err := keys.NewRegistry(passwordkind.New())
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if cv.equalize != 3 || cv.verify != 0 {
-		t.Errorf("unknown users: %d equalizing hashes and %d verifications, want 3 and 0", cv.equalize, cv.verify)
-	}
+		svc, err := login.New(login.DefaultConfig(), login.Deps{Store: db, Kinds: reg, Passwords: cv,
+			Limiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now), IPLimiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now),
+			Audit: audit.New(clk.Now, nil), Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, user := range []string{"nobody", "", strings.Repeat("x", 10000)} {
+			tx := svc.Start(keys.LevelLow, "/")
+			if err := svc.Choose(tx, keys.Password); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.SubmitPassword(context.Background(), tx, user, "whatever it is", login.Client{IP: "192.0.2.7"}); !errors.Is(err, login.ErrBadCredentials) {
+				t.Fatalf("user %.10q: %v", user, err)
+			}
+		}
+		if cv.equalize != 3 || cv.verify != 0 {
+			t.Errorf("unknown users: %d equalizing hashes and %d verifications, want 3 and 0", cv.equalize, cv.verify)
+		}
+	})
 }
 
 // TestParallelGuessesAreLimited: a burst of parallel wrong answers gets exactly as many checks
@@ -435,8 +456,10 @@ func TestParallelGuessesAreLimited(t *testing.T) {
 					switch {
 					case errors.Is(err, attempts.ErrThrottled):
 						throttled++
+					case errors.Is(err, login.ErrBadCredentials), keys.IsRetryable(err):
+						checked++ // compared and found wrong
 					case err != nil:
-						checked++
+						t.Errorf("a guess failed for another reason: %v", err)
 					default:
 						t.Error("a wrong answer was accepted")
 					}
@@ -447,7 +470,9 @@ func TestParallelGuessesAreLimited(t *testing.T) {
 		}
 		checked, throttled := burst(func() error {
 			tx := f.svc.Start(keys.LevelLow, "/")
-			_ = f.svc.Choose(tx, keys.Password)
+			if err := f.svc.Choose(tx, keys.Password); err != nil {
+				return fmt.Errorf("choose: %w", err)
+			}
 			return f.svc.SubmitPassword(f.ctx, tx, "jan", "not the password", login.Client{IP: "192.0.2.50"})
 		})
 		if checked != 5 || throttled != 35 {
@@ -469,44 +494,46 @@ func TestParallelGuessesAreLimited(t *testing.T) {
 // TestKindSwitchedOffMidLogon: a kind the policy stops offering (phased out) while a logon is
 // under way is refused at every later step with the "you do not have this key" message.
 func TestKindSwitchedOffMidLogon(t *testing.T) {
-	var mu sync.Mutex
-	off := map[string]bool{}
-	offered := func(kind string, _ time.Time) bool { mu.Lock(); defer mu.Unlock(); return !off[kind] }
-	f := newFixture(t, sqltest.SQLite(t), func(c *login.Config) { c.Offered = offered })
-	noKey := func(err error) bool {
-		var le *i18n.LocalizedError
-		return errors.As(err, &le) && le.Key == "login.error.no_key"
-	}
-
-	tx := f.svc.Start(keys.LevelSubstantial, "/")
-	if err := f.svc.Choose(tx, keys.TokenCard); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	off[keys.TokenCard] = true
-	mu.Unlock()
-	if err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"}); !noKey(err) || tx.Step != login.StepChoose {
-		t.Fatalf("password step after switch-off: %v at %s", err, tx.Step)
-	}
-	for _, c := range f.svc.Choices(tx) {
-		if c.Kind == keys.TokenCard {
-			t.Error("a switched-off kind is still on the chooser")
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		var mu sync.Mutex
+		off := map[string]bool{}
+		offered := func(kind string, _ time.Time) bool { mu.Lock(); defer mu.Unlock(); return !off[kind] }
+		f := newFixture(t, db, func(c *login.Config) { c.Offered = offered })
+		noKey := func(err error) bool {
+			var le *i18n.LocalizedError
+			return errors.As(err, &le) && le.Key == "login.error.no_key"
 		}
-	}
-	if err := f.svc.Choose(tx, keys.TokenCard); !errors.Is(err, login.ErrUnknownKind) {
-		t.Errorf("choosing a switched-off kind: %v", err)
-	}
 
-	mu.Lock()
-	off[keys.TokenCard] = false
-	mu.Unlock()
-	tx = f.atCode(keys.TokenCard)
-	mu.Lock()
-	off[keys.TokenCard] = true
-	mu.Unlock()
-	if err := f.svc.SubmitCode(f.ctx, tx, f.answer(tx), login.Client{IP: "192.0.2.1"}); !noKey(err) {
-		t.Fatalf("code step after switch-off: %v", err)
-	}
+		tx := f.svc.Start(keys.LevelSubstantial, "/")
+		if err := f.svc.Choose(tx, keys.TokenCard); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		off[keys.TokenCard] = true
+		mu.Unlock()
+		if err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"}); !noKey(err) || tx.Step != login.StepChoose {
+			t.Fatalf("password step after switch-off: %v at %s", err, tx.Step)
+		}
+		for _, c := range f.svc.Choices(tx) {
+			if c.Kind == keys.TokenCard {
+				t.Error("a switched-off kind is still on the chooser")
+			}
+		}
+		if err := f.svc.Choose(tx, keys.TokenCard); !errors.Is(err, login.ErrUnknownKind) {
+			t.Errorf("choosing a switched-off kind: %v", err)
+		}
+
+		mu.Lock()
+		off[keys.TokenCard] = false
+		mu.Unlock()
+		tx = f.atCode(keys.TokenCard)
+		mu.Lock()
+		off[keys.TokenCard] = true
+		mu.Unlock()
+		if err := f.svc.SubmitCode(f.ctx, tx, f.answer(tx), login.Client{IP: "192.0.2.1"}); !noKey(err) {
+			t.Fatalf("code step after switch-off: %v", err)
+		}
+	})
 }
 
 // TestNothingComparedNothingCounted: answering a superseded token card position (a second tab
@@ -537,7 +564,7 @@ func TestControlCharactersInUsername(t *testing.T) {
 		f := newFixture(t, db, nil)
 		for _, u := range []string{"jan\x00", "j\nan", "\x1b[31mjan"} {
 			tx := f.svc.Start(keys.LevelLow, "/")
-			_ = f.svc.Choose(tx, keys.Password)
+			f.choose(tx, keys.Password)
 			if err := f.svc.SubmitPassword(f.ctx, tx, u, pw, login.Client{IP: "192.0.2.1"}); !errors.Is(err, login.ErrBadCredentials) {
 				t.Errorf("username %q: %v, want ErrBadCredentials", u, err)
 			}
@@ -610,4 +637,35 @@ func TestRehashFailureKeepsLogon(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestKeyLockedAtLockoutCount: with the default rules a key is locked by its 100th consecutive
+// wrong code (attempts.KeyLockoutFailures) and not one earlier, however patiently the guesser
+// waits out each throttle and starts new logons.
+func TestKeyLockedAtLockoutCount(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		guess := func() error {
+			t.Helper()
+			tx := f.atCode(keys.TokenCard) // a fresh logon: a transaction lives 15 minutes
+			return f.svc.SubmitCode(f.ctx, tx, wrong(f.answer(tx)), login.Client{IP: "192.0.2.1"})
+		}
+		for i := 1; i < attempts.KeyLockoutFailures; i++ {
+			if err := guess(); !keys.IsRetryable(err) {
+				t.Fatalf("wrong code %d: %v, want a retryable error", i, err)
+			}
+			f.clock.Advance(time.Hour) // the longest throttle
+		}
+		if k := f.key(keys.TokenCard); k.Status != store.KeyActive {
+			t.Fatalf("after %d wrong codes the card is %s, want still active", attempts.KeyLockoutFailures-1, k.Status)
+		}
+		err := guess()
+		var le *i18n.LocalizedError
+		if !errors.As(err, &le) || le.Key != "login.error.key_locked" {
+			t.Fatalf("wrong code %d: %v, want key_locked", attempts.KeyLockoutFailures, err)
+		}
+		if k := f.key(keys.TokenCard); k.Status != store.KeyLocked || k.DeactivationCause != "lockout" {
+			t.Errorf("card %s (cause %q), want locked by lockout", k.Status, k.DeactivationCause)
+		}
+	})
 }
