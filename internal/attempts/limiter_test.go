@@ -8,14 +8,21 @@ import (
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/clock"
-
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
-func newTestLimiter(t *testing.T) (*Limiter, *fakeStore, *clock.Fake) {
+func newClock() *clock.Fake { return clock.NewFake(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)) }
+
+// eachStore runs fn on SQLite and on PostgreSQL, with a fresh store, a Limiter over it with the
+// default policy, and the limiter's clock.
+func eachStore(t *testing.T, fn func(t *testing.T, l *Limiter, st Store, c *clock.Fake)) {
 	t.Helper()
-	st, c := newFakeStore(), newClock()
-	return New(st, DefaultPolicy(), c.Now), st, c
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		c := newClock()
+		fn(t, New(db, DefaultPolicy(), c.Now), db, c)
+	})
 }
 
 func failN(t *testing.T, l *Limiter, scope Scope, n int) {
@@ -87,123 +94,108 @@ func TestPolicyValidate(t *testing.T) {
 
 func TestThrottleAfterThreshold(t *testing.T) {
 	t.Parallel()
-	l, _, c := newTestLimiter(t)
-	ctx := context.Background()
-	scope := PasswordScope("jan")
-	start := c.Now()
-	for i := 1; i <= 4; i++ {
+	eachStore(t, func(t *testing.T, l *Limiter, _ Store, c *clock.Fake) {
+		ctx := context.Background()
+		scope := PasswordScope("jan")
+		start := c.Now()
+		for i := 1; i <= 4; i++ {
+			a, err := l.Reserve(ctx, scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Failures != i || !a.ThrottledUntil.IsZero() {
+				t.Fatalf("failure %d: got %+v, want %d failures and no throttle", i, a, i)
+			}
+			if err := l.Check(ctx, scope); err != nil {
+				t.Fatalf("Check after %d failures = %v, want nil", i, err)
+			}
+		}
 		a, err := l.Reserve(ctx, scope)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.Failures != i || !a.ThrottledUntil.IsZero() {
-			t.Fatalf("failure %d: got %+v, want %d failures and no throttle", i, a, i)
+		if a.Failures != 5 || !a.ThrottledUntil.Equal(start.Add(time.Minute)) {
+			t.Fatalf("fifth failure: got %+v, want throttled until %s", a, start.Add(time.Minute))
 		}
-		if err := l.Check(ctx, scope); err != nil {
-			t.Fatalf("Check after %d failures = %v, want nil", i, err)
+		if err := l.Throttled(a); !errors.Is(err, ErrThrottled) {
+			t.Errorf("Throttled(fifth failure) = %v, want ErrThrottled", err)
 		}
-	}
-	a, err := l.Reserve(ctx, scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Failures != 5 || !a.ThrottledUntil.Equal(start.Add(time.Minute)) {
-		t.Fatalf("fifth failure: got %+v, want throttled until %s", a, start.Add(time.Minute))
-	}
-	if err := l.Throttled(a); !errors.Is(err, ErrThrottled) {
-		t.Errorf("Throttled(fifth failure) = %v, want ErrThrottled", err)
-	}
-	err = l.Check(ctx, scope)
-	var te *ThrottledError
-	if !errors.As(err, &te) || !errors.Is(err, ErrThrottled) {
-		t.Fatalf("Check after 5 failures = %v, want a *ThrottledError matching ErrThrottled", err)
-	}
-	if !te.Until.Equal(start.Add(time.Minute)) || te.Wait != time.Minute || te.Minutes() != 1 {
-		t.Errorf("ThrottledError = %+v, want until %s, wait 1m, 1 minute", te, start.Add(time.Minute))
-	}
-	// Other scopes are unaffected.
-	if err := l.Check(ctx, PasswordScope("piet")); err != nil {
-		t.Errorf("Check of another scope = %v, want nil", err)
-	}
+		err = l.Check(ctx, scope)
+		var te *ThrottledError
+		if !errors.As(err, &te) || !errors.Is(err, ErrThrottled) {
+			t.Fatalf("Check after 5 failures = %v, want a *ThrottledError matching ErrThrottled", err)
+		}
+		if !te.Until.Equal(start.Add(time.Minute)) || te.Wait != time.Minute || te.Minutes() != 1 {
+			t.Errorf("ThrottledError = %+v, want until %s, wait 1m, 1 minute", te, start.Add(time.Minute))
+		}
+		// Other scopes are unaffected.
+		if err := l.Check(ctx, PasswordScope("piet")); err != nil {
+			t.Errorf("Check of another scope = %v, want nil", err)
+		}
+	})
 }
 
 func TestThrottleWindowEndsExactly(t *testing.T) {
 	t.Parallel()
-	l, _, c := newTestLimiter(t)
-	ctx := context.Background()
-	scope := FactorScope(7)
-	failN(t, l, scope, 5)
-	c.Advance(time.Minute - time.Nanosecond)
-	if err := l.Check(ctx, scope); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("Check 1ns before the end = %v, want ErrThrottled", err)
-	}
-	c.Advance(time.Nanosecond)
-	if err := l.Check(ctx, scope); err != nil {
-		t.Fatalf("Check at the end = %v, want nil", err)
-	}
+	eachStore(t, func(t *testing.T, l *Limiter, _ Store, c *clock.Fake) {
+		ctx := context.Background()
+		scope := FactorScope(7)
+		failN(t, l, scope, 5)
+		c.Advance(time.Minute - time.Nanosecond)
+		if err := l.Check(ctx, scope); !errors.Is(err, ErrThrottled) {
+			t.Fatalf("Check 1ns before the end = %v, want ErrThrottled", err)
+		}
+		c.Advance(time.Nanosecond)
+		if err := l.Check(ctx, scope); err != nil {
+			t.Fatalf("Check at the end = %v, want nil", err)
+		}
+	})
 }
 
 func TestThrottleDoubles(t *testing.T) {
 	t.Parallel()
-	l, _, c := newTestLimiter(t)
-	ctx := context.Background()
-	scope := PasswordScope("jan")
-	failN(t, l, scope, 4)
-	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
-	for i, minutes := range want {
-		a, err := l.Reserve(ctx, scope)
-		if err != nil {
-			t.Fatal(err)
+	eachStore(t, func(t *testing.T, l *Limiter, _ Store, c *clock.Fake) {
+		ctx := context.Background()
+		scope := PasswordScope("jan")
+		failN(t, l, scope, 4)
+		want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
+		for i, minutes := range want {
+			a, err := l.Reserve(ctx, scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, wantD := a.ThrottledUntil.Sub(c.Now()), minutes*time.Minute; got != wantD {
+				t.Errorf("failure %d: throttled for %s, want %s", 5+i, got, wantD)
+			}
+			// Wait out the throttle, as a patient attacker would: the count keeps growing.
+			c.Advance(a.ThrottledUntil.Sub(c.Now()))
+			if err := l.Check(ctx, scope); err != nil {
+				t.Fatalf("Check after the wait = %v, want nil", err)
+			}
 		}
-		if got, wantD := a.ThrottledUntil.Sub(c.Now()), minutes*time.Minute; got != wantD {
-			t.Errorf("failure %d: throttled for %s, want %s", 5+i, got, wantD)
-		}
-		// Wait out the throttle, as a patient attacker would: the count keeps growing.
-		c.Advance(a.ThrottledUntil.Sub(c.Now()))
-		if err := l.Check(ctx, scope); err != nil {
-			t.Fatalf("Check after the wait = %v, want nil", err)
-		}
-	}
+	})
 }
 
 func TestSucceedResets(t *testing.T) {
 	t.Parallel()
-	l, _, _ := newTestLimiter(t)
-	ctx := context.Background()
-	scope := FactorScope(3)
-	failN(t, l, scope, 5)
-	if err := l.Succeed(ctx, scope); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Check(ctx, scope); err != nil {
-		t.Fatalf("Check after Succeed = %v, want nil", err)
-	}
-	a, err := l.Reserve(ctx, scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Failures != 1 || !a.ThrottledUntil.IsZero() {
-		t.Errorf("first failure after a reset: got %+v, want 1 failure and no throttle", a)
-	}
-}
-
-func TestKeyLockoutCount(t *testing.T) {
-	t.Parallel()
-	l, _, c := newTestLimiter(t)
-	ctx := context.Background()
-	scope := FactorScope(9)
-	var failures int
-	for range KeyLockoutFailures {
+	eachStore(t, func(t *testing.T, l *Limiter, _ Store, _ *clock.Fake) {
+		ctx := context.Background()
+		scope := FactorScope(3)
+		failN(t, l, scope, 5)
+		if err := l.Succeed(ctx, scope); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Check(ctx, scope); err != nil {
+			t.Fatalf("Check after Succeed = %v, want nil", err)
+		}
 		a, err := l.Reserve(ctx, scope)
 		if err != nil {
 			t.Fatal(err)
 		}
-		failures = a.Failures
-		c.Advance(time.Hour)
-	}
-	if failures != KeyLockoutFailures {
-		t.Errorf("Failures after %d failures = %d", KeyLockoutFailures, failures)
-	}
+		if a.Failures != 1 || !a.ThrottledUntil.IsZero() {
+			t.Errorf("first failure after a reset: got %+v, want 1 failure and no throttle", a)
+		}
+	})
 }
 
 func TestThrottledMinutes(t *testing.T) {
@@ -245,9 +237,8 @@ func TestThrottledMinutes(t *testing.T) {
 
 func TestStoreErrors(t *testing.T) {
 	t.Parallel()
-	l, st, _ := newTestLimiter(t)
 	boom := errors.New("database is down")
-	st.err = boom
+	l := New(failingStore{boom}, DefaultPolicy(), newClock().Now)
 	ctx := context.Background()
 	if err := l.Check(ctx, PasswordScope("jan")); !errors.Is(err, boom) || errors.Is(err, ErrThrottled) {
 		t.Errorf("Check = %v, want the store's error", err)
@@ -292,60 +283,62 @@ func TestScopes(t *testing.T) {
 
 func TestWindowForgetsOldFailures(t *testing.T) {
 	t.Parallel()
-	st := newFakeStore()
-	clk := newClock()
-	l := New(st, Policy{Threshold: 3, Base: time.Minute, Max: time.Hour, Window: time.Hour}, clk.Now)
-	ctx := context.Background()
-	scope := IPScope("logon", "192.0.2.1")
-	for i := 0; i < 2; i++ {
-		if _, err := l.Reserve(ctx, scope); err != nil {
+	sqltest.Each(t, func(t *testing.T, st *sqlstore.DB) {
+		clk := newClock()
+		l := New(st, Policy{Threshold: 3, Base: time.Minute, Max: time.Hour, Window: time.Hour}, clk.Now)
+		ctx := context.Background()
+		scope := IPScope("logon", "192.0.2.1")
+		for i := 0; i < 2; i++ {
+			if _, err := l.Reserve(ctx, scope); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Advance(time.Hour)
+		a, err := l.Reserve(ctx, scope)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	clk.Advance(time.Hour)
-	a, err := l.Reserve(ctx, scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Failures != 1 {
-		t.Errorf("after a quiet hour: %d failures, want the count to start again at 1", a.Failures)
-	}
-	clk.Advance(59 * time.Minute)
-	if a, _ = l.Reserve(ctx, scope); a.Failures != 2 {
-		t.Errorf("within the window: %d failures, want 2", a.Failures)
-	}
-	if a, _ = l.Reserve(ctx, scope); a.Failures != 3 || l.Throttled(a) == nil {
-		t.Errorf("third failure in the window: %+v, want throttled", a)
-	}
-	if err := (Policy{Threshold: 1, Base: time.Second, Max: time.Second, Window: -1}).Validate(); err == nil {
-		t.Error("negative window: want an error")
-	}
+		if a.Failures != 1 {
+			t.Errorf("after a quiet hour: %d failures, want the count to start again at 1", a.Failures)
+		}
+		clk.Advance(59 * time.Minute)
+		if a, err = l.Reserve(ctx, scope); err != nil || a.Failures != 2 {
+			t.Errorf("within the window: %d failures, %v; want 2", a.Failures, err)
+		}
+		if a, err = l.Reserve(ctx, scope); err != nil || a.Failures != 3 || l.Throttled(a) == nil {
+			t.Errorf("third failure in the window: %+v, %v; want throttled", a, err)
+		}
+		if err := (Policy{Threshold: 1, Base: time.Second, Max: time.Second, Window: -1}).Validate(); err == nil {
+			t.Error("negative window: want an error")
+		}
+	})
 }
 
 // TestReserveRefusesWhileThrottled: a reservation while throttled counts nothing and says how
 // long to wait; Release takes one reservation back.
 func TestReserveRefusesWhileThrottled(t *testing.T) {
 	t.Parallel()
-	l, st, c := newTestLimiter(t)
-	ctx := context.Background()
-	scope := PasswordScope("jan")
-	failN(t, l, scope, 5)
-	a, err := l.Reserve(ctx, scope)
-	var te *ThrottledError
-	if !errors.As(err, &te) || te.Minutes() != 1 || a.Failures != 5 {
-		t.Fatalf("sixth reservation: %+v, %v; want refused after 5", a, err)
-	}
-	if got := st.rows[string(scope)].Failures; got != 5 {
-		t.Errorf("a refused reservation counted: %d", got)
-	}
-	c.Advance(time.Minute)
-	if a, err = l.Reserve(ctx, scope); err != nil || a.Failures != 6 {
-		t.Fatalf("after the throttle: %+v, %v", a, err)
-	}
-	if err := l.Release(ctx, scope); err != nil {
-		t.Fatal(err)
-	}
-	if got := st.rows[string(scope)].Failures; got != 5 {
-		t.Errorf("after Release: %d, want 5", got)
-	}
+	eachStore(t, func(t *testing.T, l *Limiter, st Store, c *clock.Fake) {
+		ctx := context.Background()
+		scope := PasswordScope("jan")
+		failN(t, l, scope, 5)
+		a, err := l.Reserve(ctx, scope)
+		var te *ThrottledError
+		if !errors.As(err, &te) || te.Minutes() != 1 || a.Failures != 5 {
+			t.Fatalf("sixth reservation: %+v, %v; want refused after 5", a, err)
+		}
+		if got, err := st.GetAttempt(ctx, string(scope)); err != nil || got.Failures != 5 {
+			t.Errorf("a refused reservation counted: %+v, %v", got, err)
+		}
+		c.Advance(time.Minute)
+		if a, err = l.Reserve(ctx, scope); err != nil || a.Failures != 6 {
+			t.Fatalf("after the throttle: %+v, %v", a, err)
+		}
+		if err := l.Release(ctx, scope); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.GetAttempt(ctx, string(scope)); err != nil || got.Failures != 5 {
+			t.Errorf("after Release: %+v, %v; want 5 failures", got, err)
+		}
+	})
 }
