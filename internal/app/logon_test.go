@@ -2,7 +2,7 @@ package app
 
 import (
 	"context"
-	"github.com/sleutelbos/sleutelbos/internal/clock"
+	"html"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/demo"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
@@ -164,31 +166,78 @@ func TestHTTPLogonEveryKind(t *testing.T) {
 	})
 }
 
+// wantMessage fails the test unless page p shows the catalogue message key (with args) in the
+// page's language: the exact text, not a guess at its wording.
+func (tn *testNode) wantMessage(t *testing.T, p webtest.Page, key string, args ...any) {
+	t.Helper()
+	lang := "en"
+	if m := htmlLangRE.FindStringSubmatch(p.Body); m != nil {
+		lang = m[1]
+	}
+	want := tn.Bundle.Printer(lang).T(key, args...)
+	if !strings.Contains(p.Body, html.EscapeString(want)) {
+		t.Errorf("page %s (%s) does not say %q; alert %q", p.URL.Path, lang, want, p.Alert())
+	}
+}
+
+var htmlLangRE = regexp.MustCompile(`<html[^>]*\blang="([a-z]{2})"`)
+
+// wrongCode returns a well-formed code that is not right.
+func wrongCode(right string) string {
+	if right == "999999" {
+		return "888888"
+	}
+	return "999999"
+}
+
+// cardKey returns the demo citizen's token card as stored now, failing when it has none.
+func (tn *testNode) cardKey(t *testing.T, username string) store.Key {
+	t.Helper()
+	ctx := context.Background()
+	a, err := tn.Store.GetAccountByUsername(ctx, username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := tn.Store.ListKeys(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ks {
+		if k.Kind == "tokencard" {
+			return k
+		}
+	}
+	t.Fatalf("%s has no token card (keys %+v)", username, ks)
+	return store.Key{}
+}
+
+// TestHTTPLogonFailures: each way a logon goes wrong, over HTTP. Every subtest has a node of
+// its own, so each runs alone (go test -run 'TestHTTPLogonFailures/sqlite/key_missing').
 func TestHTTPLogonFailures(t *testing.T) {
 	backends(t, func(t *testing.T, backend string) {
-		tn := newTestNode(t, backend, func(c *config.Config) { c.LockAfter = 8; c.ThrottleAfter = 5 })
+		node := func(t *testing.T) *testNode {
+			return newTestNode(t, backend, func(c *config.Config) { c.LockAfter = 8; c.ThrottleAfter = 5 })
+		}
 
 		t.Run("wrong code then right", func(t *testing.T) {
+			tn := node(t)
 			c := tn.citizen()
 			p, err := c.StartLogon("?level=substantial", "tokencard", "demo", "demo-password-1")
 			mustOK(t, p, err, "/login/code")
+			pos := p.Position()
 			right := tn.answer(t, "tokencard", p)
-			p, err = c.SubmitCode(strings.Repeat("9", 6))
-			if right == "999999" {
-				p, err = c.SubmitCode("888888")
-			}
+			p, err = c.SubmitCode(wrongCode(right))
 			mustOK(t, p, err, "/login/code")
-			if !strings.Contains(p.Alert(), "security code") {
-				t.Errorf("wrong code alert %q", p.Alert())
-			}
-			if got := p.Position(); tn.demo["demo"].CardCodes[got-1] != right {
-				t.Errorf("the position changed after a wrong code")
+			tn.wantMessage(t, p, "login.error.wrong_code")
+			if got := p.Position(); got != pos {
+				t.Errorf("the position changed after a wrong code: %d, then %d", pos, got)
 			}
 			p, err = c.SubmitCode(right)
 			mustOK(t, p, err, "/")
 		})
 
 		t.Run("expired e-mail code", func(t *testing.T) {
+			tn := node(t)
 			c := tn.citizen()
 			p, err := c.StartLogon("?level=substantial", "emailcode", "demo", "demo-password-1")
 			mustOK(t, p, err, "/login/code")
@@ -196,9 +245,7 @@ func TestHTTPLogonFailures(t *testing.T) {
 			tn.clock.Advance(5*time.Minute + time.Second)
 			p, err = c.SubmitCode(code)
 			mustOK(t, p, err, "/login/code")
-			if !strings.Contains(p.Alert(), "expired") && !strings.Contains(p.Alert(), "no longer valid") {
-				t.Errorf("expired code alert %q", p.Alert())
-			}
+			tn.wantMessage(t, p, "login.error.code_expired")
 			p, err = c.Post("/login/resend", nil)
 			mustOK(t, p, err, "/login/code")
 			p, err = c.SubmitCode(tn.answer(t, "emailcode", p))
@@ -206,7 +253,7 @@ func TestHTTPLogonFailures(t *testing.T) {
 		})
 
 		t.Run("replayed totp step", func(t *testing.T) {
-			tn.clock.Advance(time.Minute)
+			tn := node(t)
 			a := tn.citizen()
 			p, err := a.StartLogon("?level=substantial", "totp", "demo", "demo-password-1")
 			mustOK(t, p, err, "/login/code")
@@ -218,23 +265,20 @@ func TestHTTPLogonFailures(t *testing.T) {
 			mustOK(t, p, err, "/login/code")
 			p, err = b.SubmitCode(code)
 			mustOK(t, p, err, "/login/code")
-			if p.Alert() == "" {
-				t.Error("a replayed code was accepted or gave no message")
-			}
+			tn.wantMessage(t, p, "login.error.code_used")
 		})
 
 		t.Run("key missing", func(t *testing.T) {
-			c := tn.citizen()
-			p, err := c.StartLogon("?level=substantial", "totp", "token", "token-password-1")
+			tn := node(t)
+			p, err := tn.citizen().StartLogon("?level=substantial", "totp", "token", "token-password-1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(p.Body, "You do not have this digital key") && !strings.Contains(p.Body, "U beschikt niet over deze digitale sleutel") {
-				t.Fatalf("no missing-key message; alert %q", p.Alert())
-			}
+			tn.wantMessage(t, p, "login.error.no_key", i18n.Msg("key.totp.short"))
 		})
 
 		t.Run("same message for unknown user and wrong password", func(t *testing.T) {
+			tn := node(t)
 			a, err := tn.citizen().StartLogon("", "password", "demo", "not the password")
 			if err != nil {
 				t.Fatal(err)
@@ -243,70 +287,101 @@ func TestHTTPLogonFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.Alert() == "" || a.Alert() != b.Alert() || a.Status != b.Status {
-				t.Fatalf("wrong password %d %q, unknown user %d %q", a.Status, a.Alert(), b.Status, b.Alert())
+			tn.wantMessage(t, a, "login.error.bad_credentials")
+			if a.Alert() != b.Alert() || a.Status != b.Status || a.URL.Path != b.URL.Path {
+				t.Fatalf("wrong password %d %s %q, unknown user %d %s %q", a.Status, a.URL.Path, a.Alert(), b.Status, b.URL.Path, b.Alert())
 			}
 		})
 
 		t.Run("throttled password", func(t *testing.T) {
+			tn := node(t)
 			c := tn.citizen()
-			for i := 0; i < 4; i++ { // one failure already counted above
-				if _, err := c.StartLogon("", "password", "demo", "wrong again "+strconv.Itoa(i)); err != nil {
+			for i := range 5 {
+				p, err := c.StartLogon("", "password", "demo", "wrong again "+strconv.Itoa(i))
+				if err != nil {
 					t.Fatal(err)
 				}
+				tn.wantMessage(t, p, "login.error.bad_credentials")
 			}
 			p, err := c.StartLogon("", "password", "demo", "demo-password-1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.URL.Path == "/" || !strings.Contains(p.Alert(), "Try again in") {
-				t.Fatalf("right password while throttled: at %s, alert %q", p.URL.Path, p.Alert())
+			if p.URL.Path == "/" {
+				t.Fatal("the right password got through the throttle")
 			}
+			tn.wantMessage(t, p, "attempts.error.throttled_minute")
 			tn.clock.Advance(time.Minute)
 			p, err = c.StartLogon("", "password", "demo", "demo-password-1")
 			mustOK(t, p, err, "/")
 		})
 
 		t.Run("locked after repeated wrong codes", func(t *testing.T) {
+			tn := node(t)
 			c := tn.citizen()
 			p, err := c.StartLogon("?level=substantial", "tokencard", "demo", "demo-password-1")
 			mustOK(t, p, err, "/login/code")
-			right := tn.answer(t, "tokencard", p)
-			bad := "999999"
-			if right == bad {
-				bad = "888888"
-			}
-			for i := 0; i < 8; i++ {
-				if i >= 5 { // wait out each throttle period (1, 2, 4 minutes): this test is about the lockout
+			bad := wrongCode(tn.answer(t, "tokencard", p))
+			for i := range 7 {
+				if i >= 5 { // wait out each throttle period (1, 2 minutes): this test is about the lockout
 					tn.clock.Advance(time.Minute << (i - 5))
 				}
-				if p, err = c.SubmitCode(bad); err != nil {
+				p, err = c.SubmitCode(bad)
+				mustOK(t, p, err, "/login/code")
+				tn.wantMessage(t, p, "login.error.wrong_code")
+			}
+			if k := tn.cardKey(t, "demo"); k.Status != store.KeyActive {
+				t.Fatalf("after 7 wrong codes the card is %s, want active", k.Status)
+			}
+			tn.clock.Advance(4 * time.Minute)
+			if p, err = c.SubmitCode(bad); err != nil {
+				t.Fatal(err)
+			}
+			tn.wantMessage(t, p, "login.error.key_locked", i18n.Msg("key.tokencard.short"))
+			if k := tn.cardKey(t, "demo"); k.Status != store.KeyLocked {
+				t.Errorf("after 8 wrong codes the card is %s, want locked", k.Status)
+			}
+		})
+
+		t.Run("audited without codes", func(t *testing.T) {
+			tn := node(t)
+			c := tn.citizen()
+			p, err := c.StartLogon("", "password", "demo", "demo-password-1") // logon.success
+			mustOK(t, p, err, "/")
+			if _, err := tn.citizen().StartLogon("?level=substantial", "totp", "token", "token-password-1"); err != nil {
+				t.Fatal(err) // logon.failure/key_missing
+			}
+			c = tn.citizen()
+			p, err = c.StartLogon("?level=substantial", "tokencard", "demo", "demo-password-1")
+			mustOK(t, p, err, "/login/code")
+			right := tn.answer(t, "tokencard", p)
+			for range 8 { // logon.failure/wrong_code ×5, then logon.failure/throttled
+				if _, err := c.SubmitCode(wrongCode(right)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if !strings.Contains(p.Alert(), "locked") {
-				t.Fatalf("after 8 wrong codes: alert %q at %s", p.Alert(), p.URL.Path)
-			}
-			u, _ := tn.Store.GetAccountByUsername(context.Background(), "demo")
-			ks, _ := tn.Store.ListKeys(context.Background(), u.ID)
-			for _, k := range ks {
-				if k.Kind == "tokencard" && k.Status != store.KeyLocked {
-					t.Errorf("card status %s, want locked", k.Status)
+			for i := range 6 { // logon.failure/bad_credentials ×5, then throttled again
+				if _, err := tn.citizen().StartLogon("", "password", "token", "not it "+strconv.Itoa(i)); err != nil {
+					t.Fatal(err)
 				}
 			}
-			evs, _ := tn.Store.ListAudit(context.Background(), 0, 1000)
-			seen := map[string]bool{}
+			evs, err := tn.Store.ListAudit(context.Background(), 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
 			for _, e := range evs {
-				seen[e.Type+"/"+e.Reason] = true
+				seen[e.Type+"/"+e.Reason]++
 				for k, v := range e.Detail {
 					if strings.Contains(v, right) || strings.Contains(k, "code") && len(v) == 6 {
 						t.Errorf("audit event %d holds a code: %v", e.ID, e.Detail)
 					}
 				}
 			}
-			for _, want := range []string{"logon.success/", "logon.failure/wrong_code", "logon.failure/bad_credentials", "logon.failure/throttled", "logon.failure/key_missing", "key.locked/lockout"} {
-				if !seen[want] {
-					t.Errorf("no audit event %s", want)
+			for want, n := range map[string]int{"logon.success/": 1, "logon.failure/key_missing": 1, "logon.failure/wrong_code": 5,
+				"logon.failure/bad_credentials": 5, "logon.failure/throttled": 4} {
+				if seen[want] != n {
+					t.Errorf("%d audit events %s, want %d (all: %v)", seen[want], want, n, seen)
 				}
 			}
 		})
