@@ -14,7 +14,6 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
-	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // wantContains fails for every want that body lacks.
@@ -234,7 +233,11 @@ func TestNoActiveKey(t *testing.T) {
 
 func TestEmailCodeResend(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, sqltest.SQLite(t))
+	eachStore(t, testEmailCodeResend)
+}
+
+func testEmailCodeResend(t *testing.T, db *sqlstore.DB) {
+	f := newFixture(t, db)
 	b := f.browser()
 	b.choose("emailcode", "substantial", "/")
 	b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
@@ -291,7 +294,11 @@ func TestLogonTransactionExpires(t *testing.T) {
 
 func TestChooserParameters(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, sqltest.SQLite(t))
+	eachStore(t, testChooserParameters)
+}
+
+func testChooserParameters(t *testing.T, db *sqlstore.DB) {
+	f := newFixture(t, db)
 	b := f.browser()
 	wantStatus(t, "unknown level", b.get("/login?level=medium"), http.StatusBadRequest)
 	wantContains(t, "high level", b.get("/login?level=high").body,

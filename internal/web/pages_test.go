@@ -116,7 +116,11 @@ func checkPage(t *testing.T, what, lang, body string) {
 
 func TestEveryPageInEveryLanguage(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, sqltest.SQLite(t), func(c *Config, _ *Deps) { c.MaxBodyBytes = 2048 })
+	eachStore(t, testEveryPageInEveryLanguage)
+}
+
+func testEveryPageInEveryLanguage(t *testing.T, db *sqlstore.DB) {
+	f := newFixture(t, db, func(c *Config, _ *Deps) { c.MaxBodyBytes = 2048 })
 	for _, lang := range i18n.Languages() {
 		f.clock.Advance(time.Hour) // e-mail codes are limited per quarter of an hour
 		pages := map[string]*response{}
