@@ -237,16 +237,37 @@ func TestMailSurvivesKill(t *testing.T) {
 
 	relay := smtptest.Start(t)
 	second := startNode(t, append([]string{"--smtp-host", relay.Host(), "--smtp-port", fmt.Sprint(relay.Port())}, mailArgs...)...)
-	msgs := relay.WaitForMessages(t, 1, 30*time.Second)
-	if got := msgs[0].Subject(); got == "" || !regexp.MustCompile(`\d{6}`).Match(msgs[0].Body) && !strings.Contains(string(msgs[0].Data), "demo@example.org") {
-		t.Errorf("delivered message looks wrong: subject %q", got)
-	}
+	firstMail := relay.WaitForMessages(t, 1, 30*time.Second)[0]
+	wantCodeMail(t, firstMail)
 	waitState(t, db, store.MessageSent)
-	time.Sleep(time.Second) // a second delivery would come within a poll interval
-	if n := len(relay.Messages()); n != 1 {
-		t.Errorf("%d messages delivered, want exactly 1", n)
+
+	// No second delivery of the first message, shown by a later event instead of a pause: a new
+	// message enqueued now is delivered after it. The worker claims due messages oldest first, so
+	// had the first still been claimable it would have gone out again before this one.
+	if _, err := webtest.New(second.url, nil).StartLogon("?level=substantial", "emailcode", "demo", "demo-password-1"); err != nil {
+		t.Fatal(err)
 	}
-	_ = second
+	waitState(t, db, store.MessageSent) // the newest message: the second code
+	got := relay.Messages()
+	if len(got) != 2 {
+		t.Fatalf("%d messages delivered by the time the second was sent, want 2 (the first exactly once)", len(got))
+	}
+	wantCodeMail(t, got[1])
+	if got[0].MessageID() != firstMail.MessageID() || got[1].MessageID() == firstMail.MessageID() {
+		t.Errorf("delivered Message-IDs %s then %s: want the first message once, then a new one", got[0].MessageID(), got[1].MessageID())
+	}
+}
+
+// wantCodeMail checks that m is a logon code e-mail to the demo citizen.
+func wantCodeMail(t *testing.T, m smtptest.Received) {
+	t.Helper()
+	text, _, err := m.Parts()
+	if err != nil {
+		t.Fatalf("message parts: %v", err)
+	}
+	if m.Subject() == "" || len(m.To) != 1 || m.To[0] != "demo@example.org" || !regexp.MustCompile(`\b\d{6}\b`).MatchString(text) {
+		t.Errorf("delivered message looks wrong: subject %q, to %v, text:\n%s", m.Subject(), m.To, text)
+	}
 }
 
 func waitState(t *testing.T, db *sqlstore.DB, want store.MessageState) {
