@@ -62,8 +62,11 @@ Oldest pending: created 2024-01-15T09:30:00Z
 
 func TestRetry(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testRetry)
+}
+
+func testRetry(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	db := sqltest.SQLite(t)
 	failed, held, sent := seedStates(t, db)
 	now := t0.Add(24 * time.Hour)
 	tests := []struct {

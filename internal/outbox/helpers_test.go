@@ -12,6 +12,8 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/mail"
 	"github.com/sleutelbos/sleutelbos/internal/outbox/smtptest"
 	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // t0 is the fake clock's start.
@@ -140,4 +142,13 @@ func deliverOne(t *testing.T, db store.Outbox, w *Worker, now func() time.Time, 
 	if got.State != want || !strings.Contains(got.LastError, wantError) {
 		t.Errorf("state %s, last error %q; want %s with %q", got.State, got.LastError, want, wantError)
 	}
+}
+
+// eachStore runs fn in parallel on SQLite and PostgreSQL, each with a fresh store.
+func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		fn(t, db)
+	})
 }

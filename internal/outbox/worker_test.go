@@ -187,8 +187,11 @@ func TestPermanentFailure(t *testing.T) {
 
 func TestMaxAttempts(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testMaxAttempts)
+}
+
+func testMaxAttempts(t *testing.T, db *sqlstore.DB) {
 	srv := smtptest.Start(t)
-	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	cfg.MaxAttempts = 3
@@ -260,14 +263,15 @@ func TestAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := smtptest.Start(t)
-			srv.RequireAuth("sleutelbos", "s3cret pass")
-			db := sqltest.SQLite(t)
-			clk := newClock()
-			cfg := testConfig(srv)
-			cfg.Username, cfg.Password = tt.user, tt.pass
-			w := newTestWorker(t, db, cfg, "node-a", clk.Now)
-			deliverOne(t, db, w, clk.Now, tt.wantState, tt.wantError)
+			eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+				srv := smtptest.Start(t)
+				srv.RequireAuth("sleutelbos", "s3cret pass")
+				clk := newClock()
+				cfg := testConfig(srv)
+				cfg.Username, cfg.Password = tt.user, tt.pass
+				w := newTestWorker(t, db, cfg, "node-a", clk.Now)
+				deliverOne(t, db, w, clk.Now, tt.wantState, tt.wantError)
+			})
 		})
 	}
 }
@@ -293,38 +297,42 @@ func TestTLSPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var opts []smtptest.Option
-			if tt.starttls {
-				opts = append(opts, smtptest.WithSTARTTLS())
-			}
-			srv := smtptest.Start(t, opts...)
-			db := sqltest.SQLite(t)
-			clk := newClock()
-			cfg := testConfig(srv)
-			cfg.TLSPolicy = tt.policy
-			if tt.auth {
-				srv.RequireAuth("u", "p")
-				cfg.Username, cfg.Password = "u", "p"
-			}
-			tlsCfg := srv.ClientTLSConfig()
-			if !tt.trust {
-				tlsCfg = nil
-			}
-			s, err := NewSMTPSender(cfg, tlsCfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := NewWorker(db, s, cfg, "node-a", clk.Now, testLogger(t))
-			deliverOne(t, db, w, clk.Now, tt.wantState, tt.wantError)
+			eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+				var opts []smtptest.Option
+				if tt.starttls {
+					opts = append(opts, smtptest.WithSTARTTLS())
+				}
+				srv := smtptest.Start(t, opts...)
+				clk := newClock()
+				cfg := testConfig(srv)
+				cfg.TLSPolicy = tt.policy
+				if tt.auth {
+					srv.RequireAuth("u", "p")
+					cfg.Username, cfg.Password = "u", "p"
+				}
+				tlsCfg := srv.ClientTLSConfig()
+				if !tt.trust {
+					tlsCfg = nil
+				}
+				s, err := NewSMTPSender(cfg, tlsCfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := NewWorker(db, s, cfg, "node-a", clk.Now, testLogger(t))
+				deliverOne(t, db, w, clk.Now, tt.wantState, tt.wantError)
+			})
 		})
 	}
 }
 
 func TestTimeoutIsTemporary(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testTimeoutIsTemporary)
+}
+
+func testTimeoutIsTemporary(t *testing.T, db *sqlstore.DB) {
 	srv := smtptest.Start(t)
 	srv.SetDelay(time.Second)
-	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	cfg.Timeout = 200 * time.Millisecond
@@ -340,8 +348,11 @@ func TestTimeoutIsTemporary(t *testing.T) {
 // whether it comes through the composer or was stored raw.
 func TestHeaderInjection(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testHeaderInjection)
+}
+
+func testHeaderInjection(t *testing.T, db *sqlstore.DB) {
 	srv := smtptest.Start(t)
-	db := sqltest.SQLite(t)
 	clk := newClock()
 	w := newTestWorker(t, db, testConfig(srv), "node-a", clk.Now)
 
@@ -434,8 +445,11 @@ func (h sendHook) Send(ctx context.Context, m store.Message) error {
 // the late MarkSent is refused and nothing is counted twice in the store.
 func TestLostLease(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testLostLease)
+}
+
+func testLostLease(t *testing.T, db *sqlstore.DB) {
 	srv := smtptest.Start(t)
-	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	m := enqueue(t, db, newComposer(t, clk.Now), "en")
@@ -465,8 +479,11 @@ func TestLostLease(t *testing.T) {
 // TestHeldMessagesStay: without SMTP the composer holds messages; no worker ever claims them.
 func TestHeldMessagesStay(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testHeldMessagesStay)
+}
+
+func testHeldMessagesStay(t *testing.T, db *sqlstore.DB) {
 	srv := smtptest.Start(t)
-	db := sqltest.SQLite(t)
 	clk := newClock()
 	b, err := i18n.Load("en")
 	if err != nil {
@@ -491,8 +508,11 @@ func TestHeldMessagesStay(t *testing.T) {
 // cancelling the context stops it.
 func TestRunWakeAndShutdown(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testRunWakeAndShutdown)
+}
+
+func testRunWakeAndShutdown(t *testing.T, db *sqlstore.DB) {
 	srv := smtptest.Start(t)
-	db := sqltest.SQLite(t)
 	cfg := testConfig(srv)
 	cfg.PollInterval = time.Hour
 	w := newTestWorker(t, db, cfg, "node-a", time.Now)
@@ -529,8 +549,11 @@ func TestRunWakeAndShutdown(t *testing.T) {
 // puts the others back, due at once, for the next claim.
 func TestShutdownGivesBackTheRest(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testShutdownGivesBackTheRest)
+}
+
+func testShutdownGivesBackTheRest(t *testing.T, db *sqlstore.DB) {
 	srv := smtptest.Start(t)
-	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	c := newComposer(t, clk.Now)
@@ -567,8 +590,11 @@ func TestShutdownGivesBackTheRest(t *testing.T) {
 // the rest of the batch back instead of risking a double send.
 func TestLeaseRunningOut(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testLeaseRunningOut)
+}
+
+func testLeaseRunningOut(t *testing.T, db *sqlstore.DB) {
 	srv := smtptest.Start(t)
-	db := sqltest.SQLite(t)
 	clk := newClock()
 	cfg := testConfig(srv)
 	c := newComposer(t, clk.Now)
@@ -627,21 +653,22 @@ func TestPermanentClassification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
 			t.Parallel()
-			srv := smtptest.Start(t)
-			srv.FailNext(1, tt.code, tt.text)
-			db := sqltest.SQLite(t)
-			clk := newClock()
-			w := newTestWorker(t, db, testConfig(srv), "node-a", clk.Now)
-			m := enqueue(t, db, newComposer(t, clk.Now), "en")
-			runOnce(t, w, 1)
-			got := getMessage(t, db, m.ID)
-			want := store.MessagePending
-			if tt.permanent {
-				want = store.MessageFailed
-			}
-			if got.State != want || !strings.Contains(got.LastError, tt.text) {
-				t.Errorf("answer %d: state %s, last error %q; want %s with the answer", tt.code, got.State, got.LastError, want)
-			}
+			eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+				srv := smtptest.Start(t)
+				srv.FailNext(1, tt.code, tt.text)
+				clk := newClock()
+				w := newTestWorker(t, db, testConfig(srv), "node-a", clk.Now)
+				m := enqueue(t, db, newComposer(t, clk.Now), "en")
+				runOnce(t, w, 1)
+				got := getMessage(t, db, m.ID)
+				want := store.MessagePending
+				if tt.permanent {
+					want = store.MessageFailed
+				}
+				if got.State != want || !strings.Contains(got.LastError, tt.text) {
+					t.Errorf("answer %d: state %s, last error %q; want %s with the answer", tt.code, got.State, got.LastError, want)
+				}
+			})
 		})
 	}
 }
