@@ -13,6 +13,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
 	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
@@ -32,9 +33,8 @@ func langQuery(r *http.Request) string { return r.URL.Query().Get("lang") }
 
 // seeded returns a store holding two held messages composed by package mail (the second with a
 // hostile name) and the handler over it.
-func seeded(t *testing.T) (http.Handler, []store.Message) {
+func seeded(t *testing.T, db *sqlstore.DB) (http.Handler, []store.Message) {
 	t.Helper()
-	db := sqltest.SQLite(t)
 	c, err := mail.NewComposer(bundle(t), mail.ComposerConfig{
 		ServiceName: "Sleutelbos", BaseURL: "https://login.example.be", From: "noreply@example.be",
 		Hold: true, Now: func() time.Time { return t0 },
@@ -82,7 +82,11 @@ func checkPage(t *testing.T, body, lang string) {
 
 func TestList(t *testing.T) {
 	t.Parallel()
-	h, msgs := seeded(t)
+	eachStore(t, testList)
+}
+
+func testList(t *testing.T, db *sqlstore.DB) {
+	h, msgs := seeded(t, db)
 	for _, target := range []string{"/dev/mailbox", "/dev/mailbox/"} {
 		code, hdr, body := get(t, h, http.MethodGet, target)
 		if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || hdr.Get("Cache-Control") != "no-store" {
@@ -110,7 +114,11 @@ func TestList(t *testing.T) {
 
 func TestListLanguageAndEmpty(t *testing.T) {
 	t.Parallel()
-	h := New(sqltest.SQLite(t), bundle(t), langQuery)
+	eachStore(t, testListLanguageAndEmpty)
+}
+
+func testListLanguageAndEmpty(t *testing.T, db *sqlstore.DB) {
+	h := New(db, bundle(t), langQuery)
 	code, _, body := get(t, h, http.MethodGet, "/dev/mailbox?lang=nl")
 	if code != http.StatusOK {
 		t.Fatalf("GET = %d", code)
@@ -120,13 +128,17 @@ func TestListLanguageAndEmpty(t *testing.T) {
 		t.Errorf("empty Dutch mailbox:\n%s", body)
 	}
 	// nil lang: the fallback language
-	_, _, body = get(t, New(sqltest.SQLite(t), bundle(t), nil), http.MethodGet, "/dev/mailbox")
+	_, _, body = get(t, New(db, bundle(t), nil), http.MethodGet, "/dev/mailbox")
 	checkPage(t, body, "en")
 }
 
 func TestShow(t *testing.T) {
 	t.Parallel()
-	h, msgs := seeded(t)
+	eachStore(t, testShow)
+}
+
+func testShow(t *testing.T, db *sqlstore.DB) {
+	h, msgs := seeded(t, db)
 	code, _, body := get(t, h, http.MethodGet, "/dev/mailbox/1?lang=fr")
 	if code != http.StatusOK {
 		t.Fatalf("GET /dev/mailbox/1 = %d", code)
@@ -156,7 +168,11 @@ func TestShow(t *testing.T) {
 
 func TestNotFound(t *testing.T) {
 	t.Parallel()
-	h, _ := seeded(t)
+	eachStore(t, testNotFound)
+}
+
+func testNotFound(t *testing.T, db *sqlstore.DB) {
+	h, _ := seeded(t, db)
 	tests := []struct {
 		method, target string
 		want           int
@@ -180,6 +196,15 @@ func TestNotFound(t *testing.T) {
 			}
 		}
 	}
+}
+
+// eachStore runs fn in parallel on SQLite and PostgreSQL, each with a fresh store.
+func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		fn(t, db)
+	})
 }
 
 // brokenOutbox fails every call.
