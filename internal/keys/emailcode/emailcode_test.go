@@ -96,7 +96,11 @@ func TestChallenger(t *testing.T) {
 
 func TestBeginSendsCode(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), Config{}, 1)
+	eachStore(t, testBeginSendsCode)
+}
+
+func testBeginSendsCode(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, Config{}, 1)
 	ch, code := e.begin(t)
 	if ch.Prompt != "login.emailcode.prompt" || len(ch.Args) != 1 || ch.Args[0] != "5" {
 		t.Errorf("challenge = %+v, want prompt with 5 minutes", ch)
@@ -126,7 +130,11 @@ func TestBeginSendsCode(t *testing.T) {
 
 func TestExpiresAtExactlyFiveMinutes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), Config{}, 2)
+	eachStore(t, testExpiresAtExactlyFiveMinutes)
+}
+
+func testExpiresAtExactlyFiveMinutes(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, Config{}, 2)
 	ch, code := e.begin(t)
 	e.clock.Advance(5*time.Minute - time.Microsecond)
 	if err := e.verify(ch, wrong(code)); !errors.Is(err, keys.ErrWrongCode) {
@@ -146,7 +154,11 @@ func TestExpiresAtExactlyFiveMinutes(t *testing.T) {
 
 func TestFiveTries(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), Config{}, 3)
+	eachStore(t, testFiveTries)
+}
+
+func testFiveTries(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, Config{}, 3)
 	ch, code := e.begin(t)
 	for i := 1; i <= 4; i++ {
 		if err := e.verify(ch, wrong(code)); !errors.Is(err, keys.ErrWrongCode) {
@@ -173,7 +185,11 @@ func TestFiveTries(t *testing.T) {
 
 func TestResendLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), Config{}, 4)
+	eachStore(t, testResendLimit)
+}
+
+func testResendLimit(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, Config{}, 4)
 	ctx := context.Background()
 	e.begin(t)
 	e.clock.Advance(time.Minute)
@@ -221,7 +237,11 @@ func TestResendLimit(t *testing.T) {
 
 func TestNewerCodeSupersedes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), Config{}, 5)
+	eachStore(t, testNewerCodeSupersedes)
+}
+
+func testNewerCodeSupersedes(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, Config{}, 5)
 	ch1, code1 := e.begin(t)
 	ch2, code2 := e.begin(t)
 	if ch1.State == ch2.State || code1 == code2 {
@@ -272,7 +292,11 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 
 func TestCodesAreBoundToPurposeAndTarget(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), Config{}, 7)
+	eachStore(t, testCodesAreBoundToPurposeAndTarget)
+}
+
+func testCodesAreBoundToPurposeAndTarget(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, Config{}, 7)
 	ctx := context.Background()
 	c, err := e.kind.Issue(ctx, e.st, e.acct, store.CodeEmailChange, "new@example.test", "email_change_code")
 	if err != nil {
@@ -304,7 +328,11 @@ func TestCodesAreBoundToPurposeAndTarget(t *testing.T) {
 
 func TestEnrolment(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), Config{}, 8)
+	eachStore(t, testEnrolment)
+}
+
+func testEnrolment(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, Config{}, 8)
 	ctx := context.Background()
 	en, err := e.kind.StartEnrolment(ctx, e.st, e.acct)
 	if err != nil {
@@ -343,7 +371,11 @@ func TestEnrolment(t *testing.T) {
 
 func TestIssueIsAtomic(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), Config{}, 10)
+	eachStore(t, testIssueIsAtomic)
+}
+
+func testIssueIsAtomic(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, Config{}, 10)
 	e.mailer.Err = errors.New("template missing")
 	ctx := context.Background()
 	if _, err := e.kind.Begin(ctx, e.st, e.acct, e.key); err == nil || !strings.Contains(err.Error(), "template missing") {
@@ -436,11 +468,14 @@ func BenchmarkVerify(b *testing.B) {
 // the text body of every code template.
 func TestRealComposer(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testRealComposer)
+}
+
+func testRealComposer(t *testing.T, st *sqlstore.DB) {
 	b, err := i18n.Load("en")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := sqltest.SQLite(t)
 	c, err := mail.NewComposer(b, mail.ComposerConfig{
 		ServiceName: "Sleutelbos", BaseURL: "https://sleutelbos.example", From: "noreply@sleutelbos.example", Hold: true,
 		Rand: keystest.NewRand(1), Now: func() time.Time { return keystest.Start() },
@@ -559,5 +594,14 @@ func TestTriesUnderConcurrency(t *testing.T) {
 		if err := e.verify(ch, code); !errors.Is(err, keys.ErrCodeTries) {
 			t.Errorf("right code after the tries ran out: %v", err)
 		}
+	})
+}
+
+// eachStore runs fn in parallel on SQLite and PostgreSQL, each with a fresh store.
+func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		fn(t, db)
 	})
 }

@@ -82,7 +82,10 @@ func TestChallenger(t *testing.T) {
 
 func TestBeginNeverRepeatsAndCoversAll(t *testing.T) {
 	t.Parallel()
-	st := sqltest.SQLite(t)
+	eachStore(t, testBeginNeverRepeatsAndCoversAll)
+}
+
+func testBeginNeverRepeatsAndCoversAll(t *testing.T, st *sqlstore.DB) {
 	k, acct, key, _ := fixture(t, st, 1)
 	ctx := context.Background()
 	seen := map[int]int{}
@@ -157,7 +160,10 @@ func TestNextPositionUniform(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	t.Parallel()
-	st := sqltest.SQLite(t)
+	eachStore(t, testVerify)
+}
+
+func testVerify(t *testing.T, st *sqlstore.DB) {
 	k, acct, key, codes := fixture(t, st, 3)
 	ctx := context.Background()
 	for _, c := range codes {
@@ -310,5 +316,14 @@ func TestSupersededPosition(t *testing.T) {
 		if err := k.Verify(ctx, db, acct, key, second, codes[pos(second)-1]); err != nil {
 			t.Errorf("current challenge: %v", err)
 		}
+	})
+}
+
+// eachStore runs fn in parallel on SQLite and PostgreSQL, each with a fresh store.
+func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		fn(t, db)
 	})
 }

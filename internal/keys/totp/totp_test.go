@@ -18,6 +18,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/keystest"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
@@ -108,7 +109,10 @@ func TestRFC6238Vectors(t *testing.T) {
 
 func TestSkew(t *testing.T) {
 	t.Parallel()
-	st := sqltest.SQLite(t)
+	eachStore(t, testSkew)
+}
+
+func testSkew(t *testing.T, st *sqlstore.DB) {
 	var seed uint64
 	for _, tt := range []struct {
 		offset time.Duration
@@ -142,7 +146,11 @@ func TestSkew(t *testing.T) {
 
 func TestReplay(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), 1)
+	eachStore(t, testReplay)
+}
+
+func testReplay(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, 1)
 	now := e.clock.Now()
 	if err := e.verify(Code(e.secret, now)); err != nil {
 		t.Fatal(err)
@@ -169,7 +177,11 @@ func TestReplay(t *testing.T) {
 
 func TestSecretNotStoredInPlaintext(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), 1)
+	eachStore(t, testSecretNotStoredInPlaintext)
+}
+
+func testSecretNotStoredInPlaintext(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, 1)
 	k, err := e.st.GetKey(context.Background(), e.key.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +202,11 @@ func TestSecretNotStoredInPlaintext(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sqltest.SQLite(t), 1) // sealed under k1
+	eachStore(t, testKeyRotation)
+}
+
+func testKeyRotation(t *testing.T, db *sqlstore.DB) {
+	e := newEnv(t, db, 1) // sealed under k1
 	rotated := newKind(t, testKeyring(t, "k2"), e.clock, 2)
 	if err := rotated.Verify(context.Background(), e.st, e.acct, e.key, keys.Challenge{}, Code(e.secret, e.clock.Now())); err != nil {
 		t.Errorf("key sealed under the previous key: %v", err)
@@ -209,7 +225,10 @@ func TestKeyRotation(t *testing.T) {
 
 func TestEnrolment(t *testing.T) {
 	t.Parallel()
-	st := sqltest.SQLite(t)
+	eachStore(t, testEnrolment)
+}
+
+func testEnrolment(t *testing.T, st *sqlstore.DB) {
 	clock := keystest.NewClock(keystest.Start())
 	kind := newKind(t, testKeyring(t, "k1"), clock, 5)
 	acct := keystest.NewAccount(t, st, "Jan Peeters")
@@ -368,4 +387,13 @@ func BenchmarkMatch(b *testing.B) {
 			b.Fatal("no match", err)
 		}
 	}
+}
+
+// eachStore runs fn in parallel on SQLite and PostgreSQL, each with a fresh store.
+func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		fn(t, db)
+	})
 }
