@@ -126,8 +126,19 @@ func (n *node) stop(t *testing.T, sig syscall.Signal) error {
 
 func TestServeGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	n := startNode(t, "--data-dir", dir, "--demo")
+	sqltest.EachBackend(t, func(t *testing.T, b sqltest.Backend) {
+		t.Parallel()
+		args := []string{"--data-dir", t.TempDir(), "--demo"}
+		if b.Name == "postgres" {
+			args = append(args, "--database-url", sqltest.PostgresURL(t))
+		}
+		testServeGracefulShutdown(t, args)
+	})
+}
+
+// testServeGracefulShutdown serves with args (a database and --demo) twice.
+func testServeGracefulShutdown(t *testing.T, args []string) {
+	n := startNode(t, args...)
 	resp, err := http.Get(n.url + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +156,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Fatalf("serve exited with %v after SIGTERM, want status 0", err)
 	}
 	// A second start on the same data keeps the demo citizens (idempotent) and their card.
-	again := startNode(t, "--data-dir", dir, "--demo")
+	again := startNode(t, args...)
 	if !strings.Contains(again.output(), "token card DEMO-DEMO") {
 		t.Error("second demo start printed no card")
 	}
@@ -189,6 +200,19 @@ func TestLogonAcrossNodes(t *testing.T) {
 // the restarted node delivers the message exactly once after the lease expires.
 func TestMailSurvivesKill(t *testing.T) {
 	t.Parallel()
+	sqltest.EachBackend(t, func(t *testing.T, b sqltest.Backend) {
+		t.Parallel()
+		dir := t.TempDir()
+		url := "sqlite:" + filepath.Join(dir, "sleutelbos.db")
+		if b.Name == "postgres" {
+			url = sqltest.PostgresURL(t)
+		}
+		testMailSurvivesKill(t, dir, url)
+	})
+}
+
+// testMailSurvivesKill runs the kill-and-restart story on the database at url.
+func testMailSurvivesKill(t *testing.T, dir, url string) {
 	// A relay that accepts connections and never answers: the node claims the message and
 	// hangs in the SMTP greeting.
 	hang, err := net.Listen("tcp", "127.0.0.1:0")
@@ -218,14 +242,13 @@ func TestMailSurvivesKill(t *testing.T) {
 	}()
 	_, hangPort, _ := net.SplitHostPort(hang.Addr().String())
 
-	dir := t.TempDir()
-	mailArgs := []string{"--data-dir", dir, "--smtp-tls", "none", "--mail-poll", "200ms", "--mail-lease", "3s", "--mail-backoff", "1s", "--smtp-timeout", "1s"}
+	mailArgs := []string{"--data-dir", dir, "--database-url", url, "--smtp-tls", "none", "--mail-poll", "200ms", "--mail-lease", "3s", "--mail-backoff", "1s", "--smtp-timeout", "1s"}
 	first := startNode(t, append([]string{"--demo", "--smtp-host", "127.0.0.1", "--smtp-port", hangPort}, mailArgs...)...)
 	c := webtest.New(first.url, nil)
 	if _, err := c.StartLogon("?level=substantial", "emailcode", "demo", "demo-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(dir, "sleutelbos.db"))
+	db, err := sqlstore.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,30 +6,57 @@ import (
 
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/sleutelbos/sleutelbos/internal/app"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/demo"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// runAdmin runs `sleutelbos admin --data-dir dir args…` with stdin and returns stdout.
-func runAdmin(t *testing.T, dir, stdin string, args ...string) (string, error) {
+// place is where admin commands work: a data directory (secrets, files) and, for PostgreSQL,
+// the database URL (empty: the SQLite database in the data directory) with the secrets every
+// node of a shared database must be given.
+type place struct{ dir, db, encKeys, hashKey string }
+
+// eachBackend runs fn in parallel on SQLite and PostgreSQL, each with a fresh place.
+func eachBackend(t *testing.T, fn func(t *testing.T, at place)) {
+	t.Helper()
+	sqltest.EachBackend(t, func(t *testing.T, b sqltest.Backend) {
+		t.Parallel()
+		at := place{dir: t.TempDir()}
+		if b.Name == "postgres" {
+			at.db = sqltest.PostgresURL(t)
+			at.encKeys = "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+			at.hashKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+		}
+		fn(t, at)
+	})
+}
+
+// runAdmin runs `sleutelbos admin --data-dir dir [--database-url db] args…` with stdin and
+// returns stdout.
+func runAdmin(t *testing.T, at place, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	args = append([]string{"--data-dir", dir, "--password-memory-kib", "8192", "--password-time", "1"}, args...)
+	flags := []string{"--data-dir", at.dir, "--password-memory-kib", "8192", "--password-time", "1"}
+	if at.db != "" {
+		flags = append(flags, "--database-url", at.db, "--encryption-keys", at.encKeys, "--hash-key", at.hashKey)
+	}
+	args = append(flags, args...)
 	err := Run(context.Background(), args, func(string) string { return "" }, strings.NewReader(stdin), &out, &errOut)
 	return out.String() + errOut.String(), err
 }
 
-func mustRun(t *testing.T, dir, stdin string, args ...string) string {
+func mustRun(t *testing.T, at place, stdin string, args ...string) string {
 	t.Helper()
-	out, err := runAdmin(t, dir, stdin, args...)
+	out, err := runAdmin(t, at, stdin, args...)
 	if err != nil {
 		t.Fatalf("admin %v: %v\n%s", args, err, out)
 	}
@@ -38,15 +65,18 @@ func mustRun(t *testing.T, dir, stdin string, args ...string) string {
 
 func TestUsers(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	out := mustRun(t, dir, "a long enough passphrase\n", "users", "add", "--username", "Marie", "--name", "Marie Dubois", "--email", "marie@example.org", "--language", "fr")
+	eachBackend(t, testUsers)
+}
+
+func testUsers(t *testing.T, at place) {
+	out := mustRun(t, at, "a long enough passphrase\n", "users", "add", "--username", "Marie", "--name", "Marie Dubois", "--email", "marie@example.org", "--language", "fr")
 	if !strings.Contains(out, "created citizen Marie") {
 		t.Errorf("users add printed %q", out)
 	}
-	if out := mustRun(t, dir, "", "users", "list"); !strings.Contains(out, "Marie Dubois") || !strings.Contains(out, "marie@example.org") {
+	if out := mustRun(t, at, "", "users", "list"); !strings.Contains(out, "Marie Dubois") || !strings.Contains(out, "marie@example.org") {
 		t.Errorf("users list printed %q", out)
 	}
-	mustRun(t, dir, "another long passphrase\n", "users", "set-password", "marie")
+	mustRun(t, at, "another long passphrase\n", "users", "set-password", "marie")
 
 	tests := []struct {
 		name  string
@@ -62,7 +92,7 @@ func TestUsers(t *testing.T) {
 		{"header injection in e-mail", "a long enough passphrase\n", []string{"users", "add", "--username", "evil", "--name", "E", "--email", "a@example.org\r\nBcc: x@example.org"}, []string{"e-mail"}},
 	}
 	for _, tt := range tests {
-		out, err := runAdmin(t, dir, tt.stdin, tt.args...)
+		out, err := runAdmin(t, at, tt.stdin, tt.args...)
 		if err == nil {
 			t.Errorf("%s: succeeded: %s", tt.name, out)
 			continue
@@ -88,12 +118,15 @@ func card(user, serial string, mutate func([]string)) string {
 
 func TestTokencardsImport(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	eachBackend(t, testTokencardsImport)
+}
+
+func testTokencardsImport(t *testing.T, at place) {
 	for _, u := range []string{"anna", "bert"} {
-		mustRun(t, dir, "a long enough passphrase\n", "users", "add", "--username", u, "--name", u, "--email", u+"@example.org")
+		mustRun(t, at, "a long enough passphrase\n", "users", "add", "--username", u, "--name", u, "--email", u+"@example.org")
 	}
 	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
+		p := filepath.Join(at.dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +139,7 @@ func TestTokencardsImport(t *testing.T) {
 		card("carl", "S4", nil)+"\n"+
 		card("bert", "S5", func(f []string) { f[3] = "12a456" })+"\n"+
 		"bert,S6,1,2\n")
-	out, err := runAdmin(t, dir, "", "tokencards", "import", bad)
+	out, err := runAdmin(t, at, "", "tokencards", "import", bad)
 	if err == nil {
 		t.Fatalf("bad CSV imported: %s", out)
 	}
@@ -115,24 +148,24 @@ func TestTokencardsImport(t *testing.T) {
 			t.Errorf("import error does not mention %q:\n%v", w, err)
 		}
 	}
-	if out := mustRun(t, dir, "", "users", "list"); strings.Contains(out, "tokencard") {
+	if out := mustRun(t, at, "", "users", "list"); strings.Contains(out, "tokencard") {
 		t.Fatalf("a failed import left cards behind:\n%s", out)
 	}
 	unknown := write("unknown.csv", card("anna", "S1", nil)+"\n"+card("carl", "S2", nil)+"\n")
-	if _, err := runAdmin(t, dir, "", "tokencards", "import", unknown); err == nil || !strings.Contains(err.Error(), "carl") {
+	if _, err := runAdmin(t, at, "", "tokencards", "import", unknown); err == nil || !strings.Contains(err.Error(), "carl") {
 		t.Fatalf("unknown username: %v", err)
 	}
 	good := write("good.csv", "\ufeff"+card(" anna ", "S1", func(f []string) { f[2] = " 123456 " })+"\n\n"+card("bert", "S2", nil)+"\n")
-	if out := mustRun(t, dir, "", "tokencards", "import", good); !strings.Contains(out, "imported 2 token cards") {
+	if out := mustRun(t, at, "", "tokencards", "import", good); !strings.Contains(out, "imported 2 token cards") {
 		t.Errorf("import printed %q", out)
 	}
-	if _, err := runAdmin(t, dir, "", "tokencards", "import", good); err == nil || !strings.Contains(err.Error(), "S1") {
+	if _, err := runAdmin(t, at, "", "tokencards", "import", good); err == nil || !strings.Contains(err.Error(), "S1") {
 		t.Errorf("re-import of the same serials: %v", err)
 	}
-	if _, err := runAdmin(t, dir, "", "tokencards", "print", "anna"); err == nil || !strings.Contains(err.Error(), "no demo token card") {
+	if _, err := runAdmin(t, at, "", "tokencards", "print", "anna"); err == nil || !strings.Contains(err.Error(), "no demo token card") {
 		t.Errorf("printing a real card: %v", err)
 	}
-	audit := mustRun(t, dir, "", "audit", "export")
+	audit := mustRun(t, at, "", "audit", "export")
 	var sawImport bool
 	for _, line := range strings.Split(strings.TrimSpace(audit), "\n") {
 		var ev map[string]any
@@ -150,19 +183,22 @@ func TestTokencardsImport(t *testing.T) {
 
 func TestMailAndMisc(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	if out := mustRun(t, dir, "", "mail", "status"); !strings.Contains(strings.ToLower(out), "pending") {
+	eachBackend(t, testMailAndMisc)
+}
+
+func testMailAndMisc(t *testing.T, at place) {
+	if out := mustRun(t, at, "", "mail", "status"); !strings.Contains(strings.ToLower(out), "pending") {
 		t.Errorf("mail status printed %q", out)
 	}
 	for _, args := range [][]string{{"mail", "retry"}, {"mail", "retry", "abc"}, {"mail", "retry", "1", "--failed"}} {
-		if _, err := runAdmin(t, dir, "", args...); !errors.Is(err, ErrUsage) {
+		if _, err := runAdmin(t, at, "", args...); !errors.Is(err, ErrUsage) {
 			t.Errorf("admin %v: got %v, want a usage error", args, err)
 		}
 	}
-	if _, err := runAdmin(t, dir, "", "mail", "retry", "99"); err == nil {
+	if _, err := runAdmin(t, at, "", "mail", "retry", "99"); err == nil {
 		t.Error("retrying a message that does not exist succeeded")
 	}
-	out := mustRun(t, dir, "", "secrets", "generate")
+	out := mustRun(t, at, "", "secrets", "generate")
 	if !strings.Contains(out, "encryption-keys = k1:") || !strings.Contains(out, "hash-key = ") {
 		t.Errorf("secrets generate printed %q", out)
 	}
@@ -171,9 +207,13 @@ func TestMailAndMisc(t *testing.T) {
 // TestTokencardsPrintDemo prints the demo citizen's card: the same codes serve --demo shows.
 func TestTokencardsPrintDemo(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	eachBackend(t, testTokencardsPrintDemo)
+}
+
+func testTokencardsPrintDemo(t *testing.T, at place) {
 	cfg := config.Default()
-	cfg.DataDir, cfg.PasswordMemoryKiB, cfg.PasswordTime = dir, 8192, 1
+	cfg.DataDir, cfg.DatabaseURL, cfg.PasswordMemoryKiB, cfg.PasswordTime = at.dir, at.db, 8192, 1
+	cfg.EncryptionKeys, cfg.HashKey = at.encKeys, at.hashKey
 	n, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +223,7 @@ func TestTokencardsPrintDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := mustRun(t, dir, "", "tokencards", "print", "demo")
+	out := mustRun(t, at, "", "tokencards", "print", "demo")
 	if !strings.Contains(out, "card DEMO-DEMO (active)") {
 		t.Errorf("print header missing:\n%s", out)
 	}
@@ -192,7 +232,7 @@ func TestTokencardsPrintDemo(t *testing.T) {
 			t.Errorf("code %d (%s) missing from:\n%s", i+1, code, out)
 		}
 	}
-	if _, err := runAdmin(t, dir, "", "tokencards", "print", "nobody"); err == nil || !strings.Contains(err.Error(), "no citizen") {
+	if _, err := runAdmin(t, at, "", "tokencards", "print", "nobody"); err == nil || !strings.Contains(err.Error(), "no citizen") {
 		t.Errorf("printing for an unknown user: %v", err)
 	}
 }
