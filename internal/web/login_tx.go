@@ -16,8 +16,11 @@ import (
 
 // safeReturn returns p when it is a path on this site, else "/". Only "/x…" is accepted:
 // "//host" and "/\host" are other sites to a browser, and a scheme or host is never allowed.
+// Control characters are refused too: browsers drop tabs and newlines from URLs, so "/\t/host"
+// would become "//host".
 func safeReturn(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\x00\r\n\t") {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') ||
+		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	u, err := url.Parse(p)

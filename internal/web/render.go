@@ -117,8 +117,14 @@ func (s *Server) base(r *http.Request) BasePage {
 	return s.basePath(r, "/", nil)
 }
 
-// basePath returns the BasePage of r whose language switch links to p with query q.
+// basePath returns the BasePage of r whose language switch links to p with query q. p often
+// comes from the request ("/%2F%2Fhost/x" is the path "///host/x"), so the links are built
+// only from a same-origin path — anything else links to "/" — and p is escaped again.
 func (s *Server) basePath(r *http.Request, p string, q url.Values) BasePage {
+	if safeReturn(p) != p {
+		p = "/"
+	}
+	p = (&url.URL{Path: p}).EscapedPath()
 	st := stateOf(r)
 	lang := s.lang(r)
 	b := BasePage{

@@ -1,11 +1,15 @@
 package web
 
 import (
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
 
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
@@ -273,9 +277,54 @@ func TestSafeReturn(t *testing.T) {
 		"https://evil.example": "/",
 		"portal":               "/",
 		"/a\r\nSet-Cookie: x":  "/",
+		"/\t/evil.example":     "/",
+		"/\x7f/evil":           "/",
+		"/\x01":                "/",
 	} {
 		if got := safeReturn(in); got != want {
 			t.Errorf("safeReturn(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// hrefRE finds every link target of a page.
+var hrefRE = regexp.MustCompile(`href="([^"]*)"`)
+
+// TestLanguageLinksStayOnSite: the language switch is built from the request path, which a
+// link from elsewhere controls. Whatever the path, every link stays on this site.
+func TestLanguageLinksStayOnSite(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	base, _ := url.Parse("http://sleutelbos.test/")
+	for _, target := range []string{
+		"/%2F%2Fevil.example/x", "/%2F%2Fevil.example", "/%5C%5Cevil", "/%5C/evil", "/%09/evil",
+		"/%2F%09%2Fevil", "/%0A/evil", "/%0D%0A/evil", "/%7F/evil", "/%2Fevil.example?x=1",
+	} {
+		res := f.browser().get(target)
+		if strings.Contains(res.body, "evil.example?lang") || strings.Contains(res.body, `href="//`) || strings.Contains(res.body, `href="///`) {
+			t.Errorf("GET %s: a link leaves the site:\n%s", target, res.body)
+		}
+		links := 0
+		for _, m := range hrefRE.FindAllStringSubmatch(res.body, -1) {
+			href := html.UnescapeString(m[1])
+			if !strings.Contains(href, "lang=") {
+				continue
+			}
+			links++
+			if !strings.HasPrefix(href, "/") || strings.HasPrefix(href, "//") || strings.ContainsAny(href, "\\\t\r\n") {
+				t.Errorf("GET %s: language link %q is not a plain local path", target, href)
+			}
+			u, err := base.Parse(href)
+			if err != nil || u.Host != base.Host {
+				t.Errorf("GET %s: language link %q resolves to %v (%v)", target, href, u, err)
+			}
+		}
+		if links != len(i18n.Languages()) {
+			t.Errorf("GET %s: %d language links, want %d", target, links, len(i18n.Languages()))
+		}
+	}
+	// A harmless path keeps its place, escaped: "?" in a path is not a query.
+	if body := f.browser().get("/a%3Fb").body; !strings.Contains(body, `href="/a%3fb?lang=nl"`) && !strings.Contains(body, `href="/a%3Fb?lang=nl"`) {
+		t.Errorf("GET /a%%3Fb: language link does not keep the escaped path:\n%s", body)
 	}
 }
