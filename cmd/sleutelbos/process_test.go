@@ -56,7 +56,8 @@ var (
 // node is one running `sleutelbos serve` process.
 type node struct {
 	cmd  *exec.Cmd
-	url  string
+	url  string // the public URL it printed
+	addr string // the address it listens on
 	mu   sync.Mutex
 	out  strings.Builder
 	done chan error
@@ -84,6 +85,9 @@ func startNode(t *testing.T, args ...string) *node {
 			line := sc.Text()
 			n.mu.Lock()
 			n.out.WriteString(line + "\n")
+			if a, ok := strings.CutPrefix(line, "Listening on "); ok {
+				n.addr = a
+			}
 			n.mu.Unlock()
 			if u, ok := strings.CutPrefix(line, "Sleutelbos is serving at "); ok {
 				urlc <- u
@@ -324,5 +328,66 @@ func TestReadOnlyDatabase(t *testing.T) {
 	}
 	if string(before) != string(after) {
 		t.Error("the read-only database was changed")
+	}
+}
+
+// TestDevMailboxOnlyWhenAskedFor runs serve the way production runs it — a loopback listener
+// behind a TLS-terminating proxy, no SMTP server, no --demo — and checks that no mailbox
+// shows the held codes, that serve says where mail went, and that --dev-mailbox is refused
+// in such a set-up with a clear message.
+func TestDevMailboxOnlyWhenAskedFor(t *testing.T) {
+	t.Parallel()
+	prod := startNode(t, "--data-dir", t.TempDir(), "--base-url", "https://login.example.test", "--trust-proxy")
+	prod.mu.Lock()
+	addr := prod.addr
+	prod.mu.Unlock()
+	if addr == "" {
+		t.Fatalf("serve printed no listening address:\n%s", prod.output())
+	}
+	for _, p := range []string{"/dev/mailbox", "/dev/mailbox/", "/dev/mailbox/1"} {
+		resp, err := http.Get("http://" + addr + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("production-like set-up: GET %s = %d, want 404", p, resp.StatusCode)
+		}
+	}
+	if out := prod.output(); !strings.Contains(out, "e-mails are held in the outbox and NOT sent") ||
+		!strings.Contains(out, "`sleutelbos admin mail status` shows them") || strings.Contains(out, "development mailbox") {
+		t.Errorf("serve without SMTP and mailbox does not say where mail went:\n%s", out)
+	}
+
+	dev := startNode(t, "--data-dir", t.TempDir(), "--dev-mailbox")
+	want := "Read them in the development mailbox: " + dev.url + "/dev/mailbox\n"
+	if !strings.Contains(dev.output(), want) {
+		t.Errorf("serve --dev-mailbox does not print %q:\n%s", want, dev.output())
+	}
+	resp, err := http.Get(dev.url + "/dev/mailbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("serve --dev-mailbox: GET /dev/mailbox = %d", resp.StatusCode)
+	}
+
+	for _, args := range [][]string{
+		{"--dev-mailbox", "--trust-proxy"},
+		{"--dev-mailbox", "--base-url", "https://login.example.test"},
+	} {
+		args = append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)
+		cmd := exec.Command(binary, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("%v started:\n%s", args, out)
+			continue
+		}
+		if msg := string(out); !strings.Contains(msg, "invalid configuration") || !strings.Contains(msg, "--dev-mailbox true: shows every citizen's e-mailed codes") ||
+			!strings.Contains(msg, "refused together with") {
+			t.Errorf("%v: unclear refusal:\n%s", args, msg)
+		}
 	}
 }

@@ -320,12 +320,13 @@ func TestDevMailboxOnlyForDevelopment(t *testing.T) {
 		change func(*config.Config)
 		want   bool
 	}{
-		{"loopback without SMTP", func(c *config.Config) {}, true},
-		{"localhost", func(c *config.Config) { c.Listen = "localhost:8080" }, true},
+		// A loopback listener behind a reverse proxy is the usual production layout.
+		{"loopback without SMTP", func(c *config.Config) {}, false},
+		{"localhost", func(c *config.Config) { c.Listen = "localhost:8080" }, false},
 		{"all interfaces", func(c *config.Config) { c.Listen = ":8080" }, false},
-		{"public address", func(c *config.Config) { c.Listen = "192.0.2.10:443" }, false},
 		{"demo on all interfaces", func(c *config.Config) { c.Listen = "0.0.0.0:8080"; c.Demo = true }, true},
-		{"SMTP configured", func(c *config.Config) { c.SMTPHost = "mail.example.org" }, false},
+		{"dev-mailbox", func(c *config.Config) { c.DevMailbox = true }, true},
+		{"SMTP configured", func(c *config.Config) { c.SMTPHost = "mail.example.org"; c.Demo = true }, false},
 	}
 	for _, tt := range tests {
 		c := config.Default()
@@ -339,10 +340,19 @@ func TestDevMailboxOnlyForDevelopment(t *testing.T) {
 			t.Errorf("isHTTPS(%q) = %v", base, got)
 		}
 	}
-	// The route itself answers 404 when off.
-	tn := newTestNode(t, "sqlite", func(c *config.Config) { c.Listen = "0.0.0.0:8080" })
-	p, err := tn.citizen().Get("/dev/mailbox")
-	if err != nil || p.Status != 404 {
-		t.Errorf("/dev/mailbox on a non-loopback listener: %d, %v", p.Status, err)
+	// The route itself answers 404 when off, 200 when on.
+	for _, tt := range []struct {
+		name   string
+		change func(*config.Config)
+		want   int
+	}{
+		{"production-like", func(c *config.Config) { c.BaseURL, c.TrustProxy = "https://login.example.test", true }, 404},
+		{"dev-mailbox", func(c *config.Config) { c.DevMailbox = true }, 200},
+	} {
+		tn := newTestNode(t, "sqlite", tt.change)
+		p, err := tn.citizen().Get("/dev/mailbox")
+		if err != nil || p.Status != tt.want {
+			t.Errorf("%s: /dev/mailbox: %d, %v; want %d", tt.name, p.Status, err, tt.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -96,9 +97,8 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wg.Add(1)
 	go func() { defer wg.Done(); sweepSessions(workCtx, sweeper, n) }()
 
-	if cfg.SMTPHost == "" && !devMailbox(cfg) {
-		log.Warn("no SMTP server configured: e-mails stay in the outbox, and the development mailbox is off because the listener is not loopback; set --smtp-host")
-	}
+	announceMail(stdout, log, cfg)
+	fmt.Fprintf(stdout, "Listening on %s\n", ln.Addr())
 	fmt.Fprintf(stdout, "Sleutelbos is serving at %s\n", cfg.BaseURL)
 	log.Info("serving", "url", cfg.BaseURL, "database", strings.SplitN(cfg.Database(), ":", 2)[0], "smtp", cfg.SMTPHost != "")
 
@@ -156,22 +156,32 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 	return s.Handler(), s, nil
 }
 
-// devMailbox reports whether /dev/mailbox is served: only without SMTP, and only where it is
-// plainly a developer's machine (demo mode or a loopback listener) — the page shows every
-// citizen's codes to whoever can reach it.
+// devMailbox reports whether /dev/mailbox is served: only without SMTP, and only when asked
+// for — by demo mode or --dev-mailbox, which config refuses on https or behind a proxy. A
+// loopback listener says nothing: behind a reverse proxy it is the usual production layout,
+// and the page shows every citizen's codes to whoever can reach it.
 func devMailbox(cfg config.Config) bool {
+	return cfg.SMTPHost == "" && (cfg.Demo || cfg.DevMailbox)
+}
+
+// mailboxURL is the full address of the development mailbox.
+func mailboxURL(cfg config.Config) string { return cfg.PublicURL() + devmailbox.Path }
+
+// announceMail says at start, where the operator cannot miss it, that mail is held rather
+// than sent, and where it can be read.
+func announceMail(stdout io.Writer, log *slog.Logger, cfg config.Config) {
 	if cfg.SMTPHost != "" {
-		return false
+		return
 	}
-	if cfg.Demo {
-		return true
+	if devMailbox(cfg) {
+		fmt.Fprintf(stdout, "!! No SMTP server is configured: e-mails are held in the outbox and NOT sent.\n"+
+			"!! Read them in the development mailbox: %s\n", mailboxURL(cfg))
+		log.Warn("no SMTP server configured: e-mails are held, not sent", "mailbox", mailboxURL(cfg))
+		return
 	}
-	host, _, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
+	fmt.Fprintf(stdout, "!! No SMTP server is configured: e-mails are held in the outbox and NOT sent.\n"+
+		"!! `sleutelbos admin mail status` shows them; set --smtp-host to send mail.\n")
+	log.Warn("no SMTP server configured: e-mails are held in the outbox, not sent; set --smtp-host")
 }
 
 // isHTTPS reports whether the public URL is https (in any letter case: the URL parser accepts

@@ -27,10 +27,12 @@ type Config struct {
 	ServiceName     string
 	DefaultLanguage string
 	Demo            bool
-	TrustProxy      bool
-	LogLevel        string
-	LogFormat       string
-	NodeName        string
+	// DevMailbox serves held mail at /dev/mailbox without Demo (a developer's machine only).
+	DevMailbox bool
+	TrustProxy bool
+	LogLevel   string
+	LogFormat  string
+	NodeName   string
 
 	// Secrets at rest. Empty with SQLite: generated once into DataDir/secrets.
 	EncryptionKeys string // "id:base64,id2:base64", first is current
@@ -120,6 +122,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.StringVar(&c.ServiceName, "service-name", c.ServiceName, "name shown in the header, e-mails and authenticator apps")
 	fs.StringVar(&c.DefaultLanguage, "default-language", c.DefaultLanguage, "language when nothing else decides: nl, fr, de or en")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create demo citizens and print their credentials")
+	fs.BoolVar(&c.DevMailbox, "dev-mailbox", c.DevMailbox, "show held mail at /dev/mailbox without --demo (development only; refused with https or --trust-proxy)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "take the client address from X-Forwarded-For")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
@@ -144,7 +147,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.IntVar(&c.EmailCodeMax, "email-code-max", c.EmailCodeMax, "e-mailed codes per window")
 	fs.DurationVar(&c.EmailCodeWindow, "email-code-window", c.EmailCodeWindow, "window for --email-code-max")
 	fs.UintVar(&c.TOTPSkew, "totp-skew", c.TOTPSkew, "TOTP steps accepted either side of now")
-	fs.StringVar(&c.SMTPHost, "smtp-host", c.SMTPHost, "SMTP server (empty: keep mail in the outbox, show /dev/mailbox)")
+	fs.StringVar(&c.SMTPHost, "smtp-host", c.SMTPHost, "SMTP server (empty: mail is held in the outbox, not sent)")
 	fs.IntVar(&c.SMTPPort, "smtp-port", c.SMTPPort, "SMTP port")
 	fs.StringVar(&c.SMTPUsername, "smtp-username", c.SMTPUsername, "SMTP user (empty: no authentication)")
 	fs.StringVar(&c.SMTPPassword, "smtp-password", c.SMTPPassword, "SMTP password")
@@ -374,6 +377,19 @@ func (c *Config) Validate() error {
 		}
 		if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
 			bad("smtp-username", strconv.Quote(c.SMTPUsername), "set both --smtp-username and --smtp-password, or neither")
+		}
+	}
+	if c.DevMailbox {
+		// The mailbox shows every citizen's codes to whoever reaches it: never where the
+		// service is public. A proxy in front or an https address says it is.
+		if c.TrustProxy {
+			bad("dev-mailbox", true, "shows every citizen's e-mailed codes to anyone who can reach it; refused together with --trust-proxy (a service behind a proxy is public)")
+		}
+		if u, err := url.Parse(c.BaseURL); err == nil && u.Scheme == "https" {
+			bad("dev-mailbox", true, fmt.Sprintf("shows every citizen's e-mailed codes to anyone who can reach it; refused together with an https:// --base-url (%s)", c.BaseURL))
+		}
+		if c.SMTPHost != "" {
+			bad("dev-mailbox", true, "mail is sent over SMTP (--smtp-host), so the development mailbox would stay empty; drop one of the two")
 		}
 	}
 	if c.MailFrom != "" && (strings.ContainsAny(c.MailFrom, "\r\n<> ") || !strings.Contains(c.MailFrom, "@")) {

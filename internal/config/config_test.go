@@ -82,6 +82,11 @@ func TestValidate(t *testing.T) {
 	if c := Default(); c.Validate() != nil {
 		t.Fatalf("default config invalid: %v", c.Validate())
 	}
+	dev := Default()
+	dev.DevMailbox, dev.BaseURL = true, "http://localhost:8080"
+	if err := dev.Validate(); err != nil {
+		t.Errorf("--dev-mailbox on a plain http development set-up: %v", err)
+	}
 	tests := []struct {
 		name   string
 		change func(*Config)
@@ -99,6 +104,9 @@ func TestValidate(t *testing.T) {
 		{"counts", func(c *Config) { c.LockAfter = 0; c.EmailCodeTries = -1 }, []string{"--lock-after 0: must be at least 1", "--email-code-tries -1"}},
 		{"smtp", func(c *Config) { c.SMTPHost = "m"; c.SMTPTLS = "maybe"; c.SMTPUsername = "u" }, []string{"--smtp-tls", "set both --smtp-username and --smtp-password"}},
 		{"mail from", func(c *Config) { c.MailFrom = "a@b\r\nBcc: x@y" }, []string{"--mail-from"}},
+		{"dev mailbox behind a proxy", func(c *Config) { c.DevMailbox, c.TrustProxy = true, true }, []string{"--dev-mailbox true:", "refused together with --trust-proxy"}},
+		{"dev mailbox on https", func(c *Config) { c.DevMailbox, c.BaseURL = true, "HTTPS://login.example.test" }, []string{"--dev-mailbox true:", "refused together with an https:// --base-url"}},
+		{"dev mailbox with smtp", func(c *Config) { c.DevMailbox, c.SMTPHost = true, "mail.example.org" }, []string{"--dev-mailbox true:", "--smtp-host"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
