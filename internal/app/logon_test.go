@@ -5,6 +5,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
@@ -353,6 +354,47 @@ func TestDevMailboxOnlyForDevelopment(t *testing.T) {
 		p, err := tn.citizen().Get("/dev/mailbox")
 		if err != nil || p.Status != tt.want {
 			t.Errorf("%s: /dev/mailbox: %d, %v; want %d", tt.name, p.Status, err, tt.want)
+		}
+	}
+}
+
+// TestDevMailboxSpeaksTheSitesLanguage: the mailbox's pages and errors are the site's — its
+// language negotiation (the __Host- cookie on https) and its localised error pages.
+func TestDevMailboxSpeaksTheSitesLanguage(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t, "sqlite", func(c *config.Config) { c.Demo, c.BaseURL = true, "https://login.example.test" })
+	do := func(method, path string, hdr map[string]string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, tn.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := do("GET", "/dev/mailbox", map[string]string{"Cookie": "__Host-lang=nl"}); code != 200 || !strings.Contains(body, `<html lang="nl">`) {
+		t.Errorf("mailbox with the https language cookie: %d\n%s", code, body)
+	}
+	for _, tt := range []struct {
+		method, path, accept string
+		want                 int
+		text                 string
+	}{
+		{"GET", "/dev/mailbox/99", "de", 404, "Seite nicht gefunden"},
+		{"GET", "/dev/mailbox/1/raw?lang=fr", "", 404, "Page introuvable"},
+		{"POST", "/dev/mailbox", "nl", 405, "Aanvraag niet toegestaan"},
+	} {
+		code, body := do(tt.method, tt.path, map[string]string{"Accept-Language": tt.accept})
+		if code != tt.want || !strings.Contains(body, tt.text) || !strings.Contains(body, `class="langs"`) {
+			t.Errorf("%s %s: %d, want %d with the site's page saying %q:\n%s", tt.method, tt.path, code, tt.want, tt.text, body)
 		}
 	}
 }

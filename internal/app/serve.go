@@ -131,10 +131,14 @@ func (n *Node) Handler() (http.Handler, error) {
 func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 	cfg := n.Config
 	var mailbox http.Handler
+	// The mailbox answers in the site's language and with the site's error pages: it calls
+	// the web server built just below (requests only arrive once it exists).
+	var s *web.Server
 	dev := devMailbox(cfg)
 	if dev {
-		mailbox = devmailbox.New(n.Store, n.Bundle, func(r *http.Request) string {
-			return n.Bundle.Negotiate(r.URL.Query().Get("lang"), cookieValue(r, "lang"), "", r.Header.Get("Accept-Language"))
+		mailbox = devmailbox.New(n.Store, n.Bundle, devmailbox.Options{
+			Lang:  func(r *http.Request) string { return s.Language(r) },
+			Error: func(w http.ResponseWriter, r *http.Request, status int) { s.ErrorPage(w, r, status) },
 		})
 	}
 	s, err := web.New(web.Config{
@@ -149,6 +153,7 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		TrustProxy:      cfg.TrustProxy,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
+		CSRFKey: n.Hasher.Sum("web.csrf-key"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)
@@ -189,13 +194,6 @@ func announceMail(stdout io.Writer, log *slog.Logger, cfg config.Config) {
 func isHTTPS(base string) bool {
 	u, err := url.Parse(base)
 	return err == nil && u.Scheme == "https"
-}
-
-func cookieValue(r *http.Request, name string) string {
-	if c, err := r.Cookie(name); err == nil {
-		return c.Value
-	}
-	return ""
 }
 
 func (n *Node) mailWorker(from string) (*outbox.Worker, error) {

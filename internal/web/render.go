@@ -130,16 +130,10 @@ func (s *Server) basePath(r *http.Request, p string, q url.Values) BasePage {
 	b := BasePage{
 		Lang:        lang,
 		ServiceName: s.cfg.ServiceName,
-		CSRF:        st.csrf,
+		CSRF:        s.csrfToken(r),
 		Path:        p,
 		CSS:         s.static.url("style.css"),
 		printer:     s.deps.Bundle.Printer(lang),
-	}
-	if b.CSRF == "" {
-		// An error page shown before checkCSRF ran still needs the token for "Sign out".
-		if c, err := r.Cookie(csrfCookie); err == nil && validToken(c.Value, csrfBytes) {
-			b.CSRF = c.Value
-		}
 	}
 	if st.account != nil && st.sess.loggedOn() {
 		b.UserName = st.account.Name

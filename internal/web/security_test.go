@@ -66,6 +66,19 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	}
 }
 
+// csrfFieldRE finds the CSRF token a page's forms carry.
+var csrfFieldRE = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
+
+// pageToken returns the CSRF token of the page body, failing when it has none.
+func pageToken(t *testing.T, what, body string) string {
+	t.Helper()
+	m := csrfFieldRE.FindStringSubmatch(body)
+	if m == nil || m[1] == "" {
+		t.Fatalf("%s: no CSRF token in the page:\n%s", what, body)
+	}
+	return m[1]
+}
+
 func TestCSRF(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
@@ -89,18 +102,25 @@ func TestCSRF(t *testing.T) {
 			t.Error("the 403 answer set no CSRF cookie for the next attempt")
 		}
 
+		// Before a logon starts there is no session row: the token is bound to the csrf cookie.
 		b = f.browser()
-		b.get("/login")
-		tok := b.cookies[csrfCookie]
-		if tok == "" || !strings.Contains(b.get("/login").body, `name="csrf" value="`+tok+`"`) {
-			t.Fatal("GET /login set no CSRF cookie, or the form does not carry it")
+		tok := pageToken(t, "chooser", b.get("/login").body)
+		cookie := b.cookies[csrfCookie]
+		if cookie == "" || tok == cookie || b.cookies[sessionCookie] != "" {
+			t.Fatalf("GET /login: csrf cookie %q, token %q, session %q", cookie, tok, b.cookies[sessionCookie])
+		}
+		if again := pageToken(t, "chooser again", b.get("/login").body); again != tok {
+			t.Errorf("the token changed between two pages of one browser: %q, %q", tok, again)
 		}
 		wantStatus(t, "cookie, no field", b.do("POST", "/login/choose", form("")), http.StatusForbidden)
+		wantStatus(t, "the cookie as the token (double submit)", b.do("POST", "/login/choose", form(cookie)), http.StatusForbidden)
 		wantStatus(t, "wrong token", b.do("POST", "/login/choose", form(tok[:len(tok)-1]+"x")), http.StatusForbidden)
 
-		// Field without cookie: an attacker who knows a token format cannot forge the pair.
+		// Field without cookie, or with another browser's cookie.
 		nb := f.browser()
 		wantStatus(t, "field without cookie", nb.do("POST", "/login/choose", form(tok)), http.StatusForbidden)
+		nb.get("/login")
+		wantStatus(t, "field with another browser's cookie", nb.do("POST", "/login/choose", form(tok)), http.StatusForbidden)
 
 		// Cross-site signals are refused even with a matching token.
 		for _, h := range []struct{ k, v string }{
@@ -116,15 +136,122 @@ func TestCSRF(t *testing.T) {
 			{"Sec-Fetch-Site", "same-origin"},
 			{"Origin", "http://sleutelbos.test"},
 			{"Referer", "http://sleutelbos.test/login"},
+			{"", ""},
 		} {
-			b.header = http.Header{}
-			b.header.Set(h.k, h.v)
-			wantStatus(t, h.k+": "+h.v, b.do("POST", "/login/choose", form(tok)), http.StatusSeeOther)
+			ok := f.browser()
+			tok := pageToken(t, "chooser", ok.get("/login").body)
+			if h.k != "" {
+				ok.header.Set(h.k, h.v)
+			}
+			wantStatus(t, "same site "+h.k, ok.do("POST", "/login/choose", form(tok)), http.StatusSeeOther)
 		}
-		b.header = http.Header{}
-		res = b.do("POST", "/login/choose", form(tok))
-		wantStatus(t, "right token", res, http.StatusSeeOther)
 	})
+}
+
+// TestCSRFBoundToSession: once a browser has a session, its forms carry a token bound to that
+// session; a token from another session — or from before the session existed — is refused.
+func TestCSRFBoundToSession(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{false, true} {
+		f := newFixture(t, storetest.SQLite(t), func(c *Config, _ *Deps) { c.Secure = secure })
+		names := f.srv.cookies
+		// Two citizens' browsers, each in a logon (A) or logged on (B).
+		a, b := f.browser(), f.browser()
+		pre := pageToken(t, "chooser A", a.get("/login").body)
+		wantStatus(t, "A chooses", a.do("POST", "/login/choose", url.Values{csrfField: {pre}, "kind": {"password"}, "level": {"low"}}), http.StatusSeeOther)
+		tokA := pageToken(t, "password page A", a.get("/login/password").body)
+		if tokA == pre {
+			t.Errorf("secure=%v: the token did not change when the session began", secure)
+		}
+		b.logon()
+		tokB := pageToken(t, "welcome B", b.get("/").body)
+		if tokB == tokA {
+			t.Fatalf("secure=%v: two sessions share a token", secure)
+		}
+
+		login := url.Values{"username": {demoUser}, "password": {demoPassword}}
+		login.Set(csrfField, tokB)
+		wantStatus(t, "B's token on A's POST", a.do("POST", "/login/password", login), http.StatusForbidden)
+		login.Set(csrfField, pre)
+		wantStatus(t, "A's token from before its session", a.do("POST", "/login/password", login), http.StatusForbidden)
+		logout := url.Values{csrfField: {tokA}}
+		wantStatus(t, "A's token on B's sign-out", b.do("POST", "/logout", logout), http.StatusForbidden)
+		if !b.loggedOn() {
+			t.Fatalf("secure=%v: B was signed out with A's token", secure)
+		}
+		// Each session's own token works.
+		login.Set(csrfField, tokA)
+		wantStatus(t, "A's own token", a.do("POST", "/login/password", login), http.StatusSeeOther)
+		// The logon rotated A's session id: its pages carry the new session's token, and the
+		// old one is refused.
+		tokA2 := pageToken(t, "welcome A", a.get("/").body)
+		if tokA2 == tokA {
+			t.Errorf("secure=%v: the token did not change with the session id", secure)
+		}
+		wantStatus(t, "A's token of its old session id", a.do("POST", "/logout", url.Values{csrfField: {tokA}}), http.StatusForbidden)
+		wantStatus(t, "A signs out", a.do("POST", "/logout", url.Values{csrfField: {tokA2}}), http.StatusSeeOther)
+		wantStatus(t, "B signs out", b.do("POST", "/logout", url.Values{csrfField: {tokB}}), http.StatusSeeOther)
+		if a.cookies[names.session] != "" || b.cookies[names.session] != "" {
+			t.Errorf("secure=%v: a session cookie survived sign-out", secure)
+		}
+	}
+}
+
+// TestHostPrefixedCookies: on https every cookie has the __Host- prefix (Secure, Path=/, no
+// Domain), so no other site or subdomain can plant one; on http the plain names.
+func TestHostPrefixedCookies(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{false, true} {
+		f := newFixture(t, storetest.SQLite(t), func(c *Config, _ *Deps) { c.Secure = secure })
+		b := f.browser()
+		seen := map[string]*http.Cookie{}
+		collect := func(res *response) {
+			for _, c := range res.res.Cookies() {
+				seen[c.Name] = c
+			}
+		}
+		collect(b.get("/login?lang=de"))
+		collect(b.choose("password", "low", "/"))
+		collect(b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}}))
+		if !b.loggedOn() {
+			t.Fatalf("secure=%v: logon failed", secure)
+		}
+		collect(b.post("/logout", nil))
+		for _, base := range []string{sessionCookie, csrfCookie, langCookie} {
+			name := base
+			if secure {
+				name = "__Host-" + base
+			}
+			c, ok := seen[name]
+			if !ok {
+				t.Errorf("secure=%v: no cookie %s was set (got %v)", secure, name, keysOf(seen))
+				continue
+			}
+			if c.Secure != secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+				t.Errorf("secure=%v: cookie %s: Secure=%v Path=%q Domain=%q HttpOnly=%v SameSite=%v", secure, name, c.Secure, c.Path, c.Domain, c.HttpOnly, c.SameSite)
+			}
+		}
+		for name := range seen {
+			if secure != strings.HasPrefix(name, "__Host-") {
+				t.Errorf("secure=%v: cookie %s", secure, name)
+			}
+		}
+		// A cookie under the other scheme's name is not read: the language stays negotiated.
+		nb := f.browser()
+		nb.cookies["lang"], nb.cookies["__Host-lang"] = "nl", "nl"
+		delete(nb.cookies, f.srv.cookies.lang)
+		if got := htmlLang(nb.get("/login").body); got != "en" {
+			t.Errorf("secure=%v: a cookie of the other name chose the language %q", secure, got)
+		}
+	}
+}
+
+func keysOf[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 func TestBodyLimit(t *testing.T) {
@@ -132,7 +259,7 @@ func TestBodyLimit(t *testing.T) {
 	f := newFixture(t, storetest.SQLite(t), func(c *Config, _ *Deps) { c.MaxBodyBytes = 1024 })
 	b := f.browser()
 	b.get("/login")
-	big := url.Values{"csrf": {b.cookies[csrfCookie]}, "username": {strings.Repeat("a", 4096)}}
+	big := url.Values{"csrf": {b.csrfToken()}, "username": {strings.Repeat("a", 4096)}}
 	b.header.Set("Accept-Language", "de")
 	res := b.do("POST", "/login/password", big)
 	wantStatus(t, "declared length", res, http.StatusRequestEntityTooLarge)
@@ -158,7 +285,7 @@ func TestInvalidUTF8(t *testing.T) {
 	b.get("/login")
 	b.header.Set("Accept-Language", "fr")
 	req := httptest.NewRequest("POST", "http://sleutelbos.test/login/password",
-		strings.NewReader("csrf="+b.cookies[csrfCookie]+"&username=%FF%FEjan&password=x"))
+		strings.NewReader("csrf="+b.csrfToken()+"&username=%FF%FEjan&password=x"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept-Language", "fr")
 	res := b.send(req)
@@ -230,7 +357,7 @@ func TestRequestLogHoldsNoSecrets(t *testing.T) {
 	b.logon()
 	b.post("/login/password", url.Values{"username": {demoUser}, "password": {"secret-password-typed"}})
 	logs := f.logs.String()
-	for _, secret := range []string{demoPassword, "secret-password-typed", b.cookies[sessionCookie], b.cookies[csrfCookie]} {
+	for _, secret := range []string{demoPassword, "secret-password-typed", b.cookies[sessionCookie], b.cookies[csrfCookie], b.csrfToken()} {
 		if secret != "" && strings.Contains(logs, secret) {
 			t.Errorf("log contains a secret %q:\n%s", secret, logs)
 		}
