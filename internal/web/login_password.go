@@ -47,7 +47,7 @@ func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *logi
 		BasePage:    s.basePath(r, "/login/password", nil),
 		Username:    username,
 		Error:       errMsg,
-		OtherKeyURL: chooserURL(tx, ""),
+		OtherKeyURL: chooserURL(tx),
 	}
 	p.Heading = p.T("web.login.with", kindName(p.BasePage, tx.Kind))
 	p.Title = p.Heading

@@ -15,9 +15,9 @@ type chooserPage struct {
 	Level   string
 	Return  string
 	Choices []choiceView
-	// Notice is informational (the previous logon expired); Error is an error of the last
-	// attempt (no such key).
-	Notice string
+	// Notice reports what happened before (the logon expired, the citizen signed out);
+	// Error is an error of the last attempt (no such key).
+	Notice *Notice
 	Error  string
 }
 
@@ -42,15 +42,16 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 			tx = cur
 		}
 	}
-	notice := ""
-	if q.Get("notice") == "expired" {
-		notice = s.printer(r).T("login.error.expired")
+	var notice *Notice
+	switch s.takeFlash(w, r) {
+	case flashExpired:
+		notice = &Notice{Text: s.printer(r).T("login.error.expired"), Warning: true}
 	}
 	return s.renderChooser(w, r, tx, notice, "")
 }
 
 // renderChooser shows the kinds offered for tx.
-func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice, errMsg string) error {
+func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice *Notice, errMsg string) error {
 	q := url.Values{}
 	if tx.MinLevel > keys.LevelLow {
 		q.Set("level", tx.MinLevel.String())

@@ -253,6 +253,9 @@ func TestEmailCodeResend(t *testing.T) {
 	wantContains(t, "resend over the limit", res.body, `<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("login.error.resend_limit")))
 }
 
+// expiredNoticeRE finds the "logon expired" notice in any styling.
+var expiredNoticeRE = regexp.MustCompile(`<p class="([^"]*)" role="([a-z]+)">Your logon took too long`)
+
 func TestLogonTransactionExpires(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
@@ -262,29 +265,99 @@ func TestLogonTransactionExpires(t *testing.T) {
 		f.clock.Advance(16 * time.Minute)
 		res := b.get("/login/password")
 		wantStatus(t, "expired transaction", res, http.StatusSeeOther)
-		if want := "/login?level=substantial&notice=expired&return=%2Fx"; res.location() != want {
+		if want := "/login?level=substantial&return=%2Fx"; res.location() != want {
 			t.Errorf("redirect to %q, want %q", res.location(), want)
 		}
-		wantContains(t, "chooser after expiry", b.get(res.location()).body,
-			`<p class="notice" role="status">`+escapeHTML(f.bundle.Printer("en").T("login.error.expired"))+`</p>`)
+		page := b.get(res.location()).body
+		m := expiredNoticeRE.FindStringSubmatch(page)
+		if m == nil || m[1] != "notice warning" || m[2] != "alert" {
+			t.Errorf("chooser after expiry: expired notice %v, want a warning:\n%s", m, page)
+		}
+		// Shown once: a reload (or Back to it later) does not repeat it.
+		if page := b.get(res.location()).body; expiredNoticeRE.MatchString(page) {
+			t.Errorf("the expired notice shows again on reload:\n%s", page)
+		}
 		// A posted step of an expired logon restarts it too.
 		b.choose("password", "low", "/")
 		f.clock.Advance(16 * time.Minute)
 		res = b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
 		wantStatus(t, "expired post", res, http.StatusSeeOther)
-		if res.location() != "/login?notice=expired" {
+		if res.location() != "/login" {
 			t.Errorf("redirect to %q", res.location())
+		}
+		if !expiredNoticeRE.MatchString(b.get("/login").body) {
+			t.Error("no expired notice after an expired POST")
 		}
 		if b.loggedOn() {
 			t.Error("an expired logon logged on")
 		}
-		// Without any transaction the steps send the citizen to the chooser.
-		nb := f.browser()
-		for _, p := range []string{"/login/password", "/login/code"} {
-			res := nb.get(p)
-			if res.status != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/login") {
-				t.Errorf("GET %s without a logon: %d %q", p, res.status, res.location())
+	})
+}
+
+// TestLogonExpiresWithItsSession: with the default timeouts the session's idle timeout ends a
+// slow logon's session too; the chooser still says the logon expired, and keeps its level.
+func TestLogonExpiresWithItsSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	b := f.browser()
+	b.choose("tokencard", "substantial", "/x")
+	f.clock.Advance(20 * time.Minute)
+	res := b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+	wantStatus(t, "step of an expired session", res, http.StatusSeeOther)
+	if want := "/login?level=substantial&return=%2Fx"; res.location() != want {
+		t.Errorf("redirect to %q, want %q", res.location(), want)
+	}
+	if !expiredNoticeRE.MatchString(b.get(res.location()).body) {
+		t.Error("no expired notice after the session of the logon expired")
+	}
+}
+
+// TestNoMisleadingNotices: visiting a step with no logon in progress, or pressing Back after a
+// logon, never says the logon expired; a logged-on citizen goes to their page.
+func TestNoMisleadingNotices(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		steps := []string{"/login/password", "/login/code"}
+		check := func(what string, b *browser, want string) {
+			t.Helper()
+			for _, p := range steps {
+				res := b.get(p)
+				if res.status != http.StatusSeeOther || res.location() != want {
+					t.Errorf("%s: GET %s: %d %q, want 303 %q", what, p, res.status, res.location(), want)
+					continue
+				}
+				page := b.get(res.location()).body
+				if expiredNoticeRE.MatchString(page) || strings.Contains(page, `class="notice`) {
+					t.Errorf("%s: GET %s leads to a page with a notice:\n%s", what, p, page)
+				}
 			}
+		}
+		// No session at all.
+		check("no session", f.browser(), "/login")
+		// A session whose logon went back to the chooser (no step to show).
+		b := f.browser()
+		b.choose("password", "low", "/")
+		b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		check("logged on", b, "/")
+		// Back after a logon with a code: the code page and the password page lead home.
+		c := f.browser()
+		c.choose("tokencard", "substantial", "/")
+		c.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		m := cardPositionRE.FindStringSubmatch(c.get("/login/code").body)
+		if m == nil {
+			t.Fatal("no card position")
+		}
+		pos, _ := strconv.Atoi(m[1])
+		wantStatus(t, "code", c.post("/login/code", url.Values{"code": {f.codes[pos-1]}}), http.StatusSeeOther)
+		check("Back after a token card logon", c, "/")
+		// After signing out, the steps lead to the chooser, without an expired notice.
+		c.post("/logout", nil)
+		check("signed out", c, "/login")
+		// A notice parameter in a link shows nothing.
+		page := f.browser().get("/login?notice=expired").body
+		if expiredNoticeRE.MatchString(page) {
+			t.Errorf("?notice=expired shows the expired notice:\n%s", page)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -31,6 +32,9 @@ type reqState struct {
 	account *store.Account // the logged-on citizen; nil before logon
 	lang    string         // empty until negotiated
 	browser string         // the csrf cookie's value; empty until checkCSRF ran
+	// expiredLogon is the logon transaction of a session that expired with this request, so
+	// the chooser can say the logon expired (and keep its level and return path).
+	expiredLogon *login.Transaction
 }
 
 type stateKey struct{}

@@ -124,7 +124,9 @@ func TestEveryPageInEveryLanguage(t *testing.T) {
 		b.cookies[langCookie] = lang
 		pages["chooser"] = b.get("/login")
 		pages["chooser substantial"] = b.get("/login?level=substantial&return=/x")
-		pages["chooser expired"] = b.get("/login?notice=expired")
+		b.choose("password", "low", "/")
+		f.clock.Advance(16 * time.Minute)
+		pages["chooser expired"] = b.get(b.get("/login/password").location())
 		pages["help"] = b.get("/help/forgot")
 		pages["404"] = b.get("/no/such/page")
 		pages["400"] = b.get("/login?level=medium")
@@ -164,14 +166,15 @@ func TestEveryPageInEveryLanguage(t *testing.T) {
 		}
 		p := f.bundle.Printer(lang)
 		for name, want := range map[string]string{
-			"chooser":        p.T("web.header.tagline"),
-			"404":            p.T("web.error.404.title"),
-			"400":            p.T("web.error.400.title"),
-			"403":            p.T("web.error.403.title"),
-			"413":            p.T("web.error.413.title"),
-			"help":           p.T("web.help.forgot.title"),
-			"password error": p.T("login.error.bad_credentials"),
-			"welcome":        p.T("web.home.heading", demoName),
+			"chooser":         p.T("web.header.tagline"),
+			"404":             p.T("web.error.404.title"),
+			"400":             p.T("web.error.400.title"),
+			"403":             p.T("web.error.403.title"),
+			"413":             p.T("web.error.413.title"),
+			"help":            p.T("web.help.forgot.title"),
+			"password error":  p.T("login.error.bad_credentials"),
+			"chooser expired": p.T("login.error.expired"),
+			"welcome":         p.T("web.home.heading", demoName),
 		} {
 			if !strings.Contains(pages[name].body, escapeHTML(want)) {
 				t.Errorf("%s %s: page lacks %q", lang, name, want)

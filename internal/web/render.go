@@ -25,7 +25,8 @@ var templateFiles embed.FS
 var staticAssets embed.FS
 
 // pageNames lists every page template (templates/<name>.html, defining "main"). New fails when
-// one is missing, so a typo is found at start-up rather than by the first visitor.
+// one is missing, so a typo is found at start-up rather than by the first visitor. Every page
+// is parsed with templates/layout.html and the shared pieces of templates/partials.html.
 func pageNames() []string {
 	return []string{"login", "login_password", "login_code", "home", "help_forgot", "error"}
 }
@@ -38,7 +39,7 @@ type pageSet struct {
 func parsePages() (*pageSet, error) {
 	ps := &pageSet{pages: make(map[string]*template.Template)}
 	for _, name := range pageNames() {
-		t, err := template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse page %s: %w", name, err)
 		}
@@ -73,6 +74,13 @@ type BasePage struct {
 
 // T translates key with args in the page language.
 func (b BasePage) T(key string, args ...any) string { return b.printer.T(key, args...) }
+
+// Notice is a message at the top of a page that is not an error of its form: a confirmation
+// ("A new code has been sent", styled as success) or a warning ("Your logon took too long").
+type Notice struct {
+	Text    string
+	Warning bool
+}
 
 // LangLink is one entry of the language switch.
 type LangLink struct {

@@ -109,6 +109,10 @@ func (m *sessionManager) Load(ctx context.Context, w http.ResponseWriter, r *htt
 			return nil, fmt.Errorf("delete expired session: %w", err)
 		}
 		m.clearCookie(w)
+		var data sessionData
+		if json.Unmarshal(row.Data, &data) == nil && data.Login != nil {
+			stateOf(r).expiredLogon = data.Login
+		}
 		return nil, nil
 	}
 	s := &session{id: c.Value, row: row, stored: true}
