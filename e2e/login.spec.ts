@@ -96,3 +96,37 @@ test('a wrong password gets the same message as an unknown username', async ({ b
     await unknownUserContext.close();
   }
 });
+
+// ---- form errors (DESIGN.md: the GOV.UK error pattern) ----
+
+test('a form error: summary at the top with the focus, a link to the field, the field marked, "Error:" in the title', async ({ page }) => {
+  await submitPassword(page, `nobody-${Date.now()}`, `not-${PASSWORD}`);
+  const summary = page.locator('#error-summary');
+  await expect(summary).toBeVisible();
+  await expect(summary).toBeFocused();
+  await expect(summary.getByRole('heading', { name: 'There is a problem' })).toBeVisible();
+  await expect(page).toHaveTitle(/^Error: /);
+  const username = page.locator('input#username');
+  await expect(username).toHaveAttribute('aria-invalid', 'true');
+  await expect(username).toHaveAttribute('aria-describedby', 'username-error');
+  await expect(page.locator('#username-error')).toContainText('The username or password is incorrect.');
+  await expectAccessible(page, 'password step with an error');
+
+  // The summary's link leads to the field.
+  await summary.getByRole('link', { name: 'The username or password is incorrect.' }).click();
+  await expect(page).toHaveURL(/#username$/);
+  await expect(username).toBeFocused();
+});
+
+for (const [lang, prefix] of [['nl', 'Fout: '], ['fr', 'Erreur : '], ['de', 'Fehler: ']] as const) {
+  test(`a form error in ${lang}: "${prefix.trim()}" in the title, the summary focused`, async ({ page }) => {
+    await page.goto(`/login?lang=${lang}`);
+    await page.locator('button[name=kind][value=password]').click();
+    await page.locator('input[name=username]').fill(`nobody-${Date.now()}`);
+    await page.locator('input[name=password]').fill('not-the-password');
+    await page.locator('form[action="/login/password"] button[type=submit]').click();
+    await expect(page.locator('#error-summary')).toBeFocused();
+    expect(await page.title()).toMatch(new RegExp(`^${prefix}`));
+    await expectAccessible(page, `password step with an error (${lang})`);
+  });
+}

@@ -20,7 +20,6 @@ type codePage struct {
 	Prompt      string
 	CanResend   bool
 	Notice      *Notice
-	Error       string
 	OtherKeyURL string
 }
 
@@ -79,9 +78,11 @@ func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Transaction, errMsg string, notice *Notice) error {
 	p := &codePage{
 		BasePage:    s.basePath(r, "/login/code", nil),
-		Error:       errMsg,
 		Notice:      notice,
 		OtherKeyURL: chooserURL(tx),
+	}
+	if errMsg != "" {
+		p.Errors = fieldError("code", errMsg)
 	}
 	p.Heading = p.T("web.login.with", kindName(p.BasePage, tx.Kind))
 	p.Title = p.Heading

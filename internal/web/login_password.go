@@ -13,7 +13,6 @@ type passwordPage struct {
 	Heading string
 	// Username is kept after a failed attempt; the password never is.
 	Username    string
-	Error       string
 	OtherKeyURL string
 }
 
@@ -46,8 +45,12 @@ func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *logi
 	p := &passwordPage{
 		BasePage:    s.basePath(r, "/login/password", nil),
 		Username:    username,
-		Error:       errMsg,
 		OtherKeyURL: chooserURL(tx),
+	}
+	if errMsg != "" {
+		// Wrong credentials name no field in particular (which one is wrong is not told): the
+		// summary leads to the first.
+		p.Errors = fieldError("username", errMsg)
 	}
 	p.Heading = p.T("web.login.with", kindName(p.BasePage, tx.Kind))
 	p.Title = p.Heading

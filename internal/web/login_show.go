@@ -15,10 +15,9 @@ type chooserPage struct {
 	Level   string
 	Return  string
 	Choices []choiceView
-	// Notice reports what happened before (the logon expired, the citizen signed out);
-	// Error is an error of the last attempt (no such key).
+	// Notice reports what happened before (the logon expired, the citizen signed out). An
+	// error of the last attempt (no such key) is in BasePage.Errors, about the first key.
 	Notice *Notice
-	Error  string
 }
 
 // choiceView is one key kind on the chooser.
@@ -64,7 +63,6 @@ func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login
 		Level:    tx.MinLevel.String(),
 		Return:   tx.Return,
 		Notice:   notice,
-		Error:    errMsg,
 	}
 	p.Title = p.T("web.login.title")
 	for _, c := range s.deps.Login.Choices(tx) {
@@ -73,6 +71,14 @@ func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login
 			Name:        kindName(p.BasePage, c.Kind),
 			Description: p.T("key." + c.Kind + ".description"),
 		})
+	}
+	if errMsg != "" {
+		// The way on is another key: the summary leads to the first one offered.
+		field := "kinds"
+		if len(p.Choices) > 0 {
+			field = "kind-" + p.Choices[0].Kind
+		}
+		p.Errors = fieldError(field, errMsg)
 	}
 	return s.render(w, r, http.StatusOK, "login", p)
 }

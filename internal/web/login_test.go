@@ -46,7 +46,7 @@ func TestPasswordLogon(t *testing.T) {
 		wantContains(t, "chooser", res.body,
 			"<title>Log on to online public services – Sleutelbos</title>",
 			`<form method="post" action="/login/choose"`,
-			`<button type="submit" name="kind" value="password" aria-describedby="key-password-desc">Username and password</button>`,
+			`<button type="submit" name="kind" value="password" id="kind-password" aria-describedby="key-password-desc">Username and password</button>`,
 			`name="kind" value="tokencard"`, `name="kind" value="emailcode"`,
 			`<input type="hidden" name="return" value="/">`)
 
@@ -90,7 +90,8 @@ func TestPasswordLogon(t *testing.T) {
 	})
 }
 
-var errorParaRE = regexp.MustCompile(`<p class="error" role="alert">([^<]*)</p>`)
+// errorLinkRE finds the message of the error summary's first link.
+var errorLinkRE = regexp.MustCompile(`<li><a href="#[a-z-]+">([^<]*)</a></li>`)
 
 func TestSameMessageForUnknownUserAndWrongPassword(t *testing.T) {
 	t.Parallel()
@@ -101,7 +102,7 @@ func TestSameMessageForUnknownUserAndWrongPassword(t *testing.T) {
 			b := f.browser()
 			b.choose("password", "low", "/")
 			res := b.post("/login/password", url.Values{"username": {username}, "password": {password}})
-			m := errorParaRE.FindStringSubmatch(res.body)
+			m := errorLinkRE.FindStringSubmatch(res.body)
 			if m == nil {
 				t.Fatalf("%s/%s: no error message; status %d:\n%s", username, password, res.status, res.body)
 			}
@@ -159,7 +160,7 @@ func TestTokenCardLogon(t *testing.T) {
 
 		res = b.post("/login/code", url.Values{"code": {"000001"}})
 		wantStatus(t, "wrong code", res, http.StatusOK)
-		wantContains(t, "wrong code page", res.body, `<p class="error" role="alert">`+f.bundle.Printer("en").T("login.error.wrong_code")+`</p>`)
+		wantFormError(t, f, "wrong code page", "en", res.body, "code", f.bundle.Printer("en").T("login.error.wrong_code"))
 
 		res = b.post("/login/code", url.Values{"code": {f.codes[pos-1]}})
 		wantStatus(t, "right code", res, http.StatusSeeOther)
@@ -225,7 +226,7 @@ func TestNoActiveKey(t *testing.T) {
 		wantStatus(t, "no key", res, http.StatusOK)
 		p := f.bundle.Printer("en")
 		want := p.T("login.error.no_key", i18n.Msg("key.tokencard.short"))
-		wantContains(t, "no key page", res.body, `<p class="error" role="alert">`+escapeHTML(want)+`</p>`, `name="kind" value="tokencard"`)
+		wantFormError(t, f, "no key page", "en", res.body, "kind-tokencard", want)
 		if b.loggedOn() {
 			t.Error("logged on without a key")
 		}
@@ -250,7 +251,7 @@ func TestEmailCodeResend(t *testing.T) {
 	res = b.post("/login/resend", nil)
 	res = b.post("/login/resend", nil)
 	wantStatus(t, "resend over the limit", res, http.StatusOK)
-	wantContains(t, "resend over the limit", res.body, `<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("login.error.resend_limit")))
+	wantFormError(t, f, "resend over the limit", "en", res.body, "code", f.bundle.Printer("en").T("login.error.resend_limit"))
 }
 
 // expiredNoticeRE finds the "logon expired" notice in any styling.
@@ -372,7 +373,7 @@ func TestChooserParameters(t *testing.T) {
 	wantContains(t, "foreign return", b.get("/login?return=//evil.example/x").body, `name="return" value="/"`)
 	res := b.choose("nonsense", "low", "/")
 	wantStatus(t, "unknown kind", res, http.StatusOK)
-	wantContains(t, "unknown kind", res.body, `<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("login.error.unknown_kind")))
+	wantFormError(t, f, "unknown kind", "en", res.body, "kind-password", f.bundle.Printer("en").T("login.error.unknown_kind"))
 	// A foreign return path never leaves the site after logon.
 	b.choose("password", "low", "https://evil.example/")
 	res = b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})

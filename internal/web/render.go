@@ -67,10 +67,59 @@ type BasePage struct {
 	Path string
 	// Langs are the language switch's links.
 	Langs []LangLink
-	// CSS is the stylesheet's versioned URL.
-	CSS     string
+	// CSS is the stylesheet's versioned URL; JS the script's (it only moves focus to the
+	// error summary — every page works without it).
+	CSS string
+	JS  string
+	// Errors are the errors of the form the page answers, shown in the error summary at the
+	// top and next to their fields; the title then starts with "Error: ".
+	Errors  FormErrors
 	printer *i18n.Printer
 }
+
+// FormError is one error of a submitted form (the GOV.UK pattern of DESIGN.md): the error
+// summary links to the control Field, which gets aria-invalid and aria-describedby pointing
+// at the message next to it (id MessageID).
+type FormError struct {
+	// Field is the id of the form control the error is about.
+	Field   string
+	Message string
+}
+
+// MessageID is the id of the error message shown next to the field.
+func (e FormError) MessageID() string { return e.Field + "-error" }
+
+// FormErrors are the errors of a submitted form, in the order of their fields. The templates
+// show them with the "error_summary" and "field_error" pieces of templates/partials.html.
+type FormErrors []FormError
+
+// For returns the error of the control field, or nil.
+func (es FormErrors) For(field string) *FormError {
+	for i := range es {
+		if es[i].Field == field {
+			return &es[i]
+		}
+	}
+	return nil
+}
+
+// fieldErrorView is what templates/partials.html shows next to a field.
+type fieldErrorView struct {
+	ID, Label, Message string
+}
+
+// FieldError returns the error shown next to control field, or nil. Label is the visually
+// hidden "Error:" that screen readers announce before the message.
+func (b BasePage) FieldError(field string) *fieldErrorView {
+	e := b.Errors.For(field)
+	if e == nil {
+		return nil
+	}
+	return &fieldErrorView{ID: e.MessageID(), Label: b.T("web.form.error_label"), Message: e.Message}
+}
+
+// fieldError returns the FormErrors of one message about control field.
+func fieldError(field, msg string) FormErrors { return FormErrors{{Field: field, Message: msg}} }
 
 // T translates key with args in the page language.
 func (b BasePage) T(key string, args ...any) string { return b.printer.T(key, args...) }
@@ -141,6 +190,7 @@ func (s *Server) basePath(r *http.Request, p string, q url.Values) BasePage {
 		CSRF:        s.csrfToken(r),
 		Path:        p,
 		CSS:         s.static.url("style.css"),
+		JS:          s.static.url("focus.js"),
 		printer:     s.deps.Bundle.Printer(lang),
 	}
 	if st.account != nil && st.sess.loggedOn() {
@@ -214,8 +264,10 @@ func newStaticFiles() (*staticFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: load static files: %w", err)
 	}
-	if _, ok := sf.files["style.css"]; !ok {
-		return nil, fmt.Errorf("web: static/style.css is missing")
+	for _, name := range []string{"style.css", "focus.js"} {
+		if _, ok := sf.files[name]; !ok {
+			return nil, fmt.Errorf("web: static/%s is missing", name)
+		}
 	}
 	return sf, nil
 }

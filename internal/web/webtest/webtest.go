@@ -98,10 +98,12 @@ func (c *Citizen) read(resp *http.Response) (Page, error) {
 }
 
 var (
-	csrfRE     = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	positionRE = regexp.MustCompile(`(?:number|nummer|numéro|Nummer)\s+(\d{1,2})\b`)
-	alertRE    = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
-	tagRE      = regexp.MustCompile(`<[^>]+>`)
+	csrfRE        = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	positionRE    = regexp.MustCompile(`(?:number|nummer|numéro|Nummer)\s+(\d{1,2})\b`)
+	alertRE       = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
+	summaryRE     = regexp.MustCompile(`(?s)<div class="error-summary"[^>]*>(.*?)</div>`)
+	summaryItemRE = regexp.MustCompile(`(?s)<li>(.*?)</li>`)
+	tagRE         = regexp.MustCompile(`<[^>]+>`)
 )
 
 // Position returns the token card position a code page asks for, or 0.
@@ -115,8 +117,16 @@ func (p Page) Position() int {
 	return n
 }
 
-// Alert returns the text of the page's first role="alert" element, or "".
+// Alert returns the page's error: the messages of its error summary, or else the text of its
+// first role="alert" element, or "".
 func (p Page) Alert() string {
+	if s := summaryRE.FindStringSubmatch(p.Body); s != nil {
+		var msgs []string
+		for _, m := range summaryItemRE.FindAllStringSubmatch(s[1], -1) {
+			msgs = append(msgs, strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m[1], ""))))
+		}
+		return strings.Join(msgs, " ")
+	}
 	m := alertRE.FindStringSubmatch(p.Body)
 	if m == nil {
 		return ""
