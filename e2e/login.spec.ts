@@ -66,12 +66,19 @@ test('password logon welcomes the demo citizen and sign out returns to the logon
   const body = page.locator('body');
   await expect(body).toContainText('Welcome, ');
   await expect(body).toContainText(DEMO_NAME);
+  // The welcome page says what the citizen can do next.
+  await expect(page.getByRole('heading', { name: 'What you can do now' })).toBeVisible();
+  await expect(page.locator('main')).toContainText('sign out with the “Sign out” button');
   await expectAccessible(page, 'after logon');
 
   await page.locator('form[action="/logout"] button').click();
   await expectLogonPage(page);
   await expect(page.locator('form[action="/logout"]')).toHaveCount(0);
+  // Signing out is confirmed, once.
+  await expect(page.getByRole('status')).toHaveText('You have signed out.');
   await expectAccessible(page, 'after sign out');
+  await page.reload();
+  await expect(page.getByText('You have signed out.')).toHaveCount(0);
 });
 
 test('a wrong password gets the same message as an unknown username', async ({ browser }) => {
@@ -130,3 +137,44 @@ for (const [lang, prefix] of [['nl', 'Fout: '], ['fr', 'Erreur : '], ['de', 'Feh
     await expectAccessible(page, `password step with an error (${lang})`);
   });
 }
+
+// ---- no dead ends (help, statements, language names) ----
+
+test('the language links are named by their full language names', async ({ page }) => {
+  await page.goto('/login?lang=en');
+  for (const [code, name] of [['nl', 'Nederlands'], ['fr', 'Français'], ['de', 'Deutsch'], ['en', 'English']]) {
+    const link = page.getByRole('link', { name, exact: true });
+    await expect(link).toHaveText(code);
+    await expect(link).toHaveAttribute('hreflang', code);
+  }
+  await page.getByRole('link', { name: 'Nederlands', exact: true }).click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'nl');
+  await expect(page.getByRole('link', { name: 'Nederlands', exact: true })).toHaveAttribute('aria-current', 'true');
+  await expectAccessible(page, 'chooser in Dutch after the language link');
+});
+
+test('the help page and the footer show the helpdesk, the privacy notice and the accessibility statement', async ({ page }) => {
+  await page.goto('/login?lang=en');
+  const footer = page.getByRole('contentinfo');
+  await expect(footer.getByRole('link', { name: 'helpdesk@example.org' })).toHaveAttribute('href', 'mailto:helpdesk@example.org');
+  await footer.getByRole('link', { name: 'Help with logging on' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Forgot your username or password?');
+  await expect(page.getByRole('main').getByRole('link', { name: 'helpdesk@example.org' })).toBeVisible();
+  await expectAccessible(page, 'help page');
+
+  await page.getByRole('contentinfo').getByRole('link', { name: 'Privacy notice' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Privacy notice');
+  await expectAccessible(page, 'privacy notice');
+  await page.getByRole('contentinfo').getByRole('link', { name: 'Accessibility statement' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Accessibility statement');
+  await expectAccessible(page, 'accessibility statement');
+});
+
+test('no key meets the level asked for: the page offers a way out', async ({ page }) => {
+  await page.goto('/login?level=high&lang=en');
+  await expect(page.locator('button[name=kind]')).toHaveCount(0);
+  await expect(page.getByRole('main')).toContainText('Go back to the online service you came from');
+  await expect(page.getByRole('main').getByRole('link', { name: 'helpdesk@example.org' })).toBeVisible();
+  await expect(page.getByRole('main').getByRole('link', { name: 'Help with logging on' })).toBeVisible();
+  await expectAccessible(page, 'no key meets the level');
+});

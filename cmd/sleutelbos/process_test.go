@@ -391,3 +391,32 @@ func TestDevMailboxOnlyWhenAskedFor(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpdeskContact: serve --demo shows its demo helpdesk on the help page; a server without
+// one warns at start.
+func TestHelpdeskContact(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--data-dir", t.TempDir(), "--demo")
+	resp, err := http.Get(n.url + "/help/forgot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`<a href="mailto:helpdesk@example.org">helpdesk@example.org</a>`, `<a href="/privacy">`, `<a href="/accessibility">`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("demo help page lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(n.output(), "no helpdesk contact configured") {
+		t.Error("serve --demo warns about a missing helpdesk")
+	}
+	plain := startNode(t, "--data-dir", t.TempDir(), "--operator-phone", "+32 2 000 00 00")
+	if strings.Contains(plain.output(), "no helpdesk contact configured") {
+		t.Error("serve with a helpdesk phone warns about a missing helpdesk")
+	}
+	none := startNode(t, "--data-dir", t.TempDir())
+	if !strings.Contains(none.output(), "no helpdesk contact configured") {
+		t.Errorf("serve without a helpdesk does not warn:\n%s", none.output())
+	}
+}

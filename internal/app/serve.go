@@ -98,6 +98,9 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { defer wg.Done(); sweepSessions(workCtx, sweeper, n) }()
 
 	announceMail(stdout, log, cfg)
+	if !cfg.HasOperatorContact() {
+		log.Warn("no helpdesk contact configured: the help page cannot tell citizens how to reach you; set --operator-email, --operator-phone or --operator-url")
+	}
 	fmt.Fprintf(stdout, "Listening on %s\n", ln.Addr())
 	fmt.Fprintf(stdout, "Sleutelbos is serving at %s\n", cfg.BaseURL)
 	log.Info("serving", "url", cfg.BaseURL, "database", strings.SplitN(cfg.Database(), ":", 2)[0], "smtp", cfg.SMTPHost != "")
@@ -151,6 +154,10 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		DevMailbox:      dev,
 		DefaultLanguage: cfg.DefaultLanguage,
 		TrustProxy:      cfg.TrustProxy,
+		Operator:        web.Contact{Email: cfg.OperatorEmail, Phone: cfg.OperatorPhone, URL: cfg.OperatorURL},
+		PrivacyURL:      cfg.PrivacyURL,
+
+		AccessibilityURL: cfg.AccessibilityURL,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"),

@@ -45,6 +45,8 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 	switch s.takeFlash(w, r) {
 	case flashExpired:
 		notice = &Notice{Text: s.printer(r).T("login.error.expired"), Warning: true}
+	case flashSignedOut:
+		notice = &Notice{Text: s.printer(r).T("web.logout.done")}
 	}
 	return s.renderChooser(w, r, tx, notice, "")
 }

@@ -352,8 +352,12 @@ func TestNoMisleadingNotices(t *testing.T) {
 		pos, _ := strconv.Atoi(m[1])
 		wantStatus(t, "code", c.post("/login/code", url.Values{"code": {f.codes[pos-1]}}), http.StatusSeeOther)
 		check("Back after a token card logon", c, "/")
-		// After signing out, the steps lead to the chooser, without an expired notice.
+		// After signing out (and seeing that confirmed), the steps lead to the chooser, without
+		// an expired notice.
 		c.post("/logout", nil)
+		if page := c.get("/login").body; !strings.Contains(page, `<p class="notice" role="status">You have signed out.</p>`) {
+			t.Errorf("no sign-out confirmation:\n%s", page)
+		}
 		check("signed out", c, "/login")
 		// A notice parameter in a link shows nothing.
 		page := f.browser().get("/login?notice=expired").body
@@ -369,7 +373,8 @@ func TestChooserParameters(t *testing.T) {
 	b := f.browser()
 	wantStatus(t, "unknown level", b.get("/login?level=medium"), http.StatusBadRequest)
 	wantContains(t, "high level", b.get("/login?level=high").body,
-		`<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("web.login.choose.none")))
+		`<p class="notice warning">`+escapeHTML(f.bundle.Printer("en").T("web.login.choose.none"))+`</p>`,
+		escapeHTML(f.bundle.Printer("en").T("web.login.choose.none_next")), `<a href="/help/forgot">Help with logging on</a>`)
 	wantContains(t, "foreign return", b.get("/login?return=//evil.example/x").body, `name="return" value="/"`)
 	res := b.choose("nonsense", "low", "/")
 	wantStatus(t, "unknown kind", res, http.StatusOK)

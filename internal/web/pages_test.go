@@ -76,8 +76,9 @@ func TestLanguageSwitchKeepsPath(t *testing.T) {
 	f := newFixture(t, storetest.SQLite(t))
 	body := f.browser().get("/login?level=substantial&lang=de").body
 	for _, want := range []string{
-		`<a href="/login?lang=nl&amp;level=substantial" lang="nl" hreflang="nl" title="Nederlands">nl</a>`,
-		`<a href="/login?lang=de&amp;level=substantial" lang="de" hreflang="de" title="Deutsch" aria-current="true">de</a>`,
+		`<a href="/login?lang=nl&amp;level=substantial" lang="nl" hreflang="nl" aria-label="Nederlands">nl</a>`,
+		`<a href="/login?lang=de&amp;level=substantial" lang="de" hreflang="de" aria-label="Deutsch" aria-current="true">de</a>`,
+		`aria-label="Français">fr</a>`, `aria-label="English">en</a>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("language switch lacks %s:\n%s", want, body)
@@ -137,6 +138,9 @@ func TestEveryPageInEveryLanguage(t *testing.T) {
 		f.clock.Advance(16 * time.Minute)
 		pages["chooser expired"] = b.get(b.get("/login/password").location())
 		pages["help"] = b.get("/help/forgot")
+		pages["privacy"] = b.get("/privacy")
+		pages["accessibility"] = b.get("/accessibility")
+		pages["no key meets the level"] = b.get("/login?level=high")
 		pages["404"] = b.get("/no/such/page")
 		pages["400"] = b.get("/login?level=medium")
 		pages["403"] = b.do("POST", "/logout", url.Values{"csrf": {"forged"}})
@@ -159,6 +163,7 @@ func TestEveryPageInEveryLanguage(t *testing.T) {
 		b.choose("password", "low", "/")
 		b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
 		pages["welcome"] = b.get("/")
+		pages["welcome next"] = pages["welcome"]
 		pages["404 logged on"] = b.get("/nope")
 
 		for name, res := range pages {
@@ -175,15 +180,19 @@ func TestEveryPageInEveryLanguage(t *testing.T) {
 		}
 		p := f.bundle.Printer(lang)
 		for name, want := range map[string]string{
-			"chooser":         p.T("web.header.tagline"),
-			"404":             p.T("web.error.404.title"),
-			"400":             p.T("web.error.400.title"),
-			"403":             p.T("web.error.403.title"),
-			"413":             p.T("web.error.413.title"),
-			"help":            p.T("web.help.forgot.title"),
-			"password error":  p.T("login.error.bad_credentials"),
-			"chooser expired": p.T("login.error.expired"),
-			"welcome":         p.T("web.home.heading", demoName),
+			"chooser":                p.T("web.header.tagline"),
+			"404":                    p.T("web.error.404.title"),
+			"400":                    p.T("web.error.400.title"),
+			"403":                    p.T("web.error.403.title"),
+			"413":                    p.T("web.error.413.title"),
+			"help":                   p.T("web.help.forgot.title"),
+			"privacy":                p.T("web.privacy.cookies"),
+			"accessibility":          p.T("web.accessibility.testing"),
+			"no key meets the level": p.T("web.login.choose.none_next"),
+			"welcome next":           p.T("web.home.next.service"),
+			"password error":         p.T("login.error.bad_credentials"),
+			"chooser expired":        p.T("login.error.expired"),
+			"welcome":                p.T("web.home.heading", demoName),
 		} {
 			if !strings.Contains(pages[name].body, escapeHTML(want)) {
 				t.Errorf("%s %s: page lacks %q", lang, name, want)

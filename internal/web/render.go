@@ -28,7 +28,7 @@ var staticAssets embed.FS
 // one is missing, so a typo is found at start-up rather than by the first visitor. Every page
 // is parsed with templates/layout.html and the shared pieces of templates/partials.html.
 func pageNames() []string {
-	return []string{"login", "login_password", "login_code", "home", "help_forgot", "error"}
+	return []string{"login", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.
@@ -67,6 +67,10 @@ type BasePage struct {
 	Path string
 	// Langs are the language switch's links.
 	Langs []LangLink
+	// Contact is the helpdesk (nil when none is configured); PrivacyURL and AccessibilityURL
+	// are the footer's links to the statements (empty: none).
+	Contact                      *contactView
+	PrivacyURL, AccessibilityURL string
 	// CSS is the stylesheet's versioned URL; JS the script's (it only moves focus to the
 	// error summary — every page works without it).
 	CSS string
@@ -131,6 +135,31 @@ type Notice struct {
 	Warning bool
 }
 
+// contactView is the helpdesk as pages show it.
+type contactView struct {
+	Email, Phone, URL string
+	// Tel is the phone number as a tel: URL: only + and digits, so safe to mark trusted
+	// (html/template would refuse the tel: scheme).
+	Tel template.URL
+}
+
+func newContactView(c Contact) *contactView {
+	if c.Email == "" && c.Phone == "" && c.URL == "" {
+		return nil
+	}
+	v := &contactView{Email: c.Email, Phone: c.Phone, URL: c.URL}
+	if c.Phone != "" {
+		tel := strings.Map(func(r rune) rune {
+			if r == '+' || r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, strings.Replace(c.Phone, "(0)", "", 1))
+		v.Tel = template.URL("tel:" + tel)
+	}
+	return v
+}
+
 // LangLink is one entry of the language switch.
 type LangLink struct {
 	Code    string // nl
@@ -191,7 +220,11 @@ func (s *Server) basePath(r *http.Request, p string, q url.Values) BasePage {
 		Path:        p,
 		CSS:         s.static.url("style.css"),
 		JS:          s.static.url("focus.js"),
-		printer:     s.deps.Bundle.Printer(lang),
+		Contact:     newContactView(s.cfg.Operator),
+		PrivacyURL:  s.cfg.PrivacyURL,
+
+		AccessibilityURL: s.cfg.AccessibilityURL,
+		printer:          s.deps.Bundle.Printer(lang),
 	}
 	if st.account != nil && st.sess.loggedOn() {
 		b.UserName = st.account.Name

@@ -47,6 +47,17 @@ type Config struct {
 	// DefaultLanguage is used when a request names no language the service speaks; empty
 	// means the Bundle's fallback.
 	DefaultLanguage string
+	// Operator is how citizens reach the helpdesk (the help page, the footer, pages where a
+	// logon cannot go on); any part may be empty.
+	Operator Contact
+	// PrivacyURL and AccessibilityURL are linked from every page's footer (an absolute URL or
+	// a path on this site, checked by config); empty means no link.
+	PrivacyURL, AccessibilityURL string
+}
+
+// Contact is how to reach the operator's helpdesk.
+type Contact struct {
+	Email, Phone, URL string
 }
 
 // Deps are the collaborators of the web layer.
