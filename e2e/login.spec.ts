@@ -178,3 +178,44 @@ test('no key meets the level asked for: the page offers a way out', async ({ pag
   await expect(page.getByRole('main').getByRole('link', { name: 'Help with logging on' })).toBeVisible();
   await expectAccessible(page, 'no key meets the level');
 });
+
+// ---- wording ----
+
+test('German "E-Mail" never breaks at its hyphen, whatever the width', async ({ page }) => {
+  await page.goto('/login?level=substantial&lang=de');
+  await expect(page.locator('button[name=kind][value=emailcode]')).toContainText('per E\u2011Mail');
+  const { occurrences, broken } = await page.evaluate(() => {
+    const main = document.querySelector('main') as HTMLElement;
+    const texts: Text[] = [];
+    const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (/E.Mail/.test(n.textContent ?? '')) texts.push(n as Text);
+    }
+    const broken: string[] = [];
+    let occurrences = 0;
+    // Narrow the page step by step: at some width a breakable hyphen would end a line.
+    for (let width = 80; width <= 480; width += 2) {
+      main.style.width = `${width}px`;
+      for (const text of texts) {
+        const re = /E.Mail/g;
+        for (let m = re.exec(text.data); m; m = re.exec(text.data)) {
+          occurrences++;
+          const range = document.createRange();
+          range.setStart(text, m.index);
+          range.setEnd(text, m.index + m[0].length);
+          const lines = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.bottom)));
+          if (lines.size > 1) broken.push(`${width}px: …${text.data.slice(Math.max(0, m.index - 20), m.index + 26)}…`);
+        }
+      }
+    }
+    return { occurrences, broken };
+  });
+  expect(occurrences, 'the German chooser mentions E-Mail').toBeGreaterThan(0);
+  expect(broken, 'E-Mail broken across two lines').toEqual([]);
+});
+
+test('the heading of a logon step is the CSAM wording', async ({ page }) => {
+  await page.goto('/login?level=substantial&lang=en');
+  await page.locator('button[name=kind][value=tokencard]').click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Logging in with security code via token');
+});

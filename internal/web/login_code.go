@@ -84,7 +84,7 @@ func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Tr
 	if errMsg != "" {
 		p.Errors = fieldError("code", errMsg)
 	}
-	p.Heading = p.T("web.login.with", kindName(p.BasePage, tx.Kind))
+	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
 	if intro := "login." + tx.Kind + ".step1"; s.deps.Bundle.Has(p.Lang, intro) {
 		p.Intro = p.T(intro)

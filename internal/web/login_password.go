@@ -9,7 +9,7 @@ import (
 // passwordPage is step 3 of SPEC §3: "1 Enter your username and password", "2 Click Next".
 type passwordPage struct {
 	BasePage
-	// Heading is "Logging in with <kind>".
+	// Heading is "Logging in with <kind>" (withHeading).
 	Heading string
 	// Username is kept after a failed attempt; the password never is.
 	Username    string
@@ -52,7 +52,7 @@ func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *logi
 		// summary leads to the first.
 		p.Errors = fieldError("username", errMsg)
 	}
-	p.Heading = p.T("web.login.with", kindName(p.BasePage, tx.Kind))
+	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
 	return s.render(w, r, http.StatusOK, "login_password", p)
 }

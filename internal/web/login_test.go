@@ -58,7 +58,7 @@ func TestPasswordLogon(t *testing.T) {
 		res = b.get("/login/password")
 		wantStatus(t, "password page", res, http.StatusOK)
 		wantContains(t, "password page", res.body,
-			"<h1>Logging in with “Username and password”</h1>",
+			"<h1>Logging in with username and password</h1>",
 			"Enter your username and password", "Click Next",
 			`<label for="username">Username</label>`, `name="username"`, `autocomplete="username"`,
 			`<label for="password">Password</label>`, `name="password" type="password"`,
@@ -148,7 +148,7 @@ func TestTokenCardLogon(t *testing.T) {
 		}
 		page := b.get("/login/code").body
 		wantContains(t, "code page", page,
-			"<h1>Logging in with “Security code via token”</h1>",
+			"<h1>Logging in with security code via token</h1>",
 			"<li><p class=\"step\">Take your personal paper card (token) in hand</p></li>",
 			`name="code"`, `autocomplete="one-time-code"`, `inputmode="numeric"`, "Click Next",
 			`<button type="submit">Next</button>`, `href="/login?level=substantial&amp;return=%2Fafter"`)

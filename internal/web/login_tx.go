@@ -73,6 +73,12 @@ func stepURL(tx *login.Transaction) string {
 // kindName is the display name of a key kind ("Security code via token").
 func kindName(b BasePage, kind string) string { return b.T("key." + kind + ".name") }
 
+// withHeading is the heading of the logon steps, as on CSAM: "Logging in with security code
+// via token" (the kind's short name, no quotes).
+func withHeading(b BasePage, kind string) string {
+	return b.T("web.login.with", b.T("key."+kind+".short"))
+}
+
 // currentTx returns the session's live logon transaction, or redirects and returns nil:
 //   - a transaction that expired (or whose session expired with it) is forgotten, and the
 //     chooser says so — the only case that gets the "expired" notice;
