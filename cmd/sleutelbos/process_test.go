@@ -8,15 +8,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
@@ -418,5 +422,70 @@ func TestHelpdeskContact(t *testing.T) {
 	none := startNode(t, "--data-dir", t.TempDir())
 	if !strings.Contains(none.output(), "no helpdesk contact configured") {
 		t.Errorf("serve without a helpdesk does not warn:\n%s", none.output())
+	}
+}
+
+// TestDemoOutput reads what `serve --demo` prints: what it is doing while it starts, the full
+// address of the development mailbox, and the authenticator secret as base32, as an otpauth://
+// URI with the same secret, and as a terminal QR code of that URI.
+func TestDemoOutput(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--data-dir", t.TempDir(), "--demo")
+	out := n.output()
+	lines := strings.Split(out, "\n")
+	// Progress, in order, before the server serves.
+	at := 0
+	for _, step := range []string{"Starting Sleutelbos", "Loading the encryption and hash keys", "Opening the database sqlite:",
+		"Applying database migrations", "Creating the demo citizens", "Demo citizens", "Starting the web server", "Sleutelbos is serving at"} {
+		i := strings.Index(out[at:], step)
+		if i < 0 {
+			t.Fatalf("serve --demo does not print %q (after position %d):\n%s", step, at, out)
+		}
+		at += i
+	}
+
+	if want := "  E-mailed codes appear in the development mailbox: " + n.url + "/dev/mailbox"; !strings.Contains(out, want+"\n") {
+		t.Errorf("no absolute mailbox URL %q:\n%s", want, out)
+	}
+
+	var secret, uri string
+	var qr []string
+	for i, line := range lines {
+		if s, ok := strings.CutPrefix(line, "    authenticator app secret (base32): "); ok && secret == "" {
+			secret = strings.ReplaceAll(s, " ", "")
+		}
+		if s, ok := strings.CutPrefix(line, "    authenticator app URI: "); ok && uri == "" {
+			uri = s
+		}
+		if line == "    authenticator app QR code (scan it with the app):" && qr == nil {
+			for _, l := range lines[i+1:] {
+				q, ok := strings.CutPrefix(l, demo.QRIndent)
+				if !ok {
+					break
+				}
+				qr = append(qr, q)
+			}
+		}
+	}
+	u, err := url.Parse(uri)
+	if err != nil || secret == "" {
+		t.Fatalf("no secret or no parsable URI (%v):\n%s", err, out)
+	}
+	q := u.Query()
+	if u.Scheme != "otpauth" || u.Host != "totp" || u.Path != "/Sleutelbos:demo" || q.Get("secret") != secret ||
+		q.Get("issuer") != "Sleutelbos" || q.Get("algorithm") != "SHA1" || q.Get("digits") != "6" || q.Get("period") != "30" {
+		t.Errorf("otpauth URI %s does not describe the printed secret %s", uri, secret)
+	}
+	code, err := qrcode.New(uri, demo.QRLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := code.Bitmap()
+	got, err := demo.ParseTerminalQR(qr, len(want))
+	if err != nil {
+		t.Fatalf("printed QR code: %v\n%s", err, strings.Join(qr, "\n"))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the printed QR code is not the QR code of %s:\n%s", uri, strings.Join(qr, "\n"))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,10 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if len(rest) > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", rest[0])
 	}
+	// Say what is happening while it starts: a first start generates secrets, migrates a new
+	// database and hashes the demo passwords, which takes a moment.
+	progress := func(msg string) { fmt.Fprintln(stdout, msg) }
+	progress("Starting Sleutelbos " + Version() + "…")
 	// Listen first: a port in use is reported before anything else happens, and --listen with
 	// port 0 learns its real address for the printed URL.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -52,21 +57,29 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + ln.Addr().String()
 	}
-	n, err := Open(ctx, cfg, log)
+	n, err := Open(ctx, cfg, log, WithProgress(progress))
 	if err != nil {
 		return err
 	}
 	defer n.Close()
 
 	if cfg.Demo {
+		progress("Creating the demo citizens (hashing their passwords takes a moment)…")
 		creds, err := demo.Ensure(ctx, n.Store, demo.Deps{
 			Passwords: n.Passwords, Hasher: n.Hasher, TOTP: n.TOTP, Now: n.Now,
 		})
 		if err != nil {
 			return fmt.Errorf("demo citizens: %w", err)
 		}
-		demo.Print(stdout, creds)
+		opts := demo.PrintOptions{ANSI: isTerminal(stdout)}
+		if devMailbox(cfg) {
+			opts.MailboxURL = mailboxURL(cfg)
+		}
+		if err := demo.Print(stdout, creds, opts); err != nil {
+			return err
+		}
 	}
+	progress("Starting the web server…")
 
 	handler, sweeper, err := n.webHandler()
 	if err != nil {
@@ -194,6 +207,17 @@ func announceMail(stdout io.Writer, log *slog.Logger, cfg config.Config) {
 	fmt.Fprintf(stdout, "!! No SMTP server is configured: e-mails are held in the outbox and NOT sent.\n"+
 		"!! `sleutelbos admin mail status` shows them; set --smtp-host to send mail.\n")
 	log.Warn("no SMTP server configured: e-mails are held in the outbox, not sent; set --smtp-host")
+}
+
+// isTerminal reports whether w is a terminal (a character device), where colours are shown
+// rather than written to a log.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // isHTTPS reports whether the public URL is https (in any letter case: the URL parser accepts
