@@ -219,3 +219,22 @@ test('the heading of a logon step is the CSAM wording', async ({ page }) => {
   await page.locator('button[name=kind][value=tokencard]').click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Logging in with security code via token');
 });
+
+// ---- no misleading notices ----
+
+test('Back after logging on leads to the welcome page, without an "expired" notice', async ({ page }) => {
+  await submitPassword(page, USERNAME, PASSWORD);
+  await expect(page.locator('body')).toContainText(`Welcome, ${DEMO_NAME}`);
+  await page.goBack(); // to the username and password step
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.locator('body')).toContainText(`Welcome, ${DEMO_NAME}`);
+  await expect(page.locator('body')).not.toContainText('took too long');
+  await expectAccessible(page, 'welcome after Back');
+
+  // With no logon in progress the steps lead to the chooser, without a notice.
+  await page.locator('form[action="/logout"] button').click();
+  await expect(page.getByRole('status')).toHaveText('You have signed out.');
+  await page.goto('/login/code?lang=en');
+  await expectLogonPage(page);
+  await expect(page.locator('.notice')).toHaveCount(0);
+});
