@@ -10,6 +10,10 @@
 //        …
 //       19:135881 20:274291 21:961431 22:120241 23:228132 24:784344
 //     authenticator app secret (base32): 3UFB 3PQ7 AESA RAGW AOGV DFYE ZEBO 4VVF
+//     authenticator app URI: otpauth://totp/Sleutelbos:demo?…&secret=3UFB3PQ7AESARAGWAOGVDFYEZEBO4VVF
+//     authenticator app QR code (scan it with the app):
+//       ████…   (the QR code of the URI in half blocks; ignored here)
+//   E-mailed codes appear in the development mailbox: http://127.0.0.1:8080/dev/mailbox
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import { envDemoOutput } from './server';
@@ -33,6 +37,7 @@ const citizenRE = /^\s*username\s+(\S+)\s+password\s+(\S+)\s+(.+?)\s+<([^>]+)>, 
 const cardRE = /^\s*token card (\S+):\s*$/;
 const cardCodeRE = /(\d{1,2}):(\d{6})\b/g;
 const totpRE = /^\s*authenticator app secret \(base32\):\s*([A-Z2-7= ]+?)\s*$/;
+const totpURIRE = /^\s*authenticator app URI:\s*(otpauth:\/\/\S+)\s*$/;
 
 let cache: { file: string; mtimeMs: number; citizens: Map<string, DemoCitizen> } | undefined;
 
@@ -91,6 +96,15 @@ export function parseDemoOutput(text: string): Map<string, DemoCitizen> {
     }
     if ((m = totpRE.exec(line))) {
       current.totpSecret = m[1].replace(/[\s=]/g, '');
+      inCard = false;
+      continue;
+    }
+    if ((m = totpURIRE.exec(line))) {
+      // The URI an authenticator app scans must hold the same secret as the base32 text.
+      const secret = new URL(m[1]).searchParams.get('secret');
+      if (secret !== current.totpSecret) {
+        throw new Error(`'${current.username}': the otpauth URI's secret ${secret} differs from the printed ${current.totpSecret}`);
+      }
       inCard = false;
       continue;
     }

@@ -192,6 +192,11 @@ test('a wrong token card code shows an error, the right one then logs on', async
   const alert = page.locator('[role=alert]').filter({ hasText: /\S/ });
   await expect(alert).toBeVisible();
   await expect(alert).toContainText('security code');
+  // The error summary has the focus and leads to the code field, which is marked invalid.
+  await expect(page.locator('#error-summary')).toBeFocused();
+  await expect(page.locator('#error-summary a[href="#code"]')).toBeVisible();
+  await expect(codeForm(page).locator('input[name=code]')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page).toHaveTitle(/^Error: /);
   await expect(page.locator('form[action="/logout"]')).toHaveCount(0);
   await expectCodePage(page, TOKEN_PROMPT_EN, 'token card code after a wrong code');
 

@@ -66,12 +66,19 @@ test('password logon welcomes the demo citizen and sign out returns to the logon
   const body = page.locator('body');
   await expect(body).toContainText('Welcome, ');
   await expect(body).toContainText(DEMO_NAME);
+  // The welcome page says what the citizen can do next.
+  await expect(page.getByRole('heading', { name: 'What you can do now' })).toBeVisible();
+  await expect(page.locator('main')).toContainText('sign out with the “Sign out” button');
   await expectAccessible(page, 'after logon');
 
   await page.locator('form[action="/logout"] button').click();
   await expectLogonPage(page);
   await expect(page.locator('form[action="/logout"]')).toHaveCount(0);
+  // Signing out is confirmed, once.
+  await expect(page.getByRole('status')).toHaveText('You have signed out.');
   await expectAccessible(page, 'after sign out');
+  await page.reload();
+  await expect(page.getByText('You have signed out.')).toHaveCount(0);
 });
 
 test('a wrong password gets the same message as an unknown username', async ({ browser }) => {
@@ -95,4 +102,139 @@ test('a wrong password gets the same message as an unknown username', async ({ b
     await wrongPasswordContext.close();
     await unknownUserContext.close();
   }
+});
+
+// ---- form errors (DESIGN.md: the GOV.UK error pattern) ----
+
+test('a form error: summary at the top with the focus, a link to the field, the field marked, "Error:" in the title', async ({ page }) => {
+  await submitPassword(page, `nobody-${Date.now()}`, `not-${PASSWORD}`);
+  const summary = page.locator('#error-summary');
+  await expect(summary).toBeVisible();
+  await expect(summary).toBeFocused();
+  await expect(summary.getByRole('heading', { name: 'There is a problem' })).toBeVisible();
+  await expect(page).toHaveTitle(/^Error: /);
+  const username = page.locator('input#username');
+  await expect(username).toHaveAttribute('aria-invalid', 'true');
+  await expect(username).toHaveAttribute('aria-describedby', 'username-error');
+  await expect(page.locator('#username-error')).toContainText('The username or password is incorrect.');
+  await expectAccessible(page, 'password step with an error');
+
+  // The summary's link leads to the field.
+  await summary.getByRole('link', { name: 'The username or password is incorrect.' }).click();
+  await expect(page).toHaveURL(/#username$/);
+  await expect(username).toBeFocused();
+});
+
+for (const [lang, prefix] of [['nl', 'Fout: '], ['fr', 'Erreur : '], ['de', 'Fehler: ']] as const) {
+  test(`a form error in ${lang}: "${prefix.trim()}" in the title, the summary focused`, async ({ page }) => {
+    await page.goto(`/login?lang=${lang}`);
+    await page.locator('button[name=kind][value=password]').click();
+    await page.locator('input[name=username]').fill(`nobody-${Date.now()}`);
+    await page.locator('input[name=password]').fill('not-the-password');
+    await page.locator('form[action="/login/password"] button[type=submit]').click();
+    await expect(page.locator('#error-summary')).toBeFocused();
+    expect(await page.title()).toMatch(new RegExp(`^${prefix}`));
+    await expectAccessible(page, `password step with an error (${lang})`);
+  });
+}
+
+// ---- no dead ends (help, statements, language names) ----
+
+test('the language links are named by their full language names', async ({ page }) => {
+  await page.goto('/login?lang=en');
+  for (const [code, name] of [['nl', 'Nederlands'], ['fr', 'Français'], ['de', 'Deutsch'], ['en', 'English']]) {
+    const link = page.getByRole('link', { name, exact: true });
+    await expect(link).toHaveText(code);
+    await expect(link).toHaveAttribute('hreflang', code);
+  }
+  await page.getByRole('link', { name: 'Nederlands', exact: true }).click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'nl');
+  await expect(page.getByRole('link', { name: 'Nederlands', exact: true })).toHaveAttribute('aria-current', 'true');
+  await expectAccessible(page, 'chooser in Dutch after the language link');
+});
+
+test('the help page and the footer show the helpdesk, the privacy notice and the accessibility statement', async ({ page }) => {
+  await page.goto('/login?lang=en');
+  const footer = page.getByRole('contentinfo');
+  await expect(footer.getByRole('link', { name: 'helpdesk@example.org' })).toHaveAttribute('href', 'mailto:helpdesk@example.org');
+  await footer.getByRole('link', { name: 'Help with logging on' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Forgot your username or password?');
+  await expect(page.getByRole('main').getByRole('link', { name: 'helpdesk@example.org' })).toBeVisible();
+  await expectAccessible(page, 'help page');
+
+  await page.getByRole('contentinfo').getByRole('link', { name: 'Privacy notice' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Privacy notice');
+  await expectAccessible(page, 'privacy notice');
+  await page.getByRole('contentinfo').getByRole('link', { name: 'Accessibility statement' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Accessibility statement');
+  await expectAccessible(page, 'accessibility statement');
+});
+
+test('no key meets the level asked for: the page offers a way out', async ({ page }) => {
+  await page.goto('/login?level=high&lang=en');
+  await expect(page.locator('button[name=kind]')).toHaveCount(0);
+  await expect(page.getByRole('main')).toContainText('Go back to the online service you came from');
+  await expect(page.getByRole('main').getByRole('link', { name: 'helpdesk@example.org' })).toBeVisible();
+  await expect(page.getByRole('main').getByRole('link', { name: 'Help with logging on' })).toBeVisible();
+  await expectAccessible(page, 'no key meets the level');
+});
+
+// ---- wording ----
+
+test('German "E-Mail" never breaks at its hyphen, whatever the width', async ({ page }) => {
+  await page.goto('/login?level=substantial&lang=de');
+  await expect(page.locator('button[name=kind][value=emailcode]')).toContainText('per E\u2011Mail');
+  const { occurrences, broken } = await page.evaluate(() => {
+    const main = document.querySelector('main') as HTMLElement;
+    const texts: Text[] = [];
+    const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (/E.Mail/.test(n.textContent ?? '')) texts.push(n as Text);
+    }
+    const broken: string[] = [];
+    let occurrences = 0;
+    // Narrow the page step by step: at some width a breakable hyphen would end a line.
+    for (let width = 80; width <= 480; width += 2) {
+      main.style.width = `${width}px`;
+      for (const text of texts) {
+        const re = /E.Mail/g;
+        for (let m = re.exec(text.data); m; m = re.exec(text.data)) {
+          occurrences++;
+          const range = document.createRange();
+          range.setStart(text, m.index);
+          range.setEnd(text, m.index + m[0].length);
+          const lines = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.bottom)));
+          if (lines.size > 1) broken.push(`${width}px: …${text.data.slice(Math.max(0, m.index - 20), m.index + 26)}…`);
+        }
+      }
+    }
+    return { occurrences, broken };
+  });
+  expect(occurrences, 'the German chooser mentions E-Mail').toBeGreaterThan(0);
+  expect(broken, 'E-Mail broken across two lines').toEqual([]);
+});
+
+test('the heading of a logon step is the CSAM wording', async ({ page }) => {
+  await page.goto('/login?level=substantial&lang=en');
+  await page.locator('button[name=kind][value=tokencard]').click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Logging in with security code via token');
+});
+
+// ---- no misleading notices ----
+
+test('Back after logging on leads to the welcome page, without an "expired" notice', async ({ page }) => {
+  await submitPassword(page, USERNAME, PASSWORD);
+  await expect(page.locator('body')).toContainText(`Welcome, ${DEMO_NAME}`);
+  await page.goBack(); // to the username and password step
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.locator('body')).toContainText(`Welcome, ${DEMO_NAME}`);
+  await expect(page.locator('body')).not.toContainText('took too long');
+  await expectAccessible(page, 'welcome after Back');
+
+  // With no logon in progress the steps lead to the chooser, without a notice.
+  await page.locator('form[action="/logout"] button').click();
+  await expect(page.getByRole('status')).toHaveText('You have signed out.');
+  await page.goto('/login/code?lang=en');
+  await expectLogonPage(page);
+  await expect(page.locator('.notice')).toHaveCount(0);
 });

@@ -8,15 +8,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
@@ -56,7 +60,8 @@ var (
 // node is one running `sleutelbos serve` process.
 type node struct {
 	cmd  *exec.Cmd
-	url  string
+	url  string // the public URL it printed
+	addr string // the address it listens on
 	mu   sync.Mutex
 	out  strings.Builder
 	done chan error
@@ -84,6 +89,9 @@ func startNode(t *testing.T, args ...string) *node {
 			line := sc.Text()
 			n.mu.Lock()
 			n.out.WriteString(line + "\n")
+			if a, ok := strings.CutPrefix(line, "Listening on "); ok {
+				n.addr = a
+			}
 			n.mu.Unlock()
 			if u, ok := strings.CutPrefix(line, "Sleutelbos is serving at "); ok {
 				urlc <- u
@@ -368,5 +376,160 @@ func TestReadOnlyDatabase(t *testing.T) {
 	}
 	if string(before) != string(after) {
 		t.Error("the read-only database was changed")
+	}
+}
+
+// TestDevMailboxOnlyWhenAskedFor runs serve the way production runs it — a loopback listener
+// behind a TLS-terminating proxy, no SMTP server, no --demo — and checks that no mailbox
+// shows the held codes, that serve says where mail went, and that --dev-mailbox is refused
+// in such a set-up with a clear message.
+func TestDevMailboxOnlyWhenAskedFor(t *testing.T) {
+	t.Parallel()
+	prod := startNode(t, "--data-dir", t.TempDir(), "--base-url", "https://login.example.test", "--trust-proxy")
+	prod.mu.Lock()
+	addr := prod.addr
+	prod.mu.Unlock()
+	if addr == "" {
+		t.Fatalf("serve printed no listening address:\n%s", prod.output())
+	}
+	for _, p := range []string{"/dev/mailbox", "/dev/mailbox/", "/dev/mailbox/1"} {
+		resp, err := http.Get("http://" + addr + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("production-like set-up: GET %s = %d, want 404", p, resp.StatusCode)
+		}
+	}
+	if out := prod.output(); !strings.Contains(out, "e-mails are held in the outbox and NOT sent") ||
+		!strings.Contains(out, "`sleutelbos admin mail status` shows them") || strings.Contains(out, "development mailbox") {
+		t.Errorf("serve without SMTP and mailbox does not say where mail went:\n%s", out)
+	}
+
+	dev := startNode(t, "--data-dir", t.TempDir(), "--dev-mailbox")
+	want := "Read them in the development mailbox: " + dev.url + "/dev/mailbox\n"
+	if !strings.Contains(dev.output(), want) {
+		t.Errorf("serve --dev-mailbox does not print %q:\n%s", want, dev.output())
+	}
+	resp, err := http.Get(dev.url + "/dev/mailbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("serve --dev-mailbox: GET /dev/mailbox = %d", resp.StatusCode)
+	}
+
+	for _, args := range [][]string{
+		{"--dev-mailbox", "--trust-proxy"},
+		{"--dev-mailbox", "--base-url", "https://login.example.test"},
+	} {
+		args = append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)
+		cmd := exec.Command(binary, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("%v started:\n%s", args, out)
+			continue
+		}
+		if msg := string(out); !strings.Contains(msg, "invalid configuration") || !strings.Contains(msg, "--dev-mailbox true: shows every citizen's e-mailed codes") ||
+			!strings.Contains(msg, "refused together with") {
+			t.Errorf("%v: unclear refusal:\n%s", args, msg)
+		}
+	}
+}
+
+// TestHelpdeskContact: serve --demo shows its demo helpdesk on the help page; a server without
+// one warns at start.
+func TestHelpdeskContact(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--data-dir", t.TempDir(), "--demo")
+	resp, err := http.Get(n.url + "/help/forgot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`<a href="mailto:helpdesk@example.org">helpdesk@example.org</a>`, `<a href="/privacy">`, `<a href="/accessibility">`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("demo help page lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(n.output(), "no helpdesk contact configured") {
+		t.Error("serve --demo warns about a missing helpdesk")
+	}
+	plain := startNode(t, "--data-dir", t.TempDir(), "--operator-phone", "+32 2 000 00 00")
+	if strings.Contains(plain.output(), "no helpdesk contact configured") {
+		t.Error("serve with a helpdesk phone warns about a missing helpdesk")
+	}
+	none := startNode(t, "--data-dir", t.TempDir())
+	if !strings.Contains(none.output(), "no helpdesk contact configured") {
+		t.Errorf("serve without a helpdesk does not warn:\n%s", none.output())
+	}
+}
+
+// TestDemoOutput reads what `serve --demo` prints: what it is doing while it starts, the full
+// address of the development mailbox, and the authenticator secret as base32, as an otpauth://
+// URI with the same secret, and as a terminal QR code of that URI.
+func TestDemoOutput(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--data-dir", t.TempDir(), "--demo")
+	out := n.output()
+	lines := strings.Split(out, "\n")
+	// Progress, in order, before the server serves.
+	at := 0
+	for _, step := range []string{"Starting Sleutelbos", "Loading the encryption and hash keys", "Opening the database sqlite:",
+		"Applying database migrations", "Creating the demo citizens", "Demo citizens", "Starting the web server", "Sleutelbos is serving at"} {
+		i := strings.Index(out[at:], step)
+		if i < 0 {
+			t.Fatalf("serve --demo does not print %q (after position %d):\n%s", step, at, out)
+		}
+		at += i
+	}
+
+	if want := "  E-mailed codes appear in the development mailbox: " + n.url + "/dev/mailbox"; !strings.Contains(out, want+"\n") {
+		t.Errorf("no absolute mailbox URL %q:\n%s", want, out)
+	}
+
+	var secret, uri string
+	var qr []string
+	for i, line := range lines {
+		if s, ok := strings.CutPrefix(line, "    authenticator app secret (base32): "); ok && secret == "" {
+			secret = strings.ReplaceAll(s, " ", "")
+		}
+		if s, ok := strings.CutPrefix(line, "    authenticator app URI: "); ok && uri == "" {
+			uri = s
+		}
+		if line == "    authenticator app QR code (scan it with the app):" && qr == nil {
+			for _, l := range lines[i+1:] {
+				q, ok := strings.CutPrefix(l, demo.QRIndent)
+				if !ok {
+					break
+				}
+				qr = append(qr, q)
+			}
+		}
+	}
+	u, err := url.Parse(uri)
+	if err != nil || secret == "" {
+		t.Fatalf("no secret or no parsable URI (%v):\n%s", err, out)
+	}
+	q := u.Query()
+	if u.Scheme != "otpauth" || u.Host != "totp" || u.Path != "/Sleutelbos:demo" || q.Get("secret") != secret ||
+		q.Get("issuer") != "Sleutelbos" || q.Get("algorithm") != "SHA1" || q.Get("digits") != "6" || q.Get("period") != "30" {
+		t.Errorf("otpauth URI %s does not describe the printed secret %s", uri, secret)
+	}
+	code, err := qrcode.New(uri, demo.QRLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := code.Bitmap()
+	got, err := demo.ParseTerminalQR(qr, len(want))
+	if err != nil {
+		t.Fatalf("printed QR code: %v\n%s", err, strings.Join(qr, "\n"))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the printed QR code is not the QR code of %s:\n%s", uri, strings.Join(qr, "\n"))
 	}
 }

@@ -60,6 +60,14 @@ type Node struct {
 	Login     *login.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
 	Worker *outbox.Worker
+
+	progress func(msg string) // nil: report nothing
+}
+
+func (n *Node) report(msg string) {
+	if n.progress != nil {
+		n.progress(msg)
+	}
 }
 
 // LoadConfig reads and validates the configuration of command name and builds its logger.
@@ -90,12 +98,17 @@ type Option func(*Node)
 // WithClock makes the node read time from now instead of the system clock.
 func WithClock(now func() time.Time) Option { return func(n *Node) { n.Now = now } }
 
+// WithProgress makes Open report each step of opening a node (serve prints them, so a first
+// start that generates secrets and migrates a new database shows life).
+func WithProgress(report func(msg string)) Option { return func(n *Node) { n.progress = report } }
+
 // Open opens the database, applies migrations and wires every service.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
 	n := &Node{Config: cfg, Log: log, Now: time.Now, Rand: rand.Reader}
 	for _, o := range opts {
 		o(n)
 	}
+	n.report("Loading the encryption and hash keys (a first start generates them)…")
 	if err := n.openSecrets(); err != nil {
 		return nil, err
 	}
@@ -104,10 +117,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		return nil, err
 	}
 	n.Bundle = bundle
+	n.report("Opening the database " + config.Redact(cfg.Database()) + "…")
 	db, err := sqlstore.Open(ctx, cfg.Database())
 	if err != nil {
 		return nil, err
 	}
+	n.report("Applying database migrations…")
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
@@ -395,12 +396,13 @@ func TestDevMailboxOnlyForDevelopment(t *testing.T) {
 		change func(*config.Config)
 		want   bool
 	}{
-		{"loopback without SMTP", func(c *config.Config) {}, true},
-		{"localhost", func(c *config.Config) { c.Listen = "localhost:8080" }, true},
+		// A loopback listener behind a reverse proxy is the usual production layout.
+		{"loopback without SMTP", func(c *config.Config) {}, false},
+		{"localhost", func(c *config.Config) { c.Listen = "localhost:8080" }, false},
 		{"all interfaces", func(c *config.Config) { c.Listen = ":8080" }, false},
-		{"public address", func(c *config.Config) { c.Listen = "192.0.2.10:443" }, false},
 		{"demo on all interfaces", func(c *config.Config) { c.Listen = "0.0.0.0:8080"; c.Demo = true }, true},
-		{"SMTP configured", func(c *config.Config) { c.SMTPHost = "mail.example.org" }, false},
+		{"dev-mailbox", func(c *config.Config) { c.DevMailbox = true }, true},
+		{"SMTP configured", func(c *config.Config) { c.SMTPHost = "mail.example.org"; c.Demo = true }, false},
 	}
 	for _, tt := range tests {
 		c := config.Default()
@@ -414,10 +416,60 @@ func TestDevMailboxOnlyForDevelopment(t *testing.T) {
 			t.Errorf("isHTTPS(%q) = %v", base, got)
 		}
 	}
-	// The route itself answers 404 when off.
-	tn := newTestNode(t, "sqlite", func(c *config.Config) { c.Listen = "0.0.0.0:8080" })
-	p, err := tn.citizen().Get("/dev/mailbox")
-	if err != nil || p.Status != 404 {
-		t.Errorf("/dev/mailbox on a non-loopback listener: %d, %v", p.Status, err)
+	// The route itself answers 404 when off, 200 when on.
+	for _, tt := range []struct {
+		name   string
+		change func(*config.Config)
+		want   int
+	}{
+		{"production-like", func(c *config.Config) { c.BaseURL, c.TrustProxy = "https://login.example.test", true }, 404},
+		{"dev-mailbox", func(c *config.Config) { c.DevMailbox = true }, 200},
+	} {
+		tn := newTestNode(t, "sqlite", tt.change)
+		p, err := tn.citizen().Get("/dev/mailbox")
+		if err != nil || p.Status != tt.want {
+			t.Errorf("%s: /dev/mailbox: %d, %v; want %d", tt.name, p.Status, err, tt.want)
+		}
+	}
+}
+
+// TestDevMailboxSpeaksTheSitesLanguage: the mailbox's pages and errors are the site's — its
+// language negotiation (the __Host- cookie on https) and its localised error pages.
+func TestDevMailboxSpeaksTheSitesLanguage(t *testing.T) {
+	t.Parallel()
+	tn := newTestNode(t, "sqlite", func(c *config.Config) { c.Demo, c.BaseURL = true, "https://login.example.test" })
+	do := func(method, path string, hdr map[string]string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, tn.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := do("GET", "/dev/mailbox", map[string]string{"Cookie": "__Host-lang=nl"}); code != 200 || !strings.Contains(body, `<html lang="nl">`) {
+		t.Errorf("mailbox with the https language cookie: %d\n%s", code, body)
+	}
+	for _, tt := range []struct {
+		method, path, accept string
+		want                 int
+		text                 string
+	}{
+		{"GET", "/dev/mailbox/99", "de", 404, "Seite nicht gefunden"},
+		{"GET", "/dev/mailbox/1/raw?lang=fr", "", 404, "Page introuvable"},
+		{"POST", "/dev/mailbox", "nl", 405, "Aanvraag niet toegestaan"},
+	} {
+		code, body := do(tt.method, tt.path, map[string]string{"Accept-Language": tt.accept})
+		if code != tt.want || !strings.Contains(body, tt.text) || !strings.Contains(body, `class="langs"`) {
+			t.Errorf("%s %s: %d, want %d with the site's page saying %q:\n%s", tt.method, tt.path, code, tt.want, tt.text, body)
+		}
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +48,10 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if len(rest) > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", rest[0])
 	}
+	// Say what is happening while it starts: a first start generates secrets, migrates a new
+	// database and hashes the demo passwords, which takes a moment.
+	progress := func(msg string) { fmt.Fprintln(stdout, msg) }
+	progress("Starting Sleutelbos " + Version() + "…")
 	// Listen first: a port in use is reported before anything else happens, and --listen with
 	// port 0 learns its real address for the printed URL.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -56,21 +62,29 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + ln.Addr().String()
 	}
-	n, err := Open(ctx, cfg, log)
+	n, err := Open(ctx, cfg, log, WithProgress(progress))
 	if err != nil {
 		return err
 	}
 	defer n.Close()
 
 	if cfg.Demo {
+		progress("Creating the demo citizens (hashing their passwords takes a moment)…")
 		creds, err := demo.Ensure(ctx, n.Store, demo.Deps{
 			Passwords: n.Passwords, Hasher: n.Hasher, TOTP: n.TOTP, Now: n.Now,
 		})
 		if err != nil {
 			return fmt.Errorf("demo citizens: %w", err)
 		}
-		demo.Print(stdout, creds)
+		opts := demo.PrintOptions{ANSI: isTerminal(stdout)}
+		if devMailbox(cfg) {
+			opts.MailboxURL = mailboxURL(cfg)
+		}
+		if err := demo.Print(stdout, creds, opts); err != nil {
+			return err
+		}
 	}
+	progress("Starting the web server…")
 
 	handler, sweeper, err := n.webHandler()
 	if err != nil {
@@ -101,9 +115,11 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wg.Add(1)
 	go func() { defer wg.Done(); n.sweepPeriodically(workCtx, sweeper) }()
 
-	if cfg.SMTPHost == "" && !devMailbox(cfg) {
-		log.Warn("no SMTP server configured: e-mails stay in the outbox, and the development mailbox is off because the listener is not loopback; set --smtp-host")
+	announceMail(stdout, log, cfg)
+	if !cfg.HasOperatorContact() {
+		log.Warn("no helpdesk contact configured: the help page cannot tell citizens how to reach you; set --operator-email, --operator-phone or --operator-url")
 	}
+	fmt.Fprintf(stdout, "Listening on %s\n", ln.Addr())
 	fmt.Fprintf(stdout, "Sleutelbos is serving at %s\n", cfg.BaseURL)
 	log.Info("serving", "url", cfg.BaseURL, "database", strings.SplitN(cfg.Database(), ":", 2)[0], "smtp", cfg.SMTPHost != "")
 
@@ -136,10 +152,14 @@ func (n *Node) Handler() (http.Handler, error) {
 func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 	cfg := n.Config
 	var mailbox http.Handler
+	// The mailbox answers in the site's language and with the site's error pages: it calls
+	// the web server built just below (requests only arrive once it exists).
+	var s *web.Server
 	dev := devMailbox(cfg)
 	if dev {
-		mailbox = devmailbox.New(n.Store, n.Bundle, func(r *http.Request) string {
-			return n.Bundle.Negotiate(r.URL.Query().Get("lang"), cookieValue(r, "lang"), "", r.Header.Get("Accept-Language"))
+		mailbox = devmailbox.New(n.Store, n.Bundle, devmailbox.Options{
+			Lang:  func(r *http.Request) string { return s.Language(r) },
+			Error: func(w http.ResponseWriter, r *http.Request, status int) { s.ErrorPage(w, r, status) },
 		})
 	}
 	s, err := web.New(web.Config{
@@ -152,8 +172,13 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		DevMailbox:      dev,
 		DefaultLanguage: cfg.DefaultLanguage,
 		TrustProxy:      cfg.TrustProxy,
+		Operator:        web.Contact{Email: cfg.OperatorEmail, Phone: cfg.OperatorPhone, URL: cfg.OperatorURL},
+		PrivacyURL:      cfg.PrivacyURL,
+
+		AccessibilityURL: cfg.AccessibilityURL,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
+		CSRFKey: n.Hasher.Sum("web.csrf-key"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)
@@ -161,22 +186,43 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 	return s.Handler(), s, nil
 }
 
-// devMailbox reports whether /dev/mailbox is served: only without SMTP, and only where it is
-// plainly a developer's machine (demo mode or a loopback listener) — the page shows every
-// citizen's codes to whoever can reach it.
+// devMailbox reports whether /dev/mailbox is served: only without SMTP, and only when asked
+// for — by demo mode or --dev-mailbox, which config refuses on https or behind a proxy. A
+// loopback listener says nothing: behind a reverse proxy it is the usual production layout,
+// and the page shows every citizen's codes to whoever can reach it.
 func devMailbox(cfg config.Config) bool {
+	return cfg.SMTPHost == "" && (cfg.Demo || cfg.DevMailbox)
+}
+
+// mailboxURL is the full address of the development mailbox.
+func mailboxURL(cfg config.Config) string { return cfg.PublicURL() + devmailbox.Path }
+
+// announceMail says at start, where the operator cannot miss it, that mail is held rather
+// than sent, and where it can be read.
+func announceMail(stdout io.Writer, log *slog.Logger, cfg config.Config) {
 	if cfg.SMTPHost != "" {
+		return
+	}
+	if devMailbox(cfg) {
+		fmt.Fprintf(stdout, "!! No SMTP server is configured: e-mails are held in the outbox and NOT sent.\n"+
+			"!! Read them in the development mailbox: %s\n", mailboxURL(cfg))
+		log.Warn("no SMTP server configured: e-mails are held, not sent", "mailbox", mailboxURL(cfg))
+		return
+	}
+	fmt.Fprintf(stdout, "!! No SMTP server is configured: e-mails are held in the outbox and NOT sent.\n"+
+		"!! `sleutelbos admin mail status` shows them; set --smtp-host to send mail.\n")
+	log.Warn("no SMTP server configured: e-mails are held in the outbox, not sent; set --smtp-host")
+}
+
+// isTerminal reports whether w is a terminal (a character device), where colours are shown
+// rather than written to a log.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
 		return false
 	}
-	if cfg.Demo {
-		return true
-	}
-	host, _, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // isHTTPS reports whether the public URL is https (in any letter case: the URL parser accepts
@@ -184,13 +230,6 @@ func devMailbox(cfg config.Config) bool {
 func isHTTPS(base string) bool {
 	u, err := url.Parse(base)
 	return err == nil && u.Scheme == "https"
-}
-
-func cookieValue(r *http.Request, name string) string {
-	if c, err := r.Cookie(name); err == nil {
-		return c.Value
-	}
-	return ""
 }
 
 func (n *Node) mailWorker(from string) (*outbox.Worker, error) {

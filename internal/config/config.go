@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,10 +28,22 @@ type Config struct {
 	ServiceName     string
 	DefaultLanguage string
 	Demo            bool
-	TrustProxy      bool
-	LogLevel        string
-	LogFormat       string
-	NodeName        string
+	// DevMailbox serves held mail at /dev/mailbox without Demo (a developer's machine only).
+	DevMailbox bool
+	TrustProxy bool
+	LogLevel   string
+	LogFormat  string
+	NodeName   string
+
+	// How citizens reach the operator (the help page and every page's footer): any of them
+	// may be empty. With Demo, an empty e-mail address gets DemoOperatorEmail.
+	OperatorEmail string
+	OperatorPhone string
+	OperatorURL   string
+	// The privacy notice and accessibility statement linked from every page: absolute
+	// http(s) URLs, or paths on this site (the defaults are the built-in pages).
+	PrivacyURL       string
+	AccessibilityURL string
 
 	// Secrets at rest. Empty with SQLite: generated once into DataDir/secrets.
 	EncryptionKeys string // "id:base64,id2:base64", first is current
@@ -83,6 +96,8 @@ func Default() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		NodeName:          host,
+		PrivacyURL:        "/privacy",
+		AccessibilityURL:  "/accessibility",
 		SessionIdle:       15 * time.Minute,
 		SessionAbsolute:   8 * time.Hour,
 		LogonLifetime:     15 * time.Minute,
@@ -120,10 +135,16 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.StringVar(&c.ServiceName, "service-name", c.ServiceName, "name shown in the header, e-mails and authenticator apps")
 	fs.StringVar(&c.DefaultLanguage, "default-language", c.DefaultLanguage, "language when nothing else decides: nl, fr, de or en")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create demo citizens and print their credentials")
+	fs.BoolVar(&c.DevMailbox, "dev-mailbox", c.DevMailbox, "show held mail at /dev/mailbox without --demo (development only; refused with https or --trust-proxy)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "take the client address from X-Forwarded-For")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "name of this node (outbox leases, logs)")
+	fs.StringVar(&c.OperatorEmail, "operator-email", c.OperatorEmail, "helpdesk e-mail address shown on the help page and in the footer (demo: "+DemoOperatorEmail+")")
+	fs.StringVar(&c.OperatorPhone, "operator-phone", c.OperatorPhone, "helpdesk telephone number shown on the help page and in the footer")
+	fs.StringVar(&c.OperatorURL, "operator-url", c.OperatorURL, "helpdesk contact page (https://… or /path) shown on the help page and in the footer")
+	fs.StringVar(&c.PrivacyURL, "privacy-url", c.PrivacyURL, "privacy notice linked from every page (https://… or /path; default the built-in page)")
+	fs.StringVar(&c.AccessibilityURL, "accessibility-url", c.AccessibilityURL, "accessibility statement linked from every page (https://… or /path; default the built-in page)")
 	fs.StringVar(&c.EncryptionKeys, "encryption-keys", c.EncryptionKeys, "AES-256 keys as id:base64,… (first is current)")
 	fs.StringVar(&c.HashKey, "hash-key", c.HashKey, "base64 key (≥ 32 bytes) for keyed hashes of codes")
 	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "session idle timeout")
@@ -144,7 +165,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.IntVar(&c.EmailCodeMax, "email-code-max", c.EmailCodeMax, "e-mailed codes per window")
 	fs.DurationVar(&c.EmailCodeWindow, "email-code-window", c.EmailCodeWindow, "window for --email-code-max")
 	fs.UintVar(&c.TOTPSkew, "totp-skew", c.TOTPSkew, "TOTP steps accepted either side of now")
-	fs.StringVar(&c.SMTPHost, "smtp-host", c.SMTPHost, "SMTP server (empty: keep mail in the outbox, show /dev/mailbox)")
+	fs.StringVar(&c.SMTPHost, "smtp-host", c.SMTPHost, "SMTP server (empty: mail is held in the outbox, not sent)")
 	fs.IntVar(&c.SMTPPort, "smtp-port", c.SMTPPort, "SMTP port")
 	fs.StringVar(&c.SMTPUsername, "smtp-username", c.SMTPUsername, "SMTP user (empty: no authentication)")
 	fs.StringVar(&c.SMTPPassword, "smtp-password", c.SMTPPassword, "SMTP password")
@@ -214,7 +235,23 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
+	c.applyDemoDefaults()
 	return c, fs.Args(), nil
+}
+
+// DemoOperatorEmail is the helpdesk address of demo mode when none is configured.
+const DemoOperatorEmail = "helpdesk@example.org"
+
+// applyDemoDefaults gives demo mode a helpdesk to show, so its pages have no dead ends.
+func (c *Config) applyDemoDefaults() {
+	if c.Demo && c.OperatorEmail == "" && c.OperatorPhone == "" && c.OperatorURL == "" {
+		c.OperatorEmail = DemoOperatorEmail
+	}
+}
+
+// HasOperatorContact reports whether citizens are told how to reach the helpdesk.
+func (c *Config) HasOperatorContact() bool {
+	return c.OperatorEmail != "" || c.OperatorPhone != "" || c.OperatorURL != ""
 }
 
 func lookup(getenv func(string) string, name string) (string, bool) {
@@ -376,10 +413,73 @@ func (c *Config) Validate() error {
 			bad("smtp-username", strconv.Quote(c.SMTPUsername), "set both --smtp-username and --smtp-password, or neither")
 		}
 	}
+	if c.DevMailbox {
+		// The mailbox shows every citizen's codes to whoever reaches it: never where the
+		// service is public. A proxy in front or an https address says it is.
+		if c.TrustProxy {
+			bad("dev-mailbox", true, "shows every citizen's e-mailed codes to anyone who can reach it; refused together with --trust-proxy (a service behind a proxy is public)")
+		}
+		if u, err := url.Parse(c.BaseURL); err == nil && u.Scheme == "https" {
+			bad("dev-mailbox", true, fmt.Sprintf("shows every citizen's e-mailed codes to anyone who can reach it; refused together with an https:// --base-url (%s)", c.BaseURL))
+		}
+		if c.SMTPHost != "" {
+			bad("dev-mailbox", true, "mail is sent over SMTP (--smtp-host), so the development mailbox would stay empty; drop one of the two")
+		}
+	}
+	if c.OperatorEmail != "" && !plainAddress(c.OperatorEmail) {
+		bad("operator-email", strconv.Quote(c.OperatorEmail), "want a plain address such as helpdesk@example.org")
+	}
+	if c.OperatorPhone != "" && !phoneNumber(c.OperatorPhone) {
+		bad("operator-phone", strconv.Quote(c.OperatorPhone), "want a telephone number of digits, spaces and + - . / ( ), e.g. +32 2 123 45 67")
+	}
+	for _, u := range []struct{ name, v string }{
+		{"operator-url", c.OperatorURL}, {"privacy-url", c.PrivacyURL}, {"accessibility-url", c.AccessibilityURL},
+	} {
+		if u.v != "" && !linkURL(u.v) {
+			bad(u.name, strconv.Quote(u.v), "want an absolute http:// or https:// URL, or a path on this site such as /privacy")
+		}
+	}
 	if c.MailFrom != "" && (strings.ContainsAny(c.MailFrom, "\r\n<> ") || !strings.Contains(c.MailFrom, "@")) {
 		bad("mail-from", strconv.Quote(c.MailFrom), "want a plain address such as noreply@example.org")
 	}
 	return errors.Join(errs...)
+}
+
+// plainAddress reports whether v is an e-mail address without a display name.
+func plainAddress(v string) bool {
+	a, err := mail.ParseAddress(v)
+	return err == nil && a.Name == "" && a.Address == v && !strings.ContainsAny(v, "\r\n<> ")
+}
+
+// phoneNumber reports whether v looks like a telephone number to show and dial.
+func phoneNumber(v string) bool {
+	digits := 0
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune("+ -./()", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 3 && digits <= 20 && len(v) <= 32
+}
+
+// linkURL reports whether v may be linked from every page: an absolute http(s) URL, or a path
+// on this site ("/privacy"; never "//host", which is another site).
+func linkURL(v string) bool {
+	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || r == ' ' }) {
+		return false
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return false
+	}
+	if strings.HasPrefix(v, "/") {
+		return !strings.HasPrefix(v, "//") && u.Scheme == "" && u.Host == ""
+	}
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
 }
 
 func oneOf(v string, allowed ...string) bool {

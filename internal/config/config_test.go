@@ -82,6 +82,11 @@ func TestValidate(t *testing.T) {
 	if c := Default(); c.Validate() != nil {
 		t.Fatalf("default config invalid: %v", c.Validate())
 	}
+	dev := Default()
+	dev.DevMailbox, dev.BaseURL = true, "http://localhost:8080"
+	if err := dev.Validate(); err != nil {
+		t.Errorf("--dev-mailbox on a plain http development set-up: %v", err)
+	}
 	tests := []struct {
 		name   string
 		change func(*Config)
@@ -99,6 +104,13 @@ func TestValidate(t *testing.T) {
 		{"counts", func(c *Config) { c.LockAfter = 0; c.EmailCodeTries = -1 }, []string{"--lock-after 0: must be at least 1", "--email-code-tries -1"}},
 		{"smtp", func(c *Config) { c.SMTPHost = "m"; c.SMTPTLS = "maybe"; c.SMTPUsername = "u" }, []string{"--smtp-tls", "set both --smtp-username and --smtp-password"}},
 		{"mail from", func(c *Config) { c.MailFrom = "a@b\r\nBcc: x@y" }, []string{"--mail-from"}},
+		{"operator contact", func(c *Config) {
+			c.OperatorEmail, c.OperatorPhone, c.OperatorURL = "Help Desk <help@example.org>", "call us", "javascript:alert(1)"
+		}, []string{`--operator-email "Help Desk <help@example.org>": want a plain address`, `--operator-phone "call us"`, `--operator-url "javascript:alert(1)": want an absolute http:// or https:// URL, or a path`}},
+		{"statement links", func(c *Config) { c.PrivacyURL, c.AccessibilityURL = "//evil.example/privacy", "privacy.html" }, []string{`--privacy-url "//evil.example/privacy"`, `--accessibility-url "privacy.html"`}},
+		{"dev mailbox behind a proxy", func(c *Config) { c.DevMailbox, c.TrustProxy = true, true }, []string{"--dev-mailbox true:", "refused together with --trust-proxy"}},
+		{"dev mailbox on https", func(c *Config) { c.DevMailbox, c.BaseURL = true, "HTTPS://login.example.test" }, []string{"--dev-mailbox true:", "refused together with an https:// --base-url"}},
+		{"dev mailbox with smtp", func(c *Config) { c.DevMailbox, c.SMTPHost = true, "mail.example.org" }, []string{"--dev-mailbox true:", "--smtp-host"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,5 +151,36 @@ func TestDatabaseDefault(t *testing.T) {
 	}
 	if got := c.PublicURL(); got != "http://127.0.0.1:8080" {
 		t.Errorf("PublicURL() = %q", got)
+	}
+}
+
+func TestOperatorSettings(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.OperatorEmail, c.OperatorPhone, c.OperatorURL = "helpdesk@example.be", "+32 (0)2 123.45-67", "https://example.be/contact"
+	c.PrivacyURL, c.AccessibilityURL = "https://example.be/privacy", "/accessibility"
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid operator settings refused: %v", err)
+	}
+	// Demo mode has a helpdesk address unless one is configured; other modes have none.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"--demo"}, DemoOperatorEmail},
+		{[]string{"--demo", "--operator-email", "help@example.be"}, "help@example.be"},
+		{[]string{"--demo", "--operator-phone", "+32 2 000 00 00"}, ""},
+	} {
+		c, _, err := Load("serve", tt.args, env(nil), io.Discard, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.OperatorEmail != tt.want {
+			t.Errorf("%v: operator e-mail %q, want %q", tt.args, c.OperatorEmail, tt.want)
+		}
+		if c.PrivacyURL != "/privacy" || c.AccessibilityURL != "/accessibility" {
+			t.Errorf("%v: statement links %q, %q", tt.args, c.PrivacyURL, c.AccessibilityURL)
+		}
 	}
 }

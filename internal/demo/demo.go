@@ -39,6 +39,8 @@ type Citizen struct {
 	CardSerial string
 	CardCodes  [tokencard.Positions]string
 	TOTPSecret string // base32, grouped for reading; empty without a totp key
+	// TOTPURI is the otpauth:// URI of the totp key, for an authenticator app (empty without).
+	TOTPURI string
 }
 
 type spec struct {
@@ -92,6 +94,11 @@ func Ensure(ctx context.Context, st Store, d Deps) ([]Citizen, error) {
 			cz.Kinds = append(cz.Kinds, "totp")
 			secret = totp.NewSecretForDemo(seed, c.username)
 			cz.TOTPSecret = totp.GroupedSecret(secret)
+			uri, err := d.TOTP.URI(c.username, secret)
+			if err != nil {
+				return nil, fmt.Errorf("demo citizen %s: %w", c.username, err)
+			}
+			cz.TOTPURI = uri
 		}
 		if err := ensureOne(ctx, st, d, c, cz, secret); err != nil {
 			return nil, fmt.Errorf("demo citizen %s: %w", c.username, err)
@@ -149,8 +156,19 @@ func ensureOne(ctx context.Context, st Store, d Deps, c spec, cz Citizen, secret
 	return err
 }
 
-// Print writes the demo credentials for a newcomer.
-func Print(w io.Writer, cs []Citizen) {
+// PrintOptions say what else Print shows.
+type PrintOptions struct {
+	// MailboxURL is the full address of the development mailbox; empty when it is not served.
+	MailboxURL string
+	// ANSI colours the QR codes dark on light, for a terminal whose own colours are unknown.
+	// Without it, light modules are drawn as blocks: right on a dark terminal background.
+	ANSI bool
+}
+
+// Print writes the demo credentials for a newcomer: usernames and passwords, each token
+// card's codes, each authenticator app secret as base32, as otpauth:// URI and as a QR code to
+// scan from the terminal, and where e-mailed codes can be read.
+func Print(w io.Writer, cs []Citizen, opts PrintOptions) error {
 	fmt.Fprintln(w, "Demo citizens (for trying Sleutelbos only — never use demo mode with real people):")
 	for _, c := range cs {
 		fmt.Fprintf(w, "  username %-6s password %-17s %s <%s>, language %s, keys: password, %s\n",
@@ -167,7 +185,19 @@ func Print(w io.Writer, cs []Citizen) {
 		}
 		if c.TOTPSecret != "" {
 			fmt.Fprintf(w, "    authenticator app secret (base32): %s\n", c.TOTPSecret)
+			fmt.Fprintf(w, "    authenticator app URI: %s\n", c.TOTPURI)
+			qr, err := TerminalQR(c.TOTPURI, opts.ANSI)
+			if err != nil {
+				return fmt.Errorf("demo citizen %s: %w", c.Username, err)
+			}
+			fmt.Fprintln(w, "    authenticator app QR code (scan it with the app):")
+			for _, line := range qr {
+				fmt.Fprintf(w, "%s%s\n", QRIndent, line)
+			}
 		}
 	}
-	fmt.Fprintln(w, "  E-mailed codes appear in the development mailbox at /dev/mailbox.")
+	if opts.MailboxURL != "" {
+		fmt.Fprintf(w, "  E-mailed codes appear in the development mailbox: %s\n", opts.MailboxURL)
+	}
+	return nil
 }

@@ -5,4 +5,8 @@
 // derived from the node's hash key (a "demo seed"), so the same codes can be printed again on
 // every start without ever storing them in plaintext — which also means they are only as secret
 // as the demo mode that prints them, and must never be used for real people.
+//
+// Print shows each authenticator app secret three ways: base32 for typing, the otpauth:// URI,
+// and that URI's QR code drawn in Unicode half blocks (TerminalQR), so a phone can scan it off
+// the terminal.
 package demo

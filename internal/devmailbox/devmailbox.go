@@ -35,34 +35,53 @@ type Store interface {
 
 var _ Store = store.Store(nil)
 
+// Options connect the mailbox to the site it is mounted in.
+type Options struct {
+	// Lang picks the page language of a request; nil means the catalogue's fallback language.
+	Lang func(*http.Request) string
+	// Error writes the site's error page for status (404, 405 or 500) in the request's
+	// language, so the mailbox answers errors like every other page; nil means a minimal
+	// localised page of the mailbox's own.
+	Error func(w http.ResponseWriter, r *http.Request, status int)
+}
+
 // handler serves the mailbox pages.
 type handler struct {
 	st     Store
 	bundle *i18n.Bundle
-	lang   func(*http.Request) string
+	opts   Options
 	mux    *http.ServeMux
 }
 
-// New returns the development mailbox handler for GET /dev/mailbox and GET /dev/mailbox/{id}.
-// lang picks the page language for a request (nil: the catalogue's fallback language).
-func New(st Store, b *i18n.Bundle, lang func(*http.Request) string) http.Handler {
-	h := &handler{st: st, bundle: b, lang: lang, mux: http.NewServeMux()}
+// New returns the development mailbox handler for GET /dev/mailbox and GET /dev/mailbox/{id};
+// any other path under /dev/mailbox/ is 404 and any other method 405.
+func New(st Store, b *i18n.Bundle, opts Options) http.Handler {
+	h := &handler{st: st, bundle: b, opts: opts, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET "+Path, h.list)
 	h.mux.HandleFunc("GET "+Path+"/{$}", h.list)
 	h.mux.HandleFunc("GET "+Path+"/{id}", h.show)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.error(w, r, http.StatusNotFound) })
 	return h
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.error(w, r, http.StatusMethodNotAllowed)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 // page is the data of every mailbox page.
 type page struct {
-	p        *i18n.Printer
-	Lang     string
-	Title    string
-	Rows     []row
-	Message  *message
-	NotFound bool
+	p       *i18n.Printer
+	Lang    string
+	Title   string
+	Rows    []row
+	Message *message
+	// Status is the error shown by the "error" page.
+	Status int
 }
 
 // T translates a catalogue key in the page's language.
@@ -100,8 +119,8 @@ func newStamp(t time.Time) stamp {
 
 func (h *handler) newPage(r *http.Request) page {
 	lang := ""
-	if h.lang != nil {
-		lang = h.lang(r)
+	if h.opts.Lang != nil {
+		lang = h.opts.Lang(r)
 	}
 	p := h.bundle.Printer(lang)
 	return page{p: p, Lang: p.Lang(), Title: p.T("mailbox.title")}
@@ -125,7 +144,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	pg := h.newPage(r)
 	msgs, err := h.st.ListMessages(r.Context(), listLimit)
 	if err != nil {
-		h.fail(w, pg)
+		h.error(w, r, http.StatusInternalServerError)
 		return
 	}
 	for _, m := range msgs {
@@ -138,23 +157,23 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 			Language: m.Language,
 		})
 	}
-	h.render(w, http.StatusOK, "list", pg)
+	h.render(w, r, http.StatusOK, "list", pg)
 }
 
 func (h *handler) show(w http.ResponseWriter, r *http.Request) {
 	pg := h.newPage(r)
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		h.notFound(w, pg)
+		h.error(w, r, http.StatusNotFound)
 		return
 	}
 	m, err := h.st.GetMessage(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		h.notFound(w, pg)
+		h.error(w, r, http.StatusNotFound)
 		return
 	}
 	if err != nil {
-		h.fail(w, pg)
+		h.error(w, r, http.StatusInternalServerError)
 		return
 	}
 	pg.Title = m.Subject + " – " + pg.Title
@@ -165,27 +184,30 @@ func (h *handler) show(w http.ResponseWriter, r *http.Request) {
 		To:      recipient(m.ToName, m.ToAddress),
 		State:   h.state(pg.p, m.State),
 	}
-	h.render(w, http.StatusOK, "show", pg)
+	h.render(w, r, http.StatusOK, "show", pg)
 }
 
-func (h *handler) notFound(w http.ResponseWriter, pg page) {
-	pg.NotFound = true
-	pg.Title = pg.p.T("mailbox.not_found") + " – " + pg.Title
-	h.render(w, http.StatusNotFound, "show", pg)
+// error answers with the error page for status (404, 405 or 500); internal details never
+// reach the page.
+func (h *handler) error(w http.ResponseWriter, r *http.Request, status int) {
+	if h.opts.Error != nil {
+		h.opts.Error(w, r, status)
+		return
+	}
+	pg := h.newPage(r)
+	pg.Status = status
+	pg.Title = pg.p.T(fmt.Sprintf("web.error.%d.title", status)) + " – " + pg.Title
+	h.render(w, r, status, "error", pg)
 }
 
-// fail answers 500 with the generic message; internal details stay out of the page.
-func (h *handler) fail(w http.ResponseWriter, pg page) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusInternalServerError)
-	fmt.Fprintln(w, pg.p.T("error.generic"))
-}
-
-func (h *handler) render(w http.ResponseWriter, status int, name string, pg page) {
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, pg page) {
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, name, pg); err != nil {
-		h.fail(w, pg)
+		if name == "error" {
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
+		}
+		h.error(w, r, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

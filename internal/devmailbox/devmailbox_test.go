@@ -56,7 +56,7 @@ func seeded(t *testing.T, db *sqlstore.DB) (http.Handler, []store.Message) {
 		}
 		msgs = append(msgs, m)
 	}
-	return New(db, bundle(t), langQuery), msgs
+	return New(db, bundle(t), Options{Lang: langQuery}), msgs
 }
 
 func get(t *testing.T, h http.Handler, method, target string) (int, http.Header, string) {
@@ -118,7 +118,7 @@ func TestListLanguageAndEmpty(t *testing.T) {
 }
 
 func testListLanguageAndEmpty(t *testing.T, db *sqlstore.DB) {
-	h := New(db, bundle(t), langQuery)
+	h := New(db, bundle(t), Options{Lang: langQuery})
 	code, _, body := get(t, h, http.MethodGet, "/dev/mailbox?lang=nl")
 	if code != http.StatusOK {
 		t.Fatalf("GET = %d", code)
@@ -128,7 +128,7 @@ func testListLanguageAndEmpty(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("empty Dutch mailbox:\n%s", body)
 	}
 	// nil lang: the fallback language
-	_, _, body = get(t, New(db, bundle(t), nil), http.MethodGet, "/dev/mailbox")
+	_, _, body = get(t, New(db, bundle(t), Options{}), http.MethodGet, "/dev/mailbox")
 	checkPage(t, body, "en")
 }
 
@@ -183,17 +183,51 @@ func testNotFound(t *testing.T, db *sqlstore.DB) {
 		{http.MethodGet, "/dev/mailbox/1/raw", http.StatusNotFound},
 		{http.MethodGet, "/somewhere", http.StatusNotFound},
 		{http.MethodPost, "/dev/mailbox", http.StatusMethodNotAllowed},
+		{http.MethodDelete, "/dev/mailbox/1", http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
-		code, _, body := get(t, h, tt.method, tt.target)
+		code, hdr, body := get(t, h, tt.method, tt.target+"?lang=de")
 		if code != tt.want {
 			t.Errorf("%s %s = %d, want %d", tt.method, tt.target, code, tt.want)
 		}
-		if tt.target == "/dev/mailbox/99" {
-			checkPage(t, body, "en")
-			if !strings.Contains(body, "This message does not exist.") {
-				t.Errorf("404 page:\n%s", body)
-			}
+		// Without a site around it, the mailbox's own page, localised.
+		checkPage(t, body, "de")
+		if want := map[int]string{404: "Seite nicht gefunden", 405: "Anfrage nicht erlaubt"}[tt.want]; !strings.Contains(body, want) {
+			t.Errorf("%s %s: page lacks %q:\n%s", tt.method, tt.target, want, body)
+		}
+		if tt.want == http.StatusMethodNotAllowed && hdr.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s %s: Allow = %q", tt.method, tt.target, hdr.Get("Allow"))
+		}
+	}
+}
+
+// TestErrorsUseTheSitesPage: mounted in the site, every error answer is the site's own error
+// page (Options.Error) for the request.
+func TestErrorsUseTheSitesPage(t *testing.T) {
+	t.Parallel()
+	var got []int
+	siteError := func(w http.ResponseWriter, r *http.Request, status int) {
+		got = append(got, status)
+		w.WriteHeader(status)
+		io.WriteString(w, "site error page "+r.URL.Path)
+	}
+	db := sqltest.SQLite(t)
+	for _, tt := range []struct {
+		st             Store
+		method, target string
+		want           int
+	}{
+		{db, http.MethodGet, "/dev/mailbox/99", http.StatusNotFound},
+		{db, http.MethodGet, "/dev/mailbox/1/raw", http.StatusNotFound},
+		{db, http.MethodPost, "/dev/mailbox", http.StatusMethodNotAllowed},
+		{brokenOutbox{}, http.MethodGet, "/dev/mailbox", http.StatusInternalServerError},
+		{brokenOutbox{}, http.MethodGet, "/dev/mailbox/1", http.StatusInternalServerError},
+	} {
+		got = nil
+		h := New(tt.st, bundle(t), Options{Lang: langQuery, Error: siteError})
+		code, _, body := get(t, h, tt.method, tt.target)
+		if code != tt.want || len(got) != 1 || got[0] != tt.want || body != "site error page "+tt.target {
+			t.Errorf("%s %s: %d %q, site error page called with %v; want %d", tt.method, tt.target, code, body, got, tt.want)
 		}
 	}
 }
@@ -222,7 +256,7 @@ func (brokenOutbox) GetMessage(context.Context, int64) (store.Message, error) {
 
 func TestStoreError(t *testing.T) {
 	t.Parallel()
-	h := New(brokenOutbox{}, bundle(t), langQuery)
+	h := New(brokenOutbox{}, bundle(t), Options{Lang: langQuery})
 	for _, target := range []string{"/dev/mailbox", "/dev/mailbox/1"} {
 		code, _, body := get(t, h, http.MethodGet, target)
 		if code != http.StatusInternalServerError || strings.Contains(body, "secret") || !strings.Contains(body, "Something went wrong") {

@@ -10,6 +10,6 @@
 // one small embedded html/template; every word comes from the "mailbox.*" keys of the i18n
 // catalogues, in the language the lang function picks for the request.
 //
-// The web package mounts it only when no SMTP server is configured; with SMTP the route does
-// not exist (404). It never changes anything and sends nothing.
+// The composition root mounts it only with --demo or --dev-mailbox and no SMTP server (config
+// refuses --dev-mailbox on https or behind a proxy); otherwise the route does not exist (404). It never changes anything and sends nothing.
 package devmailbox

@@ -1,43 +1,97 @@
 package web
 
 import (
-	"crypto/subtle"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
 )
 
 const (
-	// csrfCookie and csrfField carry the double-submit token: a POST is accepted only when
-	// the form field equals the cookie. A cross-site page can make the browser send the cookie
-	// but can neither read it nor set it, so it cannot fill in the field.
+	// csrfCookie names the browser cookie (a random value) that the CSRF token of a browser
+	// without a session is bound to; csrfField is the form field carrying the token.
 	csrfCookie = "csrf"
 	csrfField  = "csrf"
 	csrfBytes  = 32
+	// csrfKeyBytes is the size of a generated CSRF key.
+	csrfKeyBytes = 32
 )
 
 // errCSRF is the cause logged when a POST fails the checks.
 var errCSRF = errors.New("csrf check failed")
 
-// checkCSRF makes sure the browser holds a CSRF token (for the forms the page will render) and
-// refuses state-changing requests that do not prove they come from our own pages: the
-// Sec-Fetch-Site/Origin check of net/http, a Referer from another host, or a missing or wrong
-// token each give the localised 403 page.
+// The CSRF token of a form is an HMAC, under a server key, of what identifies the browser: its
+// session id when it has a session, else the random value of its csrf cookie (pages before a
+// logon starts have no session row, and GET never writes one). A cross-site page can make the
+// browser send its cookies but can read none of them, so it cannot compute the token; and a
+// token copied from one session is worthless in another, even when an attacker can plant
+// cookies, because it is bound to the session id itself.
+const (
+	bindSession = "session"
+	bindBrowser = "browser"
+)
+
+// csrfFor returns the token bound to value (a session id or a csrf cookie) of kind.
+func (s *Server) csrfFor(kind, value string) string {
+	mac := hmac.New(sha256.New, s.csrfKey)
+	mac.Write([]byte("sleutelbos csrf\x00" + kind + "\x00"))
+	mac.Write([]byte(value))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// csrfToken returns the token the forms of the page answering r carry: bound to the session
+// the response leaves the browser with, or to its csrf cookie when it has no session.
+func (s *Server) csrfToken(r *http.Request) string {
+	st := stateOf(r)
+	if st.sess != nil && st.sess.stored {
+		return s.csrfFor(bindSession, st.sess.id)
+	}
+	browser := st.browser
+	if browser == "" {
+		// An error page shown before checkCSRF ran.
+		if c, err := r.Cookie(s.cookies.csrf); err == nil && validToken(c.Value, csrfBytes) {
+			browser = c.Value
+		}
+	}
+	if browser == "" {
+		return ""
+	}
+	return s.csrfFor(bindBrowser, browser)
+}
+
+// expectedCSRF is the token a POST must carry: bound to the session cookie the request came
+// with — even one that has expired meanwhile, which only this browser knows — or else to its
+// csrf cookie. ok is false when the request carries neither.
+func (s *Server) expectedCSRF(r *http.Request, browser string, hadBrowser bool) (string, bool) {
+	if c, err := r.Cookie(s.cookies.session); err == nil && validToken(c.Value, sessionIDBytes) {
+		return s.csrfFor(bindSession, c.Value), true
+	}
+	if hadBrowser {
+		return s.csrfFor(bindBrowser, browser), true
+	}
+	return "", false
+}
+
+// checkCSRF makes sure the browser holds a csrf cookie (for the forms the page will render
+// before a session exists) and refuses state-changing requests that do not prove they come
+// from our own pages: the Sec-Fetch-Site/Origin check of net/http, a Referer from another
+// host, or a missing or wrong token each give the localised 403 page.
 func (s *Server) checkCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
 		had := false
-		if c, err := r.Cookie(csrfCookie); err == nil && validToken(c.Value, csrfBytes) {
-			st.csrf, had = c.Value, true
+		if c, err := r.Cookie(s.cookies.csrf); err == nil && validToken(c.Value, csrfBytes) {
+			st.browser, had = c.Value, true
 		} else {
 			tok, err := newToken(s.deps.Rand, csrfBytes)
 			if err != nil {
 				s.serveError(w, r, err)
 				return
 			}
-			st.csrf = tok
-			http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true,
-				Secure: s.cfg.Secure, SameSite: http.SameSiteLaxMode})
+			st.browser = tok
+			http.SetCookie(w, s.cookie(s.cookies.csrf, tok, 0))
 		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -53,7 +107,8 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 			return
 		}
 		sent := r.PostForm.Get(csrfField)
-		if !had || sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(st.csrf)) != 1 {
+		want, ok := s.expectedCSRF(r, st.browser, had)
+		if !ok || sent == "" || !hmac.Equal([]byte(sent), []byte(want)) {
 			s.serveError(w, r, httpStatus(http.StatusForbidden, errCSRF))
 			return
 		}

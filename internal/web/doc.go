@@ -23,13 +23,19 @@
 // translated through BasePage.T.
 //
 // Sessions are server-side rows (store.Sessions). The "sid" cookie holds 32 random bytes; only
-// their SHA-256 is stored. Idle and absolute timeouts are enforced when a session is read, the
+// their SHA-256 is stored. On https every cookie is "__Host-"-prefixed (cookies.go). A form's
+// CSRF token is an HMAC of the session id, or before a session exists of the "csrf" cookie, so
+// a token from one session is refused in another (csrf.go). Idle and absolute timeouts are enforced when a session is read, the
 // last-seen time is written at most once a minute, and the id changes at every logon. The logon
 // transaction (login.Transaction) lives in the session's JSON data between requests, so any
 // node can continue a logon another node started.
 //
+// A form answered with errors sets BasePage.Errors and gets the GOV.UK error pattern from
+// templates/partials.html; a notice about what happened before (the logon expired, the
+// citizen signed out) travels in a one-time flash cookie, never in the URL.
+//
 // Files follow the flows: login_show.go (the key chooser), login_choose.go, login_password.go,
-// login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go and
-// health.go; the machinery lives in server.go, routes.go, middleware.go, csrf.go, session.go,
-// render.go and errors.go.
+// login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go (help,
+// privacy notice, accessibility statement) and health.go; the machinery lives in server.go,
+// routes.go, middleware.go, csrf.go, cookies.go, session.go, render.go and errors.go.
 package web

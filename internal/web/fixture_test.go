@@ -152,16 +152,27 @@ func (b *browser) send(req *http.Request) *response {
 
 func (b *browser) get(target string) *response { return b.do(http.MethodGet, target, nil) }
 
-// post sends form with the browser's CSRF token added (getting one first if needed).
-func (b *browser) post(target string, form url.Values) *response {
+// csrfToken returns the CSRF token the pages of this browser carry now: bound to its session,
+// or to its csrf cookie (getting one first if needed).
+func (b *browser) csrfToken() string {
 	b.f.t.Helper()
-	if b.cookies[csrfCookie] == "" {
+	names := b.f.srv.cookies
+	if sid := b.cookies[names.session]; sid != "" {
+		return b.f.srv.csrfFor(bindSession, sid)
+	}
+	if b.cookies[names.csrf] == "" {
 		b.get("/login")
 	}
+	return b.f.srv.csrfFor(bindBrowser, b.cookies[names.csrf])
+}
+
+// post sends form with the browser's CSRF token added.
+func (b *browser) post(target string, form url.Values) *response {
+	b.f.t.Helper()
 	if form == nil {
 		form = url.Values{}
 	}
-	form.Set(csrfField, b.cookies[csrfCookie])
+	form.Set(csrfField, b.csrfToken())
 	return b.do(http.MethodPost, target, form)
 }
 
@@ -213,4 +224,12 @@ func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 		t.Parallel()
 		fn(t, db)
 	})
+}
+
+// eachStoreFactory runs fn as the subtests "sqlite" and "postgres", each given a function that
+// opens a fresh store of that backend, for tests that need several.
+func eachStoreFactory(t *testing.T, fn func(t *testing.T, newDB func(testing.TB) *sqlstore.DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, sqltest.SQLite) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, sqltest.Postgres) })
 }

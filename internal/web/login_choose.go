@@ -34,7 +34,7 @@ func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 		if !errors.As(err, &le) {
 			return err
 		}
-		return s.renderChooser(w, r, tx, "", s.printer(r).Error(le))
+		return s.renderChooser(w, r, tx, nil, s.printer(r).Error(le))
 	}
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err

@@ -19,8 +19,7 @@ type codePage struct {
 	Intro       string
 	Prompt      string
 	CanResend   bool
-	Notice      string
-	Error       string
+	Notice      *Notice
 	OtherKeyURL string
 }
 
@@ -34,9 +33,9 @@ func (s *Server) loginCodeShow(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, stepURL(tx), http.StatusSeeOther)
 		return nil
 	}
-	notice := ""
+	var notice *Notice
 	if r.URL.Query().Get("sent") == "1" {
-		notice = s.printer(r).T("web.login.code.resent")
+		notice = &Notice{Text: s.printer(r).T("web.login.code.resent")}
 	}
 	return s.renderCode(w, r, tx, "", notice)
 }
@@ -63,7 +62,7 @@ func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) error {
 		if err := s.sessions.Save(r.Context(), w, stateOf(r).sess); err != nil {
 			return err
 		}
-		return s.renderCode(w, r, tx, s.printer(r).Error(le), "")
+		return s.renderCode(w, r, tx, s.printer(r).Error(le), nil)
 	}
 	if err != nil {
 		return s.afterStep(w, r, tx, err, "")
@@ -76,14 +75,16 @@ func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) error {
 }
 
 // renderCode shows the code step of tx.
-func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Transaction, errMsg, notice string) error {
+func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Transaction, errMsg string, notice *Notice) error {
 	p := &codePage{
 		BasePage:    s.basePath(r, "/login/code", nil),
-		Error:       errMsg,
 		Notice:      notice,
-		OtherKeyURL: chooserURL(tx, ""),
+		OtherKeyURL: chooserURL(tx),
 	}
-	p.Heading = p.T("web.login.with", kindName(p.BasePage, tx.Kind))
+	if errMsg != "" {
+		p.Errors = fieldError("code", errMsg)
+	}
+	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
 	if intro := "login." + tx.Kind + ".step1"; s.deps.Bundle.Has(p.Lang, intro) {
 		p.Intro = p.T(intro)

@@ -9,11 +9,10 @@ import (
 // passwordPage is step 3 of SPEC §3: "1 Enter your username and password", "2 Click Next".
 type passwordPage struct {
 	BasePage
-	// Heading is "Logging in with <kind>".
+	// Heading is "Logging in with <kind>" (withHeading).
 	Heading string
 	// Username is kept after a failed attempt; the password never is.
 	Username    string
-	Error       string
 	OtherKeyURL string
 }
 
@@ -46,10 +45,14 @@ func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *logi
 	p := &passwordPage{
 		BasePage:    s.basePath(r, "/login/password", nil),
 		Username:    username,
-		Error:       errMsg,
-		OtherKeyURL: chooserURL(tx, ""),
+		OtherKeyURL: chooserURL(tx),
 	}
-	p.Heading = p.T("web.login.with", kindName(p.BasePage, tx.Kind))
+	if errMsg != "" {
+		// Wrong credentials name no field in particular (which one is wrong is not told): the
+		// summary leads to the first.
+		p.Errors = fieldError("username", errMsg)
+	}
+	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
 	return s.render(w, r, http.StatusOK, "login_password", p)
 }

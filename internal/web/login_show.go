@@ -15,10 +15,9 @@ type chooserPage struct {
 	Level   string
 	Return  string
 	Choices []choiceView
-	// Notice is informational (the previous logon expired); Error is an error of the last
-	// attempt (no such key).
-	Notice string
-	Error  string
+	// Notice reports what happened before (the logon expired, the citizen signed out). An
+	// error of the last attempt (no such key) is in BasePage.Errors, about the first key.
+	Notice *Notice
 }
 
 // choiceView is one key kind on the chooser.
@@ -42,15 +41,18 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 			tx = cur
 		}
 	}
-	notice := ""
-	if q.Get("notice") == "expired" {
-		notice = s.printer(r).T("login.error.expired")
+	var notice *Notice
+	switch s.takeFlash(w, r) {
+	case flashExpired:
+		notice = &Notice{Text: s.printer(r).T("login.error.expired"), Warning: true}
+	case flashSignedOut:
+		notice = &Notice{Text: s.printer(r).T("web.logout.done")}
 	}
 	return s.renderChooser(w, r, tx, notice, "")
 }
 
 // renderChooser shows the kinds offered for tx.
-func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice, errMsg string) error {
+func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice *Notice, errMsg string) error {
 	q := url.Values{}
 	if tx.MinLevel > keys.LevelLow {
 		q.Set("level", tx.MinLevel.String())
@@ -63,7 +65,6 @@ func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login
 		Level:    tx.MinLevel.String(),
 		Return:   tx.Return,
 		Notice:   notice,
-		Error:    errMsg,
 	}
 	p.Title = p.T("web.login.title")
 	for _, c := range s.deps.Login.Choices(tx) {
@@ -72,6 +73,14 @@ func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login
 			Name:        kindName(p.BasePage, c.Kind),
 			Description: p.T("key." + c.Kind + ".description"),
 		})
+	}
+	if errMsg != "" {
+		// The way on is another key: the summary leads to the first one offered.
+		field := "kinds"
+		if len(p.Choices) > 0 {
+			field = "kind-" + p.Choices[0].Kind
+		}
+		p.Errors = fieldError(field, errMsg)
 	}
 	return s.render(w, r, http.StatusOK, "login", p)
 }

@@ -45,7 +45,7 @@ func TestPasswordLogon(t *testing.T) {
 		wantContains(t, "chooser", res.body,
 			"<title>Log on to online public services – Sleutelbos</title>",
 			`<form method="post" action="/login/choose"`,
-			`<button type="submit" name="kind" value="password" aria-describedby="key-password-desc">Username and password</button>`,
+			`<button type="submit" name="kind" value="password" id="kind-password" aria-describedby="key-password-desc">Username and password</button>`,
 			`name="kind" value="tokencard"`, `name="kind" value="emailcode"`,
 			`<input type="hidden" name="return" value="/">`)
 
@@ -57,7 +57,7 @@ func TestPasswordLogon(t *testing.T) {
 		res = b.get("/login/password")
 		wantStatus(t, "password page", res, http.StatusOK)
 		wantContains(t, "password page", res.body,
-			"<h1>Logging in with “Username and password”</h1>",
+			"<h1>Logging in with username and password</h1>",
 			"Enter your username and password", "Click Next",
 			`<label for="username">Username</label>`, `name="username"`, `autocomplete="username"`,
 			`<label for="password">Password</label>`, `name="password" type="password"`,
@@ -89,7 +89,8 @@ func TestPasswordLogon(t *testing.T) {
 	})
 }
 
-var errorParaRE = regexp.MustCompile(`<p class="error" role="alert">([^<]*)</p>`)
+// errorLinkRE finds the message of the error summary's first link.
+var errorLinkRE = regexp.MustCompile(`<li><a href="#[a-z-]+">([^<]*)</a></li>`)
 
 func TestSameMessageForUnknownUserAndWrongPassword(t *testing.T) {
 	t.Parallel()
@@ -100,7 +101,7 @@ func TestSameMessageForUnknownUserAndWrongPassword(t *testing.T) {
 			b := f.browser()
 			b.choose("password", "low", "/")
 			res := b.post("/login/password", url.Values{"username": {username}, "password": {password}})
-			m := errorParaRE.FindStringSubmatch(res.body)
+			m := errorLinkRE.FindStringSubmatch(res.body)
 			if m == nil {
 				t.Fatalf("%s/%s: no error message; status %d:\n%s", username, password, res.status, res.body)
 			}
@@ -146,7 +147,7 @@ func TestTokenCardLogon(t *testing.T) {
 		}
 		page := b.get("/login/code").body
 		wantContains(t, "code page", page,
-			"<h1>Logging in with “Security code via token”</h1>",
+			"<h1>Logging in with security code via token</h1>",
 			"<li><p class=\"step\">Take your personal paper card (token) in hand</p></li>",
 			`name="code"`, `autocomplete="one-time-code"`, `inputmode="numeric"`, "Click Next",
 			`<button type="submit">Next</button>`, `href="/login?level=substantial&amp;return=%2Fafter"`)
@@ -158,7 +159,7 @@ func TestTokenCardLogon(t *testing.T) {
 
 		res = b.post("/login/code", url.Values{"code": {"000001"}})
 		wantStatus(t, "wrong code", res, http.StatusOK)
-		wantContains(t, "wrong code page", res.body, `<p class="error" role="alert">`+f.bundle.Printer("en").T("login.error.wrong_code")+`</p>`)
+		wantFormError(t, f, "wrong code page", "en", res.body, "code", f.bundle.Printer("en").T("login.error.wrong_code"))
 
 		res = b.post("/login/code", url.Values{"code": {f.codes[pos-1]}})
 		wantStatus(t, "right code", res, http.StatusSeeOther)
@@ -224,7 +225,7 @@ func TestNoActiveKey(t *testing.T) {
 		wantStatus(t, "no key", res, http.StatusOK)
 		p := f.bundle.Printer("en")
 		want := p.T("login.error.no_key", i18n.Msg("key.tokencard.short"))
-		wantContains(t, "no key page", res.body, `<p class="error" role="alert">`+escapeHTML(want)+`</p>`, `name="kind" value="tokencard"`)
+		wantFormError(t, f, "no key page", "en", res.body, "kind-tokencard", want)
 		if b.loggedOn() {
 			t.Error("logged on without a key")
 		}
@@ -253,8 +254,11 @@ func testEmailCodeResend(t *testing.T, db *sqlstore.DB) {
 	res = b.post("/login/resend", nil)
 	res = b.post("/login/resend", nil)
 	wantStatus(t, "resend over the limit", res, http.StatusOK)
-	wantContains(t, "resend over the limit", res.body, `<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("login.error.resend_limit")))
+	wantFormError(t, f, "resend over the limit", "en", res.body, "code", f.bundle.Printer("en").T("login.error.resend_limit"))
 }
+
+// expiredNoticeRE finds the "logon expired" notice in any styling.
+var expiredNoticeRE = regexp.MustCompile(`<p class="([^"]*)" role="([a-z]+)">Your logon took too long`)
 
 func TestLogonTransactionExpires(t *testing.T) {
 	t.Parallel()
@@ -265,29 +269,107 @@ func TestLogonTransactionExpires(t *testing.T) {
 		f.clock.Advance(16 * time.Minute)
 		res := b.get("/login/password")
 		wantStatus(t, "expired transaction", res, http.StatusSeeOther)
-		if want := "/login?level=substantial&notice=expired&return=%2Fx"; res.location() != want {
+		if want := "/login?level=substantial&return=%2Fx"; res.location() != want {
 			t.Errorf("redirect to %q, want %q", res.location(), want)
 		}
-		wantContains(t, "chooser after expiry", b.get(res.location()).body,
-			`<p class="notice" role="status">`+escapeHTML(f.bundle.Printer("en").T("login.error.expired"))+`</p>`)
+		page := b.get(res.location()).body
+		m := expiredNoticeRE.FindStringSubmatch(page)
+		if m == nil || m[1] != "notice warning" || m[2] != "alert" {
+			t.Errorf("chooser after expiry: expired notice %v, want a warning:\n%s", m, page)
+		}
+		// Shown once: a reload (or Back to it later) does not repeat it.
+		if page := b.get(res.location()).body; expiredNoticeRE.MatchString(page) {
+			t.Errorf("the expired notice shows again on reload:\n%s", page)
+		}
 		// A posted step of an expired logon restarts it too.
 		b.choose("password", "low", "/")
 		f.clock.Advance(16 * time.Minute)
 		res = b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
 		wantStatus(t, "expired post", res, http.StatusSeeOther)
-		if res.location() != "/login?notice=expired" {
+		if res.location() != "/login" {
 			t.Errorf("redirect to %q", res.location())
+		}
+		if !expiredNoticeRE.MatchString(b.get("/login").body) {
+			t.Error("no expired notice after an expired POST")
 		}
 		if b.loggedOn() {
 			t.Error("an expired logon logged on")
 		}
-		// Without any transaction the steps send the citizen to the chooser.
-		nb := f.browser()
-		for _, p := range []string{"/login/password", "/login/code"} {
-			res := nb.get(p)
-			if res.status != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/login") {
-				t.Errorf("GET %s without a logon: %d %q", p, res.status, res.location())
+	})
+}
+
+// TestLogonExpiresWithItsSession: with the default timeouts the session's idle timeout ends a
+// slow logon's session too; the chooser still says the logon expired, and keeps its level.
+func TestLogonExpiresWithItsSession(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testLogonExpiresWithItsSession)
+}
+
+func testLogonExpiresWithItsSession(t *testing.T, db *sqlstore.DB) {
+	f := newFixture(t, db)
+	b := f.browser()
+	b.choose("tokencard", "substantial", "/x")
+	f.clock.Advance(20 * time.Minute)
+	res := b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+	wantStatus(t, "step of an expired session", res, http.StatusSeeOther)
+	if want := "/login?level=substantial&return=%2Fx"; res.location() != want {
+		t.Errorf("redirect to %q, want %q", res.location(), want)
+	}
+	if !expiredNoticeRE.MatchString(b.get(res.location()).body) {
+		t.Error("no expired notice after the session of the logon expired")
+	}
+}
+
+// TestNoMisleadingNotices: visiting a step with no logon in progress, or pressing Back after a
+// logon, never says the logon expired; a logged-on citizen goes to their page.
+func TestNoMisleadingNotices(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		steps := []string{"/login/password", "/login/code"}
+		check := func(what string, b *browser, want string) {
+			t.Helper()
+			for _, p := range steps {
+				res := b.get(p)
+				if res.status != http.StatusSeeOther || res.location() != want {
+					t.Errorf("%s: GET %s: %d %q, want 303 %q", what, p, res.status, res.location(), want)
+					continue
+				}
+				page := b.get(res.location()).body
+				if expiredNoticeRE.MatchString(page) || strings.Contains(page, `class="notice`) {
+					t.Errorf("%s: GET %s leads to a page with a notice:\n%s", what, p, page)
+				}
 			}
+		}
+		// No session at all.
+		check("no session", f.browser(), "/login")
+		// A session whose logon went back to the chooser (no step to show).
+		b := f.browser()
+		b.choose("password", "low", "/")
+		b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		check("logged on", b, "/")
+		// Back after a logon with a code: the code page and the password page lead home.
+		c := f.browser()
+		c.choose("tokencard", "substantial", "/")
+		c.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		m := cardPositionRE.FindStringSubmatch(c.get("/login/code").body)
+		if m == nil {
+			t.Fatal("no card position")
+		}
+		pos, _ := strconv.Atoi(m[1])
+		wantStatus(t, "code", c.post("/login/code", url.Values{"code": {f.codes[pos-1]}}), http.StatusSeeOther)
+		check("Back after a token card logon", c, "/")
+		// After signing out (and seeing that confirmed), the steps lead to the chooser, without
+		// an expired notice.
+		c.post("/logout", nil)
+		if page := c.get("/login").body; !strings.Contains(page, `<p class="notice" role="status">You have signed out.</p>`) {
+			t.Errorf("no sign-out confirmation:\n%s", page)
+		}
+		check("signed out", c, "/login")
+		// A notice parameter in a link shows nothing.
+		page := f.browser().get("/login?notice=expired").body
+		if expiredNoticeRE.MatchString(page) {
+			t.Errorf("?notice=expired shows the expired notice:\n%s", page)
 		}
 	})
 }
@@ -302,11 +384,12 @@ func testChooserParameters(t *testing.T, db *sqlstore.DB) {
 	b := f.browser()
 	wantStatus(t, "unknown level", b.get("/login?level=medium"), http.StatusBadRequest)
 	wantContains(t, "high level", b.get("/login?level=high").body,
-		`<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("web.login.choose.none")))
+		`<p class="notice warning">`+escapeHTML(f.bundle.Printer("en").T("web.login.choose.none"))+`</p>`,
+		escapeHTML(f.bundle.Printer("en").T("web.login.choose.none_next")), `<a href="/help/forgot">Help with logging on</a>`)
 	wantContains(t, "foreign return", b.get("/login?return=//evil.example/x").body, `name="return" value="/"`)
 	res := b.choose("nonsense", "low", "/")
 	wantStatus(t, "unknown kind", res, http.StatusOK)
-	wantContains(t, "unknown kind", res.body, `<p class="error" role="alert">`+escapeHTML(f.bundle.Printer("en").T("login.error.unknown_kind")))
+	wantFormError(t, f, "unknown kind", "en", res.body, "kind-password", f.bundle.Printer("en").T("login.error.unknown_kind"))
 	// A foreign return path never leaves the site after logon.
 	b.choose("password", "low", "https://evil.example/")
 	res = b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})

@@ -16,8 +16,11 @@ import (
 
 // safeReturn returns p when it is a path on this site, else "/". Only "/x…" is accepted:
 // "//host" and "/\host" are other sites to a browser, and a scheme or host is never allowed.
+// Control characters are refused too: browsers drop tabs and newlines from URLs, so "/\t/host"
+// would become "//host".
 func safeReturn(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\x00\r\n\t") {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') ||
+		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	u, err := url.Parse(p)
@@ -39,9 +42,8 @@ func parseLevel(v string) (keys.Level, error) {
 	return l, nil
 }
 
-// chooserURL is the key chooser of tx (keeping its level and return path), with an optional
-// notice ("expired").
-func chooserURL(tx *login.Transaction, notice string) string {
+// chooserURL is the key chooser of tx, keeping its level and return path.
+func chooserURL(tx *login.Transaction) string {
 	v := url.Values{}
 	if tx != nil {
 		if tx.MinLevel > keys.LevelLow {
@@ -50,9 +52,6 @@ func chooserURL(tx *login.Transaction, notice string) string {
 		if tx.Return != "" && tx.Return != "/" {
 			v.Set("return", tx.Return)
 		}
-	}
-	if notice != "" {
-		v.Set("notice", notice)
 	}
 	if len(v) == 0 {
 		return "/login"
@@ -68,18 +67,35 @@ func stepURL(tx *login.Transaction) string {
 	case login.StepCode:
 		return "/login/code"
 	}
-	return chooserURL(tx, "")
+	return chooserURL(tx)
 }
 
 // kindName is the display name of a key kind ("Security code via token").
 func kindName(b BasePage, kind string) string { return b.T("key." + kind + ".name") }
 
-// currentTx returns the session's live logon transaction. When there is none, or it expired,
-// it forgets it, redirects to the chooser with the "expired" notice and returns nil.
+// withHeading is the heading of the logon steps, as on CSAM: "Logging in with security code
+// via token" (the kind's short name, no quotes).
+func withHeading(b BasePage, kind string) string {
+	return b.T("web.login.with", b.T("key."+kind+".short"))
+}
+
+// currentTx returns the session's live logon transaction, or redirects and returns nil:
+//   - a transaction that expired (or whose session expired with it) is forgotten, and the
+//     chooser says so — the only case that gets the "expired" notice;
+//   - with no logon in progress, a logged-on citizen goes to their page (the Back button after
+//     a logon lands here) and anyone else to the chooser, without a notice.
 func (s *Server) currentTx(w http.ResponseWriter, r *http.Request) (*login.Transaction, error) {
 	st := stateOf(r)
 	if st.sess == nil || st.sess.data.Login == nil {
-		http.Redirect(w, r, chooserURL(nil, "expired"), http.StatusSeeOther)
+		switch {
+		case st.sess.loggedOn():
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		case st.expiredLogon != nil:
+			s.setFlash(w, flashExpired)
+			http.Redirect(w, r, chooserURL(st.expiredLogon), http.StatusSeeOther)
+		default:
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+		}
 		return nil, nil
 	}
 	tx := st.sess.data.Login
@@ -89,14 +105,16 @@ func (s *Server) currentTx(w http.ResponseWriter, r *http.Request) (*login.Trans
 	return tx, nil
 }
 
-// restart forgets the expired transaction tx and sends the citizen back to the chooser.
+// restart forgets the expired transaction tx and sends the citizen back to the chooser, which
+// says the logon expired.
 func (s *Server) restart(w http.ResponseWriter, r *http.Request, tx *login.Transaction) error {
 	st := stateOf(r)
 	st.sess.data.Login = nil
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err
 	}
-	http.Redirect(w, r, chooserURL(tx, "expired"), http.StatusSeeOther)
+	s.setFlash(w, flashExpired)
+	http.Redirect(w, r, chooserURL(tx), http.StatusSeeOther)
 	return nil
 }
 
@@ -129,8 +147,8 @@ func (s *Server) afterStep(w http.ResponseWriter, r *http.Request, tx *login.Tra
 	case login.StepPassword:
 		return s.renderPassword(w, r, tx, username, msg)
 	case login.StepCode:
-		return s.renderCode(w, r, tx, msg, "")
+		return s.renderCode(w, r, tx, msg, nil)
 	default:
-		return s.renderChooser(w, r, tx, "", msg)
+		return s.renderChooser(w, r, tx, nil, msg)
 	}
 }

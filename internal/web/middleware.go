@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -21,7 +22,8 @@ import (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
-// langCookie remembers a language chosen with ?lang=.
+// langCookie remembers a language chosen with ?lang= (its name gets the __Host- prefix on
+// https).
 const langCookie = "lang"
 
 // reqState is what the middleware learns about a request, for handlers and error pages.
@@ -29,7 +31,10 @@ type reqState struct {
 	sess    *session
 	account *store.Account // the logged-on citizen; nil before logon
 	lang    string         // empty until negotiated
-	csrf    string         // empty until checkCSRF ran
+	browser string         // the csrf cookie's value; empty until checkCSRF ran
+	// expiredLogon is the logon transaction of a session that expired with this request, so
+	// the chooser can say the logon expired (and keep its level and return path).
+	expiredLogon *login.Transaction
 }
 
 type stateKey struct{}
@@ -165,9 +170,8 @@ func (s *Server) negotiateLanguage(next http.Handler) http.Handler {
 		st := stateOf(r)
 		st.lang = s.language(r, st)
 		if q := strings.ToLower(r.URL.Query().Get("lang")); i18n.Supported(q) {
-			if c, err := r.Cookie(langCookie); err != nil || c.Value != q {
-				http.SetCookie(w, &http.Cookie{Name: langCookie, Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
-					HttpOnly: true, Secure: s.cfg.Secure, SameSite: http.SameSiteLaxMode})
+			if c, err := r.Cookie(s.cookies.lang); err != nil || c.Value != q {
+				http.SetCookie(w, s.cookie(s.cookies.lang, q, 365*24*3600))
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -178,7 +182,7 @@ func (s *Server) negotiateLanguage(next http.Handler) http.Handler {
 // Accept-Language, then Config.DefaultLanguage.
 func (s *Server) language(r *http.Request, st *reqState) string {
 	var cookie, account string
-	if c, err := r.Cookie(langCookie); err == nil {
+	if c, err := r.Cookie(s.cookies.lang); err == nil {
 		cookie = c.Value
 	}
 	if st.account != nil {

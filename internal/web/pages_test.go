@@ -76,8 +76,9 @@ func TestLanguageSwitchKeepsPath(t *testing.T) {
 	f := newFixture(t, sqltest.SQLite(t))
 	body := f.browser().get("/login?level=substantial&lang=de").body
 	for _, want := range []string{
-		`<a href="/login?lang=nl&amp;level=substantial" lang="nl" hreflang="nl" title="Nederlands">nl</a>`,
-		`<a href="/login?lang=de&amp;level=substantial" lang="de" hreflang="de" title="Deutsch" aria-current="true">de</a>`,
+		`<a href="/login?lang=nl&amp;level=substantial" lang="nl" hreflang="nl" aria-label="Nederlands">nl</a>`,
+		`<a href="/login?lang=de&amp;level=substantial" lang="de" hreflang="de" aria-label="Deutsch" aria-current="true">de</a>`,
+		`aria-label="Français">fr</a>`, `aria-label="English">en</a>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("language switch lacks %s:\n%s", want, body)
@@ -109,10 +110,19 @@ func checkPage(t *testing.T, what, lang, body string) {
 			t.Errorf("%s: no %s", what, want)
 		}
 	}
-	if strings.Contains(body, "style=") || strings.Contains(body, "<script") || strings.Contains(body, " on") && regexp.MustCompile(` on[a-z]+=`).MatchString(body) {
-		t.Errorf("%s: inline style or script", what)
+	if strings.Contains(body, "style=") || regexp.MustCompile(` on[a-z]+=`).MatchString(body) {
+		t.Errorf("%s: inline style or event handler", what)
+	}
+	// The one script is our own file, empty inside: CSP allows no inline script.
+	for _, m := range scriptRE.FindAllStringSubmatch(body, -1) {
+		if !strings.HasPrefix(m[1], `src="/static/`) || m[2] != "" {
+			t.Errorf("%s: script %q is not an empty tag loading /static/", what, m[0])
+		}
 	}
 }
+
+// scriptRE finds every script element: its attributes and its content.
+var scriptRE = regexp.MustCompile(`(?s)<script\s*([^>]*)>(.*?)</script>`)
 
 func TestEveryPageInEveryLanguage(t *testing.T) {
 	t.Parallel()
@@ -128,8 +138,13 @@ func testEveryPageInEveryLanguage(t *testing.T, db *sqlstore.DB) {
 		b.cookies[langCookie] = lang
 		pages["chooser"] = b.get("/login")
 		pages["chooser substantial"] = b.get("/login?level=substantial&return=/x")
-		pages["chooser expired"] = b.get("/login?notice=expired")
+		b.choose("password", "low", "/")
+		f.clock.Advance(16 * time.Minute)
+		pages["chooser expired"] = b.get(b.get("/login/password").location())
 		pages["help"] = b.get("/help/forgot")
+		pages["privacy"] = b.get("/privacy")
+		pages["accessibility"] = b.get("/accessibility")
+		pages["no key meets the level"] = b.get("/login?level=high")
 		pages["404"] = b.get("/no/such/page")
 		pages["400"] = b.get("/login?level=medium")
 		pages["403"] = b.do("POST", "/logout", url.Values{"csrf": {"forged"}})
@@ -152,6 +167,7 @@ func testEveryPageInEveryLanguage(t *testing.T, db *sqlstore.DB) {
 		b.choose("password", "low", "/")
 		b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
 		pages["welcome"] = b.get("/")
+		pages["welcome next"] = pages["welcome"]
 		pages["404 logged on"] = b.get("/nope")
 
 		for name, res := range pages {
@@ -168,14 +184,19 @@ func testEveryPageInEveryLanguage(t *testing.T, db *sqlstore.DB) {
 		}
 		p := f.bundle.Printer(lang)
 		for name, want := range map[string]string{
-			"chooser":        p.T("web.header.tagline"),
-			"404":            p.T("web.error.404.title"),
-			"400":            p.T("web.error.400.title"),
-			"403":            p.T("web.error.403.title"),
-			"413":            p.T("web.error.413.title"),
-			"help":           p.T("web.help.forgot.title"),
-			"password error": p.T("login.error.bad_credentials"),
-			"welcome":        p.T("web.home.heading", demoName),
+			"chooser":                p.T("web.header.tagline"),
+			"404":                    p.T("web.error.404.title"),
+			"400":                    p.T("web.error.400.title"),
+			"403":                    p.T("web.error.403.title"),
+			"413":                    p.T("web.error.413.title"),
+			"help":                   p.T("web.help.forgot.title"),
+			"privacy":                p.T("web.privacy.cookies"),
+			"accessibility":          p.T("web.accessibility.testing"),
+			"no key meets the level": p.T("web.login.choose.none_next"),
+			"welcome next":           p.T("web.home.next.service"),
+			"password error":         p.T("login.error.bad_credentials"),
+			"chooser expired":        p.T("login.error.expired"),
+			"welcome":                p.T("web.home.heading", demoName),
 		} {
 			if !strings.Contains(pages[name].body, escapeHTML(want)) {
 				t.Errorf("%s %s: page lacks %q", lang, name, want)

@@ -25,9 +25,10 @@ var templateFiles embed.FS
 var staticAssets embed.FS
 
 // pageNames lists every page template (templates/<name>.html, defining "main"). New fails when
-// one is missing, so a typo is found at start-up rather than by the first visitor.
+// one is missing, so a typo is found at start-up rather than by the first visitor. Every page
+// is parsed with templates/layout.html and the shared pieces of templates/partials.html.
 func pageNames() []string {
-	return []string{"login", "login_password", "login_code", "home", "help_forgot", "error"}
+	return []string{"login", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.
@@ -38,7 +39,7 @@ type pageSet struct {
 func parsePages() (*pageSet, error) {
 	ps := &pageSet{pages: make(map[string]*template.Template)}
 	for _, name := range pageNames() {
-		t, err := template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse page %s: %w", name, err)
 		}
@@ -66,13 +67,98 @@ type BasePage struct {
 	Path string
 	// Langs are the language switch's links.
 	Langs []LangLink
-	// CSS is the stylesheet's versioned URL.
-	CSS     string
+	// Contact is the helpdesk (nil when none is configured); PrivacyURL and AccessibilityURL
+	// are the footer's links to the statements (empty: none).
+	Contact                      *contactView
+	PrivacyURL, AccessibilityURL string
+	// CSS is the stylesheet's versioned URL; JS the script's (it only moves focus to the
+	// error summary — every page works without it).
+	CSS string
+	JS  string
+	// Errors are the errors of the form the page answers, shown in the error summary at the
+	// top and next to their fields; the title then starts with "Error: ".
+	Errors  FormErrors
 	printer *i18n.Printer
 }
 
+// FormError is one error of a submitted form (the GOV.UK pattern of DESIGN.md): the error
+// summary links to the control Field, which gets aria-invalid and aria-describedby pointing
+// at the message next to it (id MessageID).
+type FormError struct {
+	// Field is the id of the form control the error is about.
+	Field   string
+	Message string
+}
+
+// MessageID is the id of the error message shown next to the field.
+func (e FormError) MessageID() string { return e.Field + "-error" }
+
+// FormErrors are the errors of a submitted form, in the order of their fields. The templates
+// show them with the "error_summary" and "field_error" pieces of templates/partials.html.
+type FormErrors []FormError
+
+// For returns the error of the control field, or nil.
+func (es FormErrors) For(field string) *FormError {
+	for i := range es {
+		if es[i].Field == field {
+			return &es[i]
+		}
+	}
+	return nil
+}
+
+// fieldErrorView is what templates/partials.html shows next to a field.
+type fieldErrorView struct {
+	ID, Label, Message string
+}
+
+// FieldError returns the error shown next to control field, or nil. Label is the visually
+// hidden "Error:" that screen readers announce before the message.
+func (b BasePage) FieldError(field string) *fieldErrorView {
+	e := b.Errors.For(field)
+	if e == nil {
+		return nil
+	}
+	return &fieldErrorView{ID: e.MessageID(), Label: b.T("web.form.error_label"), Message: e.Message}
+}
+
+// fieldError returns the FormErrors of one message about control field.
+func fieldError(field, msg string) FormErrors { return FormErrors{{Field: field, Message: msg}} }
+
 // T translates key with args in the page language.
 func (b BasePage) T(key string, args ...any) string { return b.printer.T(key, args...) }
+
+// Notice is a message at the top of a page that is not an error of its form: a confirmation
+// ("A new code has been sent", styled as success) or a warning ("Your logon took too long").
+type Notice struct {
+	Text    string
+	Warning bool
+}
+
+// contactView is the helpdesk as pages show it.
+type contactView struct {
+	Email, Phone, URL string
+	// Tel is the phone number as a tel: URL: only + and digits, so safe to mark trusted
+	// (html/template would refuse the tel: scheme).
+	Tel template.URL
+}
+
+func newContactView(c Contact) *contactView {
+	if c.Email == "" && c.Phone == "" && c.URL == "" {
+		return nil
+	}
+	v := &contactView{Email: c.Email, Phone: c.Phone, URL: c.URL}
+	if c.Phone != "" {
+		tel := strings.Map(func(r rune) rune {
+			if r == '+' || r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, strings.Replace(c.Phone, "(0)", "", 1))
+		v.Tel = template.URL("tel:" + tel)
+	}
+	return v
+}
 
 // LangLink is one entry of the language switch.
 type LangLink struct {
@@ -117,23 +203,28 @@ func (s *Server) base(r *http.Request) BasePage {
 	return s.basePath(r, "/", nil)
 }
 
-// basePath returns the BasePage of r whose language switch links to p with query q.
+// basePath returns the BasePage of r whose language switch links to p with query q. p often
+// comes from the request ("/%2F%2Fhost/x" is the path "///host/x"), so the links are built
+// only from a same-origin path — anything else links to "/" — and p is escaped again.
 func (s *Server) basePath(r *http.Request, p string, q url.Values) BasePage {
+	if safeReturn(p) != p {
+		p = "/"
+	}
+	p = (&url.URL{Path: p}).EscapedPath()
 	st := stateOf(r)
 	lang := s.lang(r)
 	b := BasePage{
 		Lang:        lang,
 		ServiceName: s.cfg.ServiceName,
-		CSRF:        st.csrf,
+		CSRF:        s.csrfToken(r),
 		Path:        p,
 		CSS:         s.static.url("style.css"),
-		printer:     s.deps.Bundle.Printer(lang),
-	}
-	if b.CSRF == "" {
-		// An error page shown before checkCSRF ran still needs the token for "Sign out".
-		if c, err := r.Cookie(csrfCookie); err == nil && validToken(c.Value, csrfBytes) {
-			b.CSRF = c.Value
-		}
+		JS:          s.static.url("focus.js"),
+		Contact:     newContactView(s.cfg.Operator),
+		PrivacyURL:  s.cfg.PrivacyURL,
+
+		AccessibilityURL: s.cfg.AccessibilityURL,
+		printer:          s.deps.Bundle.Printer(lang),
 	}
 	if st.account != nil && st.sess.loggedOn() {
 		b.UserName = st.account.Name
@@ -206,8 +297,10 @@ func newStaticFiles() (*staticFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: load static files: %w", err)
 	}
-	if _, ok := sf.files["style.css"]; !ok {
-		return nil, fmt.Errorf("web: static/style.css is missing")
+	for _, name := range []string{"style.css", "focus.js"} {
+		if _, ok := sf.files[name]; !ok {
+			return nil, fmt.Errorf("web: static/%s is missing", name)
+		}
 	}
 	return sf, nil
 }

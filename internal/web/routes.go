@@ -18,7 +18,9 @@ import "net/http"
 //	POST /login/code
 //	POST /login/resend       send a new code
 //	POST /logout
-//	GET  /help/forgot        forgotten username or password
+//	GET  /help/forgot        forgotten username or password, the helpdesk
+//	GET  /privacy            the built-in privacy notice
+//	GET  /accessibility      the built-in accessibility statement
 //	everything else          localised 404
 func (s *Server) routes() http.Handler {
 	app := http.NewServeMux()
@@ -32,6 +34,8 @@ func (s *Server) routes() http.Handler {
 	app.Handle("POST /login/resend", s.handle(s.loginResend))
 	app.Handle("POST /logout", s.handle(s.logout))
 	app.Handle("GET /help/forgot", s.handle(s.helpForgot))
+	app.Handle("GET /privacy", s.handle(s.privacy))
+	app.Handle("GET /accessibility", s.handle(s.accessibility))
 	app.Handle("/", s.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
 
 	var chain http.Handler = app

@@ -2,12 +2,16 @@ package web
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
 
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
@@ -131,6 +135,19 @@ func TestDiffCSP(t *testing.T) {
 	}
 }
 
+// csrfFieldRE finds the CSRF token a page's forms carry.
+var csrfFieldRE = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
+
+// pageToken returns the CSRF token of the page body, failing when it has none.
+func pageToken(t *testing.T, what, body string) string {
+	t.Helper()
+	m := csrfFieldRE.FindStringSubmatch(body)
+	if m == nil || m[1] == "" {
+		t.Fatalf("%s: no CSRF token in the page:\n%s", what, body)
+	}
+	return m[1]
+}
+
 func TestCSRF(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
@@ -154,18 +171,25 @@ func TestCSRF(t *testing.T) {
 			t.Error("the 403 answer set no CSRF cookie for the next attempt")
 		}
 
+		// Before a logon starts there is no session row: the token is bound to the csrf cookie.
 		b = f.browser()
-		b.get("/login")
-		tok := b.cookies[csrfCookie]
-		if tok == "" || !strings.Contains(b.get("/login").body, `name="csrf" value="`+tok+`"`) {
-			t.Fatal("GET /login set no CSRF cookie, or the form does not carry it")
+		tok := pageToken(t, "chooser", b.get("/login").body)
+		cookie := b.cookies[csrfCookie]
+		if cookie == "" || tok == cookie || b.cookies[sessionCookie] != "" {
+			t.Fatalf("GET /login: csrf cookie %q, token %q, session %q", cookie, tok, b.cookies[sessionCookie])
+		}
+		if again := pageToken(t, "chooser again", b.get("/login").body); again != tok {
+			t.Errorf("the token changed between two pages of one browser: %q, %q", tok, again)
 		}
 		wantStatus(t, "cookie, no field", b.do("POST", "/login/choose", form("")), http.StatusForbidden)
+		wantStatus(t, "the cookie as the token (double submit)", b.do("POST", "/login/choose", form(cookie)), http.StatusForbidden)
 		wantStatus(t, "wrong token", b.do("POST", "/login/choose", form(tok[:len(tok)-1]+"x")), http.StatusForbidden)
 
-		// Field without cookie: an attacker who knows a token format cannot forge the pair.
+		// Field without cookie, or with another browser's cookie.
 		nb := f.browser()
 		wantStatus(t, "field without cookie", nb.do("POST", "/login/choose", form(tok)), http.StatusForbidden)
+		nb.get("/login")
+		wantStatus(t, "field with another browser's cookie", nb.do("POST", "/login/choose", form(tok)), http.StatusForbidden)
 
 		// Cross-site signals are refused even with a matching token.
 		for _, h := range []struct{ k, v string }{
@@ -181,15 +205,130 @@ func TestCSRF(t *testing.T) {
 			{"Sec-Fetch-Site", "same-origin"},
 			{"Origin", "http://sleutelbos.test"},
 			{"Referer", "http://sleutelbos.test/login"},
+			{"", ""},
 		} {
-			b.header = http.Header{}
-			b.header.Set(h.k, h.v)
-			wantStatus(t, h.k+": "+h.v, b.do("POST", "/login/choose", form(tok)), http.StatusSeeOther)
+			ok := f.browser()
+			tok := pageToken(t, "chooser", ok.get("/login").body)
+			if h.k != "" {
+				ok.header.Set(h.k, h.v)
+			}
+			wantStatus(t, "same site "+h.k, ok.do("POST", "/login/choose", form(tok)), http.StatusSeeOther)
 		}
-		b.header = http.Header{}
-		res = b.do("POST", "/login/choose", form(tok))
-		wantStatus(t, "right token", res, http.StatusSeeOther)
 	})
+}
+
+// TestCSRFBoundToSession: once a browser has a session, its forms carry a token bound to that
+// session; a token from another session — or from before the session existed — is refused.
+func TestCSRFBoundToSession(t *testing.T) {
+	t.Parallel()
+	eachStoreFactory(t, testCSRFBoundToSession)
+}
+
+func testCSRFBoundToSession(t *testing.T, newDB func(testing.TB) *sqlstore.DB) {
+	for _, secure := range []bool{false, true} {
+		f := newFixture(t, newDB(t), func(c *Config, _ *Deps) { c.Secure = secure })
+		names := f.srv.cookies
+		// Two citizens' browsers, each in a logon (A) or logged on (B).
+		a, b := f.browser(), f.browser()
+		pre := pageToken(t, "chooser A", a.get("/login").body)
+		wantStatus(t, "A chooses", a.do("POST", "/login/choose", url.Values{csrfField: {pre}, "kind": {"password"}, "level": {"low"}}), http.StatusSeeOther)
+		tokA := pageToken(t, "password page A", a.get("/login/password").body)
+		if tokA == pre {
+			t.Errorf("secure=%v: the token did not change when the session began", secure)
+		}
+		b.logon()
+		tokB := pageToken(t, "welcome B", b.get("/").body)
+		if tokB == tokA {
+			t.Fatalf("secure=%v: two sessions share a token", secure)
+		}
+
+		login := url.Values{"username": {demoUser}, "password": {demoPassword}}
+		login.Set(csrfField, tokB)
+		wantStatus(t, "B's token on A's POST", a.do("POST", "/login/password", login), http.StatusForbidden)
+		login.Set(csrfField, pre)
+		wantStatus(t, "A's token from before its session", a.do("POST", "/login/password", login), http.StatusForbidden)
+		logout := url.Values{csrfField: {tokA}}
+		wantStatus(t, "A's token on B's sign-out", b.do("POST", "/logout", logout), http.StatusForbidden)
+		if !b.loggedOn() {
+			t.Fatalf("secure=%v: B was signed out with A's token", secure)
+		}
+		// Each session's own token works.
+		login.Set(csrfField, tokA)
+		wantStatus(t, "A's own token", a.do("POST", "/login/password", login), http.StatusSeeOther)
+		// The logon rotated A's session id: its pages carry the new session's token, and the
+		// old one is refused.
+		tokA2 := pageToken(t, "welcome A", a.get("/").body)
+		if tokA2 == tokA {
+			t.Errorf("secure=%v: the token did not change with the session id", secure)
+		}
+		wantStatus(t, "A's token of its old session id", a.do("POST", "/logout", url.Values{csrfField: {tokA}}), http.StatusForbidden)
+		wantStatus(t, "A signs out", a.do("POST", "/logout", url.Values{csrfField: {tokA2}}), http.StatusSeeOther)
+		wantStatus(t, "B signs out", b.do("POST", "/logout", url.Values{csrfField: {tokB}}), http.StatusSeeOther)
+		if a.cookies[names.session] != "" || b.cookies[names.session] != "" {
+			t.Errorf("secure=%v: a session cookie survived sign-out", secure)
+		}
+	}
+}
+
+// TestHostPrefixedCookies: on https every cookie has the __Host- prefix (Secure, Path=/, no
+// Domain), so no other site or subdomain can plant one; on http the plain names.
+func TestHostPrefixedCookies(t *testing.T) {
+	t.Parallel()
+	eachStoreFactory(t, testHostPrefixedCookies)
+}
+
+func testHostPrefixedCookies(t *testing.T, newDB func(testing.TB) *sqlstore.DB) {
+	for _, secure := range []bool{false, true} {
+		f := newFixture(t, newDB(t), func(c *Config, _ *Deps) { c.Secure = secure })
+		b := f.browser()
+		seen := map[string]*http.Cookie{}
+		collect := func(res *response) {
+			for _, c := range res.res.Cookies() {
+				seen[c.Name] = c
+			}
+		}
+		collect(b.get("/login?lang=de"))
+		collect(b.choose("password", "low", "/"))
+		collect(b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}}))
+		if !b.loggedOn() {
+			t.Fatalf("secure=%v: logon failed", secure)
+		}
+		collect(b.post("/logout", nil))
+		for _, base := range []string{sessionCookie, csrfCookie, langCookie} {
+			name := base
+			if secure {
+				name = "__Host-" + base
+			}
+			c, ok := seen[name]
+			if !ok {
+				t.Errorf("secure=%v: no cookie %s was set (got %v)", secure, name, keysOf(seen))
+				continue
+			}
+			if c.Secure != secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+				t.Errorf("secure=%v: cookie %s: Secure=%v Path=%q Domain=%q HttpOnly=%v SameSite=%v", secure, name, c.Secure, c.Path, c.Domain, c.HttpOnly, c.SameSite)
+			}
+		}
+		for name := range seen {
+			if secure != strings.HasPrefix(name, "__Host-") {
+				t.Errorf("secure=%v: cookie %s", secure, name)
+			}
+		}
+		// A cookie under the other scheme's name is not read: the language stays negotiated.
+		nb := f.browser()
+		nb.cookies["lang"], nb.cookies["__Host-lang"] = "nl", "nl"
+		delete(nb.cookies, f.srv.cookies.lang)
+		if got := htmlLang(nb.get("/login").body); got != "en" {
+			t.Errorf("secure=%v: a cookie of the other name chose the language %q", secure, got)
+		}
+	}
+}
+
+func keysOf[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 func TestBodyLimit(t *testing.T) {
@@ -201,7 +340,7 @@ func testBodyLimit(t *testing.T, db *sqlstore.DB) {
 	f := newFixture(t, db, func(c *Config, _ *Deps) { c.MaxBodyBytes = 1024 })
 	b := f.browser()
 	b.get("/login")
-	big := url.Values{"csrf": {b.cookies[csrfCookie]}, "username": {strings.Repeat("a", 4096)}}
+	big := url.Values{"csrf": {b.csrfToken()}, "username": {strings.Repeat("a", 4096)}}
 	b.header.Set("Accept-Language", "de")
 	res := b.do("POST", "/login/password", big)
 	wantStatus(t, "declared length", res, http.StatusRequestEntityTooLarge)
@@ -231,7 +370,7 @@ func testInvalidUTF8(t *testing.T, db *sqlstore.DB) {
 	b.get("/login")
 	b.header.Set("Accept-Language", "fr")
 	req := httptest.NewRequest("POST", "http://sleutelbos.test/login/password",
-		strings.NewReader("csrf="+b.cookies[csrfCookie]+"&username=%FF%FEjan&password=x"))
+		strings.NewReader("csrf="+b.csrfToken()+"&username=%FF%FEjan&password=x"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept-Language", "fr")
 	res := b.send(req)
@@ -307,7 +446,7 @@ func testRequestLogHoldsNoSecrets(t *testing.T, db *sqlstore.DB) {
 	b.logon()
 	b.post("/login/password", url.Values{"username": {demoUser}, "password": {"secret-password-typed"}})
 	logs := f.logs.String()
-	for _, secret := range []string{demoPassword, "secret-password-typed", b.cookies[sessionCookie], b.cookies[csrfCookie]} {
+	for _, secret := range []string{demoPassword, "secret-password-typed", b.cookies[sessionCookie], b.cookies[csrfCookie], b.csrfToken()} {
 		if secret != "" && strings.Contains(logs, secret) {
 			t.Errorf("log contains a secret %q:\n%s", secret, logs)
 		}
@@ -354,9 +493,54 @@ func TestSafeReturn(t *testing.T) {
 		"https://evil.example": "/",
 		"portal":               "/",
 		"/a\r\nSet-Cookie: x":  "/",
+		"/\t/evil.example":     "/",
+		"/\x7f/evil":           "/",
+		"/\x01":                "/",
 	} {
 		if got := safeReturn(in); got != want {
 			t.Errorf("safeReturn(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// hrefRE finds every link target of a page.
+var hrefRE = regexp.MustCompile(`href="([^"]*)"`)
+
+// TestLanguageLinksStayOnSite: the language switch is built from the request path, which a
+// link from elsewhere controls. Whatever the path, every link stays on this site.
+func TestLanguageLinksStayOnSite(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqltest.SQLite(t))
+	base, _ := url.Parse("http://sleutelbos.test/")
+	for _, target := range []string{
+		"/%2F%2Fevil.example/x", "/%2F%2Fevil.example", "/%5C%5Cevil", "/%5C/evil", "/%09/evil",
+		"/%2F%09%2Fevil", "/%0A/evil", "/%0D%0A/evil", "/%7F/evil", "/%2Fevil.example?x=1",
+	} {
+		res := f.browser().get(target)
+		if strings.Contains(res.body, "evil.example?lang") || strings.Contains(res.body, `href="//`) || strings.Contains(res.body, `href="///`) {
+			t.Errorf("GET %s: a link leaves the site:\n%s", target, res.body)
+		}
+		links := 0
+		for _, m := range hrefRE.FindAllStringSubmatch(res.body, -1) {
+			href := html.UnescapeString(m[1])
+			if !strings.Contains(href, "lang=") {
+				continue
+			}
+			links++
+			if !strings.HasPrefix(href, "/") || strings.HasPrefix(href, "//") || strings.ContainsAny(href, "\\\t\r\n") {
+				t.Errorf("GET %s: language link %q is not a plain local path", target, href)
+			}
+			u, err := base.Parse(href)
+			if err != nil || u.Host != base.Host {
+				t.Errorf("GET %s: language link %q resolves to %v (%v)", target, href, u, err)
+			}
+		}
+		if links != len(i18n.Languages()) {
+			t.Errorf("GET %s: %d language links, want %d", target, links, len(i18n.Languages()))
+		}
+	}
+	// A harmless path keeps its place, escaped: "?" in a path is not a query.
+	if body := f.browser().get("/a%3Fb").body; !strings.Contains(body, `href="/a%3fb?lang=nl"`) && !strings.Contains(body, `href="/a%3Fb?lang=nl"`) {
+		t.Errorf("GET /a%%3Fb: language link does not keep the escaped path:\n%s", body)
 	}
 }

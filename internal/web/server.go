@@ -47,6 +47,17 @@ type Config struct {
 	// DefaultLanguage is used when a request names no language the service speaks; empty
 	// means the Bundle's fallback.
 	DefaultLanguage string
+	// Operator is how citizens reach the helpdesk (the help page, the footer, pages where a
+	// logon cannot go on); any part may be empty.
+	Operator Contact
+	// PrivacyURL and AccessibilityURL are linked from every page's footer (an absolute URL or
+	// a path on this site, checked by config); empty means no link.
+	PrivacyURL, AccessibilityURL string
+}
+
+// Contact is how to reach the operator's helpdesk.
+type Contact struct {
+	Email, Phone, URL string
 }
 
 // Store is the storage the web layer uses itself: sessions (rotated in a transaction), the
@@ -67,9 +78,13 @@ type Deps struct {
 	Keys   *keys.Registry
 	// Now is the clock (time.Now in production, fixed in tests).
 	Now func() time.Time
-	// Rand is the source of session ids and CSRF tokens (crypto/rand.Reader in production).
+	// Rand is the source of session ids and CSRF cookies (crypto/rand.Reader in production).
 	Rand io.Reader
-	Log  *slog.Logger
+	// CSRFKey is the key of the CSRF tokens' HMAC. Every node of a cluster needs the same one
+	// (the composition root derives it from the hash key); empty means a random key of this
+	// process, which only suits a single node.
+	CSRFKey []byte
+	Log     *slog.Logger
 	// Mailbox is the development mailbox, mounted only when Config.DevMailbox is set.
 	Mailbox http.Handler
 }
@@ -81,6 +96,8 @@ type Server struct {
 	log      *slog.Logger
 	pages    *pageSet
 	static   *staticFiles
+	cookies  cookieNames
+	csrfKey  []byte
 	sessions *sessionManager
 	origins  *http.CrossOriginProtection
 	handler  http.Handler
@@ -95,7 +112,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := checkDeps(cfg, deps); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: deps, log: deps.Log}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Log, cookies: newCookieNames(cfg.Secure), csrfKey: deps.CSRFKey}
+	if len(s.csrfKey) == 0 {
+		s.csrfKey = make([]byte, csrfKeyBytes)
+		if _, err := io.ReadFull(deps.Rand, s.csrfKey); err != nil {
+			return nil, fmt.Errorf("web: csrf key: %w", err)
+		}
+	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
@@ -109,6 +132,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		idle:     cfg.SessionIdle,
 		absolute: cfg.SessionAbsolute,
 		secure:   cfg.Secure,
+		cookie:   s.cookies.session,
 	}
 	s.origins = http.NewCrossOriginProtection()
 	if cfg.BaseURL != "" {
@@ -185,6 +209,16 @@ func checkDeps(cfg Config, d Deps) error {
 		return fmt.Errorf("web: missing dependencies: %v", missing)
 	}
 	return nil
+}
+
+// Language returns the language the site answers r in (?lang=, cookie, Accept-Language, the
+// default), for handlers mounted beside the site such as the development mailbox.
+func (s *Server) Language(r *http.Request) string { return s.lang(r) }
+
+// ErrorPage writes the site's localised error page for status, for handlers mounted beside the
+// site such as the development mailbox.
+func (s *Server) ErrorPage(w http.ResponseWriter, r *http.Request, status int) {
+	s.renderError(w, r, status, "")
 }
 
 // Handler returns the root handler of the site.

@@ -16,7 +16,7 @@ import (
 )
 
 const (
-	// sessionCookie holds the random session id.
+	// sessionCookie holds the random session id (its name gets the __Host- prefix on https).
 	sessionCookie = "sid"
 	// sessionIDBytes is the amount of randomness in a session id.
 	sessionIDBytes = 32
@@ -59,6 +59,7 @@ type sessionManager struct {
 	idle     time.Duration
 	absolute time.Duration
 	secure   bool
+	cookie   string // the session cookie's name
 }
 
 // hashID is what the store keeps instead of the id.
@@ -92,7 +93,7 @@ func (m *sessionManager) expired(row store.Session, now time.Time) bool {
 // Load returns the request's session, or nil when the request has none, or it is unknown or
 // expired (an expired session is deleted). A cookie that names no live session is cleared.
 func (m *sessionManager) Load(ctx context.Context, w http.ResponseWriter, r *http.Request) (*session, error) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(m.cookie)
 	if err != nil {
 		return nil, nil
 	}
@@ -115,6 +116,10 @@ func (m *sessionManager) Load(ctx context.Context, w http.ResponseWriter, r *htt
 			return nil, fmt.Errorf("delete expired session: %w", err)
 		}
 		m.clearCookie(w)
+		var data sessionData
+		if json.Unmarshal(row.Data, &data) == nil && data.Login != nil {
+			stateOf(r).expiredLogon = data.Login
+		}
 		return nil, nil
 	}
 	s := &session{id: c.Value, row: row, stored: true}
@@ -218,11 +223,9 @@ func (m *sessionManager) sweep(ctx context.Context) (int64, error) {
 }
 
 func (m *sessionManager) setCookie(w http.ResponseWriter, id string) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
-		Secure: m.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, newCookie(m.cookie, id, 0, m.secure))
 }
 
 func (m *sessionManager) clearCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: m.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, newCookie(m.cookie, "", -1, m.secure))
 }

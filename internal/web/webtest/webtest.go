@@ -21,10 +21,13 @@ type Page struct {
 	Body   string
 }
 
-// Citizen is one browser: a cookie jar and a base URL.
+// Citizen is one browser: a cookie jar and a base URL. It is not safe for concurrent use.
 type Citizen struct {
 	Base   string
 	Client *http.Client
+	// csrf is the CSRF token of the last page that had a form: the token is bound to the
+	// browser's session, so it is read from the pages like a browser's forms carry it.
+	csrf string
 }
 
 // New returns a Citizen for the server at base (http://127.0.0.1:port), using transport rt
@@ -40,17 +43,22 @@ func (c *Citizen) Get(path string) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("GET %s: %w", path, err)
 	}
-	return read(resp)
+	return c.read(resp)
 }
 
-// Post submits a form to path with the CSRF field added from the csrf cookie, following
-// redirects.
+// Post submits a form to path, following redirects. The CSRF field is the token of the last
+// page that had a form (fetching the logon page first when none had).
 func (c *Citizen) Post(path string, form url.Values) (Page, error) {
 	if form == nil {
 		form = url.Values{}
 	}
 	if form.Get("csrf") == "" {
-		form.Set("csrf", c.Cookie("csrf"))
+		if c.csrf == "" {
+			if _, err := c.Get("/login"); err != nil {
+				return Page{}, err
+			}
+		}
+		form.Set("csrf", c.csrf)
 	}
 	req, err := http.NewRequest(http.MethodPost, c.Base+path, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -62,7 +70,7 @@ func (c *Citizen) Post(path string, form url.Values) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("POST %s: %w", path, err)
 	}
-	return read(resp)
+	return c.read(resp)
 }
 
 // Cookie returns the value of the named cookie for the base URL.
@@ -76,19 +84,26 @@ func (c *Citizen) Cookie(name string) string {
 	return ""
 }
 
-func read(resp *http.Response) (Page, error) {
+func (c *Citizen) read(resp *http.Response) (Page, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return Page{}, err
 	}
-	return Page{Status: resp.StatusCode, URL: resp.Request.URL, Body: string(b)}, nil
+	p := Page{Status: resp.StatusCode, URL: resp.Request.URL, Body: string(b)}
+	if m := csrfRE.FindStringSubmatch(p.Body); m != nil {
+		c.csrf = html.UnescapeString(m[1])
+	}
+	return p, nil
 }
 
 var (
-	positionRE = regexp.MustCompile(`(?:number|nummer|numéro|Nummer)\s+(\d{1,2})\b`)
-	alertRE    = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
-	tagRE      = regexp.MustCompile(`<[^>]+>`)
+	csrfRE        = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	positionRE    = regexp.MustCompile(`(?:number|nummer|numéro|Nummer)\s+(\d{1,2})\b`)
+	alertRE       = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
+	summaryRE     = regexp.MustCompile(`(?s)<div class="error-summary"[^>]*>(.*?)</div>`)
+	summaryItemRE = regexp.MustCompile(`(?s)<li>(.*?)</li>`)
+	tagRE         = regexp.MustCompile(`<[^>]+>`)
 )
 
 // Position returns the token card position a code page asks for, or 0.
@@ -102,8 +117,16 @@ func (p Page) Position() int {
 	return n
 }
 
-// Alert returns the text of the page's first role="alert" element, or "".
+// Alert returns the page's error: the messages of its error summary, or else the text of its
+// first role="alert" element, or "".
 func (p Page) Alert() string {
+	if s := summaryRE.FindStringSubmatch(p.Body); s != nil {
+		var msgs []string
+		for _, m := range summaryItemRE.FindAllStringSubmatch(s[1], -1) {
+			msgs = append(msgs, strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m[1], ""))))
+		}
+		return strings.Join(msgs, " ")
+	}
 	m := alertRE.FindStringSubmatch(p.Body)
 	if m == nil {
 		return ""

@@ -1,0 +1,64 @@
+package web
+
+import "net/http"
+
+// hostPrefix is the cookie name prefix browsers accept only from a secure origin, with Secure,
+// Path=/ and no Domain: such a cookie cannot be set or overwritten by a sibling subdomain or a
+// plain-http page, so nobody can plant a session or a CSRF cookie.
+const hostPrefix = "__Host-"
+
+// cookieNames are the names of the site's cookies: "__Host-"-prefixed when the site is on
+// https (Config.Secure), plain otherwise (a browser refuses the prefix over http).
+type cookieNames struct {
+	session, csrf, lang, flash string
+}
+
+func newCookieNames(secure bool) cookieNames {
+	n := cookieNames{session: sessionCookie, csrf: csrfCookie, lang: langCookie, flash: flashCookie}
+	if secure {
+		n.session, n.csrf, n.lang, n.flash = hostPrefix+n.session, hostPrefix+n.csrf, hostPrefix+n.lang, hostPrefix+n.flash
+	}
+	return n
+}
+
+// flashCookie carries a one-time notice to the next page (after a redirect): it is set only
+// when the thing it reports happened, and cleared when shown, so a bookmark, a reload or the
+// Back button never repeats it — unlike a ?notice= parameter anyone can put in a link.
+const flashCookie = "flash"
+
+// The flashes and how long one waits for the page that shows it.
+const (
+	flashExpired   = "expired"    // the logon in progress expired
+	flashSignedOut = "signed-out" // the citizen signed out
+	flashMaxAge    = 60
+)
+
+// setFlash makes the next page that shows notices show v.
+func (s *Server) setFlash(w http.ResponseWriter, v string) {
+	http.SetCookie(w, s.cookie(s.cookies.flash, v, flashMaxAge))
+}
+
+// takeFlash returns the flash the request carries (or "") and clears it.
+func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(s.cookies.flash)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, s.cookie(s.cookies.flash, "", -1))
+	switch c.Value {
+	case flashExpired, flashSignedOut:
+		return c.Value
+	}
+	return ""
+}
+
+// cookie returns one of the site's cookies: HttpOnly, SameSite=Lax, Path=/, no Domain, Secure
+// on https. maxAge is as in http.Cookie (0: until the browser closes, < 0: delete now).
+func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
+	return newCookie(name, value, maxAge, s.cfg.Secure)
+}
+
+func newCookie(name, value string, maxAge int, secure bool) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		Secure: secure, SameSite: http.SameSiteLaxMode}
+}
