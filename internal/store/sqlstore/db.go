@@ -102,17 +102,42 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.SetMaxIdleConns(postgresMaxConns / 2)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	if err := pool.PingContext(ctx); err != nil {
+	if err := db.whileBusy(ctx, func() error { return pool.PingContext(ctx) }); err != nil {
 		pool.Close()
 		return nil, scrub(db.openError(err), t.secret)
 	}
 	if t.dialect == &sqliteDialect && !t.memory {
-		if err := db.checkWritable(ctx, t.path); err != nil {
+		if err := db.whileBusy(ctx, func() error { return db.checkWritable(ctx, t.path) }); err != nil {
 			pool.Close()
 			return nil, err
 		}
 	}
 	return db, nil
+}
+
+// openBusyWait bounds how long Open waits for another process that holds a new SQLite file's
+// lock (as long as busy_timeout).
+const openBusyWait = 5 * time.Second
+
+// whileBusy runs fn until it returns something other than a busy database, for at most
+// openBusyWait. Several nodes opening a new SQLite file at once all switch it to WAL mode, which
+// needs an exclusive lock, and SQLite answers SQLITE_BUSY there at once instead of waiting in
+// busy_timeout (it would risk a deadlock), so the wait is ours.
+func (db *DB) whileBusy(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(openBusyWait)
+	backoff := 2 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !db.d.isRetryable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff/2 + rand.N(backoff)):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
 }
 
 // target is a parsed database URL.
