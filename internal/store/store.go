@@ -22,6 +22,9 @@ type Store interface {
 	Attempts
 	Audit
 	Outbox
+	AuthRequests
+	Clients
+	SigningKeys
 	// Tx runs fn in one database transaction, committing when fn returns nil and rolling back
 	// otherwise. Serialization failures and SQLite busy errors are retried a few times.
 	Tx(ctx context.Context, fn func(Store) error) error

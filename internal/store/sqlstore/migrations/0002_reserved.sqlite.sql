@@ -1,0 +1,3 @@
+-- Placeholder on the i10oidc branch only: version 2 belongs to another branch's migration.
+-- Delete this file when merging (the real 0002_*.sqlite.sql takes its place).
+SELECT 1;
