@@ -56,6 +56,9 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer n.Close()
+	if err := n.OIDC.EnsureSigningKey(ctx); err != nil {
+		return err
+	}
 
 	if cfg.Demo {
 		creds, err := demo.Ensure(ctx, n.Store, demo.Deps{
@@ -65,6 +68,11 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("demo citizens: %w", err)
 		}
 		demo.Print(stdout, creds)
+		if url, err := n.EnableDemoService(ctx); err != nil {
+			log.Warn("the demo online service is off", "err", err)
+		} else {
+			fmt.Fprintf(stdout, "Demo online service: %s\n", url)
+		}
 	}
 
 	handler, sweeper, err := n.webHandler()
@@ -149,10 +157,12 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		TrustProxy:      cfg.TrustProxy,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
+		OIDC: n.OIDC, DemoService: n.demoHandler(),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)
 	}
+	n.setHandler(s.Handler())
 	return s.Handler(), s, nil
 }
 
@@ -230,6 +240,9 @@ func sweepSessions(ctx context.Context, s sessionSweeper, n *Node) {
 			}
 			if _, err := n.Store.DeleteAttemptsBefore(ctx, n.Now().Add(-attemptsRetention)); err != nil && ctx.Err() == nil {
 				n.Log.Warn("sweep attempt counters", "err", err)
+			}
+			if err := n.OIDC.Sweep(ctx); err != nil && ctx.Err() == nil {
+				n.Log.Warn("sweep the OpenID provider", "err", err)
 			}
 		}
 	}

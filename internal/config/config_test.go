@@ -99,6 +99,16 @@ func TestValidate(t *testing.T) {
 		{"counts", func(c *Config) { c.LockAfter = 0; c.EmailCodeTries = -1 }, []string{"--lock-after 0: must be at least 1", "--email-code-tries -1"}},
 		{"smtp", func(c *Config) { c.SMTPHost = "m"; c.SMTPTLS = "maybe"; c.SMTPUsername = "u" }, []string{"--smtp-tls", "set both --smtp-username and --smtp-password"}},
 		{"mail from", func(c *Config) { c.MailFrom = "a@b\r\nBcc: x@y" }, []string{"--mail-from"}},
+		{"acr table", func(c *Config) { c.ACRValues = "urn:a=low,urn:b=medium" }, []string{"--acr-values", "entry 2", "medium"}},
+		{"acr table without high", func(c *Config) { c.ACRValues = "urn:a=low,urn:b=substantial" }, []string{"--acr-values", "no acr value names level high"}},
+		{"oidc lifetimes", func(c *Config) {
+			c.OIDCCodeLifetime = time.Hour
+			c.OIDCTokenLifetime = 0
+			c.OIDCJWKSMaxAge = time.Second
+		},
+			[]string{"--oidc-code-lifetime 1h0m0s: want 10s to 10m0s", "--oidc-token-lifetime 0s", "--oidc-jwks-max-age 1s"}},
+		{"oidc request shorter than a logon", func(c *Config) { c.OIDCRequestLifetime = 5 * time.Minute }, []string{"--oidc-request-lifetime 5m0s: must be at least --logon-lifetime"}},
+		{"key rotation too often", func(c *Config) { c.OIDCKeyRotation = 30 * time.Minute }, []string{"--oidc-key-rotation 30m0s", "at least 1h0m0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

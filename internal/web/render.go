@@ -27,7 +27,7 @@ var staticAssets embed.FS
 // pageNames lists every page template (templates/<name>.html, defining "main"). New fails when
 // one is missing, so a typo is found at start-up rather than by the first visitor.
 func pageNames() []string {
-	return []string{"login", "login_password", "login_code", "home", "help_forgot", "error"}
+	return []string{"login", "login_password", "login_code", "home", "help_forgot", "error", "oidc_continue", "oidc_logout"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.
