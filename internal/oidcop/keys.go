@@ -103,9 +103,15 @@ func (c *keyCache) forget() {
 	c.mu.Unlock()
 }
 
-// current returns the key that signs now.
+// current returns the key that signs now. With no key at all (a database serve never started
+// on), it makes the first one.
 func (c *keyCache) current(ctx context.Context) (*signingKey, error) {
 	keys, err := c.all(ctx)
+	if err == nil && len(keys) == 0 {
+		if err = c.p.EnsureSigningKey(ctx); err == nil {
+			keys, err = c.all(ctx)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
