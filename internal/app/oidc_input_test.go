@@ -216,7 +216,9 @@ func TestOIDCBadInput(t *testing.T) {
 			{"client assertion", func() rawResponse {
 				return rawPost(t, token, form, "grant_type=authorization_code&code=x&client_id=tax&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=eyJ.e30.x", nil)
 			}, 401, oidcop.ErrInvalidClient, "private_key_jwt"},
-			{"no code", func() rawResponse { return rawPost(t, token, form, "grant_type=authorization_code&code_verifier=v", basic) }, 400, oidcop.ErrInvalidRequest, "code is missing"},
+			{"no code", func() rawResponse {
+				return rawPost(t, token, form, "grant_type=authorization_code&code_verifier=v", basic)
+			}, 400, oidcop.ErrInvalidRequest, "code is missing"},
 			{"no verifier", func() rawResponse { return rawPost(t, token, form, "grant_type=authorization_code&code=x", basic) }, 400, oidcop.ErrInvalidRequest, "code_verifier"},
 			{"unknown code", func() rawResponse {
 				return rawPost(t, token, form, "grant_type=authorization_code&code=x&code_verifier="+strings.Repeat("v", 43), basic)

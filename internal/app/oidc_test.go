@@ -250,7 +250,6 @@ func TestOIDCCodeRules(t *testing.T) {
 			}
 		}
 
-
 		for _, rp := range []*rpClient{conf, pub} {
 			t.Run(rp.id, func(t *testing.T) {
 				// A wrong verifier: invalid_grant, and the code is spent.
