@@ -361,14 +361,17 @@ func TestOIDCKeyRotation(t *testing.T) {
 	backends(t, func(t *testing.T, backend string) {
 		tn := newOIDCNode(t, backend, nil)
 		rp := newRP(t, tn, oidcop.ClientSpec{ID: "tax", Name: "Tax on web"})
-		b := tn.browser()
-		before := rp.mustLogon(b, "password", "demo", "demo-password-1")
+		before := rp.mustLogon(tn.browser(), "password", "demo", "demo-password-1")
 		oldKID := kidOf(t, before.raw)
 		c, ar := tn.codeFor(t, rp) // a code issued before the rotation, exchanged after it
+		tn.clock.Advance(30 * time.Second)
 
 		k, err := tn.OIDC.RotateSigningKey(context.Background())
 		if err != nil {
 			t.Fatal(err)
+		}
+		if lead, want := k.ActiveFrom.Sub(tn.clock.Now()), 2*tn.Config.OIDCJWKSMaxAge; lead != want {
+			t.Errorf("the new key signs %s after it is published, want twice the JWKS max-age (%s)", lead, want)
 		}
 		if jwks := tn.jwks(t); !slices.Contains(jwks, oldKID) || !slices.Contains(jwks, k.ID) {
 			t.Fatalf("JWKS right after the rotation = %v, want the old %s and the new %s", jwks, oldKID, k.ID)
@@ -377,17 +380,21 @@ func TestOIDCKeyRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if kid := kidOf(t, mid.raw); kid != oldKID {
-			t.Errorf("before its activation the new key signed (%s)", kid)
+		tn.clock.Advance(k.ActiveFrom.Sub(tn.clock.Now()) - time.Second)
+		late := rp.mustLogon(tn.browser(), "password", "demo", "demo-password-1")
+		for _, tok := range []string{mid.raw, late.raw} {
+			if kid := kidOf(t, tok); kid != oldKID {
+				t.Errorf("before its activation the new key signed (%s)", kid)
+			}
 		}
 
-		tn.clock.Advance(k.ActiveFrom.Sub(tn.clock.Now()))
+		tn.clock.Advance(time.Second)
 		after := rp.mustLogon(tn.browser(), "password", "demo", "demo-password-1")
 		if kid := kidOf(t, after.raw); kid != k.ID {
 			t.Errorf("after activation the token is signed by %s, want the new key %s", kid, k.ID)
 		}
 		verifier := rp.prov.Verifier(&oidc.Config{ClientID: rp.id})
-		for _, tok := range []string{before.raw, mid.raw} {
+		for _, tok := range []string{before.raw, mid.raw, late.raw, after.raw} {
 			if _, err := verifier.Verify(context.Background(), tok); err != nil {
 				t.Errorf("a token of the old key no longer verifies: %v", err)
 			}
