@@ -94,7 +94,7 @@ func startTestNode(t testing.TB, backend string, start time.Time, mutate func(*c
 func (tn *testNode) citizen() *webtest.Citizen { return webtest.New(tn.url, nil) }
 
 // lastCode reads the newest e-mailed code for address from the outbox.
-func (tn *testNode) lastCode(t *testing.T, address string) string {
+func (tn *testNode) lastCode(t testing.TB, address string) string {
 	t.Helper()
 	msgs, err := tn.Store.ListMessages(context.Background(), 20)
 	if err != nil {
@@ -112,7 +112,7 @@ func (tn *testNode) lastCode(t *testing.T, address string) string {
 }
 
 // answer computes the right code for the page p of a logon with kind.
-func (tn *testNode) answer(t *testing.T, kind string, p webtest.Page) string {
+func (tn *testNode) answer(t testing.TB, kind string, p webtest.Page) string {
 	t.Helper()
 	switch kind {
 	case "tokencard":

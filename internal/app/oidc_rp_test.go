@@ -38,7 +38,7 @@ const (
 )
 
 // newOIDCNode is a node whose clock starts now: ID tokens' iat and exp come from the real clock.
-func newOIDCNode(t *testing.T, backend string, mutate func(*config.Config)) *testNode {
+func newOIDCNode(t testing.TB, backend string, mutate func(*config.Config)) *testNode {
 	t.Helper()
 	return startTestNode(t, backend, nowish(), mutate, nil)
 }
@@ -48,7 +48,7 @@ func nowish() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // rpClient is one registered online service.
 type rpClient struct {
-	t      *testing.T
+	t      testing.TB
 	tn     *testNode
 	id     string
 	secret string
@@ -58,7 +58,7 @@ type rpClient struct {
 
 // newRP registers spec (ID and Name required; the redirect URIs are the test's) and discovers
 // the node.
-func newRP(t *testing.T, tn *testNode, spec oidcop.ClientSpec) *rpClient {
+func newRP(t testing.TB, tn *testNode, spec oidcop.ClientSpec) *rpClient {
 	t.Helper()
 	spec.RedirectURIs = []string{rpBase + "/callback"}
 	spec.PostLogoutRedirectURIs = []string{rpBase + "/"}
@@ -287,7 +287,7 @@ func wantRPError(t *testing.T, what string, err error, code string) *rpError {
 }
 
 // codeFor logs on for rp in a fresh browser and returns the code, not yet exchanged.
-func (tn *testNode) codeFor(t *testing.T, rp *rpClient) (string, authRequest) {
+func (tn *testNode) codeFor(t testing.TB, rp *rpClient) (string, authRequest) {
 	t.Helper()
 	ar := rp.start()
 	c := tn.browser()
@@ -306,7 +306,7 @@ func (tn *testNode) codeFor(t *testing.T, rp *rpClient) (string, authRequest) {
 }
 
 // kidOf returns the key id in a JWT's header.
-func kidOf(t *testing.T, jwt string) string {
+func kidOf(t testing.TB, jwt string) string {
 	t.Helper()
 	head, _, _ := strings.Cut(jwt, ".")
 	b, err := base64.RawURLEncoding.DecodeString(head)
@@ -324,7 +324,7 @@ func kidOf(t *testing.T, jwt string) string {
 }
 
 // jwks returns the key ids the node publishes.
-func (tn *testNode) jwks(t *testing.T) []string {
+func (tn *testNode) jwks(t testing.TB) []string {
 	t.Helper()
 	resp, err := http.Get(tn.url + oidcop.JWKSPath)
 	if err != nil {
