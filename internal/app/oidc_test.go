@@ -105,17 +105,19 @@ func TestOIDCEveryKindAndLevel(t *testing.T) {
 
 // TestOIDCLevelHigh: no key kind reaches high, and the online service hears so at once.
 func TestOIDCLevelHigh(t *testing.T) {
-	tn := newOIDCNode(t, "sqlite", nil)
-	rp := newRP(t, tn, oidcop.ClientSpec{ID: "tax", Name: "Tax on web"})
-	_, _, err := rp.logon(tn.browser(), "password", "demo", "demo-password-1", acrValues(eidasHigh))
-	re := wantRPError(t, "acr high", err, oidcop.ErrUnmetAuthentication)
-	if !strings.Contains(re.description, "high") {
-		t.Errorf("description %q", re.description)
-	}
-	// A client whose default level is high is refused the same way.
-	strict := newRP(t, tn, oidcop.ClientSpec{ID: "strict", Name: "Strict", DefaultLevel: "high"})
-	_, _, err = strict.logon(tn.browser(), "password", "demo", "demo-password-1")
-	wantRPError(t, "default level high", err, oidcop.ErrUnmetAuthentication)
+	backends(t, func(t *testing.T, backend string) {
+		tn := newOIDCNode(t, backend, nil)
+		rp := newRP(t, tn, oidcop.ClientSpec{ID: "tax", Name: "Tax on web"})
+		_, _, err := rp.logon(tn.browser(), "password", "demo", "demo-password-1", acrValues(eidasHigh))
+		re := wantRPError(t, "acr high", err, oidcop.ErrUnmetAuthentication)
+		if !strings.Contains(re.description, "high") {
+			t.Errorf("description %q", re.description)
+		}
+		// A client whose default level is high is refused the same way.
+		strict := newRP(t, tn, oidcop.ClientSpec{ID: "strict", Name: "Strict", DefaultLevel: "high"})
+		_, _, err = strict.logon(tn.browser(), "password", "demo", "demo-password-1")
+		wantRPError(t, "default level high", err, oidcop.ErrUnmetAuthentication)
+	})
 }
 
 // TestOIDCStepUp: a session at low steps up with a stronger key for the same citizen; another
@@ -327,31 +329,33 @@ func TestOIDCCodeRules(t *testing.T) {
 // TestOIDCIDTokenIntegrity: a tampered ID token, or one signed by a key the node never
 // published, fails verification at the online service.
 func TestOIDCIDTokenIntegrity(t *testing.T) {
-	tn := newOIDCNode(t, "sqlite", nil)
-	rp := newRP(t, tn, oidcop.ClientSpec{ID: "tax", Name: "Tax on web"})
-	res := rp.mustLogon(tn.browser(), "password", "demo", "demo-password-1")
-	parts := strings.Split(res.raw, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := strings.Replace(string(payload), res.claims.Sub, strings.Repeat("A", len(res.claims.Sub)), 1)
-	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(forged)) + "." + parts[2]
-	verifier := rp.prov.Verifier(&oidc.Config{ClientID: rp.id})
-	if _, err := verifier.Verify(context.Background(), tampered); err == nil {
-		t.Error("a tampered ID token verified")
-	}
-	sig := []byte(parts[2])
-	sig[10] ^= 1
-	if _, err := verifier.Verify(context.Background(), parts[0]+"."+parts[1]+"."+string(sig)); err == nil {
-		t.Error("an ID token with a changed signature verified")
-	}
-	if _, err := verifier.Verify(context.Background(), parts[0]+"."+parts[1]+"."); err == nil {
-		t.Error("an unsigned ID token verified")
-	}
-	if _, err := verifier.Verify(context.Background(), res.raw); err != nil {
-		t.Errorf("the genuine ID token: %v", err)
-	}
+	backends(t, func(t *testing.T, backend string) {
+		tn := newOIDCNode(t, backend, nil)
+		rp := newRP(t, tn, oidcop.ClientSpec{ID: "tax", Name: "Tax on web"})
+		res := rp.mustLogon(tn.browser(), "password", "demo", "demo-password-1")
+		parts := strings.Split(res.raw, ".")
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := strings.Replace(string(payload), res.claims.Sub, strings.Repeat("A", len(res.claims.Sub)), 1)
+		tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(forged)) + "." + parts[2]
+		verifier := rp.prov.Verifier(&oidc.Config{ClientID: rp.id})
+		if _, err := verifier.Verify(context.Background(), tampered); err == nil {
+			t.Error("a tampered ID token verified")
+		}
+		sig := []byte(parts[2])
+		sig[10] ^= 1
+		if _, err := verifier.Verify(context.Background(), parts[0]+"."+parts[1]+"."+string(sig)); err == nil {
+			t.Error("an ID token with a changed signature verified")
+		}
+		if _, err := verifier.Verify(context.Background(), parts[0]+"."+parts[1]+"."); err == nil {
+			t.Error("an unsigned ID token verified")
+		}
+		if _, err := verifier.Verify(context.Background(), res.raw); err != nil {
+			t.Errorf("the genuine ID token: %v", err)
+		}
+	})
 }
 
 // TestOIDCKeyRotation rotates the signing key in the middle of logons: tokens signed before
