@@ -121,8 +121,9 @@ func (p *Provider) Authorize(ctx context.Context, params url.Values) (string, er
 		return fail(ErrInvalidRequest, "nonce is longer than %d characters", maxNonceLen)
 	}
 
-	if d.Scopes, err = checkScopes(c, one("scope")); err != nil {
-		return p.errorRedirect(redirectURI, state, err.(*Error)), nil
+	var perr *Error
+	if d.Scopes, perr = checkScopes(c, one("scope")); perr != nil {
+		return p.errorRedirect(redirectURI, state, perr), nil
 	}
 	if err := checkPKCE(one("code_challenge"), one("code_challenge_method")); err != nil {
 		return p.errorRedirect(redirectURI, state, err), nil
@@ -175,7 +176,7 @@ func (p *Provider) Authorize(ctx context.Context, params url.Values) (string, er
 
 // checkScopes returns the requested scopes, which must include openid and be allowed for the
 // client (offline_access never is: no refresh tokens are issued).
-func checkScopes(c client, raw string) ([]string, error) {
+func checkScopes(c client, raw string) ([]string, *Error) {
 	scopes := strings.Fields(raw)
 	if len(scopes) == 0 {
 		return nil, protocolError(ErrInvalidScope, "scope is missing; an OpenID Connect request needs at least 'openid'")

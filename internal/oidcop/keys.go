@@ -67,7 +67,8 @@ func newKeyCache(p *Provider) *keyCache {
 	return &keyCache{p: p, ttl: min(maxCache, p.cfg.publishAhead()/4)}
 }
 
-// all returns every stored key, from the cache when it is fresh.
+// all returns every stored key, from the cache when it is fresh: the published keys (the
+// sweeper removes those past their retention).
 func (c *keyCache) all(ctx context.Context) ([]*signingKey, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -122,12 +123,6 @@ func (c *keyCache) current(ctx context.Context) (*signingKey, error) {
 		return k, nil
 	}
 	return nil, errors.New("no signing key is active (run serve once, or admin signing-keys rotate)")
-}
-
-// published returns the keys the JWKS lists: all stored keys (the sweeper removes those past
-// their retention).
-func (c *keyCache) published(ctx context.Context) ([]*signingKey, error) {
-	return c.all(ctx)
 }
 
 // currentKey is the key of the highest generation active at now, or nil.
@@ -325,7 +320,7 @@ func (p *Provider) maintainKeys(ctx context.Context) error {
 // serveJWKS answers GET /oidc/jwks with every published key. The answer may be cached for
 // JWKSMaxAge: a new key is published twice that long before it signs.
 func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	keys, err := p.keys.published(r.Context())
+	keys, err := p.keys.all(r.Context())
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "jwks", "err", err)
 		writeJSONError(w, asProtocolError(err))

@@ -143,7 +143,6 @@ type Provider struct {
 	rand    io.Reader
 	log     *slog.Logger
 	op      *op.Provider
-	storage *storage
 	keys    *keyCache
 	handler http.Handler
 }
@@ -164,13 +163,12 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	p := &Provider{cfg: cfg, st: d.Store, sealer: d.Sealer, hasher: d.Hasher, audit: d.Audit, reach: d.Reachable,
 		now: d.Now, rand: d.Rand, log: log}
 	p.keys = newKeyCache(p)
-	p.storage = &storage{p: p}
 	opts := []op.Option{op.WithCrypto(tokenCrypto{p.sealer})}
 	if strings.HasPrefix(cfg.Issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	var err error
-	p.op, err = op.NewProvider(&op.Config{CodeMethodS256: true, AuthMethodPost: true}, p.storage, op.StaticIssuer(cfg.Issuer), opts...)
+	p.op, err = op.NewProvider(&op.Config{CodeMethodS256: true, AuthMethodPost: true}, &storage{p: p}, op.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}

@@ -57,9 +57,8 @@ func encodeRequest(d requestData) []byte {
 // authRequest is a completed authorization request as the op package sees it (op.AuthRequest,
 // op.IDTokenRequest, op.TokenRequest).
 type authRequest struct {
-	row       store.AuthRequest
-	d         requestData
-	accountID int64
+	row store.AuthRequest
+	d   requestData
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)

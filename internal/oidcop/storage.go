@@ -134,7 +134,7 @@ func (s *storage) CreateAccessToken(ctx context.Context, tr op.TokenRequest) (st
 		if !ok {
 			return protocolError(ErrInvalidGrant, "the code was revoked while it was exchanged")
 		}
-		return p.record(ctx, tx, store.AuditEvent{Type: audit.OIDCTokenIssued, AccountID: ar.accountID,
+		return p.record(ctx, tx, store.AuditEvent{Type: audit.OIDCTokenIssued, AccountID: ar.row.AccountID,
 			Detail: map[string]string{"client": ar.row.ClientID}})
 	})
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 	if !ok {
 		return fmt.Errorf("ID token for %T: %w", r, errNotSupported)
 	}
-	if err := s.p.fillUserinfo(ctx, info, ar.accountID, ar.d.Subject, scopes); err != nil {
+	if err := s.p.fillUserinfo(ctx, info, ar.row.AccountID, ar.d.Subject, scopes); err != nil {
 		return err
 	}
 	if ar.d.SessionID != "" {
@@ -184,7 +184,7 @@ func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorith
 
 // KeySet returns every published key (id_token_hint verification).
 func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
-	ks, err := s.p.keys.published(ctx)
+	ks, err := s.p.keys.all(ctx)
 	if err != nil {
 		return nil, err
 	}

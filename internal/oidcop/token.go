@@ -190,5 +190,5 @@ func (p *Provider) consumeCode(ctx context.Context, c client, code string) (*aut
 	if err != nil {
 		return nil, err
 	}
-	return &authRequest{row: row, d: d, accountID: row.AccountID}, nil
+	return &authRequest{row: row, d: d}, nil
 }
