@@ -42,7 +42,8 @@ Commands:
   serve     run the server (embedded SQLite under ./data unless --database-url is set)
   migrate   apply database migrations and exit
   version   print the version
-  admin     operator tasks: users, tokencards, mail, audit, secrets (sleutelbos admin help)
+  admin     operator tasks: users, tokencards, clients, signing-keys, mail, audit, secrets
+            (sleutelbos admin help)
 
 Run 'sleutelbos COMMAND --help' for the flags of a command. Every flag can also be set as a
 SLEUTELBOS_* environment variable or as a key in the --config file.

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,7 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	qrcode "github.com/skip2/go-qrcode"
+	"golang.org/x/oauth2"
 
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
@@ -532,4 +536,128 @@ func TestDemoOutput(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("the printed QR code is not the QR code of %s:\n%s", uri, strings.Join(qr, "\n"))
 	}
+}
+
+// TestOIDCAcrossNodes runs OpenID Connect logons across two serve nodes on one PostgreSQL
+// database behind one public URL: the authorization request on one node, the logon and the
+// code exchange on the other, the ID token verified with the first node's keys, userinfo on
+// the first. Both nodes sign with the same key.
+func TestOIDCAcrossNodes(t *testing.T) {
+	t.Parallel()
+	dbURL := sqltest.PostgresURL(t)
+	port := freePort(t)
+	public := "http://127.0.0.1:" + port
+	a := startNode(t, "--database-url", dbURL, "--demo", "--node-name", "a", "--listen", "127.0.0.1:"+port)
+	b := startNode(t, "--database-url", dbURL, "--node-name", "b", "--base-url", public)
+	if a.url != public {
+		t.Fatalf("node a serves at %s, want %s", a.url, public)
+	}
+
+	var out strings.Builder
+	redirect := "http://127.0.0.1:9/rp/callback"
+	err := run(context.Background(), []string{"admin", "--database-url", dbURL, "--encryption-keys", procEncKeys, "--hash-key", procHashKey,
+		"clients", "add", "--id", "tax", "--name", "Tax on web", "--redirect-uri", redirect}, noEnv, nil, &out, &out)
+	if err != nil {
+		t.Fatalf("admin clients add: %v\n%s", err, out.String())
+	}
+	secret := regexp.MustCompile(`client secret: (\S+)`).FindStringSubmatch(out.String())
+	if secret == nil {
+		t.Fatalf("no secret in %q", out.String())
+	}
+
+	ctx := context.Background()
+	prov, err := oidc.NewProvider(ctx, public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := prov.Verifier(&oidc.Config{ClientID: "tax"})
+
+	// logon asks on node first, logs on at node second, exchanges the code at node second.
+	logon := func(first, second *node) (*oauth2.Token, *oidc.IDToken, string) {
+		t.Helper()
+		conf := oauth2.Config{ClientID: "tax", ClientSecret: secret[1], Endpoint: prov.Endpoint(), RedirectURL: redirect,
+			Scopes: []string{oidc.ScopeOpenID, "profile"}}
+		conf.Endpoint.TokenURL = second.url + "/oidc/token"
+		c := webtest.New(first.url, nil)
+		c.Client.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), redirect) {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		state, nonce, pkce := rand.Text(), rand.Text(), oauth2.GenerateVerifier()
+		authURL := conf.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(pkce),
+			oauth2.SetAuthURLParam("acr_values", "urn:be:fedict:iam:fas:Level200"), oauth2.SetAuthURLParam("prompt", "login"))
+		p, err := c.Get(strings.TrimPrefix(authURL, public))
+		if err != nil || p.URL.Path != "/login" {
+			t.Fatalf("authorization request on %s: %v at %v", first.url, err, p.URL)
+		}
+		c.Base = second.url // same cookies (cookies ignore the port), other node
+		p, err = c.LogonFrom(p, "password", "demo", "demo-password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, target, _ := strings.Cut(p.Header.Get("Refresh"), "url=")
+		cb, err := url.Parse(target)
+		if err != nil || !strings.HasPrefix(target, redirect) || cb.Query().Get("state") != state || cb.Query().Get("iss") != public {
+			t.Fatalf("logon on %s ended at %s (status %d, %q), sent to %q", second.url, p.URL, p.Status, p.Alert(), target)
+		}
+		tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(pkce))
+		if err != nil {
+			t.Fatalf("exchange on %s: %v", second.url, err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := verifier.Verify(ctx, raw)
+		if err != nil || idt.Nonce != nonce {
+			t.Fatalf("verify the ID token with the public JWKS: %v", err)
+		}
+		return tok, idt, raw
+	}
+	tok, idt, rawB := logon(a, b)
+	var claims struct {
+		ACR string `json:"acr"`
+	}
+	if err := idt.Claims(&claims); err != nil || claims.ACR != "urn:be:fedict:iam:fas:Level200" {
+		t.Errorf("acr %q (%v)", claims.ACR, err)
+	}
+	ui, err := prov.UserInfo(ctx, oauth2.StaticTokenSource(tok)) // the public URL: node a
+	if err != nil || ui.Subject != idt.Subject {
+		t.Fatalf("userinfo on node a for a token of node b: %v (%v)", err, ui)
+	}
+	_, again, rawA := logon(b, a)
+	if again.Subject != idt.Subject {
+		t.Errorf("sub on node a %q, on node b %q", again.Subject, idt.Subject)
+	}
+	if ka, kb := jwtKeyID(t, rawA), jwtKeyID(t, rawB); ka != kb {
+		t.Errorf("node a signs with %s, node b with %s", ka, kb)
+	}
+}
+
+// freePort returns a port of 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// jwtKeyID returns the kid of a JWT's header.
+func jwtKeyID(t *testing.T, jwt string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(jwt, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil || h.Kid == "" {
+		t.Fatalf("JWT header %s: %v", b, err)
+	}
+	return h.Kid
 }

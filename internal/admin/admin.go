@@ -38,6 +38,12 @@ const usage = `Usage: sleutelbos admin [config flags] COMMAND …
   mail retry ID | --failed          send a failed message again
   audit export [--after ID]         the audit log as JSON lines
   secrets generate                  values for --encryption-keys and --hash-key
+  clients add --id ID --name NAME --redirect-uri URI [--redirect-uri …] [--post-logout-redirect-uri URI]
+              [--public] [--scopes "openid profile email"] [--default-level low] [--pairwise]
+                                    register an online service (prints its secret once)
+  clients list | show ID | remove ID | rotate-secret ID
+  signing-keys rotate               a new ID token signing key (published now, signs later)
+  signing-keys list                 the signing keys and their state
 
 Config flags are those of 'sleutelbos serve' (for example --database-url, --data-dir).
 `
@@ -103,6 +109,14 @@ var commands = map[string]func(*env, *flag.FlagSet, []string) error{
 	"mail status":        mailStatus,
 	"mail retry":         mailRetry,
 	"audit export":       auditExport,
+
+	"clients add":           clientsAdd,
+	"clients list":          clientsList,
+	"clients show":          clientsShow,
+	"clients remove":        clientsRemove,
+	"clients rotate-secret": clientsRotateSecret,
+	"signing-keys rotate":   signingKeysRotate,
+	"signing-keys list":     signingKeysList,
 }
 
 // explain renders an error for the operator: LocalizedErrors in English, one per line.

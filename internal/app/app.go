@@ -26,6 +26,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/oidcop"
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
 	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
@@ -60,6 +61,9 @@ type Node struct {
 	Login     *login.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
 	Worker *outbox.Worker
+	// OIDC is the OpenID provider online services log on through.
+	OIDC *oidcop.Provider
+	demo demoParts
 
 	progress func(msg string) // nil: report nothing
 }
@@ -228,7 +232,10 @@ func (n *Node) wire() error {
 		IPLimiter: attempts.New(n.Store, ipPolicy, n.Now),
 		Audit:     n.Audit, Now: n.Now, Log: n.Log,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return n.wireOIDC()
 }
 
 // mailDomain turns a host into something usable after "@": an IP address or a bare name gets

@@ -38,10 +38,25 @@ type testNode struct {
 	secret []byte
 }
 
+// testStart is the test clock's first instant.
+var testStart = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
 // newTestNode opens a node on backend ("sqlite" or "postgres") with cheap password hashing.
 func newTestNode(t testing.TB, backend string, mutate func(*config.Config)) *testNode {
 	t.Helper()
+	return startTestNode(t, backend, testStart, mutate, nil)
+}
+
+// startTestNode opens a node whose clock starts at start and serves it with httptest, at the
+// node's base URL (the OpenID provider's issuer). before, when set, runs on the node before its
+// handler is built.
+func startTestNode(t testing.TB, backend string, start time.Time, mutate func(*config.Config), before func(*Node)) *testNode {
+	t.Helper()
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
 	cfg := config.Default()
+	cfg.BaseURL = srv.URL
 	cfg.DataDir = t.TempDir()
 	cfg.EncryptionKeys, cfg.HashKey = testEncryptionKeys, testHashKey
 	cfg.PasswordMemoryKiB, cfg.PasswordTime = 8*1024, 1
@@ -54,7 +69,7 @@ func newTestNode(t testing.TB, backend string, mutate func(*config.Config)) *tes
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	clk := clock.NewFake(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+	clk := clock.NewFake(start)
 	n, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
@@ -64,12 +79,12 @@ func newTestNode(t testing.TB, backend string, mutate func(*config.Config)) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := n.Handler()
-	if err != nil {
+	if before != nil {
+		before(n)
+	}
+	if h, err = n.Handler(); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 	tn := &testNode{Node: n, clock: clk, url: srv.URL, demo: map[string]demo.Citizen{}}
 	for _, c := range cs {
 		tn.demo[c.Username] = c
@@ -81,7 +96,7 @@ func newTestNode(t testing.TB, backend string, mutate func(*config.Config)) *tes
 func (tn *testNode) citizen() *webtest.Citizen { return webtest.New(tn.url, nil) }
 
 // lastCode reads the newest e-mailed code for address from the outbox.
-func (tn *testNode) lastCode(t *testing.T, address string) string {
+func (tn *testNode) lastCode(t testing.TB, address string) string {
 	t.Helper()
 	msgs, err := tn.Store.ListMessages(context.Background(), 20)
 	if err != nil {
@@ -99,7 +114,7 @@ func (tn *testNode) lastCode(t *testing.T, address string) string {
 }
 
 // answer computes the right code for the page p of a logon with kind.
-func (tn *testNode) answer(t *testing.T, kind string, p webtest.Page) string {
+func (tn *testNode) answer(t testing.TB, kind string, p webtest.Page) string {
 	t.Helper()
 	switch kind {
 	case "tokencard":

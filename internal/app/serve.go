@@ -67,6 +67,9 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer n.Close()
+	if err := n.OIDC.EnsureSigningKey(ctx); err != nil {
+		return err
+	}
 
 	if cfg.Demo {
 		progress("Creating the demo citizens (hashing their passwords takes a moment)…")
@@ -82,6 +85,11 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		if err := demo.Print(stdout, creds, opts); err != nil {
 			return err
+		}
+		if url, err := n.EnableDemoService(ctx); err != nil {
+			log.Warn("the demo online service is off", "err", err)
+		} else {
+			fmt.Fprintf(stdout, "Demo online service: %s\n", url)
 		}
 	}
 	progress("Starting the web server…")
@@ -179,10 +187,12 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"),
+		OIDC:    n.OIDC, DemoService: n.demoHandler(),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)
 	}
+	n.setHandler(s.Handler())
 	return s.Handler(), s, nil
 }
 
@@ -290,5 +300,8 @@ func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 		n.Log.Warn("sweep codes", "err", err)
 	} else if c > 0 {
 		n.Log.Info("swept codes", "deleted", c)
+	}
+	if err := n.OIDC.Sweep(ctx); err != nil && ctx.Err() == nil {
+		n.Log.Warn("sweep the OpenID provider", "err", err)
 	}
 }

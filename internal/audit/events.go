@@ -17,6 +17,10 @@ const (
 	PasswordChanged     = "password.changed"      // a citizen's password changed
 	TokencardImported   = "tokencard.imported"    // token cards were imported
 	AccountCreated      = "account.created"       // an account was created
+	OIDCAuthorized      = "oidc.authorized"       // an online service's logon request was completed; Detail: client, level, acr
+	OIDCTokenIssued     = "oidc.token_issued"     // an authorization code was exchanged for tokens; Detail: client
+	OIDCCodeReplayed    = "oidc.code_replayed"    // a used authorization code came back: what it gave is revoked
+	OIDCLogout          = "oidc.logout"           // an online service ended the citizen's session (RP-initiated logout)
 )
 
 // Reasons of a logon.failure.
@@ -28,6 +32,7 @@ const (
 	ReasonThrottled      = "throttled"       // the attempt was refused by throttling
 	ReasonKeyMissing     = "key_missing"     // no active key of the chosen kind
 	ReasonKeyLocked      = "key_locked"      // the chosen key is locked
+	ReasonOtherAccount   = "other_account"   // a step-up bound to one citizen was tried with another's password
 )
 
 // Actors: who caused an event.

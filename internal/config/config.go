@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/oidcop/acr"
 )
 
 // Config is the whole configuration of a Sleutelbos node.
@@ -83,6 +84,14 @@ type Config struct {
 	MailMaxAttempts int
 	MailBackoff     time.Duration
 	MailMaxBackoff  time.Duration
+
+	// The OpenID provider.
+	ACRValues           string // acr value=level table (internal/oidcop/acr)
+	OIDCCodeLifetime    time.Duration
+	OIDCTokenLifetime   time.Duration
+	OIDCRequestLifetime time.Duration
+	OIDCKeyRotation     time.Duration // 0: only `admin signing-keys rotate`
+	OIDCJWKSMaxAge      time.Duration
 }
 
 // Default returns the embedded default: SQLite under ./data, listening on 127.0.0.1:8080.
@@ -123,6 +132,13 @@ func Default() Config {
 		MailMaxAttempts:   12,
 		MailBackoff:       30 * time.Second,
 		MailMaxBackoff:    time.Hour,
+
+		ACRValues:           acr.Default,
+		OIDCCodeLifetime:    time.Minute,
+		OIDCTokenLifetime:   10 * time.Minute,
+		OIDCRequestLifetime: 30 * time.Minute,
+		OIDCKeyRotation:     30 * 24 * time.Hour,
+		OIDCJWKSMaxAge:      15 * time.Minute,
 	}
 }
 
@@ -178,6 +194,12 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.IntVar(&c.MailMaxAttempts, "mail-max-attempts", c.MailMaxAttempts, "delivery attempts before a message fails")
 	fs.DurationVar(&c.MailBackoff, "mail-backoff", c.MailBackoff, "first retry delay (doubles)")
 	fs.DurationVar(&c.MailMaxBackoff, "mail-max-backoff", c.MailMaxBackoff, "longest retry delay")
+	fs.StringVar(&c.ACRValues, "acr-values", c.ACRValues, "OpenID Connect acr values and the level each names: value=level,…")
+	fs.DurationVar(&c.OIDCCodeLifetime, "oidc-code-lifetime", c.OIDCCodeLifetime, "how long an authorization code may be exchanged")
+	fs.DurationVar(&c.OIDCTokenLifetime, "oidc-token-lifetime", c.OIDCTokenLifetime, "lifetime of ID and access tokens")
+	fs.DurationVar(&c.OIDCRequestLifetime, "oidc-request-lifetime", c.OIDCRequestLifetime, "how long an online service's logon request waits for the citizen")
+	fs.DurationVar(&c.OIDCKeyRotation, "oidc-key-rotation", c.OIDCKeyRotation, "age at which a new ID token signing key is made (0: only by admin signing-keys rotate)")
+	fs.DurationVar(&c.OIDCJWKSMaxAge, "oidc-jwks-max-age", c.OIDCJWKSMaxAge, "how long online services may cache the signing keys; a new key signs after twice this")
 }
 
 // EnvPrefix prefixes every environment variable.
@@ -439,6 +461,7 @@ func (c *Config) Validate() error {
 			bad(u.name, strconv.Quote(u.v), "want an absolute http:// or https:// URL, or a path on this site such as /privacy")
 		}
 	}
+	errs = append(errs, c.validateOIDC()...)
 	if c.MailFrom != "" && (strings.ContainsAny(c.MailFrom, "\r\n<> ") || !strings.Contains(c.MailFrom, "@")) {
 		bad("mail-from", strconv.Quote(c.MailFrom), "want a plain address such as noreply@example.org")
 	}
@@ -480,6 +503,36 @@ func linkURL(v string) bool {
 		return !strings.HasPrefix(v, "//") && u.Scheme == "" && u.Host == ""
 	}
 	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
+}
+
+// validateOIDC checks the OpenID provider's settings.
+func (c *Config) validateOIDC() []error {
+	var errs []error
+	bad := func(flagName string, val any, why string) {
+		errs = append(errs, fmt.Errorf("--%s %v: %s", flagName, val, why))
+	}
+	if _, err := acr.Parse(c.ACRValues); err != nil {
+		bad("acr-values", strconv.Quote(c.ACRValues), strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	within := func(name string, v, lo, hi time.Duration) {
+		if v < lo || v > hi {
+			bad(name, v, fmt.Sprintf("want %s to %s", lo, hi))
+		}
+	}
+	// RFC 6749 §4.1.2: a code lives at most ten minutes.
+	within("oidc-code-lifetime", c.OIDCCodeLifetime, 10*time.Second, 10*time.Minute)
+	within("oidc-token-lifetime", c.OIDCTokenLifetime, time.Minute, 24*time.Hour)
+	within("oidc-request-lifetime", c.OIDCRequestLifetime, time.Minute, 24*time.Hour)
+	within("oidc-jwks-max-age", c.OIDCJWKSMaxAge, time.Minute, 24*time.Hour)
+	if c.OIDCRequestLifetime < c.LogonLifetime {
+		bad("oidc-request-lifetime", c.OIDCRequestLifetime, fmt.Sprintf("must be at least --logon-lifetime (%s): the logon happens within the request", c.LogonLifetime))
+	}
+	// A new key is published twice the JWKS cache lifetime before it signs; rotating more often
+	// would make keys before the last one ever signed.
+	if c.OIDCKeyRotation != 0 && c.OIDCKeyRotation < max(time.Hour, 4*c.OIDCJWKSMaxAge) {
+		bad("oidc-key-rotation", c.OIDCKeyRotation, fmt.Sprintf("want 0 (only by the admin command) or at least %s (1h, and 4 × --oidc-jwks-max-age)", max(time.Hour, 4*c.OIDCJWKSMaxAge)))
+	}
+	return errs
 }
 
 func oneOf(v string, allowed ...string) bool {

@@ -111,6 +111,16 @@ func TestValidate(t *testing.T) {
 		{"dev mailbox behind a proxy", func(c *Config) { c.DevMailbox, c.TrustProxy = true, true }, []string{"--dev-mailbox true:", "refused together with --trust-proxy"}},
 		{"dev mailbox on https", func(c *Config) { c.DevMailbox, c.BaseURL = true, "HTTPS://login.example.test" }, []string{"--dev-mailbox true:", "refused together with an https:// --base-url"}},
 		{"dev mailbox with smtp", func(c *Config) { c.DevMailbox, c.SMTPHost = true, "mail.example.org" }, []string{"--dev-mailbox true:", "--smtp-host"}},
+		{"acr table", func(c *Config) { c.ACRValues = "urn:a=low,urn:b=medium" }, []string{"--acr-values", "entry 2", "medium"}},
+		{"acr table without high", func(c *Config) { c.ACRValues = "urn:a=low,urn:b=substantial" }, []string{"--acr-values", "no acr value names level high"}},
+		{"oidc lifetimes", func(c *Config) {
+			c.OIDCCodeLifetime = time.Hour
+			c.OIDCTokenLifetime = 0
+			c.OIDCJWKSMaxAge = time.Second
+		},
+			[]string{"--oidc-code-lifetime 1h0m0s: want 10s to 10m0s", "--oidc-token-lifetime 0s", "--oidc-jwks-max-age 1s"}},
+		{"oidc request shorter than a logon", func(c *Config) { c.OIDCRequestLifetime = 5 * time.Minute }, []string{"--oidc-request-lifetime 5m0s: must be at least --logon-lifetime"}},
+		{"key rotation too often", func(c *Config) { c.OIDCKeyRotation = 30 * time.Minute }, []string{"--oidc-key-rotation 30m0s", "at least 1h0m0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

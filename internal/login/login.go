@@ -40,6 +40,10 @@ type Transaction struct {
 	Challenge *keys.Challenge `json:"challenge,omitempty"`
 	StartedAt time.Time       `json:"started_at"`
 	DoneAt    time.Time       `json:"done_at,omitempty"`
+
+	// BoundAccountID, when set, is the only citizen this logon may log on: a step-up of a
+	// logged-on session never silently becomes another citizen's logon.
+	BoundAccountID int64 `json:"bound_account_id,omitempty"`
 }
 
 // Choice is a key kind offered on the chooser.
@@ -76,6 +80,9 @@ var (
 	ErrOutOfOrder = i18n.NewError("login.error.out_of_order")
 	// ErrCannotResend: the kind has no "send a new code".
 	ErrCannotResend = i18n.NewError("login.error.cannot_resend")
+	// ErrOtherAccount: a logon bound to the logged-on citizen was given another citizen's
+	// username and password (said only after the password was right).
+	ErrOtherAccount = i18n.NewError("login.error.other_account")
 )
 
 // NoKeyError says the citizen has no active key of the chosen kind (never had one,
@@ -212,6 +219,14 @@ func (s *Service) Start(min keys.Level, returnTo string) *Transaction {
 	return &Transaction{Step: StepChoose, MinLevel: min, Return: returnTo, StartedAt: s.now()}
 }
 
+// StartFor begins a logon that must reach min and may only log on the citizen accountID: the
+// step-up (or fresh logon) of a session that already belongs to that citizen.
+func (s *Service) StartFor(min keys.Level, returnTo string, accountID int64) *Transaction {
+	tx := s.Start(min, returnTo)
+	tx.BoundAccountID = accountID
+	return tx
+}
+
 // offered reports whether the policy offers kind now.
 func (s *Service) offered(kind string) bool {
 	return s.cfg.Offered == nil || s.cfg.Offered(kind, s.now())
@@ -296,6 +311,11 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	acct := pw.acct
 	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, pwScope)); err != nil {
 		return fmt.Errorf("submit password: %w", err)
+	}
+	if tx.BoundAccountID != 0 && acct.ID != tx.BoundAccountID {
+		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind,
+			Reason: audit.ReasonOtherAccount, IP: c.IP, Detail: map[string]string{"bound_account": fmt.Sprint(tx.BoundAccountID)}})
+		return ErrOtherAccount
 	}
 	if pw.rehash {
 		s.rehash(ctx, acct.ID, password)

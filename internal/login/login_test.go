@@ -669,3 +669,51 @@ func TestKeyLockedAtLockoutCount(t *testing.T) {
 		}
 	})
 }
+
+// TestBoundLogon: a logon started for a logged-on citizen (a step-up) refuses another
+// citizen's right username and password, and then logs on the bound citizen.
+func TestBoundLogon(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		other := logintest.New(t, db, logintest.Options{Citizen: logintest.Citizen{Username: "piet", Name: "Piet Janssens",
+			Email: "piet@example.org", Language: "nl", Password: "another good passphrase"}})
+		tx := f.svc.StartFor(keys.LevelSubstantial, "/oidc/continue?id=x", f.acct.ID)
+		if err := f.svc.Choose(tx, keys.TokenCard); err != nil {
+			t.Fatal(err)
+		}
+		err := f.svc.SubmitPassword(f.ctx, tx, "piet", "another good passphrase", login.Client{IP: "192.0.2.1"})
+		if !errors.Is(err, login.ErrOtherAccount) {
+			t.Fatalf("another citizen's password: got %v, want ErrOtherAccount", err)
+		}
+		if tx.Step != login.StepPassword || tx.AccountID == other.Account.ID {
+			t.Fatalf("after the other citizen's password: step %s, account %d", tx.Step, tx.AccountID)
+		}
+		events, err := f.st.ListAudit(f.ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := events[len(events)-1]; e.Type != audit.LogonFailure || e.Reason != audit.ReasonOtherAccount || e.AccountID != other.Account.ID {
+			t.Errorf("last audit event = %+v, want a logon failure for the other account", e)
+		}
+		// A wrong password for the other citizen is still just a bad credential.
+		if err := f.svc.SubmitPassword(f.ctx, tx, "piet", "wrong", login.Client{IP: "192.0.2.1"}); !errors.Is(err, login.ErrBadCredentials) {
+			t.Errorf("wrong password: %v", err)
+		}
+		f.svc.Back(tx)
+		if tx.BoundAccountID != f.acct.ID {
+			t.Fatalf("Back forgot the bound citizen")
+		}
+		if err := f.svc.Choose(tx, keys.TokenCard); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.SubmitCode(f.ctx, tx, f.answer(tx), login.Client{IP: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+		if res, ok := f.svc.Result(tx); !ok || res.AccountID != f.acct.ID || res.Level != keys.LevelSubstantial {
+			t.Fatalf("Result = %+v, %v", res, ok)
+		}
+	})
+}

@@ -33,6 +33,9 @@ type Store interface {
 	Outbox
 	Transactor
 	Committer
+	AuthRequests
+	Clients
+	SigningKeys
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -30,12 +30,20 @@
 // transaction (login.Transaction) lives in the session's JSON data between requests, so any
 // node can continue a logon another node started.
 //
+// The OpenID provider (internal/oidcop, Deps.OIDC) is mounted by oidc.go: its machine endpoints
+// in the outer layer, its browser endpoints as pages. oidc_login.go is the bridge to the logon:
+// a session that meets an online service's request completes it (single sign-on); otherwise a
+// logon starts at the request's level, bound to the logged-on citizen if there is one, and
+// returns to /oidc/continue, which answers the online service through a page that moves on by
+// itself (after a form, the CSP's form-action would block a redirect to another site).
+// oidc_logout.go ends the session at an online service's request.
+//
 // A form answered with errors sets BasePage.Errors and gets the GOV.UK error pattern from
 // templates/partials.html; a notice about what happened before (the logon expired, the
 // citizen signed out) travels in a one-time flash cookie, never in the URL.
 //
 // Files follow the flows: login_show.go (the key chooser), login_choose.go, login_password.go,
 // login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go (help,
-// privacy notice, accessibility statement) and health.go; the machinery lives in server.go,
+// privacy notice, accessibility statement) and health.go and oidc*.go; the machinery lives in server.go,
 // routes.go, middleware.go, csrf.go, cookies.go, session.go, render.go and errors.go.
 package web

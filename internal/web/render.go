@@ -28,7 +28,7 @@ var staticAssets embed.FS
 // one is missing, so a typo is found at start-up rather than by the first visitor. Every page
 // is parsed with templates/layout.html and the shared pieces of templates/partials.html.
 func pageNames() []string {
-	return []string{"login", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error"}
+	return []string{"login", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error", "oidc_continue", "oidc_logout"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.

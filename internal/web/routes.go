@@ -21,6 +21,8 @@ import "net/http"
 //	GET  /help/forgot        forgotten username or password, the helpdesk
 //	GET  /privacy            the built-in privacy notice
 //	GET  /accessibility      the built-in accessibility statement
+//	     /oidc/…, /.well-known/openid-configuration   the OpenID provider (oidc.go)
+//	     /demo-service/      the demo online service (only with Deps.DemoService)
 //	everything else          localised 404
 func (s *Server) routes() http.Handler {
 	app := http.NewServeMux()
@@ -37,6 +39,8 @@ func (s *Server) routes() http.Handler {
 	app.Handle("GET /privacy", s.handle(s.privacy))
 	app.Handle("GET /accessibility", s.handle(s.accessibility))
 	app.Handle("/", s.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
+	outer := http.NewServeMux()
+	s.oidcRoutes(outer, app)
 
 	var chain http.Handler = app
 	chain = s.checkCSRF(chain)
@@ -44,13 +48,15 @@ func (s *Server) routes() http.Handler {
 	chain = s.negotiateLanguage(chain)
 	chain = s.loadSession(chain)
 
-	outer := http.NewServeMux()
 	outer.HandleFunc("GET /healthz", s.healthz)
 	outer.HandleFunc("GET /readyz", s.readyz)
 	outer.Handle("GET /static/{path...}", s.handle(s.serveStatic))
 	if s.cfg.DevMailbox {
 		outer.Handle("/dev/mailbox", s.deps.Mailbox)
 		outer.Handle("/dev/mailbox/", s.deps.Mailbox)
+	}
+	if s.deps.DemoService != nil {
+		outer.Handle(DemoServicePath, s.deps.DemoService)
 	}
 	outer.Handle("/", chain)
 

@@ -87,7 +87,14 @@ type Deps struct {
 	Log     *slog.Logger
 	// Mailbox is the development mailbox, mounted only when Config.DevMailbox is set.
 	Mailbox http.Handler
+	// OIDC is the OpenID provider; nil leaves its endpoints unmounted.
+	OIDC OIDCProvider
+	// DemoService is the demo online service, mounted at DemoServicePath when set.
+	DemoService http.Handler
 }
+
+// DemoServicePath is where the demo online service lives (serve --demo).
+const DemoServicePath = "/demo-service/"
 
 // Server is the citizen-facing web application. It is safe for concurrent use.
 type Server struct {

@@ -31,6 +31,11 @@ type sessionData struct {
 	Login *login.Transaction `json:"login,omitempty"`
 	// Kind is the key kind of the completed logon ("tokencard").
 	Kind string `json:"kind,omitempty"`
+
+	// SID is the session's stable identifier for online services (the sid claim); OIDC is
+	// the logon running for an authorization request (oidc_login.go).
+	SID  string       `json:"sid,omitempty"`
+	OIDC *oidcPending `json:"oidc,omitempty"`
 }
 
 // session is one server-side session as a request sees it.

@@ -30,6 +30,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Audit", auditTests},
 		{"Tx", txTests},
 		{"Outbox", outboxTests},
+		{"AuthRequests", authRequestTests},
+		{"Clients", clientTests},
+		{"SigningKeys", signingKeyTests},
 		{"Concurrent", concurrentTests},
 	}
 	for _, g := range groups {

@@ -18,6 +18,7 @@ import (
 type Page struct {
 	Status int
 	URL    *url.URL
+	Header http.Header
 	Body   string
 }
 
@@ -90,7 +91,7 @@ func (c *Citizen) read(resp *http.Response) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	p := Page{Status: resp.StatusCode, URL: resp.Request.URL, Body: string(b)}
+	p := Page{Status: resp.StatusCode, URL: resp.Request.URL, Header: resp.Header, Body: string(b)}
 	if m := csrfRE.FindStringSubmatch(p.Body); m != nil {
 		c.csrf = html.UnescapeString(m[1])
 	}
@@ -101,6 +102,7 @@ var (
 	csrfRE        = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	positionRE    = regexp.MustCompile(`(?:number|nummer|numéro|Nummer)\s+(\d{1,2})\b`)
 	alertRE       = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
+	hiddenRE      = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 	summaryRE     = regexp.MustCompile(`(?s)<div class="error-summary"[^>]*>(.*?)</div>`)
 	summaryItemRE = regexp.MustCompile(`(?s)<li>(.*?)</li>`)
 	tagRE         = regexp.MustCompile(`<[^>]+>`)
@@ -134,14 +136,37 @@ func (p Page) Alert() string {
 	return strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m[1], "")))
 }
 
+// Hidden returns the value of the page's hidden form field name, or "".
+func (p Page) Hidden(name string) string {
+	for _, m := range hiddenRE.FindAllStringSubmatch(p.Body, -1) {
+		if m[1] == name {
+			return html.UnescapeString(m[2])
+		}
+	}
+	return ""
+}
+
 // StartLogon opens the chooser (with query, e.g. "?level=substantial"), chooses kind and submits
 // username and password. It returns the page that follows: the code step, the welcome page, or
 // the password page with an error.
 func (c *Citizen) StartLogon(query, kind, username, password string) (Page, error) {
-	if _, err := c.Get("/login" + query); err != nil {
+	chooser, err := c.Get("/login" + query)
+	if err != nil {
 		return Page{}, err
 	}
-	p, err := c.Post("/login/choose", url.Values{"kind": {kind}})
+	return c.LogonFrom(chooser, kind, username, password)
+}
+
+// LogonFrom chooses kind on the chooser page p, sending its hidden fields (the level and where
+// the logon returns to) as a browser does, and submits username and password.
+func (c *Citizen) LogonFrom(chooser Page, kind, username, password string) (Page, error) {
+	form := url.Values{"kind": {kind}}
+	for _, f := range []string{"level", "return"} {
+		if v := chooser.Hidden(f); v != "" {
+			form.Set(f, v)
+		}
+	}
+	p, err := c.Post("/login/choose", form)
 	if err != nil {
 		return p, err
 	}

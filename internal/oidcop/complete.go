@@ -1,0 +1,221 @@
+package oidcop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// Request is a pending authorization request as the logon pages need it.
+type Request struct {
+	ID         string
+	ClientID   string
+	ClientName string
+	// MinLevel is the level the logon must reach.
+	MinLevel keys.Level
+	// PromptNone: no page may be shown; PromptLogin: the citizen must log on again
+	// (prompt=login, or max_age=0).
+	PromptNone, PromptLogin bool
+	// MaxAge, when HasMaxAge, is the longest time since the citizen's last logon.
+	MaxAge    time.Duration
+	HasMaxAge bool
+	// UILocales are the languages the online service would like, in order.
+	UILocales []string
+	CreatedAt time.Time
+
+	hintSubject string
+	client      store.Client
+}
+
+// Session is what the logon pages know of the citizen's session in this browser.
+type Session struct {
+	// AccountID is 0 when nobody is logged on.
+	AccountID int64
+	Level     keys.Level
+	AuthTime  time.Time
+	// Fresh says the citizen logged on for this very request (the logon the request started
+	// has finished since), whatever the clocks of the nodes say.
+	Fresh bool
+}
+
+// Decision is what the logon pages do with a request.
+type Decision int
+
+// Decisions.
+const (
+	// Logon: the citizen must log on (again, or with a stronger key).
+	Logon Decision = iota
+	// Complete: the session meets the request; complete it.
+	Complete
+	// LoginRequired: the session does not meet the request and prompt=none forbids a logon.
+	LoginRequired
+)
+
+func (d Decision) String() string {
+	switch d {
+	case Complete:
+		return "complete"
+	case LoginRequired:
+		return "login_required"
+	}
+	return "logon"
+}
+
+// errUnknownRequest is shown when a request id is unknown, done or expired.
+func errUnknownRequest(cause error) *PageError {
+	return &PageError{Status: http.StatusNotFound, Message: i18n.NewError("oidc.error.unknown_request"), Cause: cause}
+}
+
+// Request returns the pending request with id; a *PageError when there is none (unknown, used
+// or expired).
+func (p *Provider) Request(ctx context.Context, id string) (Request, error) {
+	row, d, err := p.pending(ctx, id)
+	if err != nil {
+		return Request{}, err
+	}
+	c, err := p.st.GetClient(ctx, row.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Request{}, errUnknownRequest(fmt.Errorf("client %s was removed", row.ClientID))
+	}
+	if err != nil {
+		return Request{}, fmt.Errorf("auth request: %w", err)
+	}
+	r := Request{ID: row.ID, ClientID: c.ID, ClientName: c.Name, MinLevel: d.level(), PromptNone: d.PromptNone,
+		PromptLogin: d.PromptLogin, UILocales: d.UILocales, CreatedAt: row.CreatedAt, hintSubject: d.HintSubject, client: c}
+	if d.MaxAge >= 0 {
+		r.MaxAge, r.HasMaxAge = time.Duration(d.MaxAge)*time.Second, true
+	}
+	return r, nil
+}
+
+// pending loads the pending, unexpired request id.
+func (p *Provider) pending(ctx context.Context, id string) (store.AuthRequest, requestData, error) {
+	if id == "" || len(id) > 64 {
+		return store.AuthRequest{}, requestData{}, errUnknownRequest(errors.New("no or malformed request id"))
+	}
+	row, err := p.st.GetAuthRequest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.AuthRequest{}, requestData{}, errUnknownRequest(err)
+	}
+	if err != nil {
+		return store.AuthRequest{}, requestData{}, fmt.Errorf("auth request: %w", err)
+	}
+	if !row.DoneAt.IsZero() || !p.now().Before(row.ExpiresAt) {
+		return store.AuthRequest{}, requestData{}, errUnknownRequest(errors.New("request done or expired"))
+	}
+	d, err := decodeRequest(row)
+	return row, d, err
+}
+
+// Decide says what to do with r for the citizen's session s: complete it when s reaches the
+// level and its logon is recent enough for prompt=login and max_age (and, with prompt=none,
+// belongs to the id_token_hint's citizen); otherwise log on, which prompt=none forbids.
+func (p *Provider) Decide(r Request, s Session) Decision {
+	if p.satisfies(r, s) {
+		return Complete
+	}
+	if r.PromptNone {
+		return LoginRequired
+	}
+	return Logon
+}
+
+func (p *Provider) satisfies(r Request, s Session) bool {
+	if s.AccountID == 0 || !s.Level.Meets(r.MinLevel) {
+		return false
+	}
+	// A logon made for this request satisfies prompt=login and max_age by definition; the
+	// clock comparisons are for a session that existed before.
+	if r.PromptLogin && !s.Fresh && s.AuthTime.Before(r.CreatedAt) {
+		return false
+	}
+	if r.HasMaxAge && !s.Fresh && p.now().Sub(s.AuthTime) > r.MaxAge {
+		return false
+	}
+	if r.PromptNone && r.hintSubject != "" && r.hintSubject != p.subject(r.client, s.AccountID) {
+		return false
+	}
+	return true
+}
+
+// Authentication is the logon that completes a request.
+type Authentication struct {
+	AccountID int64
+	Level     keys.Level
+	AMR       []string
+	AuthTime  time.Time
+	// SessionID is the session's stable identifier (the sid claim): never the session cookie
+	// or its stored hash.
+	SessionID string
+	IP        string
+}
+
+// Complete records a's logon as the answer to request id, issues an authorization code and
+// returns the online service's redirect URI with code, state and iss. A request completes
+// once: a second call (a double click, another node) gets a *PageError.
+func (p *Provider) Complete(ctx context.Context, id string, a Authentication) (string, error) {
+	row, d, err := p.pending(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if a.AccountID == 0 || !a.Level.Meets(d.level()) {
+		return "", fmt.Errorf("complete auth request: logon at level %s does not meet %s", a.Level, d.level())
+	}
+	c, err := p.st.GetClient(ctx, row.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errUnknownRequest(fmt.Errorf("client %s was removed", row.ClientID))
+	}
+	if err != nil {
+		return "", fmt.Errorf("complete auth request: %w", err)
+	}
+	d.Subject = p.subject(c, a.AccountID)
+	d.AuthTime = a.AuthTime.UTC().Truncate(time.Second)
+	d.AMR = slices.Clone(a.AMR)
+	d.Level = a.Level.String()
+	d.ACR = p.cfg.ACR.Name(a.Level, d.ACRValues)
+	d.SessionID = a.SessionID
+	code, err := p.random(32)
+	if err != nil {
+		return "", err
+	}
+	now := p.now()
+	err = p.st.Tx(ctx, func(tx store.Store) error {
+		ok, err := tx.CompleteAuthRequest(ctx, id, store.AuthCompletion{AccountID: a.AccountID, Data: encodeRequest(d),
+			CodeHash: tokenHash(code), CodeExpiresAt: now.Add(p.cfg.CodeLifetime)}, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errUnknownRequest(errors.New("completed meanwhile"))
+		}
+		return p.record(ctx, tx, store.AuditEvent{Type: audit.OIDCAuthorized, AccountID: a.AccountID, IP: a.IP,
+			Detail: map[string]string{"client": c.ID, "level": d.Level, "acr": d.ACR}})
+	})
+	if err != nil {
+		return "", fmt.Errorf("complete auth request: %w", err)
+	}
+	return p.responseURL(d.RedirectURI, d.State, url.Values{"code": {code}}), nil
+}
+
+// Deny ends request id with an error for the online service (login_required after
+// prompt=none, access_denied when the citizen gives up) and returns its redirect URI with the
+// error.
+func (p *Provider) Deny(ctx context.Context, id, code, description string) (string, error) {
+	row, d, err := p.pending(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if err := p.st.DeleteAuthRequest(ctx, row.ID); err != nil {
+		return "", fmt.Errorf("deny auth request: %w", err)
+	}
+	return p.errorRedirect(d.RedirectURI, d.State, protocolError(code, "%s", description)), nil
+}

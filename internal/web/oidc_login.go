@@ -1,0 +1,153 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/oidcop"
+)
+
+// sidBytes is the randomness of a session's sid claim.
+const sidBytes = 16
+
+// oidcLogin serves GET /oidc/login?id=…: the session completes the request when it meets it
+// (single sign-on); otherwise the citizen logs on — bound to the logged-on citizen, if any, so
+// a step-up never becomes someone else — or, with prompt=none, the online service hears
+// login_required.
+func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) error {
+	req, err := s.deps.OIDC.Request(r.Context(), r.URL.Query().Get("id"))
+	if err != nil {
+		return oidcPageError(err)
+	}
+	switch s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) {
+	case oidcop.Complete:
+		return s.oidcComplete(w, r, req, false)
+	case oidcop.LoginRequired:
+		target, err := s.deps.OIDC.Deny(r.Context(), req.ID, oidcop.ErrLoginRequired,
+			"the citizen has no session at the level asked, and prompt=none forbids a logon")
+		if err != nil {
+			return oidcPageError(err)
+		}
+		http.Redirect(w, r, target, http.StatusFound)
+		return nil
+	}
+	return s.oidcStartLogon(w, r, req)
+}
+
+// oidcContinue serves GET /oidc/continue?id=…, where a logon started for a request returns.
+// The answer to the online service is a page that moves on by itself: a redirect chain that
+// began with a form (the logon's last step) may not leave the site (CSP form-action).
+func (s *Server) oidcContinue(w http.ResponseWriter, r *http.Request) error {
+	req, err := s.deps.OIDC.Request(r.Context(), r.URL.Query().Get("id"))
+	if err != nil {
+		return oidcPageError(err)
+	}
+	if s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) != oidcop.Complete {
+		// Not logged on (anymore): the citizen left the logon, or signed out meanwhile.
+		return s.oidcStartLogon(w, r, req)
+	}
+	return s.oidcComplete(w, r, req, true)
+}
+
+// oidcSession describes the request's session for the provider's decision.
+func (s *Server) oidcSession(r *http.Request, requestID string) oidcop.Session {
+	sess := stateOf(r).sess
+	if !sess.loggedOn() {
+		return oidcop.Session{}
+	}
+	level, err := keys.ParseLevel(sess.row.LoA)
+	if err != nil {
+		return oidcop.Session{}
+	}
+	o := oidcop.Session{AccountID: sess.row.AccountID, Level: level, AuthTime: sess.row.AuthTime}
+	if p := sess.data.OIDC; p != nil && p.Request == requestID && !p.AuthTimeBefore.Equal(sess.row.AuthTime) {
+		o.Fresh = true
+	}
+	return o
+}
+
+// oidcStartLogon starts the logon req needs and sends the citizen to the key chooser, which
+// offers only the kinds that reach req's level.
+func (s *Server) oidcStartLogon(w http.ResponseWriter, r *http.Request, req oidcop.Request) error {
+	st := stateOf(r)
+	if st.sess == nil {
+		st.sess = s.sessions.New()
+	}
+	ret := oidcContinuePath + "?" + url.Values{"id": {req.ID}}.Encode()
+	var tx *login.Transaction
+	if st.sess.loggedOn() {
+		tx = s.deps.Login.StartFor(req.MinLevel, ret, st.sess.row.AccountID)
+	} else {
+		tx = s.deps.Login.Start(req.MinLevel, ret)
+	}
+	st.sess.data.Login = tx
+	st.sess.data.OIDC = &oidcPending{Request: req.ID, AuthTimeBefore: st.sess.row.AuthTime}
+	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
+		return err
+	}
+	target := "/login"
+	for _, l := range req.UILocales {
+		if base, _, _ := strings.Cut(strings.ToLower(l), "-"); i18n.Supported(base) {
+			target += "?" + url.Values{"lang": {base}}.Encode()
+			break
+		}
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+// oidcContinuePage moves the citizen on to the online service.
+type oidcContinuePage struct {
+	BasePage
+	ClientName string
+	Target     string
+}
+
+// oidcComplete answers req with the session's logon and sends the citizen back to the online
+// service: by redirect, or with interstitial by a page that moves on by itself.
+func (s *Server) oidcComplete(w http.ResponseWriter, r *http.Request, req oidcop.Request, interstitial bool) error {
+	st := stateOf(r)
+	sess := st.sess
+	changed := false
+	if sess.data.SID == "" {
+		sid, err := newToken(s.deps.Rand, sidBytes)
+		if err != nil {
+			return err
+		}
+		sess.data.SID, changed = sid, true
+	}
+	if sess.data.OIDC != nil && sess.data.OIDC.Request == req.ID {
+		sess.data.OIDC, changed = nil, true
+	}
+	if changed {
+		if err := s.sessions.Save(r.Context(), w, sess); err != nil {
+			return err
+		}
+	}
+	level, _ := keys.ParseLevel(sess.row.LoA) // Decide parsed it already
+	target, err := s.deps.OIDC.Complete(r.Context(), req.ID, oidcop.Authentication{
+		AccountID: sess.row.AccountID, Level: level, AMR: sess.row.AMR, AuthTime: sess.row.AuthTime,
+		SessionID: sess.data.SID, IP: s.clientIP(r),
+	})
+	if err != nil {
+		return oidcPageError(err)
+	}
+	if !interstitial {
+		http.Redirect(w, r, target, http.StatusFound)
+		return nil
+	}
+	return s.renderContinue(w, r, req.ClientName, target)
+}
+
+// renderContinue shows the page that sends the citizen on to target (an online service's
+// registered address): the Refresh header moves on at once, the link is there if it does not.
+func (s *Server) renderContinue(w http.ResponseWriter, r *http.Request, clientName, target string) error {
+	p := &oidcContinuePage{BasePage: s.basePath(r, "/", nil), ClientName: clientName, Target: target}
+	p.Title = p.T("oidc.continue.title")
+	w.Header().Set("Refresh", "0; url="+target)
+	return s.render(w, r, http.StatusOK, "oidc_continue", p)
+}
