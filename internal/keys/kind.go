@@ -58,24 +58,6 @@ type Resender interface {
 	Resend(ctx context.Context, st store.Store, acct store.Account, key store.Key) (Challenge, error)
 }
 
-// Enrolment is an activation of a new key in progress, kept in the portal session as JSON.
-type Enrolment struct {
-	Kind string `json:"kind"`
-	// State is kind-private (an encrypted TOTP secret, a code id).
-	State string `json:"state,omitempty"`
-	// Display holds what the page shows (the otpauth URI, the base32 secret). Never logged.
-	Display map[string]string `json:"display,omitempty"`
-}
-
-// Enroller is a kind that citizens can activate in My digital keys.
-type Enroller interface {
-	Kind
-	// StartEnrolment begins activation (generates a TOTP secret, e-mails a registration code).
-	StartEnrolment(ctx context.Context, st store.Store, acct store.Account) (Enrolment, error)
-	// FinishEnrolment checks the answer and, when right, creates the active key in st.
-	FinishEnrolment(ctx context.Context, st store.Store, acct store.Account, e Enrolment, answer string) (store.Key, error)
-}
-
 // Errors every kind uses, so the logon flow can react without knowing the kind.
 var (
 	// ErrWrongCode: the answer is wrong; the citizen may try again.
