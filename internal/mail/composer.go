@@ -33,7 +33,8 @@ const (
 	// once the change is done.
 	TemplateEmailChanged = "email_changed"
 	// TemplateKeyActivated: Kind (password, tokencard, emailcode, totp), Replaces (the kind of
-	// the key the new one replaced and deactivated, or "").
+	// the key the new one replaced and deactivated, or ""), Reactivated (a locked key made
+	// active again rather than a new one).
 	TemplateKeyActivated = "key_activated"
 	// TemplateKeyDeactivated: Kind, Cause (keys.Causes: citizen, migration, helpdesk, lockout,
 	// unused, phase-out).
