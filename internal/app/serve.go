@@ -148,7 +148,8 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		DefaultLanguage: cfg.DefaultLanguage,
 		TrustProxy:      cfg.TrustProxy,
 	}, web.Deps{
-		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
+		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, Now: n.Now, Rand: n.Rand,
+		Log: n.Log, Mailbox: mailbox,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)

@@ -30,6 +30,9 @@ type EmailChange struct {
 	expiresAt time.Time
 }
 
+// AccountID returns the citizen whose address changes.
+func (c *EmailChange) AccountID() int64 { return c.accountID }
+
 // Address returns the new address.
 func (c *EmailChange) Address() string { return c.address }
 

@@ -16,9 +16,11 @@ type chooserPage struct {
 	Return  string
 	Choices []choiceView
 	// Notice is informational (the previous logon expired); Error is an error of the last
-	// attempt (no such key).
-	Notice string
-	Error  string
+	// attempt (no such key), with KeysLink the way to My digital keys where that key is
+	// activated.
+	Notice   string
+	Error    string
+	KeysLink bool
 }
 
 // choiceView is one key kind on the chooser.
@@ -51,6 +53,12 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 
 // renderChooser shows the kinds offered for tx.
 func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice, errMsg string) error {
+	return s.renderChooserLink(w, r, tx, notice, errMsg, false)
+}
+
+// renderChooserLink is renderChooser with, when keysLink is set, a link to My digital keys
+// under the error ("activate this digital key in My digital keys").
+func (s *Server) renderChooserLink(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice, errMsg string, keysLink bool) error {
 	q := url.Values{}
 	if tx.MinLevel > keys.LevelLow {
 		q.Set("level", tx.MinLevel.String())
@@ -64,6 +72,7 @@ func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login
 		Return:   tx.Return,
 		Notice:   notice,
 		Error:    errMsg,
+		KeysLink: keysLink,
 	}
 	p.Title = p.T("web.login.title")
 	for _, c := range s.deps.Login.Choices(tx) {

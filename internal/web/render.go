@@ -27,7 +27,9 @@ var staticAssets embed.FS
 // pageNames lists every page template (templates/<name>.html, defining "main"). New fails when
 // one is missing, so a typo is found at start-up rather than by the first visitor.
 func pageNames() []string {
-	return []string{"login", "login_password", "login_code", "home", "help_forgot", "error"}
+	return []string{"login", "login_password", "login_code", "home", "help_forgot", "error",
+		"keys", "key_deactivate", "wizard_email", "wizard_email_code", "wizard_select", "wizard_prepare",
+		"wizard_activate", "wizard_done", "profile", "info", "info_why"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.
@@ -38,7 +40,8 @@ type pageSet struct {
 func parsePages() (*pageSet, error) {
 	ps := &pageSet{pages: make(map[string]*template.Template)}
 	for _, name := range pageNames() {
-		t, err := template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").ParseFS(templateFiles, "templates/layout.html", "templates/parts.html",
+			"templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse page %s: %w", name, err)
 		}
@@ -69,6 +72,24 @@ type BasePage struct {
 	// CSS is the stylesheet's versioned URL.
 	CSS     string
 	printer *i18n.Printer
+	loc     *time.Location
+}
+
+// Date shows t as a date and time of day in the page language and the service's time zone
+// ("15 January 2024 at 10:30"); the zero time is "—".
+func (b BasePage) Date(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	t = t.In(b.loc)
+	d := b.T("mail.date", t.Day(), b.T(fmt.Sprintf("mail.month.%d", int(t.Month()))), t.Year())
+	return b.T("mail.datetime", d, t.Format("15:04"))
+}
+
+// DayOf shows the date of t only ("31 January 2024").
+func (b BasePage) DayOf(t time.Time) string {
+	t = t.In(b.loc)
+	return b.T("mail.date", t.Day(), b.T(fmt.Sprintf("mail.month.%d", int(t.Month()))), t.Year())
 }
 
 // T translates key with args in the page language.
@@ -128,6 +149,7 @@ func (s *Server) basePath(r *http.Request, p string, q url.Values) BasePage {
 		Path:        p,
 		CSS:         s.static.url("style.css"),
 		printer:     s.deps.Bundle.Printer(lang),
+		loc:         s.cfg.Location,
 	}
 	if b.CSRF == "" {
 		// An error page shown before checkCSRF ran still needs the token for "Sign out".

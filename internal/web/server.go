@@ -13,6 +13,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -47,6 +48,8 @@ type Config struct {
 	// DefaultLanguage is used when a request names no language the service speaks; empty
 	// means the Bundle's fallback.
 	DefaultLanguage string
+	// Location is the time zone dates are shown in (default Europe/Brussels).
+	Location *time.Location
 }
 
 // Deps are the collaborators of the web layer.
@@ -54,6 +57,7 @@ type Deps struct {
 	Store  store.Store
 	Bundle *i18n.Bundle
 	Login  *login.Service
+	Portal *portal.Service
 	Keys   *keys.Registry
 	// Now is the clock (time.Now in production, fixed in tests).
 	Now func() time.Time
@@ -74,6 +78,8 @@ type Server struct {
 	sessions *sessionManager
 	origins  *http.CrossOriginProtection
 	handler  http.Handler
+	// patterns are the application routes as registered (tests check each one's guard).
+	patterns []string
 }
 
 // New validates cfg, parses every template and builds the routes.
@@ -125,6 +131,13 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.ServiceName == "" {
 		cfg.ServiceName = "Sleutelbos"
 	}
+	if cfg.Location == nil {
+		loc, err := time.LoadLocation("Europe/Brussels")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("no Location given and Europe/Brussels is unknown: %w", err))
+		}
+		cfg.Location = loc
+	}
 	if cfg.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("max body bytes %d: must be positive", cfg.MaxBodyBytes))
 	}
@@ -155,6 +168,9 @@ func checkDeps(cfg Config, d Deps) error {
 	}
 	if d.Login == nil {
 		missing = append(missing, "Login")
+	}
+	if d.Portal == nil {
+		missing = append(missing, "Portal")
 	}
 	if d.Keys == nil {
 		missing = append(missing, "Keys")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -31,6 +32,10 @@ type sessionData struct {
 	Login *login.Transaction `json:"login,omitempty"`
 	// Kind is the key kind of the completed logon ("tokencard").
 	Kind string `json:"kind,omitempty"`
+	// Wizard is the activation of a new key in progress (My digital keys).
+	Wizard *portal.Wizard `json:"wizard,omitempty"`
+	// EmailChange is the profile's change of e-mail address awaiting its code.
+	EmailChange *portal.EmailChange `json:"email_change,omitempty"`
 }
 
 // session is one server-side session as a request sees it.

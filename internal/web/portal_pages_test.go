@@ -1,0 +1,121 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
+)
+
+// TestPortalPagesInEveryLanguage renders every page of My digital keys — each wizard step,
+// with and without an error — in every language: translated, one h1, the navigation, no
+// inline style or script.
+func TestPortalPagesInEveryLanguage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	for _, lang := range i18n.Languages() {
+		c := f.newCitizen("lang-"+lang, lang, keys.TokenCard)
+		pages := map[string]*response{}
+		b := f.browser()
+		b.cookies[langCookie] = lang
+		b.logonAs(c, keys.TokenCard, "/keys")
+		card := f.keysOf(c)[0]
+		pages["keys"] = b.get("/keys")
+		pages["deactivate refused"] = b.get("/keys/" + strconv64(card.ID) + "/deactivate")
+		pages["profile"] = b.get("/profile")
+		pages["info"] = b.get("/info")
+		pages["why"] = b.get("/info/why")
+		pages["wizard email"], _ = b.wizard()
+		_, hidden := b.wizard()
+		pages["wizard email error"] = b.wizardPost(hidden, "change", url.Values{"email": {"nope"}})
+		pages["wizard select"], hidden = b.next(nil)
+		pages["wizard select error"] = b.wizardPost(hidden, "next", nil)
+		pages["wizard prepare"], _ = b.next(url.Values{"kind": {"totp"}})
+		pages["wizard app"], hidden = b.next(nil)
+		pages["wizard app error"] = b.wizardPost(hidden, "next", url.Values{"code": {"x"}})
+		b.wizardPost(hidden, "back", nil)
+		pages["wizard activate email"], hidden = b.next(url.Values{"kind": {"emailcode"}})
+		pages["wizard activate email error"] = b.wizardPost(hidden, "next", url.Values{"code": {"000000"}})
+		pages["wizard done"], _ = b.next(url.Values{"code": {f.mailedCode("registration_code", c.email)}})
+		pages["keys two"] = b.get("/keys")
+		pages["deactivate"] = b.get("/keys/" + strconv64(card.ID) + "/deactivate")
+		b.post("/keys/"+strconv64(card.ID)+"/deactivate", nil)
+		pages["keys after deactivation"] = b.get("/keys?notice=deactivated")
+		b.post("/profile/email", url.Values{"email": {"new-" + c.email}})
+		pages["profile code"] = b.get("/profile")
+		pages["profile code error"] = b.post("/profile/email/code", url.Values{"code": {"12"}})
+		pages["no such key"] = b.get("/keys/999999/deactivate")
+		for name, res := range pages {
+			if res.status != http.StatusOK && !(name == "no such key" && res.status == http.StatusNotFound) {
+				t.Errorf("%s %s: status %d", lang, name, res.status)
+			}
+			checkPage(t, lang+" "+name, lang, res.body)
+			if name != "no such key" && !strings.Contains(res.body, `class="portal-nav"`) {
+				t.Errorf("%s %s: no portal navigation", lang, name)
+			}
+			if strings.HasSuffix(name, "error") && !strings.Contains(res.body, `class="error-summary"`) {
+				t.Errorf("%s %s: no error summary", lang, name)
+			}
+		}
+	}
+}
+
+func TestProfile(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		c := f.newCitizen("maud", "en", keys.TokenCard)
+		b := f.browser()
+		b.logonAs(c, keys.TokenCard, "/profile")
+		page := b.get("/profile").body
+		wantContains(t, "profile", page, "<dd>Citizen maud</dd>", "<dd>maud</dd>", "<dd>maud@example.org</dd>",
+			`<option value="en" lang="en" selected>English</option>`, `<a href="/profile" aria-current="page">My profile</a>`)
+		// The language: bad value refused, a good one saved and used by pages and e-mails.
+		res := b.post("/profile/language", url.Values{"language": {"xx"}})
+		wantContains(t, "bad language", res.body, `<div class="error-summary"`, `<a href="#language">`)
+		res = b.post("/profile/language", url.Values{"language": {"fr"}})
+		if res.location() != "/profile?notice=language" {
+			t.Fatalf("language → %q", res.location())
+		}
+		page = b.get("/profile?notice=language").body
+		if htmlLang(page) != "fr" || !strings.Contains(page, "Votre langue préférée a été enregistrée.") {
+			t.Errorf("after choosing French: lang %q", htmlLang(page))
+		}
+		// The e-mail address: a code to the new one, then changed.
+		res = b.post("/profile/email", url.Values{"email": {"maud@"}})
+		wantContains(t, "bad address", res.body, `<a href="#email">`, `value="maud@"`)
+		if res := b.post("/profile/email", url.Values{"email": {"maud2@example.org"}}); res.status != http.StatusSeeOther {
+			t.Fatalf("change: %d", res.status)
+		}
+		page = b.get("/profile").body
+		wantContains(t, "code form", page, "maud2@example.org", `action="/profile/email/code"`)
+		res = b.post("/profile/email/code", url.Values{"code": {"abc"}})
+		wantContains(t, "letters", res.body, `<a href="#code">`)
+		if res := b.post("/profile/email/code", url.Values{"code": {f.mailedCode("email_change", "maud2@example.org")}}); res.location() != "/profile?notice=email" {
+			t.Fatalf("code → %q", res.location())
+		}
+		if acct, _ := db.GetAccount(t.Context(), c.acct.ID); acct.Email != "maud2@example.org" || acct.Language != "fr" {
+			t.Errorf("account %+v", acct)
+		}
+		if f.mails("email_changed", "maud@example.org") != 1 {
+			t.Error("the old address was not told")
+		}
+		// A stale logon: the citizen logs on again and comes back to the profile, nothing sent.
+		f.clock.Advance(14 * time.Minute)
+		b.get("/profile")
+		f.clock.Advance(2 * time.Minute)
+		res = b.post("/profile/email", url.Values{"email": {"maud3@example.org"}})
+		if res.location() != "/login?level=substantial&return=%2Fprofile" {
+			t.Errorf("stale e-mail change → %q", res.location())
+		}
+		if f.mails("email_change", "maud3@example.org") != 0 {
+			t.Error("a stale logon sent a code")
+		}
+	})
+}
