@@ -55,17 +55,24 @@ type offerView struct {
 }
 
 // wizardShow serves GET /keys/activate: the wizard's current step. Without a live wizard
-// (never started, expired, finished and left) a new one starts at step 1.
+// (never started, or expired) a new one starts at step 1. A finished wizard keeps showing its
+// confirmation (the browser's Back lands there) until "Activate a new digital key" asks for a
+// new one (?new=1); an activation in progress is continued rather than lost.
 func (s *Server) wizardShow(w http.ResponseWriter, r *http.Request) error {
 	st := stateOf(r)
 	acct := *st.account
 	wz := st.sess.data.Wizard
+	if r.URL.Query().Get("new") == "1" && wz != nil && wz.Step() == portal.StepDone {
+		wz = nil
+	}
 	notice := ""
 	switch r.URL.Query().Get("notice") {
 	case "expired":
 		notice = s.printer(r).T("portal.error.expired")
 	case "resent":
 		notice = s.printer(r).T("portal.activate.resent")
+	case "step":
+		notice = s.printer(r).T("portal.error.out_of_order")
 	}
 	if wz == nil || wz.AccountID() != acct.ID || wz.Expired(s.deps.Now()) {
 		if wz != nil && wz.AccountID() == acct.ID {

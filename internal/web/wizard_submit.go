@@ -30,7 +30,9 @@ func (s *Server) wizardSubmit(w http.ResponseWriter, r *http.Request) error {
 	wz := st.sess.data.Wizard
 	if wz == nil || wz.AccountID() != acct.ID || r.PostForm.Get("wizard") != wz.ID() ||
 		portal.Step(r.PostForm.Get("step")) != wz.Step() {
-		http.Redirect(w, r, "/keys/activate", http.StatusSeeOther)
+		// A replayed or reordered step (Back, a second click, an old tab): nothing changes,
+		// the citizen sees where the activation stands and why.
+		http.Redirect(w, r, "/keys/activate?notice=step", http.StatusSeeOther)
 		return nil
 	}
 	ctx, auth, c := r.Context(), s.auth(r), s.portalClient(r)
@@ -96,6 +98,11 @@ func (s *Server) wizardSubmit(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/keys/activate?notice=expired", http.StatusSeeOther)
 		return nil
 	case errors.Is(err, portal.ErrOutOfOrder):
+		if err := s.sessions.Save(ctx, w, st.sess); err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/keys/activate?notice=step", http.StatusSeeOther)
+		return nil
 	default:
 		if wz.Step() != from {
 			field = "" // the wizard moved (an activation ended): the message is for the page

@@ -43,7 +43,7 @@ func TestWizardEmailKey(t *testing.T) {
 		b := f.browser()
 		b.logonAs(c, keys.TokenCard, "/keys")
 		list := b.get("/keys").body
-		wantContains(t, "key list", list, "<h1>My digital keys</h1>", `<a class="button" href="/keys/activate">Activate a new digital key</a>`,
+		wantContains(t, "key list", list, "<h1>My digital keys</h1>", `<a class="button" href="/keys/activate?new=1">Activate a new digital key</a>`,
 			"Username and password", "Security code via token", `data-kind="tokencard" data-status="active"`)
 
 		page, hidden := b.wizard()
@@ -108,12 +108,13 @@ func TestWizardEmailKey(t *testing.T) {
 			b.wizardPost(hidden, "back", nil),
 			b.wizardPost(url.Values{"wizard": {hidden.Get("wizard")}, "step": {"done"}}, "back", nil),
 		} {
-			if res.status != http.StatusSeeOther || res.location() != "/keys/activate" {
+			if res.status != http.StatusSeeOther || res.location() != "/keys/activate?notice=step" {
 				t.Errorf("after the confirmation: %d %s", res.status, res.location())
 			}
 		}
-		again, _ := b.wizard()
-		wantContains(t, "confirmation again", again.body, "You have successfully created a new digital key.")
+		again := b.get("/keys/activate?notice=step")
+		wantContains(t, "confirmation again", again.body, "You have successfully created a new digital key.",
+			`<p class="notice" role="status">This step is no longer available. Please continue from the step shown.</p>`)
 		if n := f.countKeys(c, keys.EmailCode); n != 1 || f.mails("key_activated", c.email) != 1 {
 			t.Errorf("%d e-mail keys, %d activation e-mails after the replays", n, f.mails("key_activated", c.email))
 		}
@@ -310,6 +311,20 @@ func TestWizardCancelAndPrevious(t *testing.T) {
 		if f.mails("registration_code", c.email) != 0 {
 			t.Error("a cancelled wizard's form sent a code")
 		}
+		// Reordered steps: step 3's form while the wizard is at step 2 changes nothing either.
+		_, cur := b.wizard()
+		b.wizardPost(cur, "next", nil)
+		res := b.wizardPost(url.Values{"wizard": {cur.Get("wizard")}, "step": {"activate"}}, "next", url.Values{"code": {"123456"}})
+		if res.location() != "/keys/activate?notice=step" {
+			t.Errorf("a reordered step → %q", res.location())
+		}
+		res = b.wizardPost(url.Values{"wizard": {cur.Get("wizard")}, "step": {"select"}}, "resend", nil)
+		if res.location() != "/keys/activate?notice=step" {
+			t.Errorf("resend at select → %q", res.location())
+		}
+		if _, h := b.wizard(); h.Get("step") != "select" || f.countKeys(c, keys.EmailCode) != 0 {
+			t.Errorf("after reordered steps: at %q", h.Get("step"))
+		}
 	})
 }
 
@@ -422,6 +437,35 @@ func TestReactivateOverHTTP(t *testing.T) {
 		}
 		if len(f.events(audit.KeyReactivated)) != 1 {
 			t.Error("no audit event")
+		}
+	})
+}
+
+// TestWizardNewAfterConfirmation: the confirmation stays where the browser's Back finds it;
+// "Activate a new digital key" starts a new wizard after it, and continues one in progress.
+func TestWizardNewAfterConfirmation(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		c := f.newCitizen("nora", "en", keys.TokenCard)
+		b := f.browser()
+		b.logonAs(c, keys.TokenCard, "/keys")
+		b.next(nil)
+		_, first := b.next(url.Values{"kind": {"emailcode"}})
+		// In progress: ?new=1 continues it.
+		if again := b.get("/keys/activate?new=1"); hiddenOf(again.body).Get("wizard") != first.Get("wizard") || hiddenOf(again.body).Get("step") != "activate" {
+			t.Errorf("?new=1 during an activation: %v", hiddenOf(again.body))
+		}
+		b.next(url.Values{"code": {f.mailedCode("registration_code", c.email)}})
+		if _, h := b.wizard(); h.Get("step") != "done" {
+			t.Fatalf("at %q", h.Get("step"))
+		}
+		if _, h := b.wizard(); h.Get("step") != "done" { // Back: still the confirmation
+			t.Errorf("GET after the confirmation: %q", h.Get("step"))
+		}
+		res := b.get("/keys/activate?new=1")
+		if h := hiddenOf(res.body); h.Get("step") != "email" || h.Get("wizard") == first.Get("wizard") {
+			t.Errorf("?new=1 after the confirmation: %v, want a new wizard at step 1", h)
 		}
 	})
 }
