@@ -10,7 +10,16 @@
 //   - Challenger: a second step after username and password (a code, later a WebAuthn
 //     assertion). Begin prepares the step, Verify checks the answer.
 //   - Resender: the citizen may ask for a new code (e-mail).
-//   - Enroller: the citizen can activate a new key of this kind in My digital keys.
+//   - Enroller: the citizen can activate a new key of this kind in My digital keys. The kind
+//     begins an enrolment (e-mails a registration code, draws a secret), shows it as typed
+//     fields (EnrolmentView), normalises an answer (a malformed one is ErrCodeFormat and is
+//     never counted) and checks it, returning the key to create; the portal counts wrong
+//     answers before they are compared and creates the key, with everything that goes with
+//     it, in one transaction.
+//   - EnrolmentResender: a new registration code; Preparer: something to do before the
+//     enrolment begins (install an authenticator app).
+//
+// Token cards and passwords are never Enrollers: cards are only imported (SPEC §2).
 //
 // The Registry is built in the composition root (internal/app) with the kinds that are enabled.
 package keys

@@ -1,6 +1,6 @@
-// Package web is the citizen-facing HTTP side of Sleutelbos: the logon pages of SPEC §3, the
-// header every page shares, sessions, and the protections of SPEC §8 (CSRF, security headers,
-// body limits, session timeouts).
+// Package web is the citizen-facing HTTP side of Sleutelbos: the logon pages of SPEC §3, My
+// digital keys (SPEC §4, on top of internal/portal), the header every page shares, sessions,
+// and the protections of SPEC §8 (CSRF, security headers, body limits, session timeouts).
 //
 // New builds a Server from a Config (plain values from the composition root) and Deps (the
 // store, the catalogues, the logon service, the clock and randomness). Everything is parsed and
@@ -11,6 +11,12 @@
 // headers and panic recovery. Everything else passes the application chain:
 //
 //	loadSession → negotiateLanguage → limitBody (size, UTF-8) → checkCSRF → route
+//
+// Routes are private by default: routes.go lists the few public ones (the logon pages, help,
+// the 404) and guard (access.go) wraps every other route so that a logged-off request goes to
+// the logon — a page coming back to itself afterwards, a form changing nothing. Routes that
+// change keys or the e-mail address (recentRoutes) also need a recent logon of the level the
+// portal asks for (portal.Service.CheckAuth); otherwise the citizen logs on again and returns.
 //
 // Each middleware fills a per-request state (the session, the account, the language, the CSRF
 // token) that handlers and the error pages read, so even a 413 or a 500 is shown in the
@@ -28,8 +34,16 @@
 // transaction (login.Transaction) lives in the session's JSON data between requests, so any
 // node can continue a logon another node started.
 //
+// The activation wizard (portal.Wizard) lives in the session too. wizard_submit.go is its one
+// adapter: it checks the form belongs to the wizard and step in the session (so Back, a double
+// click or an old tab change nothing), calls one transition, saves the session once and
+// redirects (POST → 303 → GET); wizard_show.go renders the step the wizard is at; wizard_qr.go
+// draws the QR code of an app key being activated, only for this session's wizard.
+//
 // Files follow the flows: login_show.go (the key chooser), login_choose.go, login_password.go,
-// login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go and
-// health.go; the machinery lives in server.go, routes.go, middleware.go, csrf.go, session.go,
-// render.go and errors.go.
+// login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go,
+// health.go, portal_keys.go (key list, deactivate, reactivate), wizard_*.go,
+// portal_profile.go, portal_info.go; portal_page.go holds the portal pages' base and the
+// form-error pattern; the machinery lives in server.go, routes.go, access.go, middleware.go,
+// csrf.go, session.go, render.go and errors.go.
 package web
