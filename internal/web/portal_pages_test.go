@@ -9,6 +9,8 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
+	"github.com/sleutelbos/sleutelbos/internal/portal/portaltest"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/storetest"
 )
@@ -118,4 +120,34 @@ func TestProfile(t *testing.T) {
 			t.Error("a stale logon sent a code")
 		}
 	})
+}
+
+// phaseOutPolicy phases the token card out with the seed's dates.
+type phaseOutPolicy struct{ portal.AllOpen }
+
+func (phaseOutPolicy) ActivationOpen(kind string, _ time.Time) bool { return kind != keys.TokenCard }
+
+func (phaseOutPolicy) PhaseOut(kind string) (portal.PhaseOut, bool) {
+	if kind != keys.TokenCard {
+		return portal.PhaseOut{}, false
+	}
+	brussels := func(d int) time.Time { return time.Date(2024, 1, d, 23, 0, 0, 0, time.UTC) } // midnight in Brussels
+	return portal.PhaseOut{ActivationClosedFrom: brussels(0), MigrationPromptFrom: brussels(14), DisabledFrom: brussels(30)}, true
+}
+
+func TestInfoShowsPhaseOut(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	f.portal = portaltest.NewWithPolicy(t, f.world, nil, phaseOutPolicy{})
+	f.newServer(f.db, f.world.Service, f.world.Kinds, nil)
+	b := f.browser()
+	b.logon()
+	page := b.get("/info").body
+	wantContains(t, "info", page, "<h2>Security code via token</h2>",
+		"This digital key is being phased out: new keys cannot be activated from 1 January 2024, and from 31 January 2024 it can no longer be used to log on.",
+		"Level of assurance: substantial.", "Level of assurance: low.", "<dt>substantial</dt>")
+	nl := f.browser()
+	nl.cookies[langCookie] = "nl"
+	nl.logon()
+	wantContains(t, "info nl", nl.get("/info").body, "vanaf 1 januari 2024", "vanaf 31 januari 2024")
 }

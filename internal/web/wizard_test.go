@@ -469,3 +469,40 @@ func TestWizardNewAfterConfirmation(t *testing.T) {
 		}
 	})
 }
+
+// TestWizardExpiredCode: a registration code past its 5 minutes is refused (and not counted);
+// "Request a new code" sends one that works.
+func TestWizardExpiredCode(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		c := f.newCitizen("olga", "de", keys.TokenCard)
+		b := f.browser()
+		b.logonAs(c, keys.TokenCard, "/keys")
+		b.next(nil)
+		_, hidden := b.next(url.Values{"kind": {"emailcode"}})
+		old := f.mailedCode("registration_code", c.email)
+		f.clock.Advance(5 * time.Minute)
+		res := b.wizardPost(hidden, "next", url.Values{"code": {old}})
+		wantFormError(t, f.bundle.Printer("de"), "expired code", res.body, "code", f.bundle.Printer("de").T("login.error.code_expired"))
+		if a, _ := db.GetAttempt(t.Context(), string(attempts.EnrolmentScope(c.acct.ID))); a.Failures != 0 {
+			t.Errorf("an expired code counted %d attempts", a.Failures)
+		}
+		res = b.wizardPost(hidden, "resend", nil)
+		if res.location() != "/keys/activate?notice=resent" {
+			t.Fatalf("resend → %q", res.location())
+		}
+		wantContains(t, "resent", b.get(res.location()).body, "Ein neuer Registrierungscode wurde gesendet.")
+		fresh := f.mailedCode("registration_code", c.email)
+		if fresh != old {
+			res = b.wizardPost(hidden, "next", url.Values{"code": {old}})
+			wantContains(t, "superseded code", res.body, `class="error-summary"`)
+		}
+		if res := b.wizardPost(hidden, "next", url.Values{"code": {fresh}}); res.location() != "/keys/activate" {
+			t.Errorf("new code → %d %q", res.status, res.location())
+		}
+		if f.countKeys(c, keys.EmailCode) != 1 {
+			t.Error("no key after the new code")
+		}
+	})
+}
