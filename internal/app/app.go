@@ -29,6 +29,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/oidcop"
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
 	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 )
@@ -59,6 +60,7 @@ type Node struct {
 	EmailCode *emailcode.Kind
 	TOTP      *totp.Kind
 	Login     *login.Service
+	Portal    *portal.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
 	Worker *outbox.Worker
 	// OIDC is the OpenID provider online services log on through.
@@ -226,11 +228,22 @@ func (n *Node) wire() error {
 	ipPolicy := attempts.Policy{Threshold: cfg.IPThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax, Window: cfg.ThrottleMax}
 	lcfg := login.DefaultConfig()
 	lcfg.Lifetime, lcfg.LockAfter = cfg.LogonLifetime, cfg.LockAfter
+	limiter, ipLimiter := attempts.New(n.Store, policy, n.Now), attempts.New(n.Store, ipPolicy, n.Now)
 	n.Login, err = login.New(lcfg, login.Deps{
 		Store: n.Store, Kinds: n.Kinds, Passwords: n.Passwords,
-		Limiter:   attempts.New(n.Store, policy, n.Now),
-		IPLimiter: attempts.New(n.Store, ipPolicy, n.Now),
-		Audit:     n.Audit, Now: n.Now, Log: n.Log,
+		Limiter: limiter, IPLimiter: ipLimiter,
+		Audit: n.Audit, Now: n.Now, Log: n.Log,
+	})
+	if err != nil {
+		return err
+	}
+	pcfg := portal.DefaultConfig()
+	pcfg.RecentLogon, pcfg.WizardLifetime, pcfg.LockAfter = cfg.RecentLogon, cfg.WizardLifetime, cfg.LockAfter
+	// Every kind may be activated until the phase-out policy (SPEC §5) plugs in here.
+	n.Portal, err = portal.New(pcfg, portal.Deps{
+		Store: n.Store, Kinds: n.Kinds, Codes: n.EmailCode, Mailer: composer,
+		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: portal.AllOpen{},
+		Now: n.Now, Rand: n.Rand, Log: n.Log,
 	})
 	if err != nil {
 		return err

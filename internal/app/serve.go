@@ -185,7 +185,8 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 
 		AccessibilityURL: cfg.AccessibilityURL,
 	}, web.Deps{
-		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
+		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, Now: n.Now, Rand: n.Rand,
+		Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"),
 		OIDC:    n.OIDC, DemoService: n.demoHandler(),
 	})

@@ -27,6 +27,19 @@ func FactorScope(keyID int64) Scope {
 	return Scope("factor:" + strconv.FormatInt(keyID, 10))
 }
 
+// EnrolmentScope counts consecutive wrong registration codes of one account's key activations,
+// whatever the kind: there is no key to count them on yet, and a new activation must not
+// start the count again. Like FactorScope, the Limiter throttles it after a few and the portal
+// ends the activation when the count reaches KeyLockoutFailures.
+func EnrolmentScope(accountID int64) Scope {
+	return Scope("enrol:" + strconv.FormatInt(accountID, 10))
+}
+
+// EmailChangeScope counts consecutive wrong codes for a new e-mail address of one account.
+func EmailChangeScope(accountID int64) Scope {
+	return Scope("email:" + strconv.FormatInt(accountID, 10))
+}
+
 // IPScope counts an action ("logon", "code") from one client address. IPv4-mapped IPv6
 // addresses count as their IPv4 address, and IPv6 addresses count per /64 network, the
 // smallest block a client usually holds, so an attacker cannot escape the limit by rotating

@@ -53,6 +53,8 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
 	LogonLifetime   time.Duration
+	RecentLogon     time.Duration
+	WizardLifetime  time.Duration
 	MaxBodyBytes    int64
 
 	PasswordMemoryKiB uint
@@ -110,6 +112,8 @@ func Default() Config {
 		SessionIdle:       15 * time.Minute,
 		SessionAbsolute:   8 * time.Hour,
 		LogonLifetime:     15 * time.Minute,
+		RecentLogon:       15 * time.Minute,
+		WizardLifetime:    30 * time.Minute,
 		MaxBodyBytes:      64 << 10,
 		PasswordMemoryKiB: 19 * 1024,
 		PasswordTime:      2,
@@ -166,6 +170,8 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "session idle timeout")
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute", c.SessionAbsolute, "session absolute lifetime")
 	fs.DurationVar(&c.LogonLifetime, "logon-lifetime", c.LogonLifetime, "lifetime of a logon transaction")
+	fs.DurationVar(&c.RecentLogon, "recent-logon", c.RecentLogon, "how long after a logon key changes are allowed")
+	fs.DurationVar(&c.WizardLifetime, "wizard-lifetime", c.WizardLifetime, "how long activating a new key may take")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.UintVar(&c.PasswordMemoryKiB, "password-memory-kib", c.PasswordMemoryKiB, "argon2id memory in KiB")
 	fs.UintVar(&c.PasswordTime, "password-time", c.PasswordTime, "argon2id iterations")
@@ -378,6 +384,7 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{
 		{"session-idle", c.SessionIdle}, {"session-absolute", c.SessionAbsolute}, {"logon-lifetime", c.LogonLifetime},
+		{"recent-logon", c.RecentLogon}, {"wizard-lifetime", c.WizardLifetime},
 		{"throttle-base", c.ThrottleBase}, {"throttle-max", c.ThrottleMax}, {"email-code-ttl", c.EmailCodeTTL},
 		{"email-code-window", c.EmailCodeWindow}, {"smtp-timeout", c.SMTPTimeout}, {"mail-poll", c.MailPoll},
 		{"mail-lease", c.MailLease}, {"mail-backoff", c.MailBackoff}, {"mail-max-backoff", c.MailMaxBackoff},
@@ -388,6 +395,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionIdle > c.SessionAbsolute {
 		bad("session-idle", c.SessionIdle, fmt.Sprintf("must not exceed --session-absolute (%s)", c.SessionAbsolute))
+	}
+	if c.RecentLogon > c.SessionAbsolute {
+		bad("recent-logon", c.RecentLogon, fmt.Sprintf("must not exceed --session-absolute (%s)", c.SessionAbsolute))
+	}
+	if c.WizardLifetime > 0 && c.WizardLifetime < time.Minute {
+		bad("wizard-lifetime", c.WizardLifetime, "must be at least 1m")
 	}
 	if c.ThrottleBase > c.ThrottleMax {
 		bad("throttle-base", c.ThrottleBase, fmt.Sprintf("must not exceed --throttle-max (%s)", c.ThrottleMax))

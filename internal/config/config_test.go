@@ -99,6 +99,8 @@ func TestValidate(t *testing.T) {
 		{"postgres needs secrets", func(c *Config) { c.DatabaseURL = "postgres://x/db" }, []string{"--encryption-keys and --hash-key: required with PostgreSQL"}},
 		{"language", func(c *Config) { c.DefaultLanguage = "es" }, []string{`--default-language "es": want nl, fr, de or en`}},
 		{"durations", func(c *Config) { c.SessionIdle = 0; c.MailLease = -time.Second }, []string{"--session-idle 0s: must be positive", "--mail-lease -1s: must be positive"}},
+		{"portal durations", func(c *Config) { c.RecentLogon = 0; c.WizardLifetime = 30 * time.Second }, []string{"--recent-logon 0s: must be positive", "--wizard-lifetime 30s: must be at least 1m"}},
+		{"recent logon beyond absolute", func(c *Config) { c.RecentLogon = 9 * time.Hour }, []string{"--recent-logon 9h0m0s: must not exceed --session-absolute"}},
 		{"idle beyond absolute", func(c *Config) { c.SessionIdle = 9 * time.Hour }, []string{"must not exceed --session-absolute"}},
 		{"argon2 memory", func(c *Config) { c.PasswordMemoryKiB = 1 }, []string{"--password-memory-kib 1"}},
 		{"counts", func(c *Config) { c.LockAfter = 0; c.EmailCodeTries = -1 }, []string{"--lock-after 0: must be at least 1", "--email-code-tries -1"}},

@@ -48,10 +48,15 @@ type spec struct {
 	card, email2, app                     bool
 }
 
-// citizens: "demo" has every key; "token" has only a paper card, to walk the phase-out.
+// citizens: "demo" has every key; "token" has only a paper card, to walk the phase-out; "anna"
+// (English), "bram" (Dutch) and "chloe" (French) have only a paper card too, to walk My
+// digital keys without touching the others.
 var citizens = []spec{
 	{"demo", "demo-password-1", "Demo Citizen", "demo@example.org", "en", true, true, true},
 	{"token", "token-password-1", "Tessa Token", "token@example.org", "nl", true, false, false},
+	{"anna", "anna-password-1", "Anna Janssens", "anna@example.org", "en", true, false, false},
+	{"bram", "bram-password-1", "Bram Peeters", "bram@example.org", "nl", true, false, false},
+	{"chloe", "chloe-password-1", "Chloé Dubois", "chloe@example.org", "fr", true, false, false},
 }
 
 // Store is the storage the demo uses: it looks the demo citizens up and creates those missing,

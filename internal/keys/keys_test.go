@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"errors"
 	"testing"
 )
 
@@ -79,6 +80,34 @@ func TestIsCode(t *testing.T) {
 	} {
 		if got := IsCode(tt.in, tt.length); got != tt.want {
 			t.Errorf("IsCode(%q, %d) = %v, want %v", tt.in, tt.length, got, tt.want)
+		}
+	}
+}
+
+func TestNormalizeCode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{"012345", "012345", false},
+		{" 123456 ", "123456", false},
+		{"123 456", "123456", false},
+		{"1 2\t3\n4\r5\u00a06", "123456", false},
+		{"", "", true},
+		{"   ", "", true},
+		{"12345", "", true},
+		{"1234567", "", true},
+		{"12345a", "", true},
+		{"１２３４５６", "", true},
+	} {
+		got, err := NormalizeCode(tt.in, 6)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("NormalizeCode(%q, 6) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && !errors.Is(err, ErrCodeFormat) {
+			t.Errorf("NormalizeCode(%q, 6): error %v, want ErrCodeFormat", tt.in, err)
 		}
 	}
 }

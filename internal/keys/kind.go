@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
@@ -27,24 +28,32 @@ type Kind interface {
 	AMR() []string
 }
 
-// Store is the storage a kind works with: the codes it checks, the counters it advances, the
-// keys it creates, and transactions for a step that must write several rows together (a code
-// and its e-mail) or lock the account (choosing a card position). Inside a transaction a kind
-// views the store through a narrow interface of its own (store.InTx). The logon flow and the
-// portal hand a kind their store (store.Store implements Store).
+// Store is the storage a kind works with: the codes it checks, the counters it advances, and
+// transactions for a step that must write several rows together (a code and its e-mail) or
+// lock the account (choosing a card position). Inside a transaction a kind views the store
+// through a narrow interface of its own (store.InTx). The logon flow and the portal hand a
+// kind their store (store.Store implements Store). A kind never creates a key itself: an
+// Enroller returns the key and the portal creates it with what goes with it.
 type Store interface {
 	store.Transactor
-	// LatestCode, AddCodeAttempt and UseCode check e-mailed codes (see store.Codes).
+	CodeStore
+	// AdvanceKeyCounter accepts a TOTP step once across all nodes (see store.Keys).
+	AdvanceKeyCounter(ctx context.Context, id int64, to int64) (bool, error)
+}
+
+// CodeStore is the storage of one-time codes a kind checks answers against (see store.Codes).
+// Its methods are single statements, atomic on their own: checking an enrolment's answer gets
+// only this, never a transaction, so what the check counts stays counted.
+type CodeStore interface {
 	LatestCode(ctx context.Context, accountID int64, purpose store.CodePurpose) (store.Code, error)
 	AddCodeAttempt(ctx context.Context, id int64) (int, error)
 	UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
-	// AdvanceKeyCounter accepts a TOTP step once across all nodes (see store.Keys).
-	AdvanceKeyCounter(ctx context.Context, id int64, to int64) (bool, error)
-	// CreateKey stores the key an enrolment made.
-	CreateKey(ctx context.Context, k *store.Key) error
 }
 
-var _ Store = store.Store(nil)
+var (
+	_ Store     = store.Store(nil)
+	_ CodeStore = store.Store(nil)
+)
 
 // Challenge is the second step of a logon, prepared by a Challenger for one key. It is kept in
 // the logon transaction between requests (as JSON), so it holds no secret.
@@ -78,24 +87,6 @@ type Resender interface {
 	Resend(ctx context.Context, st Store, acct store.Account, key store.Key) (Challenge, error)
 }
 
-// Enrolment is an activation of a new key in progress, kept in the portal session as JSON.
-type Enrolment struct {
-	Kind string `json:"kind"`
-	// State is kind-private (an encrypted TOTP secret, a code id).
-	State string `json:"state,omitempty"`
-	// Display holds what the page shows (the otpauth URI, the base32 secret). Never logged.
-	Display map[string]string `json:"display,omitempty"`
-}
-
-// Enroller is a kind that citizens can activate in My digital keys.
-type Enroller interface {
-	Kind
-	// StartEnrolment begins activation (generates a TOTP secret, e-mails a registration code).
-	StartEnrolment(ctx context.Context, st Store, acct store.Account) (Enrolment, error)
-	// FinishEnrolment checks the answer and, when right, creates the active key in st.
-	FinishEnrolment(ctx context.Context, st Store, acct store.Account, e Enrolment, answer string) (store.Key, error)
-}
-
 // Errors every kind uses, so the logon flow can react without knowing the kind.
 var (
 	// ErrWrongCode: the answer is wrong; the citizen may try again.
@@ -120,6 +111,28 @@ func IsCode(s string, length int) bool {
 		}
 	}
 	return true
+}
+
+// ErrCodeFormat says an answer cannot be a code at all (empty, letters, a wrong length). It is
+// not an attempt: nothing is counted for it (SPEC §8).
+var ErrCodeFormat = i18n.NewError("login.error.code_format")
+
+// NormalizeCode returns answer without its whitespace (spaces, tabs, line breaks, no-break
+// spaces — people copy "123 456") when what is left is a code of length digits (IsCode), and
+// ErrCodeFormat otherwise. It is the one normalisation of a typed code: the activation wizard
+// and the e-mail change use it before anything is counted, and the logon flow can too.
+func NormalizeCode(answer string, length int) (string, error) {
+	code := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\n', '\r', '\u00a0':
+			return -1
+		}
+		return r
+	}, answer)
+	if !IsCode(code, length) {
+		return "", ErrCodeFormat
+	}
+	return code, nil
 }
 
 // IsRetryable reports whether err lets the citizen answer the same challenge again.

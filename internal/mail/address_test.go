@@ -95,3 +95,21 @@ func TestWrapText(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskAddress(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"demo@example.org", "d•••@example.org"},
+		{"j@example.be", "j•••@example.be"},
+		{"élise.dupont@example.fr", "é•••@example.fr"},
+		{"a@b@example.be", "a•••@example.be"},
+		{"", "•••"},
+		{"no-at-sign", "•••"},
+		{"@example.be", "•••"},
+		{"jan@", "•••"},
+	} {
+		if got := MaskAddress(tt.in); got != tt.want {
+			t.Errorf("MaskAddress(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -29,9 +29,15 @@ const (
 	TemplateRegistrationCode = "registration_code"
 	// TemplateEmailChange: Code, Minutes, NewAddress — sent to the new address.
 	TemplateEmailChange = "email_change"
-	// TemplateKeyActivated: Kind (password, tokencard, emailcode, totp).
+	// TemplateEmailChanged: MaskedAddress (the new address, masked) — sent to the old address
+	// once the change is done.
+	TemplateEmailChanged = "email_changed"
+	// TemplateKeyActivated: Kind (password, tokencard, emailcode, totp), Replaces (the kind of
+	// the key the new one replaced and deactivated, or ""), Reactivated (a locked key made
+	// active again rather than a new one).
 	TemplateKeyActivated = "key_activated"
-	// TemplateKeyDeactivated: Kind, Cause (citizen, migration, helpdesk, expiry, lockout).
+	// TemplateKeyDeactivated: Kind, Cause (keys.Causes: citizen, migration, helpdesk, lockout,
+	// unused, phase-out).
 	TemplateKeyDeactivated = "key_deactivated"
 	// TemplatePhaseoutReminder: Kind, DisabledFrom (a time.Time, formatted here in the
 	// recipient's language and ComposerConfig.Location), ActivateURL.
@@ -41,7 +47,7 @@ const (
 // TemplateNames returns every template a Composer must have, in a stable order.
 func TemplateNames() []string {
 	return []string{
-		TemplateLogonCode, TemplateRegistrationCode, TemplateEmailChange,
+		TemplateLogonCode, TemplateRegistrationCode, TemplateEmailChange, TemplateEmailChanged,
 		TemplateKeyActivated, TemplateKeyDeactivated, TemplatePhaseoutReminder,
 	}
 }

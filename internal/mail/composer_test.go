@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
@@ -76,7 +77,8 @@ var sampleData = map[string]map[string]any{
 	TemplateLogonCode:        {"Code": "482913", "Minutes": 5},
 	TemplateRegistrationCode: {"Code": "105728", "Minutes": 5},
 	TemplateEmailChange:      {"Code": "730016", "Minutes": 5, "NewAddress": "jan.nieuw@example.be"},
-	TemplateKeyActivated:     {"Kind": "emailcode"},
+	TemplateEmailChanged:     {"MaskedAddress": "j•••@example.be"},
+	TemplateKeyActivated:     {"Kind": "emailcode", "Replaces": "tokencard", "Reactivated": false},
 	TemplateKeyDeactivated:   {"Kind": "tokencard", "Cause": "migration"},
 	TemplatePhaseoutReminder: {"Kind": "tokencard", "DisabledFrom": disabledFrom, "ActivateURL": "https://login.example.be/keys/activate?from=tokencard"},
 }
@@ -124,7 +126,7 @@ func TestRenderEveryVariant(t *testing.T) {
 	t.Parallel()
 	c := newTestComposer(t, nil)
 	kinds := []string{"password", "tokencard", "emailcode", "totp"}
-	causes := []string{"citizen", "migration", "helpdesk", "expiry", "lockout"}
+	causes := keys.Causes()
 	type variant struct {
 		name string
 		data map[string]any
@@ -134,7 +136,8 @@ func TestRenderEveryVariant(t *testing.T) {
 		switch name {
 		case TemplateKeyActivated:
 			for _, k := range kinds {
-				variants = append(variants, variant{name, map[string]any{"Kind": k}})
+				variants = append(variants, variant{name, map[string]any{"Kind": k, "Replaces": "", "Reactivated": false}})
+				variants = append(variants, variant{name, map[string]any{"Kind": k, "Replaces": "tokencard", "Reactivated": false}})
 			}
 		case TemplateKeyDeactivated:
 			for _, k := range kinds {
@@ -197,10 +200,17 @@ func TestRenderContent(t *testing.T) {
 			[]string{"remove the Sleutelbos entry", "You deactivated this key yourself", "Contact the helpdesk"}, nil, nil},
 		{"no hint after lockout", "en", TemplateKeyDeactivated, map[string]any{"Kind": "tokencard", "Cause": "lockout"},
 			[]string{"too many failed attempts"}, nil, []string{"paper card", "Contact the helpdesk"}},
-		{"expiry", "de", TemplateKeyDeactivated, map[string]any{"Kind": "tokencard", "Cause": "expiry"},
-			[]string{"abgeschafft", "Papierkarte"}, nil, []string{"Helpdesk"}},
-		{"per-kind activation", "nl", TemplateKeyActivated, map[string]any{"Kind": "totp"},
-			[]string{"Beveiligingscode via mobiele app", "authenticatie-app"}, nil, nil},
+		{"phase-out", "de", TemplateKeyDeactivated, map[string]any{"Kind": "tokencard", "Cause": "phase-out"},
+			[]string{"abgeschafft", "Papierkarte", "https://login.example.be/keys"}, nil, []string{"Helpdesk"}},
+		{"per-kind activation", "nl", TemplateKeyActivated, map[string]any{"Kind": "totp", "Replaces": "", "Reactivated": false},
+			[]string{"Beveiligingscode via mobiele app", "authenticatie-app", "Mijn digitale sleutels", "https://login.example.be/keys"},
+			nil, []string{"vervangt"}},
+		{"activation replacing a key", "en", TemplateKeyActivated, map[string]any{"Kind": "emailcode", "Replaces": "tokencard", "Reactivated": false},
+			[]string{"It replaces your digital key “Security code via token”"}, nil, nil},
+		{"reactivation", "de", TemplateKeyActivated, map[string]any{"Kind": "totp", "Replaces": "", "Reactivated": true},
+			[]string{"war gesperrt und"}, nil, []string{"erfolgreich einen neuen"}},
+		{"old address told, new one masked", "fr", TemplateEmailChanged, map[string]any{"MaskedAddress": MaskAddress("jan.nieuw@example.be")},
+			[]string{"j•••@example.be", "helpdesk"}, nil, []string{"jan.nieuw"}},
 		{"date in Brussels time, Dutch", "nl", TemplatePhaseoutReminder, sampleData[TemplatePhaseoutReminder],
 			[]string{"31 januari 2024", "https://login.example.be/keys/activate?from=tokencard"}, nil, []string{"30 januari", "2024 om"}},
 		{"date German", "de", TemplatePhaseoutReminder, sampleData[TemplatePhaseoutReminder],
@@ -311,7 +321,7 @@ func TestRenderErrors(t *testing.T) {
 		{"header in address", Recipient{Address: "jan@example.be\r\nBcc: x@y.be"}, TemplateLogonCode, sampleData[TemplateLogonCode], ErrInvalidAddress, ""},
 		{"unknown template", recipient("en"), "welcome", nil, nil, "no such template"},
 		{"missing data", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1"}, nil, "Minutes"},
-		{"unknown kind", recipient("en"), TemplateKeyActivated, map[string]any{"Kind": "carrier-pigeon"}, nil, `unknown key kind "carrier-pigeon"`},
+		{"unknown kind", recipient("en"), TemplateKeyActivated, map[string]any{"Kind": "carrier-pigeon", "Replaces": "", "Reactivated": false}, nil, `unknown key kind "carrier-pigeon"`},
 		{"unknown cause", recipient("nl"), TemplateKeyDeactivated, map[string]any{"Kind": "totp", "Cause": "boredom"}, nil, "mail.key_deactivated.cause.boredom"},
 		{"date not a time", recipient("en"), TemplatePhaseoutReminder, map[string]any{"Kind": "totp", "DisabledFrom": "tomorrow", "ActivateURL": "https://x.be"}, nil, "want a time.Time"},
 		{"reserved key", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1", "Minutes": 5, "Name": "x"}, nil, `"Name" is reserved`},

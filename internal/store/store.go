@@ -133,7 +133,7 @@ type Key struct {
 	CreatedAt         time.Time
 	ActivatedAt       time.Time
 	DeactivatedAt     time.Time // zero while active
-	DeactivationCause string    // citizen, migration, helpdesk, expiry, lockout
+	DeactivationCause string    // keys.Cause…: citizen, migration, helpdesk, lockout, unused, phase-out
 	LastUsedAt        time.Time // zero when never used
 }
 
@@ -167,6 +167,10 @@ const (
 	CodeLogon        CodePurpose = "logon"        // emailcode key: second factor at logon
 	CodeRegistration CodePurpose = "registration" // activation of an emailcode key
 	CodeEmailChange  CodePurpose = "email_change" // verification of a new e-mail address
+	// CodeEnrolment is the single-use token of a key activation in progress: nothing is sent,
+	// its Target names the key kind, and it is used in the transaction that creates the key,
+	// so two submissions of one activation never create two keys.
+	CodeEnrolment CodePurpose = "enrolment"
 )
 
 // Code is a one-time code sent to a citizen, stored as a keyed hash.

@@ -28,10 +28,23 @@ const flashCookie = "flash"
 
 // The flashes and how long one waits for the page that shows it.
 const (
-	flashExpired   = "expired"    // the logon in progress expired
-	flashSignedOut = "signed-out" // the citizen signed out
-	flashMaxAge    = 60
+	flashExpired        = "expired"         // the logon in progress expired
+	flashSignedOut      = "signed-out"      // the citizen signed out
+	flashKeyDeactivated = "key-deactivated" // My digital keys: a key was deactivated
+	flashKeyReactivated = "key-reactivated" // a locked key was reactivated
+	flashLanguage       = "language"        // the preferred language was changed
+	flashEmail          = "email"           // the e-mail address was changed
+	flashCodeResent     = "code-resent"     // the wizard sent a new registration code
+	flashWizardExpired  = "wizard-expired"  // the activation took too long and starts again
+	flashOutOfOrder     = "out-of-order"    // a replayed wizard step (Back, a second click)
+	flashMaxAge         = 60
 )
+
+// flashes are the values a flash cookie may carry; anything else is ignored.
+var flashes = map[string]bool{
+	flashExpired: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
+	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
+}
 
 // setFlash makes the next page that shows notices show v.
 func (s *Server) setFlash(w http.ResponseWriter, v string) {
@@ -45,11 +58,10 @@ func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	http.SetCookie(w, s.cookie(s.cookies.flash, "", -1))
-	switch c.Value {
-	case flashExpired, flashSignedOut:
-		return c.Value
+	if !flashes[c.Value] {
+		return ""
 	}
-	return ""
+	return c.Value
 }
 
 // cookie returns one of the site's cookies: HttpOnly, SameSite=Lax, Path=/, no Domain, Secure

@@ -1,16 +1,24 @@
-// Package web is the citizen-facing HTTP side of Sleutelbos: the logon pages of SPEC §3, the
-// header every page shares, sessions, and the protections of SPEC §8 (CSRF, security headers,
-// body limits, session timeouts).
+// Package web is the citizen-facing HTTP side of Sleutelbos: the logon pages of SPEC §3, My
+// digital keys (SPEC §4, on top of internal/portal), the header every page shares, sessions,
+// and the protections of SPEC §8 (CSRF, security headers, body limits, session timeouts).
 //
 // New builds a Server from a Config (plain values from the composition root) and Deps (the
 // store, the catalogues, the logon service, the clock and randomness). Everything is parsed and
 // checked at New: a missing template fails the start, not the first request.
 //
 // A request passes two layers. The outer layer serves everything that needs no session —
-// /healthz, /readyz, /static/ and the development mailbox — behind the request log, the security
-// headers and panic recovery. Everything else passes the application chain:
+// /healthz, /readyz, /static/, the development mailbox, the demo online service and the
+// OpenID provider's machine endpoints — behind the request log, the security headers and
+// panic recovery. Everything else passes the application chain:
 //
 //	loadSession → negotiateLanguage → limitBody (size, UTF-8) → checkCSRF → route
+//
+// Routes are private by default: routes.go lists the public ones (the outer layer's, the logon
+// pages, help, the privacy and accessibility statements, the OpenID provider's browser
+// endpoints, the 404) and guard (access.go) wraps every other route so that a logged-off request goes to
+// the logon — a page coming back to itself afterwards, a form changing nothing. Routes that
+// change keys or the e-mail address (recentRoutes) also need a recent logon of the level the
+// portal asks for (portal.Service.CheckAuth); otherwise the citizen logs on again and returns.
 //
 // Each middleware fills a per-request state (the session, the account, the language, the CSRF
 // token) that handlers and the error pages read, so even a 413 or a 500 is shown in the
@@ -36,14 +44,24 @@
 // logon starts at the request's level, bound to the logged-on citizen if there is one, and
 // returns to /oidc/continue, which answers the online service through a page that moves on by
 // itself (after a form, the CSP's form-action would block a redirect to another site).
-// oidc_logout.go ends the session at an online service's request.
+// oidc_logout.go ends the session at an online service's request. These endpoints are public
+// routes: each answers a visitor without a session itself.
+//
+// The activation wizard (portal.Wizard) lives in the session too. wizard_submit.go is its one
+// adapter: it checks the form belongs to the wizard and step in the session (so Back, a double
+// click or an old tab change nothing), calls one transition, saves the session once and
+// redirects (POST → 303 → GET); wizard_show.go renders the step the wizard is at; wizard_qr.go
+// draws the QR code of an app key being activated, only for this session's wizard.
 //
 // A form answered with errors sets BasePage.Errors and gets the GOV.UK error pattern from
-// templates/partials.html; a notice about what happened before (the logon expired, the
-// citizen signed out) travels in a one-time flash cookie, never in the URL.
+// templates/partials.html — the logon pages and My digital keys alike; a notice about what
+// happened before (the logon expired, the citizen signed out, a key was deactivated, a new
+// registration code was sent) travels in a one-time flash cookie, never in the URL.
 //
 // Files follow the flows: login_show.go (the key chooser), login_choose.go, login_password.go,
 // login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go (help,
-// privacy notice, accessibility statement) and health.go and oidc*.go; the machinery lives in server.go,
-// routes.go, middleware.go, csrf.go, cookies.go, session.go, render.go and errors.go.
+// privacy notice, accessibility statement), health.go, oidc*.go, portal_keys.go (key list,
+// deactivate, reactivate), wizard_*.go, portal_profile.go and portal_info.go; portal_page.go
+// holds the portal pages' base and notices; the machinery lives in server.go, routes.go,
+// access.go, middleware.go, csrf.go, cookies.go, session.go, render.go and errors.go.
 package web

@@ -20,6 +20,8 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
+	"github.com/sleutelbos/sleutelbos/internal/portal/portaltest"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
@@ -62,6 +64,8 @@ type fixture struct {
 	codes  [tokencard.Positions]string
 	logs   *syncBuffer
 	bundle *i18n.Bundle
+	world  *logintest.World
+	portal *portal.Service
 }
 
 // option changes the fixture's web configuration or dependencies before New.
@@ -73,6 +77,8 @@ func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 		Citizen: logintest.Citizen{Username: demoUser, Name: demoName, Email: "demo@example.org", Language: "en", Password: demoPassword},
 	})
 	f := &fixture{t: t, db: db, clock: w.Clock, logs: &syncBuffer{}, bundle: w.Bundle, acct: w.Account, codes: w.CardCodes}
+	f.world = w
+	f.portal = portaltest.New(t, w, nil)
 	f.newServer(db, w.Service, w.Kinds, opts)
 	return f
 }
@@ -81,7 +87,7 @@ func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 func (f *fixture) newServer(db store.Store, svc *login.Service, reg *keys.Registry, opts []option) {
 	f.t.Helper()
 	cfg := Config{ServiceName: "Sleutelbos", BaseURL: "http://sleutelbos.test", DefaultLanguage: "en"}
-	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Keys: reg, Now: f.clock.Now, Rand: rand.Reader,
+	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Portal: f.portal, Keys: reg, Now: f.clock.Now, Rand: rand.Reader,
 		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg, &deps)

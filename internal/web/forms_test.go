@@ -42,7 +42,7 @@ func wantFormError(t *testing.T, f *fixture, what, lang, body, field, msg string
 	wantContains(t, what, body,
 		`<span class="field-error" id="`+id+`"><span class="visually-hidden">`+escapeHTML(p.T("web.form.error_label"))+` </span>`+msg+`</span>`,
 		"<title>"+escapeHTML(p.T("web.form.error_title", ""))) // the title starts with "Error: "
-	control := regexp.MustCompile(`<(input|button)[^>]*\sid="` + regexp.QuoteMeta(field) + `"[^>]*>`).FindString(body)
+	control := regexp.MustCompile(`<(input|button|select)[^>]*\sid="` + regexp.QuoteMeta(field) + `"[^>]*>`).FindString(body)
 	if control == "" {
 		t.Fatalf("%s: no control with id %q for the summary to link to", what, field)
 	}
@@ -50,7 +50,7 @@ func wantFormError(t *testing.T, f *fixture, what, lang, body, field, msg string
 	if describedBy == nil || !strings.Contains(" "+describedBy[1]+" ", " "+id+" ") {
 		t.Errorf("%s: %s is not described by %s", what, control, id)
 	}
-	if strings.HasPrefix(control, "<input") != strings.Contains(control, `aria-invalid="true"`) {
+	if strings.HasPrefix(control, "<button") == strings.Contains(control, `aria-invalid="true"`) {
 		t.Errorf("%s: aria-invalid on %s", what, control)
 	}
 	if n := strings.Count(body, `aria-invalid="true"`); n > 1 {

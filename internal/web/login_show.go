@@ -16,8 +16,10 @@ type chooserPage struct {
 	Return  string
 	Choices []choiceView
 	// Notice reports what happened before (the logon expired, the citizen signed out). An
-	// error of the last attempt (no such key) is in BasePage.Errors, about the first key.
-	Notice *Notice
+	// error of the last attempt (no such key) is in BasePage.Errors, about the first key, with
+	// KeysLink the way to My digital keys, where that key is activated.
+	Notice   *Notice
+	KeysLink bool
 }
 
 // choiceView is one key kind on the chooser.
@@ -53,6 +55,12 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 
 // renderChooser shows the kinds offered for tx.
 func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice *Notice, errMsg string) error {
+	return s.renderChooserLink(w, r, tx, notice, errMsg, false)
+}
+
+// renderChooserLink is renderChooser with, when keysLink is set, a link to My digital keys
+// under the error ("activate this digital key in My digital keys").
+func (s *Server) renderChooserLink(w http.ResponseWriter, r *http.Request, tx *login.Transaction, notice *Notice, errMsg string, keysLink bool) error {
 	q := url.Values{}
 	if tx.MinLevel > keys.LevelLow {
 		q.Set("level", tx.MinLevel.String())
@@ -65,6 +73,7 @@ func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, tx *login
 		Level:    tx.MinLevel.String(),
 		Return:   tx.Return,
 		Notice:   notice,
+		KeysLink: keysLink,
 	}
 	p.Title = p.T("web.login.title")
 	for _, c := range s.deps.Login.Choices(tx) {

@@ -149,6 +149,8 @@ func (s *Server) afterStep(w http.ResponseWriter, r *http.Request, tx *login.Tra
 	case login.StepCode:
 		return s.renderCode(w, r, tx, msg, nil)
 	default:
-		return s.renderChooser(w, r, tx, nil, msg)
+		// No such key, or it is locked: My digital keys is where one is activated.
+		keysLink := le.Key == "login.error.no_key" || le.Key == "login.error.key_locked"
+		return s.renderChooserLink(w, r, tx, nil, msg, keysLink)
 	}
 }

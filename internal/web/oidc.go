@@ -50,8 +50,9 @@ type oidcPending struct {
 	AuthTimeBefore time.Time `json:"auth_time_before"`
 }
 
-// oidcRoutes mounts the provider when there is one.
-func (s *Server) oidcRoutes(outer, app *http.ServeMux) {
+// oidcRoutes mounts the provider when there is one: its machine endpoints with outer (no
+// session, no CSRF), its browser endpoints as pages with route (publicRoutes lists them all).
+func (s *Server) oidcRoutes(outer func(string, http.Handler), route func(string, handlerFunc)) {
 	if s.deps.OIDC == nil {
 		return
 	}
@@ -60,17 +61,17 @@ func (s *Server) oidcRoutes(outer, app *http.ServeMux) {
 		api.ServeHTTP(w, r.WithContext(oidcop.WithClientIP(r.Context(), s.clientIP(r))))
 	})
 	for _, p := range oidcop.APIPaths {
-		outer.Handle(p, withIP)
+		outer(p, withIP)
 	}
 	// A POSTed request comes from the online service's page, without our CSRF token: it is
 	// turned into the GET it is equivalent to, which then runs with the session.
-	outer.Handle("POST "+oidcop.AuthorizePath, s.handle(s.oidcPostAsGet))
-	outer.Handle("POST "+oidcop.EndSessionPath, s.handle(s.oidcPostAsGet))
-	app.Handle("GET "+oidcop.AuthorizePath, s.handle(s.oidcAuthorize))
-	app.Handle("GET "+oidcop.LoginPath, s.handle(s.oidcLogin))
-	app.Handle("GET "+oidcContinuePath, s.handle(s.oidcContinue))
-	app.Handle("GET "+oidcop.EndSessionPath, s.handle(s.oidcEndSession))
-	app.Handle("POST "+oidcLogoutPath, s.handle(s.oidcLogout))
+	outer("POST "+oidcop.AuthorizePath, s.handle(s.oidcPostAsGet))
+	outer("POST "+oidcop.EndSessionPath, s.handle(s.oidcPostAsGet))
+	route("GET "+oidcop.AuthorizePath, s.oidcAuthorize)
+	route("GET "+oidcop.LoginPath, s.oidcLogin)
+	route("GET "+oidcContinuePath, s.oidcContinue)
+	route("GET "+oidcop.EndSessionPath, s.oidcEndSession)
+	route("POST "+oidcLogoutPath, s.oidcLogout)
 }
 
 // oidcPageError turns the provider's *oidcop.PageError into the localised error page.

@@ -28,7 +28,10 @@ var staticAssets embed.FS
 // one is missing, so a typo is found at start-up rather than by the first visitor. Every page
 // is parsed with templates/layout.html and the shared pieces of templates/partials.html.
 func pageNames() []string {
-	return []string{"login", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error", "oidc_continue", "oidc_logout"}
+	return []string{"login", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error",
+		"oidc_continue", "oidc_logout",
+		"keys", "key_deactivate", "wizard_email", "wizard_email_code", "wizard_select", "wizard_prepare",
+		"wizard_activate", "wizard_done", "profile", "info", "info_why"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.
@@ -79,6 +82,24 @@ type BasePage struct {
 	// top and next to their fields; the title then starts with "Error: ".
 	Errors  FormErrors
 	printer *i18n.Printer
+	loc     *time.Location
+}
+
+// Date shows t as a date and time of day in the page language and the service's time zone
+// ("15 January 2024 at 10:30"); the zero time is "—".
+func (b BasePage) Date(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	t = t.In(b.loc)
+	d := b.T("mail.date", t.Day(), b.T(fmt.Sprintf("mail.month.%d", int(t.Month()))), t.Year())
+	return b.T("mail.datetime", d, t.Format("15:04"))
+}
+
+// DayOf shows the date of t only ("31 January 2024").
+func (b BasePage) DayOf(t time.Time) string {
+	t = t.In(b.loc)
+	return b.T("mail.date", t.Day(), b.T(fmt.Sprintf("mail.month.%d", int(t.Month()))), t.Year())
 }
 
 // FormError is one error of a submitted form (the GOV.UK pattern of DESIGN.md): the error
@@ -225,6 +246,7 @@ func (s *Server) basePath(r *http.Request, p string, q url.Values) BasePage {
 
 		AccessibilityURL: s.cfg.AccessibilityURL,
 		printer:          s.deps.Bundle.Printer(lang),
+		loc:              s.cfg.Location,
 	}
 	if st.account != nil && st.sess.loggedOn() {
 		b.UserName = st.account.Name

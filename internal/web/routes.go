@@ -1,15 +1,77 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/sleutelbos/sleutelbos/internal/devmailbox"
+	"github.com/sleutelbos/sleutelbos/internal/oidcop"
+)
+
+// publicRoutes are the only routes served without a logged-on session; every other route is
+// private: a new route needs a logon unless it is listed here (see access.go). The outer
+// layer's routes, which run without a session at all, are listed too, so the list is the
+// whole truth: TestRoutesArePrivateByDefault walks every registered route, and one missing
+// here is expected to send a logged-off visitor to the logon.
+var publicRoutes = map[string]bool{
+	// Outer layer: probes, assets, the development mailbox and the demo online service (when
+	// mounted), the OpenID provider's machine endpoints, and its POSTed browser requests
+	// (turned into GETs, which then run with the session).
+	"GET /healthz":                  true,
+	"GET /readyz":                   true,
+	"GET /static/{path...}":         true,
+	devmailbox.Path:                 true,
+	devmailbox.Path + "/":           true,
+	DemoServicePath:                 true,
+	oidcop.DiscoveryPath:            true,
+	oidcop.JWKSPath:                 true,
+	oidcop.TokenPath:                true,
+	oidcop.UserinfoPath:             true,
+	"POST " + oidcop.AuthorizePath:  true,
+	"POST " + oidcop.EndSessionPath: true,
+	"GET /login":                    true,
+	"POST /login/choose":            true,
+	"GET /login/password":           true,
+	"POST /login/password":          true,
+	"GET /login/code":               true,
+	"POST /login/code":              true,
+	"POST /login/resend":            true,
+	"POST /logout":                  true,
+	"GET /help/forgot":              true,
+	"GET /privacy":                  true,
+	"GET /accessibility":            true,
+	// The OpenID provider's browser endpoints: an online service sends the citizen to them
+	// before any logon here, and each answers a visitor without a session itself (a logon
+	// for the request, or the online service's address).
+	"GET " + oidcop.AuthorizePath:  true,
+	"GET " + oidcop.LoginPath:      true,
+	"GET " + oidcContinuePath:      true,
+	"GET " + oidcop.EndSessionPath: true,
+	"POST " + oidcLogoutPath:       true,
+	"/":                            true, // the localised 404
+}
+
+// recentRoutes change keys or the e-mail address: besides a logon they need a recent one, of
+// the level the citizen's keys call for (portal.Service.CheckAuth).
+var recentRoutes = map[string]bool{
+	"GET /keys/activate":         true,
+	"POST /keys/activate":        true,
+	"GET /keys/activate/qr":      true,
+	"GET /keys/{id}/deactivate":  true,
+	"POST /keys/{id}/deactivate": true,
+	"POST /keys/{id}/reactivate": true,
+	"POST /profile/email":        true,
+	"POST /profile/email/code":   true,
+}
 
 // routes builds the handler tree. The outer mux serves what needs no session; everything else
-// passes the application chain (session, language, body limit, CSRF) to the application mux.
+// passes the application chain (session, language, body limit, CSRF) to the application mux,
+// where each route is private unless publicRoutes lists it.
 //
 //	GET  /healthz            process alive
 //	GET  /readyz             database answers
 //	GET  /static/{path...}   embedded assets
 //	     /dev/mailbox[/]     the development mailbox (only with Config.DevMailbox)
-//	GET  /                   welcome page, or 303 to /login
+//	GET  /                   welcome page (logged off: 303 to /login)
 //	GET  /login              key chooser (?level=low|substantial|high, ?return=/local/path)
 //	POST /login/choose       start the logon with a kind → /login/password
 //	GET  /login/password     username and password
@@ -21,26 +83,57 @@ import "net/http"
 //	GET  /help/forgot        forgotten username or password, the helpdesk
 //	GET  /privacy            the built-in privacy notice
 //	GET  /accessibility      the built-in accessibility statement
+//	GET  /keys               My digital keys: the key list
+//	GET  /keys/{id}/deactivate, POST   deactivate a key, with a confirmation step
+//	POST /keys/{id}/reactivate          reactivate a locked key
+//	GET  /keys/activate                 the activation wizard's current step
+//	POST /keys/activate                 action=next, change, resend, back, cancel or end
+//	GET  /keys/activate/qr              the QR code of the app key being activated (PNG)
+//	GET  /profile            My profile; POST /profile/language, /profile/email,
+//	                         /profile/email/code, /profile/email/cancel
+//	GET  /info               Info: the key kinds; GET /info/why: levels of assurance
 //	     /oidc/…, /.well-known/openid-configuration   the OpenID provider (oidc.go)
 //	     /demo-service/      the demo online service (only with Deps.DemoService)
 //	everything else          localised 404
 func (s *Server) routes() http.Handler {
 	app := http.NewServeMux()
-	app.Handle("GET /{$}", s.handle(s.home))
-	app.Handle("GET /login", s.handle(s.loginShow))
-	app.Handle("POST /login/choose", s.handle(s.loginChoose))
-	app.Handle("GET /login/password", s.handle(s.loginPasswordShow))
-	app.Handle("POST /login/password", s.handle(s.loginPasswordSubmit))
-	app.Handle("GET /login/code", s.handle(s.loginCodeShow))
-	app.Handle("POST /login/code", s.handle(s.loginCodeSubmit))
-	app.Handle("POST /login/resend", s.handle(s.loginResend))
-	app.Handle("POST /logout", s.handle(s.logout))
-	app.Handle("GET /help/forgot", s.handle(s.helpForgot))
-	app.Handle("GET /privacy", s.handle(s.privacy))
-	app.Handle("GET /accessibility", s.handle(s.accessibility))
-	app.Handle("/", s.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
 	outer := http.NewServeMux()
-	s.oidcRoutes(outer, app)
+	route := func(pattern string, h handlerFunc) {
+		s.patterns = append(s.patterns, pattern)
+		app.Handle(pattern, s.guard(pattern, s.handle(h)))
+	}
+	outerRoute := func(pattern string, h http.Handler) {
+		s.patterns = append(s.patterns, pattern)
+		outer.Handle(pattern, h)
+	}
+	route("GET /{$}", s.home)
+	route("GET /login", s.loginShow)
+	route("POST /login/choose", s.loginChoose)
+	route("GET /login/password", s.loginPasswordShow)
+	route("POST /login/password", s.loginPasswordSubmit)
+	route("GET /login/code", s.loginCodeShow)
+	route("POST /login/code", s.loginCodeSubmit)
+	route("POST /login/resend", s.loginResend)
+	route("POST /logout", s.logout)
+	route("GET /help/forgot", s.helpForgot)
+	route("GET /privacy", s.privacy)
+	route("GET /accessibility", s.accessibility)
+	route("GET /keys", s.keysShow)
+	route("GET /keys/{id}/deactivate", s.keyDeactivateShow)
+	route("POST /keys/{id}/deactivate", s.keyDeactivate)
+	route("POST /keys/{id}/reactivate", s.keyReactivate)
+	route("GET /keys/activate", s.wizardShow)
+	route("POST /keys/activate", s.wizardSubmit)
+	route("GET /keys/activate/qr", s.wizardQR)
+	route("GET /profile", s.profileShow)
+	route("POST /profile/language", s.profileLanguage)
+	route("POST /profile/email", s.profileEmail)
+	route("POST /profile/email/code", s.profileEmailCode)
+	route("POST /profile/email/cancel", s.profileEmailCancel)
+	route("GET /info", s.infoShow)
+	route("GET /info/why", s.infoWhy)
+	route("/", func(http.ResponseWriter, *http.Request) error { return errNotFound })
+	s.oidcRoutes(outerRoute, route)
 
 	var chain http.Handler = app
 	chain = s.checkCSRF(chain)
@@ -48,15 +141,15 @@ func (s *Server) routes() http.Handler {
 	chain = s.negotiateLanguage(chain)
 	chain = s.loadSession(chain)
 
-	outer.HandleFunc("GET /healthz", s.healthz)
-	outer.HandleFunc("GET /readyz", s.readyz)
-	outer.Handle("GET /static/{path...}", s.handle(s.serveStatic))
+	outerRoute("GET /healthz", http.HandlerFunc(s.healthz))
+	outerRoute("GET /readyz", http.HandlerFunc(s.readyz))
+	outerRoute("GET /static/{path...}", s.handle(s.serveStatic))
 	if s.cfg.DevMailbox {
-		outer.Handle("/dev/mailbox", s.deps.Mailbox)
-		outer.Handle("/dev/mailbox/", s.deps.Mailbox)
+		outerRoute(devmailbox.Path, s.deps.Mailbox)
+		outerRoute(devmailbox.Path+"/", s.deps.Mailbox)
 	}
 	if s.deps.DemoService != nil {
-		outer.Handle(DemoServicePath, s.deps.DemoService)
+		outerRoute(DemoServicePath, s.deps.DemoService)
 	}
 	outer.Handle("/", chain)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -53,6 +54,8 @@ type Config struct {
 	// PrivacyURL and AccessibilityURL are linked from every page's footer (an absolute URL or
 	// a path on this site, checked by config); empty means no link.
 	PrivacyURL, AccessibilityURL string
+	// Location is the time zone dates are shown in (default Europe/Brussels).
+	Location *time.Location
 }
 
 // Contact is how to reach the operator's helpdesk.
@@ -75,6 +78,7 @@ type Deps struct {
 	Store  Store
 	Bundle *i18n.Bundle
 	Login  *login.Service
+	Portal *portal.Service
 	Keys   *keys.Registry
 	// Now is the clock (time.Now in production, fixed in tests).
 	Now func() time.Time
@@ -108,6 +112,8 @@ type Server struct {
 	sessions *sessionManager
 	origins  *http.CrossOriginProtection
 	handler  http.Handler
+	// patterns are the application routes as registered (tests check each one's guard).
+	patterns []string
 }
 
 // New validates cfg, parses every template and builds the routes.
@@ -166,6 +172,13 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.ServiceName == "" {
 		cfg.ServiceName = "Sleutelbos"
 	}
+	if cfg.Location == nil {
+		loc, err := time.LoadLocation("Europe/Brussels")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("no Location given and Europe/Brussels is unknown: %w", err))
+		}
+		cfg.Location = loc
+	}
 	if cfg.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("max body bytes %d: must be positive", cfg.MaxBodyBytes))
 	}
@@ -196,6 +209,9 @@ func checkDeps(cfg Config, d Deps) error {
 	}
 	if d.Login == nil {
 		missing = append(missing, "Login")
+	}
+	if d.Portal == nil {
+		missing = append(missing, "Portal")
 	}
 	if d.Keys == nil {
 		missing = append(missing, "Keys")

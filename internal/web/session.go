@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -36,6 +37,10 @@ type sessionData struct {
 	// the logon running for an authorization request (oidc_login.go).
 	SID  string       `json:"sid,omitempty"`
 	OIDC *oidcPending `json:"oidc,omitempty"`
+	// Wizard is the activation of a new key in progress (My digital keys).
+	Wizard *portal.Wizard `json:"wizard,omitempty"`
+	// EmailChange is the profile's change of e-mail address awaiting its code.
+	EmailChange *portal.EmailChange `json:"email_change,omitempty"`
 }
 
 // session is one server-side session as a request sees it.

@@ -2,8 +2,8 @@
 // citizen enters a 6-digit code that was e-mailed to them.
 //
 // Codes are issued by Issue and checked by Check, both also used outside logon (the
-// registration code that activates the key, and the portal's verification of a new e-mail
-// address, purpose store.CodeEmailChange). The rules, all from Config:
+// registration code that activates the key — BeginEnrolment, ResendEnrolment, CheckEnrolment —
+// and the portal's verification of a new e-mail address, purpose store.CodeEmailChange). The rules, all from Config:
 //
 //   - a code is valid for Validity (5 minutes) and used at most once (store.Codes.UseCode is
 //     atomic, so two concurrent right answers give one success);

@@ -2,6 +2,7 @@ package emailcode
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,11 +106,12 @@ type Kind struct {
 }
 
 var (
-	_ Mailer          = (*mail.Composer)(nil)
-	_ keys.Kind       = (*Kind)(nil)
-	_ keys.Challenger = (*Kind)(nil)
-	_ keys.Resender   = (*Kind)(nil)
-	_ keys.Enroller   = (*Kind)(nil)
+	_ Mailer                 = (*mail.Composer)(nil)
+	_ keys.Kind              = (*Kind)(nil)
+	_ keys.Challenger        = (*Kind)(nil)
+	_ keys.Resender          = (*Kind)(nil)
+	_ keys.Enroller          = (*Kind)(nil)
+	_ keys.EnrolmentResender = (*Kind)(nil)
 )
 
 // New returns the emailcode kind. h hashes the codes, m writes the e-mails, rand draws the codes
@@ -182,45 +184,88 @@ func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, ke
 	return k.Check(ctx, st, acct, store.CodeLogon, id, answer)
 }
 
-// StartEnrolment e-mails a registration code to the account's current address.
-func (k *Kind) StartEnrolment(ctx context.Context, st keys.Store, acct store.Account) (keys.Enrolment, error) {
+// enrolState is the kind-private state of an enrolment: the registration code's id and the
+// address it went to.
+type enrolState struct {
+	CodeID int64  `json:"code_id"`
+	To     string `json:"to"`
+}
+
+// BeginEnrolment e-mails a registration code to the account's current address, in st's
+// transaction (the caller's, when st is one). The enrolment expires with the code.
+func (k *Kind) BeginEnrolment(ctx context.Context, st keys.Store, acct store.Account) (keys.Enrolment, error) {
 	c, err := k.Issue(ctx, st, acct, store.CodeRegistration, acct.Email, TemplateRegistration)
 	if err != nil {
 		return keys.Enrolment{}, err
 	}
-	return keys.Enrolment{
-		Kind:  keys.EmailCode,
-		State: strconv.FormatInt(c.ID, 10),
-		Display: map[string]string{
-			"address": acct.Email,
-			"minutes": strconv.Itoa(k.minutes()),
-		},
-	}, nil
+	state, err := json.Marshal(enrolState{CodeID: c.ID, To: c.Target})
+	if err != nil {
+		return keys.Enrolment{}, fmt.Errorf("emailcode enrolment: %w", err)
+	}
+	return keys.Enrolment{Kind: keys.EmailCode, StartedAt: c.CreatedAt, ExpiresAt: c.ExpiresAt, State: string(state)}, nil
 }
 
-// FinishEnrolment checks the registration code and, when right, creates the active emailcode
-// key in st. The key sends its codes to the account's e-mail address of the moment.
-func (k *Kind) FinishEnrolment(ctx context.Context, st keys.Store, acct store.Account, e keys.Enrolment, answer string) (store.Key, error) {
-	id, err := strconv.ParseInt(e.State, 10, 64)
+// ResendEnrolment e-mails a new registration code, which supersedes the previous one, to the
+// address of the enrolment; the enrolment now expires with the new code. ErrResendLimit when
+// too many codes were sent.
+func (k *Kind) ResendEnrolment(ctx context.Context, st keys.Store, acct store.Account, e keys.Enrolment) (keys.Enrolment, error) {
+	es, err := enrolStateOf(e)
 	if err != nil {
-		return store.Key{}, fmt.Errorf("emailcode enrolment: state %q is not a code id", e.State)
+		return keys.Enrolment{}, err
 	}
-	// Check outside a transaction of its own: a wrong answer's count must stay stored.
-	if err := k.Check(ctx, st, acct, store.CodeRegistration, id, answer); err != nil {
+	c, err := k.Issue(ctx, st, acct, store.CodeRegistration, es.To, TemplateRegistration)
+	if err != nil {
+		return keys.Enrolment{}, err
+	}
+	state, err := json.Marshal(enrolState{CodeID: c.ID, To: c.Target})
+	if err != nil {
+		return keys.Enrolment{}, fmt.Errorf("emailcode enrolment: %w", err)
+	}
+	e.ExpiresAt, e.State = c.ExpiresAt, string(state)
+	return e, nil
+}
+
+// ViewEnrolment returns the address the code went to and its validity.
+func (k *Kind) ViewEnrolment(acct store.Account, e keys.Enrolment) (keys.EnrolmentView, error) {
+	st, err := enrolStateOf(e)
+	if err != nil {
+		return keys.EnrolmentView{}, err
+	}
+	return keys.EnrolmentView{Address: st.To, CodeMinutes: k.minutes()}, nil
+}
+
+// NormalizeAnswer returns the 6 digits of answer (spaces ignored) or keys.ErrCodeFormat.
+func (k *Kind) NormalizeAnswer(answer string) (string, error) {
+	return keys.NormalizeCode(answer, CodeLength)
+}
+
+// CheckEnrolment checks the registration code and, when right, returns the emailcode key to
+// create. The key sends its codes to the account's e-mail address of the moment. Each check
+// counts a try of the code and a right one uses it, so a code creates at most one key.
+func (k *Kind) CheckEnrolment(ctx context.Context, st keys.CodeStore, acct store.Account, e keys.Enrolment, answer string) (store.Key, error) {
+	if e.Kind != keys.EmailCode {
+		return store.Key{}, fmt.Errorf("emailcode enrolment: enrolment of kind %q", e.Kind)
+	}
+	es, err := enrolStateOf(e)
+	if err != nil {
 		return store.Key{}, err
 	}
 	now := k.now()
-	key := store.Key{
-		AccountID:   acct.ID,
-		Kind:        keys.EmailCode,
-		Status:      store.KeyActive,
-		CreatedAt:   now,
-		ActivatedAt: now,
+	if e.Expired(now) {
+		return store.Key{}, keys.ErrCodeExpired
 	}
-	if err := st.CreateKey(ctx, &key); err != nil {
-		return store.Key{}, fmt.Errorf("emailcode enrolment: create key: %w", err)
+	if err := k.Check(ctx, st, acct, store.CodeRegistration, es.CodeID, answer); err != nil {
+		return store.Key{}, err
 	}
-	return key, nil
+	return store.Key{AccountID: acct.ID, Kind: keys.EmailCode, Status: store.KeyActive, CreatedAt: now, ActivatedAt: now}, nil
+}
+
+func enrolStateOf(e keys.Enrolment) (enrolState, error) {
+	var st enrolState
+	if err := json.Unmarshal([]byte(e.State), &st); err != nil || st.CodeID == 0 {
+		return enrolState{}, fmt.Errorf("emailcode enrolment: state %q is not a code", e.State)
+	}
+	return st, nil
 }
 
 // Issue creates a code for purpose and e-mails it to address to with template, in one
@@ -284,7 +329,7 @@ func (k *Kind) Issue(ctx context.Context, st keys.Store, acct store.Account, pur
 // (surrounding spaces are ignored; anything but 6 digits is wrong without costing a try);
 // ErrCodeTries when this wrong answer used up the tries or they were used up before;
 // ErrCodeExpired when the code expired, was used, or was superseded by a newer one.
-func (k *Kind) Check(ctx context.Context, st keys.Store, acct store.Account, purpose store.CodePurpose, codeID int64, answer string) error {
+func (k *Kind) Check(ctx context.Context, st keys.CodeStore, acct store.Account, purpose store.CodePurpose, codeID int64, answer string) error {
 	now := k.now()
 	c, err := st.LatestCode(ctx, acct.ID, purpose)
 	if errors.Is(err, store.ErrNotFound) {

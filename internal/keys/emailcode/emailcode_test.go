@@ -3,6 +3,7 @@ package emailcode
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -216,7 +217,7 @@ func testResendLimit(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("%d outbox messages, want 3", len(msgs))
 	}
 	// Other purposes have their own limit.
-	if _, err := e.kind.StartEnrolment(ctx, e.st, e.acct); err != nil {
+	if _, err := e.kind.BeginEnrolment(ctx, e.st, e.acct); err != nil {
 		t.Errorf("registration code while logon codes are limited: %v", err)
 	}
 	// The first code was sent at Start: exactly 15 minutes later it still counts ...
@@ -326,6 +327,34 @@ func testCodesAreBoundToPurposeAndTarget(t *testing.T, db *sqlstore.DB) {
 	}
 }
 
+func TestEnroller(t *testing.T) {
+	t.Parallel()
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			var seed atomic.Uint64
+			keystest.RunEnroller(t, keystest.EnrolHarness{
+				Setup: func(t *testing.T) keystest.EnrolFixture {
+					st := b.Open(t)
+					e := newEnv(t, st, Config{}, seed.Add(1))
+					// The enroller's citizen has no key yet.
+					acct := keystest.NewAccount(t, st, "new"+strconv.FormatUint(seed.Add(1), 10))
+					return keystest.EnrolFixture{
+						Kind: e.kind, Store: st, Clock: e.clock, Account: acct,
+						Answer: func(t *testing.T, _ keys.Enrolment, v keys.EnrolmentView) string {
+							return keystest.OutboxCode(t, st, v.Address)
+						},
+						LogonAnswer: func(t *testing.T, v keys.EnrolmentView, _ keys.Challenge) string {
+							return keystest.OutboxCode(t, st, v.Address)
+						},
+					}
+				},
+				SingleUse: true,
+			})
+		})
+	}
+}
+
 func TestEnrolment(t *testing.T) {
 	t.Parallel()
 	eachStore(t, testEnrolment)
@@ -334,38 +363,39 @@ func TestEnrolment(t *testing.T) {
 func testEnrolment(t *testing.T, db *sqlstore.DB) {
 	e := newEnv(t, db, Config{}, 8)
 	ctx := context.Background()
-	en, err := e.kind.StartEnrolment(ctx, e.st, e.acct)
+	en, err := e.kind.BeginEnrolment(ctx, e.st, e.acct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if en.Kind != "emailcode" || en.Display["address"] != e.acct.Email || en.Display["minutes"] != "5" {
-		t.Errorf("enrolment = %+v", en)
+	v, err := e.kind.ViewEnrolment(e.acct, en)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if en.Kind != "emailcode" || v.Address != e.acct.Email || v.CodeMinutes != 5 || !en.ExpiresAt.Equal(keystest.Start().Add(5*time.Minute)) {
+		t.Errorf("enrolment = %+v, view %+v", en, v)
 	}
 	if s := e.mailer.Sent(); len(s) != 1 || s[0].Template != "registration_code" {
 		t.Fatalf("sent %+v", s)
 	}
 	code := keystest.OutboxCode(t, e.st, e.acct.Email)
-	if _, err := e.kind.FinishEnrolment(ctx, e.st, e.acct, en, wrong(code)); !errors.Is(err, keys.ErrWrongCode) {
-		t.Errorf("wrong registration code: %v", err)
-	}
 	// A registration code does not log on.
-	if err := e.verify(keys.Challenge{State: en.State}, code); err == nil {
-		t.Error("registration code accepted at logon")
-	}
-	key, err := e.kind.FinishEnrolment(ctx, e.st, e.acct, en, " "+code+" ")
-	if err != nil {
-		t.Fatalf("FinishEnrolment: %v", err)
-	}
-	stored, err := e.st.GetKey(ctx, key.ID)
-	if err != nil {
+	var es enrolState
+	if err := json.Unmarshal([]byte(en.State), &es); err != nil {
 		t.Fatal(err)
 	}
-	if stored.Kind != "emailcode" || stored.Status != store.KeyActive || stored.AccountID != e.acct.ID ||
-		len(stored.Data) != 0 || !stored.ActivatedAt.Equal(keystest.Start()) {
-		t.Errorf("new key = %+v", stored)
+	if err := e.verify(keys.Challenge{State: strconv.FormatInt(es.CodeID, 10)}, code); err == nil {
+		t.Error("registration code accepted at logon")
 	}
-	if _, err := e.kind.FinishEnrolment(ctx, e.st, e.acct, en, code); !errors.Is(err, keys.ErrCodeExpired) {
-		t.Errorf("registration code used twice: %v, want %v", err, keys.ErrCodeExpired)
+	// Another kind's enrolment is not this kind's to check.
+	if _, err := e.kind.CheckEnrolment(ctx, e.st, e.acct, keys.Enrolment{Kind: "totp", State: en.State, ExpiresAt: en.ExpiresAt}, code); err == nil {
+		t.Error("a totp enrolment was checked by the emailcode kind")
+	}
+	// After the code's tries are used up, the right code no longer works.
+	for range 5 {
+		e.kind.CheckEnrolment(ctx, e.st, e.acct, en, wrong(code))
+	}
+	if _, err := e.kind.CheckEnrolment(ctx, e.st, e.acct, en, code); !errors.Is(err, keys.ErrCodeTries) {
+		t.Errorf("after 5 wrong codes: %v, want %v", err, keys.ErrCodeTries)
 	}
 }
 

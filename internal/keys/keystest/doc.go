@@ -15,6 +15,12 @@
 // challenges hold no secret and — where the kind promises it — an answer is accepted once only,
 // also under concurrency, and expires.
 //
+// RunEnroller is the same for every kind citizens can activate in My digital keys (a
+// keys.Enroller): the enrolment begins in the caller's transaction, holds no secret, shows typed
+// fields, returns the key to create (the portal stores it) for a right answer, refuses
+// malformed answers before any check, expires, is bound to its account, and the key it returns
+// logs on.
+//
 // It also provides the small test doubles the kinds share: Clock, a recording Mailer that
 // writes to the outbox, and NewAccount.
 package keystest

@@ -9,10 +9,12 @@
 // the counter forward to its step, so no step is ever accepted twice, even by two server nodes
 // at the same moment (ErrReplayed).
 //
-// Activation (Enroller) generates a fresh secret and shows it as an otpauth:// URI, a QR code
-// (PNG data URI) and base32 text in groups of four. The secret travels in the enrolment state
-// only sealed ("totp-enrol:<account id>"). The key becomes active when the citizen enters a
-// valid current code; its counter starts at that code's step.
+// Activation (Enroller, Preparer) first asks the citizen to install an authenticator app, then
+// draws a fresh secret that travels in the enrolment state only sealed ("totp-enrol:<account
+// id>"). ViewEnrolment opens it per request for the page: the otpauth:// URI (the portal draws
+// the QR code from it) and base32 text in groups of four. CheckEnrolment accepts a code of the
+// current step ±Skew within the enrolment window and returns the key to create, its counter at
+// that code's step, so the registration code never logs on.
 //
 // Code and NewSecretForDemo support tests and the demo citizen.
 package totp

@@ -17,7 +17,6 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
 	otptotp "github.com/pquerna/otp/totp"
-	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -34,9 +33,6 @@ const Digits = 6
 // DefaultPeriod is the RFC 6238 time step.
 const DefaultPeriod = 30 * time.Second
 
-// qrSize is the width and height of the QR code image in pixels.
-const qrSize = 256
-
 // ErrReplayed is returned when a code's time step was already accepted. It wraps
 // keys.ErrWrongCode, so keys.IsRetryable holds and the logon counts it as a failed attempt,
 // while the citizen reads "login.error.code_used".
@@ -51,11 +47,17 @@ type Config struct {
 	Skew uint
 	// Period is the time step; zero means 30 seconds. Apps only support whole seconds.
 	Period time.Duration
+	// EnrolmentWindow is how long a secret shown for activation can be confirmed with a code
+	// from the app; zero means 10 minutes (time to install an app and scan).
+	EnrolmentWindow time.Duration
 }
+
+// DefaultEnrolmentWindow is the default Config.EnrolmentWindow.
+const DefaultEnrolmentWindow = 10 * time.Minute
 
 // DefaultConfig returns the defaults for issuer: skew 1, period 30 s.
 func DefaultConfig(issuer string) Config {
-	return Config{Issuer: issuer, Skew: 1, Period: DefaultPeriod}
+	return Config{Issuer: issuer, Skew: 1, Period: DefaultPeriod, EnrolmentWindow: DefaultEnrolmentWindow}
 }
 
 // Kind is the totp key kind.
@@ -70,6 +72,7 @@ var (
 	_ keys.Kind       = (*Kind)(nil)
 	_ keys.Challenger = (*Kind)(nil)
 	_ keys.Enroller   = (*Kind)(nil)
+	_ keys.Preparer   = (*Kind)(nil)
 )
 
 // New returns the totp kind. kr seals secrets, rand draws them (crypto/rand.Reader in
@@ -77,6 +80,9 @@ var (
 func New(cfg Config, kr *secrets.Keyring, rand io.Reader, now func() time.Time) (*Kind, error) {
 	if cfg.Period == 0 {
 		cfg.Period = DefaultPeriod
+	}
+	if cfg.EnrolmentWindow == 0 {
+		cfg.EnrolmentWindow = DefaultEnrolmentWindow
 	}
 	var errs []error
 	if strings.TrimSpace(cfg.Issuer) == "" {
@@ -87,6 +93,9 @@ func New(cfg Config, kr *secrets.Keyring, rand io.Reader, now func() time.Time) 
 	}
 	if cfg.Period < time.Second || cfg.Period%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("period %v: want a whole number of seconds", cfg.Period))
+	}
+	if cfg.EnrolmentWindow < time.Minute {
+		errs = append(errs, fmt.Errorf("enrolment window %v: want at least 1m", cfg.EnrolmentWindow))
 	}
 	if cfg.Skew > 10 {
 		errs = append(errs, fmt.Errorf("skew %d: want at most 10 steps", cfg.Skew))
@@ -144,9 +153,10 @@ func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, ke
 	return nil
 }
 
-// StartEnrolment generates a secret and returns what the activation page shows: "uri" (the
-// otpauth:// URI), "qr" (a PNG data URI of it) and "secret" (base32 in groups of four).
-func (k *Kind) StartEnrolment(ctx context.Context, st keys.Store, acct store.Account) (keys.Enrolment, error) {
+// BeginEnrolment draws a fresh secret and returns it sealed in the enrolment's state (bound to
+// the account), valid for the enrolment window. Nothing is stored: the key is created when the
+// citizen's app shows a code that matches.
+func (k *Kind) BeginEnrolment(ctx context.Context, st keys.Store, acct store.Account) (keys.Enrolment, error) {
 	secret, err := secrets.Generate(k.rand, SecretSize)
 	if err != nil {
 		return keys.Enrolment{}, fmt.Errorf("totp enrolment: %w", err)
@@ -155,36 +165,55 @@ func (k *Kind) StartEnrolment(ctx context.Context, st keys.Store, acct store.Acc
 	if err != nil {
 		return keys.Enrolment{}, fmt.Errorf("totp enrolment: %w", err)
 	}
-	uri, err := k.URI(acct.Username, secret)
-	if err != nil {
-		return keys.Enrolment{}, fmt.Errorf("totp enrolment: %w", err)
-	}
-	png, err := qrcode.Encode(uri, qrcode.Medium, qrSize)
-	if err != nil {
-		return keys.Enrolment{}, fmt.Errorf("totp enrolment: qr code: %w", err)
-	}
+	now := k.now()
 	return keys.Enrolment{
-		Kind:  keys.TOTP,
-		State: base64.RawURLEncoding.EncodeToString(sealed),
-		Display: map[string]string{
-			"uri":    uri,
-			"secret": GroupedSecret(secret),
-			"qr":     "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
-		},
+		Kind:      keys.TOTP,
+		StartedAt: now,
+		ExpiresAt: now.Add(k.cfg.EnrolmentWindow),
+		State:     base64.RawURLEncoding.EncodeToString(sealed),
 	}, nil
 }
 
-// FinishEnrolment checks answer against the enrolment's secret (current step ±Skew) and, when
-// right, creates the active key in st with the secret sealed for the account and the counter
-// at the accepted step.
-func (k *Kind) FinishEnrolment(ctx context.Context, st keys.Store, acct store.Account, e keys.Enrolment, answer string) (store.Key, error) {
-	sealed, err := base64.RawURLEncoding.DecodeString(e.State)
+// Preparation is the instruction shown before the secret: install an authenticator app.
+func (*Kind) Preparation() string { return "portal.totp.prepare" }
+
+// ViewEnrolment returns the otpauth:// URI (for the QR code), the secret in base32 groups of
+// four and how long a code stays valid (the steps accepted around now).
+func (k *Kind) ViewEnrolment(acct store.Account, e keys.Enrolment) (keys.EnrolmentView, error) {
+	secret, err := k.enrolmentSecret(acct, e)
 	if err != nil {
-		return store.Key{}, fmt.Errorf("totp enrolment: state: %w", err)
+		return keys.EnrolmentView{}, err
 	}
-	secret, err := k.keyring.Decrypt(sealed, enrolAAD(acct.ID))
+	uri, err := k.URI(acct.Username, secret)
 	if err != nil {
-		return store.Key{}, fmt.Errorf("totp enrolment: state: %w", err)
+		return keys.EnrolmentView{}, fmt.Errorf("totp enrolment: %w", err)
+	}
+	window := int(k.cfg.Period/time.Second) * int(2*k.cfg.Skew)
+	if k.cfg.Skew == 0 {
+		window = int(k.cfg.Period / time.Second)
+	}
+	return keys.EnrolmentView{URI: uri, Secret: GroupedSecret(secret), WindowSeconds: window}, nil
+}
+
+// NormalizeAnswer returns the 6 digits of answer (spaces ignored) or keys.ErrCodeFormat.
+func (*Kind) NormalizeAnswer(answer string) (string, error) {
+	return keys.NormalizeCode(answer, Digits)
+}
+
+// CheckEnrolment checks answer against the enrolment's secret (current step ±Skew: the SPEC's
+// 60-second window) and, when right, returns the key to create, with the secret sealed for the
+// account and the counter at the accepted step, so the registration code never logs on.
+func (k *Kind) CheckEnrolment(ctx context.Context, st keys.CodeStore, acct store.Account, e keys.Enrolment, answer string) (store.Key, error) {
+	if e.Kind != keys.TOTP {
+		return store.Key{}, fmt.Errorf("totp enrolment: enrolment of kind %q", e.Kind)
+	}
+	secret, err := k.enrolmentSecret(acct, e)
+	if err != nil {
+		return store.Key{}, err
+	}
+	now := k.now()
+	if e.Expired(now) {
+		return store.Key{}, keys.ErrCodeExpired
 	}
 	step, ok, err := k.match(secret, answer)
 	if err != nil {
@@ -193,15 +222,25 @@ func (k *Kind) FinishEnrolment(ctx context.Context, st keys.Store, acct store.Ac
 	if !ok {
 		return store.Key{}, keys.ErrWrongCode
 	}
-	key, err := k.NewKey(acct.ID, secret, k.now())
+	key, err := k.NewKey(acct.ID, secret, now)
 	if err != nil {
 		return store.Key{}, fmt.Errorf("totp enrolment: %w", err)
 	}
 	key.Counter = step
-	if err := st.CreateKey(ctx, &key); err != nil {
-		return store.Key{}, fmt.Errorf("totp enrolment: create key: %w", err)
-	}
 	return key, nil
+}
+
+// enrolmentSecret opens the secret sealed in e for acct.
+func (k *Kind) enrolmentSecret(acct store.Account, e keys.Enrolment) ([]byte, error) {
+	sealed, err := base64.RawURLEncoding.DecodeString(e.State)
+	if err != nil {
+		return nil, fmt.Errorf("totp enrolment: state: %w", err)
+	}
+	secret, err := k.keyring.Decrypt(sealed, enrolAAD(acct.ID))
+	if err != nil {
+		return nil, fmt.Errorf("totp enrolment: state: %w", err)
+	}
+	return secret, nil
 }
 
 // NewKey returns an active totp key (not yet stored) for accountID with secret sealed; the demo

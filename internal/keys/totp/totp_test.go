@@ -6,7 +6,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
-	"image/png"
 	"net/url"
 	"strconv"
 	"strings"
@@ -223,6 +222,43 @@ func testKeyRotation(t *testing.T, db *sqlstore.DB) {
 	}
 }
 
+func TestEnroller(t *testing.T) {
+	t.Parallel()
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			var seed atomic.Uint64
+			keystest.RunEnroller(t, keystest.EnrolHarness{
+				Setup: func(t *testing.T) keystest.EnrolFixture {
+					st := b.Open(t)
+					clock := keystest.NewClock(keystest.Start())
+					n := seed.Add(1)
+					return keystest.EnrolFixture{
+						Kind: newKind(t, testKeyring(t, "k1"), clock, n), Store: st, Clock: clock,
+						Account: keystest.NewAccount(t, st, "new"+strconv.FormatUint(n, 10)),
+						Answer: func(t *testing.T, _ keys.Enrolment, v keys.EnrolmentView) string {
+							return Code(secretOf(t, v), clock.Now())
+						},
+						LogonAnswer: func(t *testing.T, v keys.EnrolmentView, _ keys.Challenge) string {
+							return Code(secretOf(t, v), clock.Now())
+						},
+					}
+				},
+			})
+		})
+	}
+}
+
+// secretOf decodes the secret a citizen would type from the page.
+func secretOf(t *testing.T, v keys.EnrolmentView) []byte {
+	t.Helper()
+	s, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(v.Secret, " ", ""))
+	if err != nil {
+		t.Fatalf("secret %q: %v", v.Secret, err)
+	}
+	return s
+}
+
 func TestEnrolment(t *testing.T) {
 	t.Parallel()
 	eachStore(t, testEnrolment)
@@ -233,78 +269,75 @@ func testEnrolment(t *testing.T, st *sqlstore.DB) {
 	kind := newKind(t, testKeyring(t, "k1"), clock, 5)
 	acct := keystest.NewAccount(t, st, "Jan Peeters")
 	ctx := context.Background()
-	en, err := kind.StartEnrolment(ctx, st, acct)
+	if got := kind.Preparation(); got != "portal.totp.prepare" {
+		t.Errorf("Preparation() = %q", got)
+	}
+	en, err := kind.BeginEnrolment(ctx, st, acct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if en.Kind != "totp" {
-		t.Errorf("enrolment kind %q", en.Kind)
+	if en.Kind != "totp" || !en.ExpiresAt.Equal(keystest.Start().Add(DefaultEnrolmentWindow)) {
+		t.Errorf("enrolment %+v", en)
 	}
-	u, err := url.Parse(en.Display["uri"])
+	v, err := kind.ViewEnrolment(acct, en)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(v.URI)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := u.Query()
 	if u.Scheme != "otpauth" || u.Host != "totp" || u.Path != "/Sleutelbos:Jan Peeters" ||
 		q.Get("issuer") != "Sleutelbos" || q.Get("algorithm") != "SHA1" || q.Get("digits") != "6" || q.Get("period") != "30" {
-		t.Errorf("otpauth URI %s", en.Display["uri"])
+		t.Errorf("otpauth URI %s", v.URI)
 	}
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(q.Get("secret"))
 	if err != nil || len(secret) != SecretSize {
 		t.Fatalf("URI secret %q: %d bytes, %v", q.Get("secret"), len(secret), err)
 	}
-	grouped := en.Display["secret"]
-	if strings.ReplaceAll(grouped, " ", "") != q.Get("secret") || len(strings.Fields(grouped)) != 8 {
-		t.Errorf("displayed secret %q, URI secret %q", grouped, q.Get("secret"))
+	if strings.ReplaceAll(v.Secret, " ", "") != q.Get("secret") || len(strings.Fields(v.Secret)) != 8 {
+		t.Errorf("displayed secret %q, URI secret %q", v.Secret, q.Get("secret"))
 	}
-	qr, ok := strings.CutPrefix(en.Display["qr"], "data:image/png;base64,")
-	if !ok {
-		t.Fatalf("qr = %.40q…", en.Display["qr"])
-	}
-	raw, err := base64.StdEncoding.DecodeString(qr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := png.Decode(bytes.NewReader(raw)); err != nil {
-		t.Errorf("qr is not a PNG: %v", err)
+	if v.WindowSeconds != 60 {
+		t.Errorf("window %d s, want 60 (SPEC: the code remains valid for 60 seconds)", v.WindowSeconds)
 	}
 	if strings.Contains(en.State, q.Get("secret")) || bytes.Contains([]byte(en.State), secret) {
 		t.Error("enrolment state holds the plaintext secret")
 	}
 
-	// Another account cannot finish this enrolment.
+	// Another account cannot even open this enrolment.
 	other := keystest.NewAccount(t, st, "other")
-	if _, err := kind.FinishEnrolment(ctx, st, other, en, Code(secret, clock.Now())); err == nil || errors.Is(err, keys.ErrWrongCode) {
+	if _, err := kind.CheckEnrolment(ctx, st, other, en, Code(secret, clock.Now())); err == nil || errors.Is(err, keys.ErrWrongCode) {
 		t.Errorf("enrolment finished by another account: %v, want a decryption error", err)
 	}
 	clock.Advance(40 * time.Second)
-	if _, err := kind.FinishEnrolment(ctx, st, acct, en, Code(secret, clock.Now().Add(2*DefaultPeriod))); !errors.Is(err, keys.ErrWrongCode) {
-		t.Errorf("code two steps ahead: %v, want wrong code", err)
+	// The window: the previous and the next step are accepted, two steps away is not.
+	for _, tt := range []struct {
+		at time.Duration
+		ok bool
+	}{{-2 * DefaultPeriod, false}, {-DefaultPeriod, true}, {0, true}, {DefaultPeriod, true}, {2 * DefaultPeriod, false}} {
+		_, err := kind.CheckEnrolment(ctx, st, acct, en, Code(secret, clock.Now().Add(tt.at)))
+		if (err == nil) != tt.ok {
+			t.Errorf("code of now%+v: %v, want accepted %v", tt.at, err, tt.ok)
+		}
 	}
-	if _, err := kind.FinishEnrolment(ctx, st, acct, en, "12345"); !errors.Is(err, keys.ErrWrongCode) {
-		t.Errorf("malformed code: %v, want wrong code", err)
-	}
-	key, err := kind.FinishEnrolment(ctx, st, acct, en, " "+Code(secret, clock.Now())+" ")
+	key, err := kind.CheckEnrolment(ctx, st, acct, en, Code(secret, clock.Now()))
 	if err != nil {
-		t.Fatalf("FinishEnrolment: %v", err)
+		t.Fatalf("CheckEnrolment: %v", err)
 	}
-	stored, err := st.GetKey(ctx, key.ID)
-	if err != nil {
+	if err := st.CreateKey(ctx, &key); err != nil {
 		t.Fatal(err)
 	}
 	step := clock.Now().Unix() / 30
-	if stored.Kind != "totp" || stored.Status != store.KeyActive || stored.Counter != step || stored.AccountID != acct.ID {
-		t.Errorf("new key = %+v, want active with counter %d", stored, step)
+	if key.Kind != "totp" || key.Status != store.KeyActive || key.Counter != step || key.AccountID != acct.ID {
+		t.Errorf("new key = %+v, want active with counter %d", key, step)
 	}
 	// The registration code cannot log on again.
-	if err := kind.Verify(ctx, st, acct, stored, keys.Challenge{}, Code(secret, clock.Now())); !errors.Is(err, ErrReplayed) {
+	if err := kind.Verify(ctx, st, acct, key, keys.Challenge{}, Code(secret, clock.Now())); !errors.Is(err, ErrReplayed) {
 		t.Errorf("registration code at logon: %v, want %v", err, ErrReplayed)
 	}
-	clock.Advance(DefaultPeriod)
-	if err := kind.Verify(ctx, st, acct, stored, keys.Challenge{}, Code(secret, clock.Now())); err != nil {
-		t.Errorf("next code at logon: %v", err)
-	}
-	if _, err := kind.FinishEnrolment(ctx, st, acct, keys.Enrolment{Kind: "totp", State: "!!"}, "123456"); err == nil {
+	if _, err := kind.CheckEnrolment(ctx, st, acct, keys.Enrolment{Kind: "totp", State: "!!", ExpiresAt: en.ExpiresAt}, "123456"); err == nil {
 		t.Error("garbage enrolment state accepted")
 	}
 }

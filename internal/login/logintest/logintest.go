@@ -45,6 +45,9 @@ type Options struct {
 	Start time.Time
 	// Deps changes the service's parts before it is built (a store that fails, a logger).
 	Deps func(*login.Deps)
+	// Kinds are the keys the citizen has besides the password: nil gives a token card, an
+	// e-mail code key and an authenticator key; an empty slice gives none.
+	Kinds []string
 }
 
 // World is a logon service, its parts, and one citizen with a password, a token card, an
@@ -56,6 +59,11 @@ type World struct {
 	Kinds     *keys.Registry
 	Passwords *password.Hasher
 	Service   *login.Service
+	// The parts as wired, for services built beside the logon (My digital keys).
+	Mail      *mail.Composer
+	EmailCode *emailcode.Kind
+	TOTP      *totp.Kind
+	Audit     *audit.Recorder
 	Citizen   Citizen
 	Account   store.Account
 	// CardCodes are the token card's codes, position 1 first; TOTPSecret is the app's secret.
@@ -104,6 +112,8 @@ func New(t testing.TB, st store.Store, o Options) *World {
 	must(err)
 	w.Kinds, err = keys.NewRegistry(passwordkind.New(), tc, ec, tp)
 	must(err)
+	w.Mail, w.EmailCode, w.TOTP = composer, ec, tp
+	w.Audit = audit.New(w.Clock.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w.Passwords = password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
 	cfg := login.DefaultConfig()
 	if o.Config != nil {
@@ -113,7 +123,7 @@ func New(t testing.TB, st store.Store, o Options) *World {
 		Store: st, Kinds: w.Kinds, Passwords: w.Passwords,
 		Limiter:   attempts.New(st, attempts.DefaultPolicy(), w.Clock.Now),
 		IPLimiter: attempts.New(st, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, w.Clock.Now),
-		Audit:     audit.New(w.Clock.Now, slog.New(slog.NewTextHandler(io.Discard, nil))), Now: w.Clock.Now,
+		Audit:     w.Audit, Now: w.Clock.Now,
 	}
 	if o.Deps != nil {
 		o.Deps(&deps)
@@ -131,13 +141,24 @@ func New(t testing.TB, st store.Store, o Options) *World {
 	} else {
 		must(err)
 	}
-	card, err := tokencard.NewKey(h, w.Account.ID, "SER-"+c.Username, w.CardCodes, start)
-	must(err)
-	app, err := tp.NewKey(w.Account.ID, w.TOTPSecret, start)
-	must(err)
-	email := store.Key{AccountID: w.Account.ID, Kind: keys.EmailCode, Status: store.KeyActive, CreatedAt: start, ActivatedAt: start}
-	for _, k := range []*store.Key{&card, &app, &email} {
-		must(st.CreateKey(ctx, k))
+	kinds := o.Kinds
+	if kinds == nil {
+		kinds = []string{keys.TokenCard, keys.TOTP, keys.EmailCode}
+	}
+	for _, kind := range kinds {
+		var k store.Key
+		switch kind {
+		case keys.TokenCard:
+			k, err = tokencard.NewKey(h, w.Account.ID, "SER-"+c.Username, w.CardCodes, start)
+		case keys.TOTP:
+			k, err = tp.NewKey(w.Account.ID, w.TOTPSecret, start)
+		case keys.EmailCode:
+			k = store.Key{AccountID: w.Account.ID, Kind: keys.EmailCode, Status: store.KeyActive, CreatedAt: start, ActivatedAt: start}
+		default:
+			t.Fatalf("logintest: no key of kind %q", kind)
+		}
+		must(err)
+		must(st.CreateKey(ctx, &k))
 	}
 	return w
 }

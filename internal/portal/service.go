@@ -1,0 +1,262 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// Config holds the portal's rules.
+type Config struct {
+	// RecentLogon is how long after a logon key changes are allowed (SPEC §8: 15 minutes).
+	RecentLogon time.Duration
+	// WizardLifetime is how long an activation wizard may take (30 minutes).
+	WizardLifetime time.Duration
+	// LockAfter consecutive wrong registration codes end the activation (SPEC §8: 100, as for
+	// a key's codes).
+	LockAfter int
+}
+
+// DefaultConfig returns the defaults: 15 minutes, 30 minutes, 100.
+func DefaultConfig() Config {
+	return Config{RecentLogon: 15 * time.Minute, WizardLifetime: 30 * time.Minute, LockAfter: attempts.KeyLockoutFailures}
+}
+
+// Validate reports every invalid value.
+func (c Config) Validate() error {
+	var errs []error
+	if c.RecentLogon <= 0 {
+		errs = append(errs, fmt.Errorf("recent logon %s: must be positive", c.RecentLogon))
+	}
+	if c.WizardLifetime < time.Minute {
+		errs = append(errs, fmt.Errorf("wizard lifetime %s: must be at least 1m", c.WizardLifetime))
+	}
+	if c.LockAfter < 1 {
+		errs = append(errs, fmt.Errorf("lock after %d wrong registration codes: must be at least 1", c.LockAfter))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the parts a Service works with.
+type Deps struct {
+	Store Store
+	Kinds *keys.Registry
+	// Codes verifies new e-mail addresses (the emailcode kind).
+	Codes  Codes
+	Mailer Mailer
+	// Limiter counts wrong codes per account (attempts.EnrolmentScope, EmailChangeScope) and
+	// resets a reactivated key's counter; IPLimiter per client address.
+	Limiter   Limiter
+	IPLimiter Limiter
+	Audit     Auditor
+	// Policy says which kinds may be activated; nil means AllOpen.
+	Policy KindPolicy
+	Now    func() time.Time
+	// Rand draws wizard ids (crypto/rand.Reader in production).
+	Rand io.Reader
+	// Log receives what goes wrong without changing the outcome (nil: discarded).
+	Log *slog.Logger
+}
+
+// Service is My digital keys. It is safe for concurrent use.
+type Service struct {
+	cfg       Config
+	st        Store
+	kinds     *keys.Registry
+	codes     Codes
+	mailer    Mailer
+	limiter   Limiter
+	ipLimiter Limiter
+	audit     Auditor
+	policy    KindPolicy
+	now       func() time.Time
+	rand      io.Reader
+	log       *slog.Logger
+}
+
+// New returns a Service.
+func New(cfg Config, d Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	if d.Store == nil || d.Kinds == nil || d.Codes == nil || d.Mailer == nil || d.Limiter == nil || d.IPLimiter == nil ||
+		d.Audit == nil || d.Now == nil || d.Rand == nil {
+		return nil, errors.New("portal: every dependency but Policy and Log must be set")
+	}
+	if d.Policy == nil {
+		d.Policy = AllOpen{}
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, st: d.Store, kinds: d.Kinds, codes: d.Codes, mailer: d.Mailer, limiter: d.Limiter,
+		ipLimiter: d.IPLimiter, audit: d.Audit, policy: d.Policy, now: d.Now, rand: d.Rand, log: d.Log}, nil
+}
+
+// Config returns the rules in effect.
+func (s *Service) Config() Config { return s.cfg }
+
+// Auth is how the citizen of a session logged on.
+type Auth struct {
+	// Level is the level of assurance the logon reached.
+	Level keys.Level
+	// Time is when the logon completed.
+	Time time.Time
+}
+
+// Client describes who makes a request, for throttling and the audit log.
+type Client struct {
+	IP string
+}
+
+// Errors a citizen may see.
+var (
+	// ErrExpired: the wizard took too long; start again.
+	ErrExpired = i18n.NewError("portal.error.expired")
+	// ErrOutOfOrder: a step was submitted that the wizard is not at (Back, a double click).
+	ErrOutOfOrder = i18n.NewError("portal.error.out_of_order")
+	// ErrNotOffered: the kind is not one the page offers (a forged form, or closed meanwhile).
+	ErrNotOffered = i18n.NewError("portal.error.not_offered")
+	// ErrNoSuchKey: the key does not exist or belongs to someone else (never told apart).
+	ErrNoSuchKey = i18n.NewError("portal.error.no_such_key")
+	// ErrNotActive: only an active key can be deactivated.
+	ErrNotActive = i18n.NewError("portal.error.not_active")
+	// ErrNotLocked: only a locked key can be reactivated.
+	ErrNotLocked = i18n.NewError("portal.error.not_locked")
+	// ErrSameAddress: the new e-mail address is the current one.
+	ErrSameAddress = i18n.NewError("portal.error.same_address")
+	// ErrEnrolmentLocked: too many wrong registration codes; the activation ended.
+	ErrEnrolmentLocked = i18n.NewError("portal.error.enrolment_locked")
+	// ErrSuperseded: an activation started elsewhere (another window) replaced this one.
+	ErrSuperseded = i18n.NewError("portal.error.superseded")
+	// ErrCannotResend: the kind sends no code.
+	ErrCannotResend = i18n.NewError("login.error.cannot_resend")
+)
+
+// LastKeyError refuses to deactivate the citizen's last active key of level substantial or
+// higher ({0} is the key's name).
+func LastKeyError(kind string) *i18n.LocalizedError {
+	return i18n.NewError("portal.error.last_key", i18n.Msg("key."+kind+".name"))
+}
+
+// StaleLogonError says a key change needs a logon within the last Config.RecentLogon that
+// reached at least Level. The web layer sends the citizen through the logon again.
+type StaleLogonError struct {
+	Level keys.Level
+}
+
+func (e *StaleLogonError) Error() string {
+	return fmt.Sprintf("key changes need a recent logon at level %s", e.Level)
+}
+
+// Unwrap returns the message for the citizen.
+func (e *StaleLogonError) Unwrap() error { return i18n.NewError("portal.error.stale_logon") }
+
+// RequiredLevel returns the level a logon must have reached before the citizen may change keys:
+// substantial (the highest their active keys reach) when they have an active key of at least
+// that level, else low. Otherwise a stolen password alone could add an app key and so reach
+// substantial. A citizen whose only active key is the password may activate a key after a fresh
+// password logon: the wizard's registration code or e-mail verification proves the mailbox.
+func (s *Service) RequiredLevel(ks []store.Key) keys.Level {
+	need := keys.LevelLow
+	now := s.now()
+	for _, k := range ks {
+		kind, ok := s.kinds.Get(k.Kind)
+		if !ok || StatusOf(k, s.policy, now) != StatusActive {
+			continue
+		}
+		if l := kind.Level(); l > need {
+			need = l
+		}
+	}
+	return need
+}
+
+// CheckAuth returns a *StaleLogonError unless auth is a logon within Config.RecentLogon that
+// reached RequiredLevel for the citizen's keys as they are now, and at least atLeast.
+func (s *Service) CheckAuth(ctx context.Context, acct store.Account, auth Auth, atLeast keys.Level) error {
+	ks, err := s.st.ListKeys(ctx, acct.ID)
+	if err != nil {
+		return fmt.Errorf("check logon: %w", err)
+	}
+	need := max(s.RequiredLevel(ks), atLeast)
+	if auth.Time.IsZero() || s.now().Sub(auth.Time) >= s.cfg.RecentLogon || !auth.Level.Meets(need) {
+		return &StaleLogonError{Level: need}
+	}
+	return nil
+}
+
+// Fresh reports whether auth allows key changes for acct now (CheckAuth without a minimum).
+func (s *Service) Fresh(ctx context.Context, acct store.Account, auth Auth) error {
+	return s.CheckAuth(ctx, acct, auth, keys.LevelNone)
+}
+
+// record writes an audit event on its own (for refusals: nothing else changes). A failure is
+// logged: the citizen's answer does not depend on it.
+func (s *Service) record(ctx context.Context, e store.AuditEvent) {
+	if err := s.audit.Record(ctx, s.st, e); err != nil {
+		s.log.Warn("record audit event", "type", e.Type, "err", err)
+	}
+}
+
+// forged records a request that named something the page never offered.
+func (s *Service) forged(ctx context.Context, acct store.Account, c Client, field, value string) {
+	s.record(ctx, store.AuditEvent{Type: audit.PortalForged, AccountID: acct.ID, IP: c.IP,
+		Detail: map[string]string{"field": field, "value": value}})
+}
+
+// recipient is the citizen as an e-mail's addressee, in their preferred language.
+func recipient(acct store.Account) mail.Recipient {
+	return mail.Recipient{AccountID: acct.ID, Name: acct.Name, Address: acct.Email, Language: acct.Language}
+}
+
+// reservation is one attempt to reserve before a code is compared.
+type reservation struct {
+	limiter Limiter
+	scope   attempts.Scope
+}
+
+// reserve reserves an attempt in every scope, in order; when one is throttled it takes back
+// those already made. release takes back all of them (nothing was compared).
+func (s *Service) reserve(ctx context.Context, rs ...reservation) (release func(), counts []store.Attempt, err error) {
+	var done []reservation
+	release = func() {
+		for _, r := range done {
+			if err := r.limiter.Release(context.WithoutCancel(ctx), r.scope); err != nil {
+				s.log.Warn("release attempt", "err", err)
+			}
+		}
+	}
+	for _, r := range rs {
+		a, err := r.limiter.Reserve(ctx, r.scope)
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+		done, counts = append(done, r), append(counts, a)
+	}
+	return release, counts, nil
+}
+
+// failureReason names a code failure in the audit log.
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, attempts.ErrThrottled):
+		return audit.ReasonThrottled
+	case errors.Is(err, keys.ErrCodeExpired):
+		return audit.ReasonCodeExpired
+	case errors.Is(err, keys.ErrCodeTries):
+		return audit.ReasonCodeTries
+	}
+	return audit.ReasonWrongCode
+}

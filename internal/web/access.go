@@ -1,0 +1,112 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
+)
+
+// guard wraps the handler of pattern with what the route needs: nothing for a public route
+// (publicRoutes), a logged-on session for every other one, and for a key change
+// (recentRoutes) also a recent logon of the right level. Deciding here, per pattern, keeps the
+// rule in one place: a handler never checks for a logon itself.
+func (s *Server) guard(pattern string, h http.Handler) http.Handler {
+	if publicRoutes[pattern] {
+		return h
+	}
+	recent := recentRoutes[pattern]
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := stateOf(r)
+		if !st.sess.loggedOn() || st.account == nil {
+			s.toLogon(w, r, keys.LevelNone)
+			return
+		}
+		if recent {
+			err := s.deps.Portal.Fresh(r.Context(), *st.account, s.auth(r))
+			var stale *portal.StaleLogonError
+			if errors.As(err, &stale) {
+				s.toLogon(w, r, stale.Level)
+				return
+			}
+			if err != nil {
+				s.serveError(w, r, err)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// toLogon sends the citizen to the logon (at least at level) and, for a page, back to it
+// afterwards. A form posted without a (recent enough) logon changes nothing: the citizen logs
+// on and comes back to the page the form belongs to.
+func (s *Server) toLogon(w http.ResponseWriter, r *http.Request, level keys.Level) {
+	ret := formPage(r.URL.Path)
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		// The page itself, without the language choice (the cookie keeps it).
+		q := r.URL.Query()
+		q.Del("lang")
+		ret = r.URL.Path
+		if len(q) > 0 {
+			ret += "?" + q.Encode()
+		}
+	}
+	http.Redirect(w, r, logonURL(level, ret, r.URL.Query().Get("lang")), http.StatusSeeOther)
+}
+
+// logonURL is the key chooser for level, returning to ret (a local path) afterwards.
+func logonURL(level keys.Level, ret, lang string) string {
+	v := url.Values{}
+	if level > keys.LevelLow {
+		v.Set("level", level.String())
+	}
+	if ret = safeReturn(ret); ret != "/" {
+		v.Set("return", ret)
+	}
+	if i18n.Supported(lang) {
+		v.Set("lang", lang)
+	}
+	if len(v) == 0 {
+		return "/login"
+	}
+	return "/login?" + v.Encode()
+}
+
+// formPage is the page whose form posts to path: where a citizen who had to log on (again)
+// goes back to.
+func formPage(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/keys/activate"):
+		return "/keys/activate"
+	case strings.HasSuffix(path, "/deactivate"):
+		return path
+	case strings.HasPrefix(path, "/keys"):
+		return "/keys"
+	case strings.HasPrefix(path, "/profile"):
+		return "/profile"
+	}
+	return "/"
+}
+
+// auth is how the request's citizen logged on.
+func (s *Server) auth(r *http.Request) portal.Auth {
+	st := stateOf(r)
+	if !st.sess.loggedOn() {
+		return portal.Auth{}
+	}
+	level, err := keys.ParseLevel(st.sess.row.LoA)
+	if err != nil {
+		level = keys.LevelNone
+	}
+	return portal.Auth{Level: level, Time: st.sess.row.AuthTime}
+}
+
+// portalClient describes the requester to the portal.
+func (s *Server) portalClient(r *http.Request) portal.Client {
+	return portal.Client{IP: s.clientIP(r)}
+}
