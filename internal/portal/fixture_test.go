@@ -40,10 +40,7 @@ func newFixture(t *testing.T, db store.Store, kinds []string, mod func(*portal.C
 // eachStore runs fn on SQLite and PostgreSQL.
 func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Helper()
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		t.Parallel()
-		fn(t, db)
-	})
+	sqltest.EachParallel(t, fn)
 }
 
 // auth is a logon at level that completed just now.

@@ -226,10 +226,7 @@ func (f *fixture) sessionRow(id string) (store.Session, error) {
 // eachStore runs fn on SQLite and, when configured, PostgreSQL.
 func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Helper()
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		t.Parallel()
-		fn(t, db)
-	})
+	sqltest.EachParallel(t, fn)
 }
 
 // eachStoreFactory runs fn as the subtests "sqlite" and "postgres", each given a function that

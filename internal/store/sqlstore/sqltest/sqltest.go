@@ -4,9 +4,9 @@
 // are skipped, unless SLEUTELBOS_REQUIRE_POSTGRES=1 (as `make test` sets it), which turns a
 // missing or unreachable database into a failure.
 //
-// Each runs a test once per backend; Backends lists them for tests that need several fresh
-// stores of one backend. The conformance suite (internal/store/storetest) knows no backend:
-// sqlstore's own test hands it these stores.
+// Each runs a test once per backend (EachParallel as parallel subtests); Backends lists them
+// for tests that need several fresh stores of one backend. The conformance suite
+// (internal/store/storetest) knows no backend: sqlstore's own test hands it these stores.
 package sqltest
 
 import (
@@ -131,6 +131,17 @@ func EachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 func Each(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Helper()
 	EachBackend(t, func(t *testing.T, b Backend) { fn(t, b.Open(t)) })
+}
+
+// EachParallel is Each with parallel subtests. Each subtest calls t.Parallel before it opens
+// its store, so a subtest waiting for its turn holds no database connection: a package with
+// many such tests stays within PostgreSQL's max_connections however many are waiting.
+func EachParallel(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	EachBackend(t, func(t *testing.T, b Backend) {
+		t.Parallel()
+		fn(t, b.Open(t))
+	})
 }
 
 // open opens and migrates the database at url and closes it when the test ends.
