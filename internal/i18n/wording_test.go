@@ -21,7 +21,7 @@ type wordingRule struct {
 var wordingRules = []wordingRule{
 	{"en", regexp.MustCompile(`(?i)\blog(s|ged|ging)?[ -]?in(to)?\b|\blogins?\b|\bsign(s|ed|ing)?[ -]?in\b`),
 		`English says "log on", not "log in"/"login"/"sign in"`, map[string]bool{"web.login.with": true}},
-	{"nl", regexp.MustCompile(`(?i)inlog|ingelogd|uitlog|\blog(t)?\b|\blogins?\b`), `Dutch says "aanmelden", not "inloggen"/"log in"`, nil},
+	{"nl", regexp.MustCompile(`(?i)inlog|ingelogd|uitlog|\blog(t)?\b|\blogins?\b|\bloggen\b`), `Dutch says "aanmelden", not "inloggen"/"log in"`, nil},
 	{"fr", regexp.MustCompile(`(?i)\blogin\b|\blog[ -]?in\b|prenez en main`), `French says "se connecter" and "Munissez-vous de votre carte"`, nil},
 	{"de", regexp.MustCompile(`(?i)einlogg|eingeloggt|\blog[ -]?in\b|\blogins?\b|über (Token|mobile App)|\bmobile App\b`), `German says "anmelden", "per Token", "per Smartphone-App"`, nil},
 	{"de", regexp.MustCompile(`E-Mail`), `German "E-Mail" must not break at its hyphen: write E\u2011Mail (U+2011)`, nil},
