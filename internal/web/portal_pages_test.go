@@ -78,6 +78,13 @@ func TestProfile(t *testing.T) {
 		c := f.newCitizen("maud", "en", keys.TokenCard)
 		b := f.browser()
 		b.logonAs(c, keys.TokenCard, "/profile")
+		// Notices come from a one-time flash set by the change, never from the URL: a link
+		// cannot make the page claim something happened.
+		for _, forged := range []string{"/profile?notice=language", "/keys?notice=deactivated", "/keys/activate?notice=resent"} {
+			if body := b.get(forged).body; strings.Contains(body, `class="notice`) {
+				t.Errorf("GET %s shows a notice", forged)
+			}
+		}
 		page := b.get("/profile").body
 		wantContains(t, "profile", page, "<dd>Citizen maud</dd>", "<dd>maud</dd>", "<dd>maud@example.org</dd>",
 			`<option value="en" lang="en" selected>English</option>`, `<a href="/profile" aria-current="page">My profile</a>`)
