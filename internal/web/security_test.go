@@ -293,8 +293,10 @@ func testHostPrefixedCookies(t *testing.T, newDB func(testing.TB) *sqlstore.DB) 
 		if !b.loggedOn() {
 			t.Fatalf("secure=%v: logon failed", secure)
 		}
+		// My profile sets the language cookie itself, and a flash for the page after.
+		collect(b.post("/profile/language", url.Values{"language": {"fr"}}))
 		collect(b.post("/logout", nil))
-		for _, base := range []string{sessionCookie, csrfCookie, langCookie} {
+		for _, base := range []string{sessionCookie, csrfCookie, langCookie, flashCookie} {
 			name := base
 			if secure {
 				name = "__Host-" + base
