@@ -314,7 +314,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	ch, isChallenger := kind.(keys.Challenger)
 	if !isChallenger {
-		return s.done(ctx, tx, kind, 0, c)
+		return s.done(tx, 0)
 	}
 	key, err := s.activeKey(ctx, acct.ID, tx.Kind, c)
 	if err != nil {
@@ -448,7 +448,7 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 			// would cost the citizen a new code for a "last used" date.
 			s.log.Warn("record key use", "key_id", key.ID, "err", err)
 		}
-		return s.done(ctx, tx, kind, key.ID, c)
+		return s.done(tx, key.ID)
 	}
 	var le *i18n.LocalizedError
 	if !errors.As(verr, &le) {
@@ -549,10 +549,28 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 	return ch, key, acct, nil
 }
 
-func (s *Service) done(ctx context.Context, tx *Transaction, kind keys.Kind, keyID int64, c Client) error {
+// done marks tx done. Nothing is recorded yet: the logon takes effect, and is audited, when
+// Complete runs in the transaction that gives the citizen the logged-on session.
+func (s *Service) done(tx *Transaction, keyID int64) error {
 	tx.Step, tx.KeyID, tx.Challenge, tx.DoneAt = StepDone, keyID, nil, s.now()
-	s.record(ctx, store.AuditEvent{Type: audit.LogonSuccess, AccountID: tx.AccountID, KeyKind: kind.Name(), KeyID: keyID,
-		IP: c.IP, Detail: map[string]string{"level": kind.Level().String()}})
+	return nil
+}
+
+// Complete records the done logon tx (logon.success) in st. Call it inside the transaction
+// that makes the logon take effect — the web layer's session rotation, which fails unless it
+// removed the pre-logon session — so that when parallel requests all answer one transaction
+// right, only the one whose rotation commits is recorded. An error (the event could not be
+// stored) must roll that transaction back: a logon is never completed without its record.
+func (s *Service) Complete(ctx context.Context, st audit.Appender, tx *Transaction, c Client) error {
+	res, ok := s.Result(tx)
+	if !ok {
+		return errors.New("complete logon: transaction is not done")
+	}
+	e := store.AuditEvent{Type: audit.LogonSuccess, AccountID: res.AccountID, KeyKind: res.Kind, KeyID: tx.KeyID,
+		IP: c.IP, Detail: map[string]string{"level": res.Level.String()}}
+	if err := s.audit.Record(ctx, st, e); err != nil {
+		return fmt.Errorf("complete logon: %w", err)
+	}
 	return nil
 }
 

@@ -218,6 +218,10 @@ type Sessions interface {
 	UpdateSession(ctx context.Context, s *Session) error
 	// TouchSession sets LastSeenAt.
 	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
+	// DeleteSession removes the session; ErrNotFound when there is none (another request
+	// already rotated, ended or swept it). Of concurrent deletions of one session exactly one
+	// succeeds, so a rotation (create the new row, delete the old, in one Tx) that must fail
+	// unless it removed the old row completes once.
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// DeleteSessionsBefore removes sessions last seen before idleCutoff or created before
 	// absCutoff, returning how many were removed.

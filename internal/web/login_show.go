@@ -42,11 +42,26 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 			tx = cur
 		}
 	}
+	if q.Get("notice") == noticeCompleted && s.holdsLevel(r, level) {
+		// This browser holds the logon another request completed: go where it was for.
+		http.Redirect(w, r, safeReturn(q.Get("return")), http.StatusSeeOther)
+		return nil
+	}
 	notice := ""
-	if q.Get("notice") == "expired" {
-		notice = s.printer(r).T("login.error.expired")
+	if key, ok := noticeKeys[q.Get("notice")]; ok {
+		notice = s.printer(r).T(key)
 	}
 	return s.renderChooser(w, r, tx, notice, "")
+}
+
+// holdsLevel reports whether the request's session is logged on at level or above.
+func (s *Server) holdsLevel(r *http.Request, level keys.Level) bool {
+	st := stateOf(r)
+	if !st.sess.loggedOn() || st.account == nil {
+		return false
+	}
+	got, err := keys.ParseLevel(st.sess.row.LoA)
+	return err == nil && got >= level
 }
 
 // renderChooser shows the kinds offered for tx.

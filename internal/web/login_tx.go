@@ -39,8 +39,19 @@ func parseLevel(v string) (keys.Level, error) {
 	return l, nil
 }
 
+// Notices the chooser shows (?notice=…), with their catalogue keys.
+const (
+	noticeExpired   = "expired"   // the logon transaction expired
+	noticeCompleted = "completed" // another request completed (or ended) the logon
+)
+
+var noticeKeys = map[string]string{
+	noticeExpired:   "login.error.expired",
+	noticeCompleted: "login.error.completed_elsewhere",
+}
+
 // chooserURL is the key chooser of tx (keeping its level and return path), with an optional
-// notice ("expired").
+// notice (noticeExpired, noticeCompleted).
 func chooserURL(tx *login.Transaction, notice string) string {
 	v := url.Values{}
 	if tx != nil {
@@ -75,11 +86,17 @@ func stepURL(tx *login.Transaction) string {
 func kindName(b BasePage, kind string) string { return b.T("key." + kind + ".name") }
 
 // currentTx returns the session's live logon transaction. When there is none, or it expired,
-// it forgets it, redirects to the chooser with the "expired" notice and returns nil.
+// it forgets it, redirects to the chooser with the "expired" notice — or, when the request
+// named a session that is gone (another request completed the logon), the "completed"
+// notice — and returns nil.
 func (s *Server) currentTx(w http.ResponseWriter, r *http.Request) (*login.Transaction, error) {
 	st := stateOf(r)
 	if st.sess == nil || st.sess.data.Login == nil {
-		http.Redirect(w, r, chooserURL(nil, "expired"), http.StatusSeeOther)
+		notice := noticeExpired
+		if st.sessionGone {
+			notice = noticeCompleted
+		}
+		http.Redirect(w, r, chooserURL(nil, notice), http.StatusSeeOther)
 		return nil, nil
 	}
 	tx := st.sess.data.Login
@@ -96,7 +113,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request, tx *login.Trans
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err
 	}
-	http.Redirect(w, r, chooserURL(tx, "expired"), http.StatusSeeOther)
+	http.Redirect(w, r, chooserURL(tx, noticeExpired), http.StatusSeeOther)
 	return nil
 }
 

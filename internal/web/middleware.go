@@ -30,6 +30,9 @@ type reqState struct {
 	account *store.Account // the logged-on citizen; nil before logon
 	lang    string         // empty until negotiated
 	csrf    string         // empty until checkCSRF ran
+	// sessionGone: the request named a session that no longer exists (rotated by a parallel
+	// request that completed the logon, ended, or swept).
+	sessionGone bool
 }
 
 type stateKey struct{}
@@ -132,6 +135,9 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
 		sess, err := s.sessions.Load(r.Context(), w, r)
+		if errors.Is(err, errSessionGone) {
+			st.sessionGone, err = true, nil
+		}
 		if err != nil {
 			s.serveError(w, r, err)
 			return
