@@ -28,18 +28,23 @@ const (
 )
 
 // Transaction is one logon in progress. It holds no secret: the challenge's answer lives in the
-// store (hashed) or with the citizen.
+// store (hashed) or with the citizen. Nor does it hold what was typed as the username — people
+// sometimes type their password there, and the transaction is stored in the session row — only
+// the account a correct password identified.
 type Transaction struct {
 	Step      Step            `json:"step"`
 	MinLevel  keys.Level      `json:"min_level"`
 	Kind      string          `json:"kind,omitempty"`
 	Return    string          `json:"return,omitempty"`
-	Username  string          `json:"username,omitempty"`
 	AccountID int64           `json:"account_id,omitempty"`
 	KeyID     int64           `json:"key_id,omitempty"`
 	Challenge *keys.Challenge `json:"challenge,omitempty"`
 	StartedAt time.Time       `json:"started_at"`
 	DoneAt    time.Time       `json:"done_at,omitempty"`
+	// KnownAccountID is the account of the last password step, when it was right. Unlike
+	// AccountID it survives Back, so the password form can offer that account's username again;
+	// it proves nothing and is never used to log on.
+	KnownAccountID int64 `json:"known_account_id,omitempty"`
 }
 
 // Choice is a key kind offered on the chooser.
@@ -276,7 +281,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		// unknown (the lookup below finds nothing).
 		username = username[:maxUsernameBytes]
 	}
-	tx.Username = username
+	tx.KnownAccountID = 0 // set again only when this password is right
 	ipScope := attempts.IPScope("logon", c.IP)
 	pwScope := attempts.PasswordScope(strings.ToLower(username))
 	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
@@ -300,7 +305,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	if pw.rehash {
 		s.rehash(ctx, acct.ID, password)
 	}
-	tx.AccountID = acct.ID
+	tx.AccountID, tx.KnownAccountID = acct.ID, acct.ID
 
 	kind, ok := s.kinds.Get(tx.Kind)
 	if !ok {

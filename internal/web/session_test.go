@@ -227,3 +227,49 @@ func TestForgedSessionCookies(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionKeepsNoTypedCredentials: what is typed as the username is sometimes a password, so
+// the session row (the logon transaction in it) never holds it — after a failed password step
+// nor after a correct one — and never the password. Only the account id of a correct password
+// is kept, and after "other key" the form offers that account's username again.
+func TestSessionKeepsNoTypedCredentials(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		rowData := func(what string) string {
+			t.Helper()
+			row, err := f.sessionRow(b.cookies[sessionCookie])
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			return strings.ToLower(string(row.Data))
+		}
+		wantAbsent := func(what, data string, typed ...string) {
+			t.Helper()
+			for _, s := range typed {
+				if strings.Contains(data, strings.ToLower(s)) {
+					t.Errorf("%s: the session row holds %q: %s", what, s, data)
+				}
+			}
+		}
+
+		b.choose("tokencard", "substantial", "/")
+		typedUser, typedPassword := "Correct-Horse-As-Username-7", "not-the-password-8"
+		res := b.post("/login/password", url.Values{"username": {typedUser}, "password": {typedPassword}})
+		wantStatus(t, "failed password step", res, http.StatusOK)
+		wantContains(t, "failed password step", res.body, `value="`+typedUser+`"`) // shown back, from the form
+		wantAbsent("after a failed password step", rowData("failed"), typedUser, typedPassword)
+
+		res = b.post("/login/password", url.Values{"username": {"DEMO"}, "password": {demoPassword}})
+		wantStatus(t, "correct password step", res, http.StatusSeeOther)
+		wantAbsent("after a correct password step", rowData("correct"), "DEMO", demoPassword, typedUser, typedPassword)
+
+		// "Other key", then a kind again: the form offers the account's own username.
+		b.choose("emailcode", "substantial", "/")
+		page := b.get("/login/password")
+		wantStatus(t, "password step again", page, http.StatusOK)
+		wantContains(t, "password step again", page.body, `value="`+demoUser+`"`)
+		wantAbsent("after choosing again", rowData("again"), "DEMO", demoPassword)
+	})
+}
