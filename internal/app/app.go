@@ -209,9 +209,10 @@ func (n *Node) wire() error {
 	lcfg.Lifetime, lcfg.LockAfter = cfg.LogonLifetime, cfg.LockAfter
 	n.Login, err = login.New(lcfg, login.Deps{
 		Store: n.Store, Kinds: n.Kinds, Passwords: n.Passwords,
-		Limiter:   attempts.New(n.Store, policy, n.Now),
-		IPLimiter: attempts.New(n.Store, ipPolicy, n.Now),
-		Audit:     n.Audit, Now: n.Now, Log: n.Log,
+		Limiter:     attempts.New(n.Store, policy, n.Now),
+		IPLimiter:   attempts.New(n.Store, ipPolicy, n.Now),
+		ScopeHasher: n.Hasher,
+		Audit:       n.Audit, Now: n.Now, Log: n.Log,
 	})
 	return err
 }

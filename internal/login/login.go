@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,6 +110,11 @@ type Limiter interface {
 	Succeed(ctx context.Context, scope attempts.Scope) error
 }
 
+// ScopeHasher computes keyed hashes (secrets.Hasher).
+type ScopeHasher interface {
+	Sum(domain string, parts ...string) []byte
+}
+
 // Auditor records audit events (internal/audit).
 type Auditor interface {
 	Record(ctx context.Context, st audit.Appender, e store.AuditEvent) error
@@ -171,8 +177,11 @@ type Deps struct {
 	Limiter Limiter
 	// IPLimiter throttles per client address, with its own, looser policy.
 	IPLimiter Limiter
-	Audit     Auditor
-	Now       func() time.Time
+	// ScopeHasher keys the hash that names a typed username's throttle counter: the counter
+	// is stored, and what is typed as a username is sometimes a password.
+	ScopeHasher ScopeHasher
+	Audit       Auditor
+	Now         func() time.Time
 	// Log receives what goes wrong without changing the outcome (nil: discarded).
 	Log *slog.Logger
 }
@@ -185,6 +194,7 @@ type Service struct {
 	passwords PasswordVerifier
 	limiter   Limiter
 	ipLimiter Limiter
+	scopeHash ScopeHasher
 	audit     Auditor
 	now       func() time.Time
 	log       *slog.Logger
@@ -195,7 +205,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	if d.Store == nil || d.Kinds == nil || d.Passwords == nil || d.Limiter == nil || d.IPLimiter == nil || d.Audit == nil || d.Now == nil {
+	if d.Store == nil || d.Kinds == nil || d.Passwords == nil || d.Limiter == nil || d.IPLimiter == nil || d.ScopeHasher == nil || d.Audit == nil || d.Now == nil {
 		return nil, errors.New("login: every dependency must be set")
 	}
 	if _, ok := d.Kinds.Get(keys.Password); !ok {
@@ -206,7 +216,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, st: d.Store, kinds: d.Kinds, passwords: d.Passwords, limiter: d.Limiter,
-		ipLimiter: d.IPLimiter, audit: d.Audit, now: d.Now, log: log}, nil
+		ipLimiter: d.IPLimiter, scopeHash: d.ScopeHasher, audit: d.Audit, now: d.Now, log: log}, nil
 }
 
 // Start begins a logon that must reach min; returnTo is where the citizen goes when done.
@@ -283,7 +293,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	tx.KnownAccountID = 0 // set again only when this password is right
 	ipScope := attempts.IPScope("logon", c.IP)
-	pwScope := attempts.PasswordScope(strings.ToLower(username))
+	pwScope := s.passwordScope(username)
 	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
 	if err != nil {
 		return err
@@ -336,6 +346,12 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	tx.KeyID, tx.Challenge, tx.Step = key.ID, &challenge, StepCode
 	return nil
+}
+
+// passwordScope names the throttle counter of a typed username: a keyed hash of it, case-folded,
+// so the stored scope cannot be reversed by hashing guesses without the key.
+func (s *Service) passwordScope(username string) attempts.Scope {
+	return attempts.PasswordScope(hex.EncodeToString(s.scopeHash.Sum("login.password-scope", strings.ToLower(username))))
 }
 
 // rehash stores the password hashed with the current parameters. It is housekeeping: a failure

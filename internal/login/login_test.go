@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
@@ -418,7 +420,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 		}
 		svc, err := login.New(login.DefaultConfig(), login.Deps{Store: db, Kinds: reg, Passwords: cv,
 			Limiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now), IPLimiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now),
-			Audit: audit.New(clk.Now, nil), Now: clk.Now})
+			ScopeHasher: mustHasher(t), Audit: audit.New(clk.Now, nil), Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -668,4 +670,56 @@ func TestKeyLockedAtLockoutCount(t *testing.T) {
 			t.Errorf("card %s (cause %q), want locked by lockout", k.Status, k.DeactivationCause)
 		}
 	})
+}
+
+// TestPasswordScopeIsKeyed: the throttle counter of a typed username is stored under a keyed
+// hash of it. People sometimes type their password as the username, and an unkeyed hash of it
+// in the attempts table could be found again by hashing guesses.
+func TestPasswordScopeIsKeyed(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		typed := "Hunter2-Typed-As-Username"
+		tx := f.svc.Start(keys.LevelLow, "/")
+		f.choose(tx, keys.Password)
+		if err := f.svc.SubmitPassword(f.ctx, tx, typed, "not it", login.Client{IP: "192.0.2.1"}); !errors.Is(err, login.ErrBadCredentials) {
+			t.Fatalf("SubmitPassword: %v, want ErrBadCredentials", err)
+		}
+		rows, err := db.SQL().QueryContext(f.ctx, `SELECT scope, failures FROM attempts WHERE scope LIKE 'pwd:%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var scopes []string
+		for rows.Next() {
+			var scope string
+			var failures int
+			if err := rows.Scan(&scope, &failures); err != nil {
+				t.Fatal(err)
+			}
+			if failures != 1 {
+				t.Errorf("password counter %s: %d failures, want 1", scope, failures)
+			}
+			scopes = append(scopes, scope)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(scopes) != 1 {
+			t.Fatalf("password counters %v, want one", scopes)
+		}
+		for _, guess := range []string{typed, strings.ToLower(typed)} {
+			if scopes[0] == string(attempts.PasswordScope(guess)) {
+				t.Errorf("the password counter %s is an unkeyed hash of the typed username", scopes[0])
+			}
+		}
+	})
+}
+
+func mustHasher(t *testing.T) *secrets.Hasher {
+	t.Helper()
+	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, secrets.MinHashKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
