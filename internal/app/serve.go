@@ -23,7 +23,8 @@ import (
 // shutdownGrace bounds how long serve waits for requests in flight after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// sweepEvery is how often expired sessions, quiet attempt counters and dead codes are removed.
+// sweepEvery is how often expired sessions, quiet attempt counters and dead codes are removed,
+// and the outbox forgets the text of messages whose code expired.
 const sweepEvery = 5 * time.Minute
 
 // attemptsRetention is how long an attempt counter without news is kept. A throttled counter
@@ -236,8 +237,9 @@ func (n *Node) sweepPeriodically(ctx context.Context, s sessionSweeper) {
 	}
 }
 
-// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention.
-// Failures are logged; the next sweep tries again.
+// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention, and
+// drops the text of outbox messages whose code expired (held ones too: the development mailbox
+// then says the code expired). Failures are logged; the next sweep tries again.
 func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 	if err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
 		n.Log.Warn("sweep sessions", "err", err)
@@ -251,5 +253,10 @@ func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 		n.Log.Warn("sweep codes", "err", err)
 	} else if c > 0 {
 		n.Log.Info("swept codes", "deleted", c)
+	}
+	if m, err := n.Store.ExpireSecrets(ctx, now); err != nil && ctx.Err() == nil {
+		n.Log.Warn("sweep expired codes from the outbox", "err", err)
+	} else if m > 0 {
+		n.Log.Info("removed expired codes from the outbox", "messages", m)
 	}
 }

@@ -224,8 +224,9 @@ func (k *Kind) FinishEnrolment(ctx context.Context, st keys.Store, acct store.Ac
 }
 
 // Issue creates a code for purpose and e-mails it to address to with template, in one
-// transaction of st (or st's own transaction when it is one). The template gets "Code" and
-// "Minutes", and for store.CodeEmailChange also "NewAddress" (= to). It returns ErrResendLimit
+// transaction of st (or st's own transaction when it is one). The template gets "Code",
+// "Minutes" and "ExpiresAt" (when the code stops being valid: the outbox drops the message's
+// text then), and for store.CodeEmailChange also "NewAddress" (= to). It returns ErrResendLimit
 // when MaxCodes codes of that purpose were issued within Window (a code issued exactly Window
 // ago still counts). The returned Code's ID goes into the challenge; the code itself is only in
 // the e-mail.
@@ -261,7 +262,7 @@ func (k *Kind) Issue(ctx context.Context, st keys.Store, acct store.Account, pur
 			return fmt.Errorf("create code: %w", err)
 		}
 		rcpt := mail.Recipient{AccountID: acct.ID, Name: acct.Name, Address: to, Language: acct.Language}
-		data := map[string]any{"Code": code, "Minutes": k.minutes()}
+		data := map[string]any{"Code": code, "Minutes": k.minutes(), "ExpiresAt": c.ExpiresAt}
 		if purpose == store.CodeEmailChange {
 			data["NewAddress"] = to
 		}

@@ -126,6 +126,10 @@ func testBeginSendsCode(t *testing.T, db *sqlstore.DB) {
 	if bytes.Contains(c.Hash, []byte(code)) || len(c.Hash) != 32 {
 		t.Errorf("stored hash %x is not a keyed hash of %s", c.Hash, code)
 	}
+	// The e-mail says until when its code is valid: the outbox drops its text then.
+	if exp, ok := s.Data["ExpiresAt"].(time.Time); !ok || !exp.Equal(c.ExpiresAt) {
+		t.Errorf("the e-mail's ExpiresAt is %v, want the code's expiry %v", s.Data["ExpiresAt"], c.ExpiresAt)
+	}
 }
 
 func TestExpiresAtExactlyFiveMinutes(t *testing.T) {
