@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/devmailbox"
@@ -143,6 +144,10 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 			return n.Bundle.Negotiate(r.URL.Query().Get("lang"), cookieValue(r, "lang"), "", r.Header.Get("Accept-Language"))
 		})
 	}
+	starts, err := attempts.NewQuota(n.Store, cfg.LogonStarts, cfg.LogonLifetime, n.Now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("logon starts per address: %w", err)
+	}
 	s, err := web.New(web.Config{
 		ServiceName:     cfg.ServiceName,
 		BaseURL:         cfg.BaseURL,
@@ -154,7 +159,8 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		DefaultLanguage: cfg.DefaultLanguage,
 		TrustProxy:      cfg.TrustProxy,
 	}, web.Deps{
-		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
+		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, StartQuota: starts, Now: n.Now, Rand: n.Rand,
+		Log: n.Log, Mailbox: mailbox,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
@@ -59,12 +60,21 @@ type Store interface {
 
 var _ Store = store.Store(nil)
 
+// StartQuota limits how many logons (each a new pre-logon session row) one client address may
+// start in a window of time (attempts.Quota). Take returns an *attempts.ThrottledError when the
+// address has started its share.
+type StartQuota interface {
+	Take(ctx context.Context, scope attempts.Scope) error
+}
+
 // Deps are the collaborators of the web layer.
 type Deps struct {
 	Store  Store
 	Bundle *i18n.Bundle
 	Login  *login.Service
 	Keys   *keys.Registry
+	// StartQuota bounds the pre-logon sessions one address creates.
+	StartQuota StartQuota
 	// Now is the clock (time.Now in production, fixed in tests).
 	Now func() time.Time
 	// Rand is the source of session ids and CSRF tokens (crypto/rand.Reader in production).
@@ -168,6 +178,9 @@ func checkDeps(cfg Config, d Deps) error {
 	}
 	if d.Keys == nil {
 		missing = append(missing, "Keys")
+	}
+	if d.StartQuota == nil {
+		missing = append(missing, "StartQuota")
 	}
 	if d.Now == nil {
 		missing = append(missing, "Now")
