@@ -46,7 +46,15 @@ type Transaction struct {
 	// AccountID it survives Back, so the password form can offer that account's username again;
 	// it proves nothing and is never used to log on.
 	KnownAccountID int64 `json:"known_account_id,omitempty"`
+	// ResendAt is set when the code step has no challenge yet because the kind had sent too many
+	// codes lately: the citizen waits at the code step (the password stays accepted) and may ask
+	// for a new code from then on, or choose another key.
+	ResendAt time.Time `json:"resend_at,omitzero"`
 }
+
+// Waiting reports whether tx is at the code step without a code: the kind's resend limit held
+// it back (ResendAt says until when).
+func (tx *Transaction) Waiting() bool { return tx.Step == StepCode && tx.Challenge == nil }
 
 // Choice is a key kind offered on the chooser.
 type Choice struct {
@@ -82,6 +90,9 @@ var (
 	ErrOutOfOrder = i18n.NewError("login.error.out_of_order")
 	// ErrCannotResend: the kind has no "send a new code".
 	ErrCannotResend = i18n.NewError("login.error.cannot_resend")
+	// ErrNoCode: a code was answered at a code step that has sent none yet (it is waiting out
+	// the resend limit).
+	ErrNoCode = i18n.NewError("login.error.no_code")
 )
 
 // NoKeyError says the citizen has no active key of the chosen kind (never had one,
@@ -270,7 +281,7 @@ func (s *Service) Choose(tx *Transaction, kind string) error {
 
 // Back returns tx to the chooser (a different key), forgetting any account it had reached.
 func (s *Service) Back(tx *Transaction) {
-	tx.Step, tx.Kind, tx.AccountID, tx.KeyID, tx.Challenge = StepChoose, "", 0, 0, nil
+	tx.Step, tx.Kind, tx.AccountID, tx.KeyID, tx.Challenge, tx.ResendAt = StepChoose, "", 0, 0, nil, time.Time{}
 }
 
 // SubmitPassword checks username and password. On success the transaction moves to the code
@@ -338,13 +349,21 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	challenge, err := ch.Begin(ctx, s.st, acct, key)
 	if err != nil {
+		var limit *keys.ResendLimitError
+		if _, resender := kind.(keys.Resender); resender && errors.As(err, &limit) {
+			// Too many codes lately (another logon, another tab): the password stays
+			// accepted. The citizen waits at the code step, where "send a new code" works
+			// once the wait is over, or chooses another key.
+			tx.KeyID, tx.Challenge, tx.Step, tx.ResendAt = key.ID, nil, StepCode, s.now().Add(limit.Wait)
+			return err
+		}
 		var le *i18n.LocalizedError
 		if errors.As(err, &le) {
-			return err // a resend limit: the citizen may choose another key
+			return err // the citizen may choose another key
 		}
 		return fmt.Errorf("begin %s challenge: %w", tx.Kind, err)
 	}
-	tx.KeyID, tx.Challenge, tx.Step = key.ID, &challenge, StepCode
+	tx.KeyID, tx.Challenge, tx.Step, tx.ResendAt = key.ID, &challenge, StepCode, time.Time{}
 	return nil
 }
 
@@ -454,6 +473,9 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	if err != nil {
 		return err
 	}
+	if tx.Waiting() {
+		return ErrNoCode
+	}
 	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
 	release, counts, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
 	if err != nil {
@@ -525,13 +547,17 @@ func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	}
 	ch, err := r.Resend(ctx, s.st, acct, key)
 	if err != nil {
+		var limit *keys.ResendLimitError
+		if errors.As(err, &limit) && tx.Waiting() {
+			tx.ResendAt = s.now().Add(limit.Wait)
+		}
 		var le *i18n.LocalizedError
 		if errors.As(err, &le) {
 			return err
 		}
 		return fmt.Errorf("resend %s code: %w", tx.Kind, err)
 	}
-	tx.Challenge = &ch
+	tx.Challenge, tx.ResendAt = &ch, time.Time{}
 	return nil
 }
 
@@ -540,7 +566,7 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 	if s.Expired(tx) {
 		return nil, store.Key{}, store.Account{}, ErrExpired
 	}
-	if tx.Step != StepCode || tx.Challenge == nil {
+	if tx.Step != StepCode || (tx.Challenge == nil && tx.ResendAt.IsZero()) {
 		return nil, store.Key{}, store.Account{}, ErrOutOfOrder
 	}
 	k, ok := s.kinds.Get(tx.Kind)

@@ -723,3 +723,49 @@ func mustHasher(t *testing.T) *secrets.Hasher {
 	}
 	return h
 }
+
+// TestResendLimitAfterPassword: when the e-mail code limit (3 per 15 minutes) is reached right
+// after a correct password, the password stays accepted: the logon waits at the code step,
+// says how long, and continues with "send a new code" once the oldest code left the window.
+func TestResendLimitAfterPassword(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		start := f.clock.Now()
+		for range 3 { // three logons, a code each, at 0, 2 and 4 minutes
+			f.atCode(keys.EmailCode)
+			f.clock.Advance(2 * time.Minute)
+		}
+		// 6 minutes: the first code leaves the window at 15.
+		tx := f.svc.Start(keys.LevelSubstantial, "/")
+		f.choose(tx, keys.EmailCode)
+		c := login.Client{IP: "192.0.2.1"}
+		err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, c)
+		var limit *keys.ResendLimitError
+		if !errors.As(err, &limit) || limit.Minutes() != 9 {
+			t.Fatalf("SubmitPassword over the code limit: %v, want a wait of 9 minutes", err)
+		}
+		if tx.Step != login.StepCode || !tx.Waiting() || tx.AccountID != f.acct.ID || !tx.ResendAt.Equal(start.Add(15*time.Minute)) {
+			t.Fatalf("transaction %+v: want waiting at the code step until %v", tx, start.Add(15*time.Minute))
+		}
+		if err := f.svc.SubmitCode(f.ctx, tx, "123456", c); !errors.Is(err, login.ErrNoCode) {
+			t.Errorf("a code answered while waiting: %v, want ErrNoCode", err)
+		}
+		f.clock.Advance(4 * time.Minute)
+		if err := f.svc.Resend(f.ctx, tx, c); !errors.As(err, &limit) || limit.Minutes() != 5 {
+			t.Errorf("send a new code at 10 minutes: %v, want a wait of 5 minutes", err)
+		}
+		if !tx.Waiting() {
+			t.Error("no longer waiting after a refused new code")
+		}
+		f.clock.Set(start.Add(15*time.Minute + time.Second))
+		if err := f.svc.Resend(f.ctx, tx, c); err != nil {
+			t.Fatalf("send a new code after the wait: %v", err)
+		}
+		if tx.Waiting() || !tx.ResendAt.IsZero() {
+			t.Errorf("still waiting after a new code was sent: %+v", tx)
+		}
+		if err := f.svc.SubmitCode(f.ctx, tx, f.answer(tx), c); err != nil || tx.Step != login.StepDone {
+			t.Errorf("the new code: %v, step %s", err, tx.Step)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 )
@@ -93,4 +94,16 @@ func mailParseAddress(s string) (string, error) {
 		return "", err
 	}
 	return a.Address, nil
+}
+
+// MaskAddress shows an address without revealing it: the first character of the local part,
+// "•••", and the domain ("d•••@example.org"). Pages use it to say where a code went. Something
+// that is not an address becomes "•••".
+func MaskAddress(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return "•••"
+	}
+	first, _ := utf8.DecodeRuneInString(addr)
+	return string(first) + "•••" + addr[at:]
 }

@@ -95,3 +95,22 @@ func TestWrapText(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskAddress(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"demo@example.org":            "d•••@example.org",
+		"d@example.org":               "d•••@example.org",
+		"jan.peeters@mail.example.be": "j•••@mail.example.be",
+		"élodie@exemple.fr":           "é•••@exemple.fr",
+		`"a@b"@example.org`:           `"•••@example.org`,
+		"":                            "•••",
+		"no-at-sign":                  "•••",
+		"@example.org":                "•••",
+		"jan@":                        "•••",
+	} {
+		if got := MaskAddress(in); got != want {
+			t.Errorf("MaskAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -189,15 +189,16 @@ type Codes interface {
 	CreateCode(ctx context.Context, c *Code) error
 	// LatestCode returns the newest code of that purpose for the account (used or not).
 	LatestCode(ctx context.Context, accountID int64, purpose CodePurpose) (Code, error)
-	// CountCodesSince counts codes of that purpose created at or after since (resend limits).
-	CountCodesSince(ctx context.Context, accountID int64, purpose CodePurpose, since time.Time) (int, error)
+	// CodeTimesSince returns the creation times of the codes of that purpose created at or after
+	// since, oldest first (resend limits: how many, and when the oldest leaves the window).
+	CodeTimesSince(ctx context.Context, accountID int64, purpose CodePurpose, since time.Time) ([]time.Time, error)
 	// AddCodeAttempt increments the wrong-guess counter and returns the new value.
 	AddCodeAttempt(ctx context.Context, id int64) (int, error)
 	// UseCode marks the code used; it reports false when it was already used (single use, atomic).
 	UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
 	// DeleteCodesBefore removes the codes that stopped being valid before cutoff — expired
 	// before it, or used before it — and returns how many it removed. Keep cutoff older than
-	// the resend window: the codes counted by CountCodesSince must stay.
+	// the resend window: the codes CodeTimesSince reports must stay.
 	DeleteCodesBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
 

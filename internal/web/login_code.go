@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 )
 
@@ -16,8 +17,14 @@ type codePage struct {
 	Heading string
 	// Intro is the kind's optional first step ("login.<kind>.step1"); Prompt is the
 	// challenge's instruction.
-	Intro       string
-	Prompt      string
+	Intro  string
+	Prompt string
+	// Hint is the kind's optional advice under the prompt ("login.<kind>.hint": check the junk
+	// e-mail folder).
+	Hint string
+	// Waiting: no code was sent yet (the kind's resend limit); the page offers only "send a
+	// new code" and another key.
+	Waiting     bool
 	CanResend   bool
 	Notice      string
 	Error       string
@@ -30,12 +37,15 @@ func (s *Server) loginCodeShow(w http.ResponseWriter, r *http.Request) error {
 	if tx == nil || err != nil {
 		return err
 	}
-	if tx.Step != login.StepCode || tx.Challenge == nil {
+	if tx.Step != login.StepCode {
 		http.Redirect(w, r, stepURL(tx), http.StatusSeeOther)
 		return nil
 	}
 	notice := ""
-	if r.URL.Query().Get("sent") == "1" {
+	switch {
+	case tx.Waiting():
+		notice = s.waitNotice(r, tx)
+	case r.URL.Query().Get("sent") == "1":
 		notice = s.printer(r).T("web.login.code.resent")
 	}
 	return s.renderCode(w, r, tx, "", notice)
@@ -75,6 +85,16 @@ func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// waitNotice says how long until a waiting code step (tx.Waiting) may ask for a new code.
+func (s *Server) waitNotice(r *http.Request, tx *login.Transaction) string {
+	p := s.printer(r)
+	wait := tx.ResendAt.Sub(s.deps.Now())
+	if wait <= 0 {
+		return p.T("web.login.code.resend_now")
+	}
+	return p.Error(keys.NewResendLimitError(wait))
+}
+
 // renderCode shows the code step of tx.
 func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Transaction, errMsg, notice string) error {
 	p := &codePage{
@@ -87,6 +107,10 @@ func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Tr
 	p.Title = p.Heading
 	if intro := "login." + tx.Kind + ".step1"; s.deps.Bundle.Has(p.Lang, intro) {
 		p.Intro = p.T(intro)
+	}
+	p.Waiting = tx.Waiting()
+	if hint := "login." + tx.Kind + ".hint"; !p.Waiting && s.deps.Bundle.Has(p.Lang, hint) {
+		p.Hint = p.T(hint)
 	}
 	if ch := tx.Challenge; ch != nil && ch.Prompt != "" {
 		args := make([]any, len(ch.Args))
