@@ -159,7 +159,11 @@ test('logon with a security code by e-mail, read from the development mailbox', 
   const before = await newestMessageId(mailbox);
 
   await startLogon(page, 'en', 'emailcode', who);
-  await expectCodePage(page, 'Enter the 6-digit security code we sent to your e-mail address', 'e-mail code');
+  // The page says where the code went, masked (d•••@example.org), and where else to look.
+  const masked = who.email[0] + '•••' + who.email.slice(who.email.lastIndexOf('@'));
+  await expectCodePage(page, `Enter the 6-digit security code we sent to ${masked}.`, 'e-mail code');
+  await expect(codeForm(page)).toContainText('check your junk e-mail folder');
+  await expect(page.locator('main')).not.toContainText(who.email);
 
   const code = await mailedCode(mailbox, who.email, before);
   await submitCode(page, code);

@@ -16,8 +16,12 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
 // place is where admin commands work: a data directory (secrets, files) and, for PostgreSQL,
@@ -198,7 +202,18 @@ func testMailAndMisc(t *testing.T, at place) {
 	if _, err := runAdmin(t, at, "", "mail", "retry", "99"); err == nil {
 		t.Error("retrying a message that does not exist succeeded")
 	}
-	out := mustRun(t, at, "", "secrets", "generate")
+	// A message whose code expired is never sent again, by id or with --failed.
+	stale := enqueueExpiredCode(t, at, store.MessageHeld)
+	enqueueExpiredCode(t, at, store.MessageFailed)
+	out, err := runAdmin(t, at, "", "mail", "retry", strconv.FormatInt(stale, 10))
+	if err == nil || !strings.Contains(err.Error(), "carried a code that has expired") {
+		t.Errorf("mail retry of a message whose code expired: %v\n%s", err, out)
+	}
+	out = mustRun(t, at, "", "mail", "retry", "--failed")
+	if !strings.Contains(out, "Requeued 0 failed messages.") || !strings.Contains(out, "Skipped 1 failed message that carried a code") {
+		t.Errorf("mail retry --failed printed %q", out)
+	}
+	out = mustRun(t, at, "", "secrets", "generate")
 	if !strings.Contains(out, "encryption-keys = k1:") || !strings.Contains(out, "hash-key = ") {
 		t.Errorf("secrets generate printed %q", out)
 	}
@@ -235,4 +250,25 @@ func testTokencardsPrintDemo(t *testing.T, at place) {
 	if _, err := runAdmin(t, at, "", "tokencards", "print", "nobody"); err == nil || !strings.Contains(err.Error(), "no citizen") {
 		t.Errorf("printing for an unknown user: %v", err)
 	}
+}
+
+// enqueueExpiredCode writes a logon code message in state, whose code expired an hour ago, to
+// the database at at, and returns its id.
+func enqueueExpiredCode(t *testing.T, at place, state store.MessageState) int64 {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir, cfg.DatabaseURL, cfg.PasswordMemoryKiB, cfg.PasswordTime = at.dir, at.db, 8192, 1
+	cfg.EncryptionKeys, cfg.HashKey = at.encKeys, at.hashKey
+	n, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	now := time.Now()
+	m := store.Message{MessageID: "<stale@example.org>", Template: "logon_code", ToAddress: "jan@example.org", State: state,
+		TextBody: "Your code is 135790", CreatedAt: now.Add(-2 * time.Hour), SecretUntil: now.Add(-time.Hour)}
+	if err := n.Store.Enqueue(context.Background(), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
 }

@@ -231,7 +231,7 @@ func (n *Node) wire() error {
 	limiter, ipLimiter := attempts.New(n.Store, policy, n.Now), attempts.New(n.Store, ipPolicy, n.Now)
 	n.Login, err = login.New(lcfg, login.Deps{
 		Store: n.Store, Kinds: n.Kinds, Passwords: n.Passwords,
-		Limiter: limiter, IPLimiter: ipLimiter,
+		Limiter: limiter, IPLimiter: ipLimiter, ScopeHasher: n.Hasher,
 		Audit: n.Audit, Now: n.Now, Log: n.Log,
 	})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/devmailbox"
@@ -25,7 +26,8 @@ import (
 // shutdownGrace bounds how long serve waits for requests in flight after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// sweepEvery is how often expired sessions, quiet attempt counters and dead codes are removed.
+// sweepEvery is how often expired sessions, quiet attempt counters and dead codes are removed,
+// and the outbox forgets the text of messages whose code expired.
 const sweepEvery = 5 * time.Minute
 
 // attemptsRetention is how long an attempt counter without news is kept. A throttled counter
@@ -170,7 +172,11 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 			Error: func(w http.ResponseWriter, r *http.Request, status int) { s.ErrorPage(w, r, status) },
 		})
 	}
-	s, err := web.New(web.Config{
+	starts, err := attempts.NewQuota(n.Store, cfg.LogonStarts, cfg.LogonLifetime, n.Now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("logon starts per address: %w", err)
+	}
+	s, err = web.New(web.Config{
 		ServiceName:     cfg.ServiceName,
 		BaseURL:         cfg.BaseURL,
 		Secure:          isHTTPS(cfg.BaseURL),
@@ -185,7 +191,7 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 
 		AccessibilityURL: cfg.AccessibilityURL,
 	}, web.Deps{
-		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, Now: n.Now, Rand: n.Rand,
+		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, StartQuota: starts, Now: n.Now, Rand: n.Rand,
 		Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"),
 		OIDC:    n.OIDC, DemoService: n.demoHandler(),
@@ -286,8 +292,9 @@ func (n *Node) sweepPeriodically(ctx context.Context, s sessionSweeper) {
 	}
 }
 
-// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention.
-// Failures are logged; the next sweep tries again.
+// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention, and
+// drops the text of outbox messages whose code expired (held ones too: the development mailbox
+// then says the code expired). Failures are logged; the next sweep tries again.
 func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 	if err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
 		n.Log.Warn("sweep sessions", "err", err)
@@ -301,6 +308,11 @@ func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 		n.Log.Warn("sweep codes", "err", err)
 	} else if c > 0 {
 		n.Log.Info("swept codes", "deleted", c)
+	}
+	if m, err := n.Store.ExpireSecrets(ctx, now); err != nil && ctx.Err() == nil {
+		n.Log.Warn("sweep expired codes from the outbox", "err", err)
+	} else if m > 0 {
+		n.Log.Info("removed expired codes from the outbox", "messages", m)
 	}
 	if err := n.OIDC.Sweep(ctx); err != nil && ctx.Err() == nil {
 		n.Log.Warn("sweep the OpenID provider", "err", err)

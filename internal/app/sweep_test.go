@@ -3,9 +3,13 @@ package app
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/config"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
@@ -14,7 +18,8 @@ import (
 // counters quiet for longer than attemptsRetention, and keeps the rest.
 func TestSweep(t *testing.T) {
 	sqltest.EachBackend(t, func(t *testing.T, b sqltest.Backend) {
-		tn := newTestNode(t, b.Name, nil)
+		// The development mailbox shows what became of a held code.
+		tn := newTestNode(t, b.Name, func(c *config.Config) { c.DevMailbox = true })
 		ctx := context.Background()
 		acct, err := tn.Store.GetAccountByUsername(ctx, "demo")
 		if err != nil {
@@ -29,6 +34,14 @@ func TestSweep(t *testing.T) {
 			return c
 		}
 		dead := newCode(tn.clock.Now())
+		rcpt := mail.Recipient{AccountID: acct.ID, Name: acct.Name, Address: acct.Email, Language: "en"}
+		if err := tn.Mail.Enqueue(ctx, tn.Store, rcpt, mail.TemplateLogonCode,
+			map[string]any{"Code": "246802", "Minutes": 5, "ExpiresAt": tn.clock.Now().Add(5 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tn.Mail.Enqueue(ctx, tn.Store, rcpt, mail.TemplateKeyActivated, map[string]any{"Kind": "totp", "Replaces": "", "Reactivated": false}); err != nil {
+			t.Fatal(err)
+		}
 		quiet := "ip:logon:192.0.2.77"
 		if _, _, err := tn.Store.ReserveAttempt(ctx, quiet, tn.clock.Now(), 0, func(int) time.Time { return time.Time{} }); err != nil {
 			t.Fatal(err)
@@ -50,6 +63,26 @@ func TestSweep(t *testing.T) {
 		}
 		if a, err := tn.Store.GetAttempt(ctx, quiet); err != nil || a.Failures != 0 {
 			t.Errorf("a counter quiet for %s: %+v, %v; want it gone", attemptsRetention, a, err)
+		}
+		msgs, err := tn.Store.ListMessages(ctx, 2)
+		if err != nil || len(msgs) != 2 {
+			t.Fatalf("messages %+v, %v", msgs, err)
+		}
+		for _, m := range msgs {
+			code := m.Template == mail.TemplateLogonCode
+			if kept := m.TextBody != "" && m.HTMLBody != ""; kept == code || m.State != store.MessageHeld {
+				t.Errorf("%s message after the sweep: %s, text kept %v; want held, text kept only without a code", m.Template, m.State, kept)
+			}
+			if code {
+				p, err := tn.citizen().Get("/dev/mailbox/" + strconv.FormatInt(m.ID, 10))
+				if err != nil || p.Status != 200 {
+					t.Fatalf("dev mailbox: %d, %v", p.Status, err)
+				}
+				tn.wantMessage(t, p, "mailbox.code_expired")
+				if strings.Contains(p.Body, "246802") {
+					t.Error("the dev mailbox still shows the expired code")
+				}
+			}
 		}
 	})
 }

@@ -67,6 +67,9 @@ type Config struct {
 	ThrottleMax     time.Duration
 	LockAfter       int
 	IPThrottleAfter int
+	// LogonStarts is how many logons (new pre-logon sessions) one address may start per
+	// LogonLifetime.
+	LogonStarts     int
 	EmailCodeTTL    time.Duration
 	EmailCodeTries  int
 	EmailCodeMax    int
@@ -123,6 +126,7 @@ func Default() Config {
 		ThrottleMax:       time.Hour,
 		LockAfter:         100,
 		IPThrottleAfter:   50,
+		LogonStarts:       200,
 		EmailCodeTTL:      5 * time.Minute,
 		EmailCodeTries:    5,
 		EmailCodeMax:      3,
@@ -182,6 +186,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ThrottleMax, "throttle-max", c.ThrottleMax, "longest throttle period")
 	fs.IntVar(&c.LockAfter, "lock-after", c.LockAfter, "consecutive failures that lock a key")
 	fs.IntVar(&c.IPThrottleAfter, "ip-throttle-after", c.IPThrottleAfter, "consecutive failures from one IP before it is throttled")
+	fs.IntVar(&c.LogonStarts, "logon-starts-per-address", c.LogonStarts, "logons one address (IPv6: /64) may start per --logon-lifetime")
 	fs.DurationVar(&c.EmailCodeTTL, "email-code-ttl", c.EmailCodeTTL, "validity of an e-mailed code")
 	fs.IntVar(&c.EmailCodeTries, "email-code-tries", c.EmailCodeTries, "tries per e-mailed code")
 	fs.IntVar(&c.EmailCodeMax, "email-code-max", c.EmailCodeMax, "e-mailed codes per window")
@@ -428,6 +433,7 @@ func (c *Config) Validate() error {
 		v    int
 	}{
 		{"throttle-after", c.ThrottleAfter}, {"lock-after", c.LockAfter}, {"ip-throttle-after", c.IPThrottleAfter},
+		{"logon-starts-per-address", c.LogonStarts},
 		{"email-code-tries", c.EmailCodeTries}, {"email-code-max", c.EmailCodeMax}, {"mail-max-attempts", c.MailMaxAttempts},
 	} {
 		if n.v < 1 {

@@ -104,6 +104,7 @@ func TestValidate(t *testing.T) {
 		{"idle beyond absolute", func(c *Config) { c.SessionIdle = 9 * time.Hour }, []string{"must not exceed --session-absolute"}},
 		{"argon2 memory", func(c *Config) { c.PasswordMemoryKiB = 1 }, []string{"--password-memory-kib 1"}},
 		{"counts", func(c *Config) { c.LockAfter = 0; c.EmailCodeTries = -1 }, []string{"--lock-after 0: must be at least 1", "--email-code-tries -1"}},
+		{"logon starts", func(c *Config) { c.LogonStarts = 0 }, []string{"--logon-starts-per-address 0: must be at least 1"}},
 		{"smtp", func(c *Config) { c.SMTPHost = "m"; c.SMTPTLS = "maybe"; c.SMTPUsername = "u" }, []string{"--smtp-tls", "set both --smtp-username and --smtp-password"}},
 		{"mail from", func(c *Config) { c.MailFrom = "a@b\r\nBcc: x@y" }, []string{"--mail-from"}},
 		{"operator contact", func(c *Config) {

@@ -102,6 +102,8 @@ type message struct {
 	Sent    stamp
 	To      string
 	State   string
+	// CodeExpired: the message carried a code and its text is gone (the code expired).
+	CodeExpired bool
 }
 
 // stamp is a time shown to people and to machines (<time datetime>).
@@ -183,6 +185,9 @@ func (h *handler) show(w http.ResponseWriter, r *http.Request) {
 		Sent:    newStamp(m.SentAt),
 		To:      recipient(m.ToName, m.ToAddress),
 		State:   h.state(pg.p, m.State),
+		// Without SMTP every message is held, and a held one loses its text only when its
+		// code expires.
+		CodeExpired: !m.SecretUntil.IsZero() && m.TextBody == "" && m.HTMLBody == "",
 	}
 	h.render(w, r, http.StatusOK, "show", pg)
 }

@@ -47,7 +47,7 @@ func seeded(t *testing.T, db *sqlstore.DB) (http.Handler, []store.Message) {
 		{AccountID: 1, Name: "Jan Peeters", Address: "jan@example.be", Language: "nl"},
 		{AccountID: 2, Name: `<script>alert("x")</script>`, Address: "eve@example.be", Language: "en"},
 	} {
-		m, err := c.Render(to, mail.TemplateLogonCode, map[string]any{"Code": "48291" + string(rune('0'+i)), "Minutes": 5})
+		m, err := c.Render(to, mail.TemplateLogonCode, map[string]any{"Code": "48291" + string(rune('0'+i)), "Minutes": 5, "ExpiresAt": t0.Add(5 * time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}

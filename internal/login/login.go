@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,13 +29,14 @@ const (
 )
 
 // Transaction is one logon in progress. It holds no secret: the challenge's answer lives in the
-// store (hashed) or with the citizen.
+// store (hashed) or with the citizen. Nor does it hold what was typed as the username — people
+// sometimes type their password there, and the transaction is stored in the session row — only
+// the account a correct password identified.
 type Transaction struct {
 	Step      Step            `json:"step"`
 	MinLevel  keys.Level      `json:"min_level"`
 	Kind      string          `json:"kind,omitempty"`
 	Return    string          `json:"return,omitempty"`
-	Username  string          `json:"username,omitempty"`
 	AccountID int64           `json:"account_id,omitempty"`
 	KeyID     int64           `json:"key_id,omitempty"`
 	Challenge *keys.Challenge `json:"challenge,omitempty"`
@@ -44,7 +46,19 @@ type Transaction struct {
 	// BoundAccountID, when set, is the only citizen this logon may log on: a step-up of a
 	// logged-on session never silently becomes another citizen's logon.
 	BoundAccountID int64 `json:"bound_account_id,omitempty"`
+	// KnownAccountID is the account of the last password step, when it was right. Unlike
+	// AccountID it survives Back, so the password form can offer that account's username again;
+	// it proves nothing and is never used to log on.
+	KnownAccountID int64 `json:"known_account_id,omitempty"`
+	// ResendAt is set when the code step has no challenge yet because the kind had sent too many
+	// codes lately: the citizen waits at the code step (the password stays accepted) and may ask
+	// for a new code from then on, or choose another key.
+	ResendAt time.Time `json:"resend_at,omitzero"`
 }
+
+// Waiting reports whether tx is at the code step without a code: the kind's resend limit held
+// it back (ResendAt says until when).
+func (tx *Transaction) Waiting() bool { return tx.Step == StepCode && tx.Challenge == nil }
 
 // Choice is a key kind offered on the chooser.
 type Choice struct {
@@ -83,6 +97,9 @@ var (
 	// ErrOtherAccount: a logon bound to the logged-on citizen was given another citizen's
 	// username and password (said only after the password was right).
 	ErrOtherAccount = i18n.NewError("login.error.other_account")
+	// ErrNoCode: a code was answered at a code step that has sent none yet (it is waiting out
+	// the resend limit).
+	ErrNoCode = i18n.NewError("login.error.no_code")
 )
 
 // NoKeyError says the citizen has no active key of the chosen kind (never had one,
@@ -109,6 +126,11 @@ type Limiter interface {
 	Reserve(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
 	Release(ctx context.Context, scope attempts.Scope) error
 	Succeed(ctx context.Context, scope attempts.Scope) error
+}
+
+// ScopeHasher computes keyed hashes (secrets.Hasher).
+type ScopeHasher interface {
+	Sum(domain string, parts ...string) []byte
 }
 
 // Auditor records audit events (internal/audit).
@@ -173,8 +195,11 @@ type Deps struct {
 	Limiter Limiter
 	// IPLimiter throttles per client address, with its own, looser policy.
 	IPLimiter Limiter
-	Audit     Auditor
-	Now       func() time.Time
+	// ScopeHasher keys the hash that names a typed username's throttle counter: the counter
+	// is stored, and what is typed as a username is sometimes a password.
+	ScopeHasher ScopeHasher
+	Audit       Auditor
+	Now         func() time.Time
 	// Log receives what goes wrong without changing the outcome (nil: discarded).
 	Log *slog.Logger
 }
@@ -187,6 +212,7 @@ type Service struct {
 	passwords PasswordVerifier
 	limiter   Limiter
 	ipLimiter Limiter
+	scopeHash ScopeHasher
 	audit     Auditor
 	now       func() time.Time
 	log       *slog.Logger
@@ -197,7 +223,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	if d.Store == nil || d.Kinds == nil || d.Passwords == nil || d.Limiter == nil || d.IPLimiter == nil || d.Audit == nil || d.Now == nil {
+	if d.Store == nil || d.Kinds == nil || d.Passwords == nil || d.Limiter == nil || d.IPLimiter == nil || d.ScopeHasher == nil || d.Audit == nil || d.Now == nil {
 		return nil, errors.New("login: every dependency must be set")
 	}
 	if _, ok := d.Kinds.Get(keys.Password); !ok {
@@ -208,7 +234,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, st: d.Store, kinds: d.Kinds, passwords: d.Passwords, limiter: d.Limiter,
-		ipLimiter: d.IPLimiter, audit: d.Audit, now: d.Now, log: log}, nil
+		ipLimiter: d.IPLimiter, scopeHash: d.ScopeHasher, audit: d.Audit, now: d.Now, log: log}, nil
 }
 
 // Start begins a logon that must reach min; returnTo is where the citizen goes when done.
@@ -270,7 +296,7 @@ func (s *Service) Choose(tx *Transaction, kind string) error {
 
 // Back returns tx to the chooser (a different key), forgetting any account it had reached.
 func (s *Service) Back(tx *Transaction) {
-	tx.Step, tx.Kind, tx.AccountID, tx.KeyID, tx.Challenge = StepChoose, "", 0, 0, nil
+	tx.Step, tx.Kind, tx.AccountID, tx.KeyID, tx.Challenge, tx.ResendAt = StepChoose, "", 0, 0, nil, time.Time{}
 }
 
 // SubmitPassword checks username and password. On success the transaction moves to the code
@@ -291,9 +317,9 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		// unknown (the lookup below finds nothing).
 		username = username[:maxUsernameBytes]
 	}
-	tx.Username = username
+	tx.KnownAccountID = 0 // set again only when this password is right
 	ipScope := attempts.IPScope("logon", c.IP)
-	pwScope := attempts.PasswordScope(strings.ToLower(username))
+	pwScope := s.passwordScope(username)
 	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
 	if err != nil {
 		return err
@@ -320,7 +346,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	if pw.rehash {
 		s.rehash(ctx, acct.ID, password)
 	}
-	tx.AccountID = acct.ID
+	tx.AccountID, tx.KnownAccountID = acct.ID, acct.ID
 
 	kind, ok := s.kinds.Get(tx.Kind)
 	if !ok {
@@ -334,7 +360,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	ch, isChallenger := kind.(keys.Challenger)
 	if !isChallenger {
-		return s.done(ctx, tx, kind, 0, c)
+		return s.done(tx, 0)
 	}
 	key, err := s.activeKey(ctx, acct.ID, tx.Kind, c)
 	if err != nil {
@@ -343,14 +369,28 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	challenge, err := ch.Begin(ctx, s.st, acct, key)
 	if err != nil {
+		var limit *keys.ResendLimitError
+		if _, resender := kind.(keys.Resender); resender && errors.As(err, &limit) {
+			// Too many codes lately (another logon, another tab): the password stays
+			// accepted. The citizen waits at the code step, where "send a new code" works
+			// once the wait is over, or chooses another key.
+			tx.KeyID, tx.Challenge, tx.Step, tx.ResendAt = key.ID, nil, StepCode, s.now().Add(limit.Wait)
+			return err
+		}
 		var le *i18n.LocalizedError
 		if errors.As(err, &le) {
-			return err // a resend limit: the citizen may choose another key
+			return err // the citizen may choose another key
 		}
 		return fmt.Errorf("begin %s challenge: %w", tx.Kind, err)
 	}
-	tx.KeyID, tx.Challenge, tx.Step = key.ID, &challenge, StepCode
+	tx.KeyID, tx.Challenge, tx.Step, tx.ResendAt = key.ID, &challenge, StepCode, time.Time{}
 	return nil
+}
+
+// passwordScope names the throttle counter of a typed username: a keyed hash of it, case-folded,
+// so the stored scope cannot be reversed by hashing guesses without the key.
+func (s *Service) passwordScope(username string) attempts.Scope {
+	return attempts.PasswordScope(hex.EncodeToString(s.scopeHash.Sum("login.password-scope", strings.ToLower(username))))
 }
 
 // rehash stores the password hashed with the current parameters. It is housekeeping: a failure
@@ -453,6 +493,9 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	if err != nil {
 		return err
 	}
+	if tx.Waiting() {
+		return ErrNoCode
+	}
 	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
 	release, counts, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
 	if err != nil {
@@ -468,7 +511,7 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 			// would cost the citizen a new code for a "last used" date.
 			s.log.Warn("record key use", "key_id", key.ID, "err", err)
 		}
-		return s.done(ctx, tx, kind, key.ID, c)
+		return s.done(tx, key.ID)
 	}
 	var le *i18n.LocalizedError
 	if !errors.As(verr, &le) {
@@ -524,13 +567,17 @@ func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	}
 	ch, err := r.Resend(ctx, s.st, acct, key)
 	if err != nil {
+		var limit *keys.ResendLimitError
+		if errors.As(err, &limit) && tx.Waiting() {
+			tx.ResendAt = s.now().Add(limit.Wait)
+		}
 		var le *i18n.LocalizedError
 		if errors.As(err, &le) {
 			return err
 		}
 		return fmt.Errorf("resend %s code: %w", tx.Kind, err)
 	}
-	tx.Challenge = &ch
+	tx.Challenge, tx.ResendAt = &ch, time.Time{}
 	return nil
 }
 
@@ -539,7 +586,7 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 	if s.Expired(tx) {
 		return nil, store.Key{}, store.Account{}, ErrExpired
 	}
-	if tx.Step != StepCode || tx.Challenge == nil {
+	if tx.Step != StepCode || (tx.Challenge == nil && tx.ResendAt.IsZero()) {
 		return nil, store.Key{}, store.Account{}, ErrOutOfOrder
 	}
 	k, ok := s.kinds.Get(tx.Kind)
@@ -569,10 +616,28 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 	return ch, key, acct, nil
 }
 
-func (s *Service) done(ctx context.Context, tx *Transaction, kind keys.Kind, keyID int64, c Client) error {
+// done marks tx done. Nothing is recorded yet: the logon takes effect, and is audited, when
+// Complete runs in the transaction that gives the citizen the logged-on session.
+func (s *Service) done(tx *Transaction, keyID int64) error {
 	tx.Step, tx.KeyID, tx.Challenge, tx.DoneAt = StepDone, keyID, nil, s.now()
-	s.record(ctx, store.AuditEvent{Type: audit.LogonSuccess, AccountID: tx.AccountID, KeyKind: kind.Name(), KeyID: keyID,
-		IP: c.IP, Detail: map[string]string{"level": kind.Level().String()}})
+	return nil
+}
+
+// Complete records the done logon tx (logon.success) in st. Call it inside the transaction
+// that makes the logon take effect — the web layer's session rotation, which fails unless it
+// removed the pre-logon session — so that when parallel requests all answer one transaction
+// right, only the one whose rotation commits is recorded. An error (the event could not be
+// stored) must roll that transaction back: a logon is never completed without its record.
+func (s *Service) Complete(ctx context.Context, st audit.Appender, tx *Transaction, c Client) error {
+	res, ok := s.Result(tx)
+	if !ok {
+		return errors.New("complete logon: transaction is not done")
+	}
+	e := store.AuditEvent{Type: audit.LogonSuccess, AccountID: res.AccountID, KeyKind: res.Kind, KeyID: tx.KeyID,
+		IP: c.IP, Detail: map[string]string{"level": res.Level.String()}}
+	if err := s.audit.Record(ctx, st, e); err != nil {
+		return fmt.Errorf("complete logon: %w", err)
+	}
 	return nil
 }
 

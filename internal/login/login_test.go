@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
@@ -418,7 +420,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 		}
 		svc, err := login.New(login.DefaultConfig(), login.Deps{Store: db, Kinds: reg, Passwords: cv,
 			Limiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now), IPLimiter: attempts.New(db, attempts.DefaultPolicy(), clk.Now),
-			Audit: audit.New(clk.Now, nil), Now: clk.Now})
+			ScopeHasher: mustHasher(t), Audit: audit.New(clk.Now, nil), Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -714,6 +716,104 @@ func TestBoundLogon(t *testing.T) {
 		}
 		if res, ok := f.svc.Result(tx); !ok || res.AccountID != f.acct.ID || res.Level != keys.LevelSubstantial {
 			t.Fatalf("Result = %+v, %v", res, ok)
+		}
+	})
+}
+
+// TestPasswordScopeIsKeyed: the throttle counter of a typed username is stored under a keyed
+// hash of it. People sometimes type their password as the username, and an unkeyed hash of it
+// in the attempts table could be found again by hashing guesses.
+func TestPasswordScopeIsKeyed(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		typed := "Hunter2-Typed-As-Username"
+		tx := f.svc.Start(keys.LevelLow, "/")
+		f.choose(tx, keys.Password)
+		if err := f.svc.SubmitPassword(f.ctx, tx, typed, "not it", login.Client{IP: "192.0.2.1"}); !errors.Is(err, login.ErrBadCredentials) {
+			t.Fatalf("SubmitPassword: %v, want ErrBadCredentials", err)
+		}
+		rows, err := db.SQL().QueryContext(f.ctx, `SELECT scope, failures FROM attempts WHERE scope LIKE 'pwd:%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var scopes []string
+		for rows.Next() {
+			var scope string
+			var failures int
+			if err := rows.Scan(&scope, &failures); err != nil {
+				t.Fatal(err)
+			}
+			if failures != 1 {
+				t.Errorf("password counter %s: %d failures, want 1", scope, failures)
+			}
+			scopes = append(scopes, scope)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(scopes) != 1 {
+			t.Fatalf("password counters %v, want one", scopes)
+		}
+		for _, guess := range []string{typed, strings.ToLower(typed)} {
+			if scopes[0] == string(attempts.PasswordScope(guess)) {
+				t.Errorf("the password counter %s is an unkeyed hash of the typed username", scopes[0])
+			}
+		}
+	})
+}
+
+func mustHasher(t *testing.T) *secrets.Hasher {
+	t.Helper()
+	h, err := secrets.NewHasher(bytes.Repeat([]byte{7}, secrets.MinHashKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestResendLimitAfterPassword: when the e-mail code limit (3 per 15 minutes) is reached right
+// after a correct password, the password stays accepted: the logon waits at the code step,
+// says how long, and continues with "send a new code" once the oldest code left the window.
+func TestResendLimitAfterPassword(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		start := f.clock.Now()
+		for range 3 { // three logons, a code each, at 0, 2 and 4 minutes
+			f.atCode(keys.EmailCode)
+			f.clock.Advance(2 * time.Minute)
+		}
+		// 6 minutes: the first code leaves the window at 15.
+		tx := f.svc.Start(keys.LevelSubstantial, "/")
+		f.choose(tx, keys.EmailCode)
+		c := login.Client{IP: "192.0.2.1"}
+		err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, c)
+		var limit *keys.ResendLimitError
+		if !errors.As(err, &limit) || limit.Minutes() != 9 {
+			t.Fatalf("SubmitPassword over the code limit: %v, want a wait of 9 minutes", err)
+		}
+		if tx.Step != login.StepCode || !tx.Waiting() || tx.AccountID != f.acct.ID || !tx.ResendAt.Equal(start.Add(15*time.Minute)) {
+			t.Fatalf("transaction %+v: want waiting at the code step until %v", tx, start.Add(15*time.Minute))
+		}
+		if err := f.svc.SubmitCode(f.ctx, tx, "123456", c); !errors.Is(err, login.ErrNoCode) {
+			t.Errorf("a code answered while waiting: %v, want ErrNoCode", err)
+		}
+		f.clock.Advance(4 * time.Minute)
+		if err := f.svc.Resend(f.ctx, tx, c); !errors.As(err, &limit) || limit.Minutes() != 5 {
+			t.Errorf("send a new code at 10 minutes: %v, want a wait of 5 minutes", err)
+		}
+		if !tx.Waiting() {
+			t.Error("no longer waiting after a refused new code")
+		}
+		f.clock.Set(start.Add(15*time.Minute + time.Second))
+		if err := f.svc.Resend(f.ctx, tx, c); err != nil {
+			t.Fatalf("send a new code after the wait: %v", err)
+		}
+		if tx.Waiting() || !tx.ResendAt.IsZero() {
+			t.Errorf("still waiting after a new code was sent: %+v", tx)
+		}
+		if err := f.svc.SubmitCode(f.ctx, tx, f.answer(tx), c); err != nil || tx.Step != login.StepDone {
+			t.Errorf("the new code: %v, step %s", err, tx.Step)
 		}
 	})
 }

@@ -101,8 +101,10 @@ func TestMaskAddress(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"demo@example.org", "d•••@example.org"},
 		{"j@example.be", "j•••@example.be"},
+		{"jan.peeters@mail.example.be", "j•••@mail.example.be"},
 		{"élise.dupont@example.fr", "é•••@example.fr"},
 		{"a@b@example.be", "a•••@example.be"},
+		{`"a@b"@example.org`, `"•••@example.org`},
 		{"", "•••"},
 		{"no-at-sign", "•••"},
 		{"@example.be", "•••"},

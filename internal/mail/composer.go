@@ -23,11 +23,12 @@ import (
 // Template names, one per kind of e-mail. The data each expects is listed beside it; every
 // template also gets the recipient's Name, the Service name, the BaseURL and the Lang.
 const (
-	// TemplateLogonCode: Code (the 6-digit code), Minutes (validity).
+	// TemplateLogonCode: Code (the 6-digit code), Minutes (validity), ExpiresAt (a time.Time:
+	// when the code stops being valid).
 	TemplateLogonCode = "logon_code"
-	// TemplateRegistrationCode: Code, Minutes — activation of an emailcode key.
+	// TemplateRegistrationCode: Code, Minutes, ExpiresAt — activation of an emailcode key.
 	TemplateRegistrationCode = "registration_code"
-	// TemplateEmailChange: Code, Minutes, NewAddress — sent to the new address.
+	// TemplateEmailChange: Code, Minutes, ExpiresAt, NewAddress — sent to the new address.
 	TemplateEmailChange = "email_change"
 	// TemplateEmailChanged: MaskedAddress (the new address, masked) — sent to the old address
 	// once the change is done.
@@ -50,6 +51,13 @@ func TemplateNames() []string {
 		TemplateLogonCode, TemplateRegistrationCode, TemplateEmailChange, TemplateEmailChanged,
 		TemplateKeyActivated, TemplateKeyDeactivated, TemplatePhaseoutReminder,
 	}
+}
+
+// codeTemplates carry a code. Their data must say when it stops being valid (ExpiresAt), which
+// becomes the message's SecretUntil: the outbox drops the bodies once the code expired or the
+// message failed for good, and never sends it after that.
+var codeTemplates = map[string]bool{
+	TemplateLogonCode: true, TemplateRegistrationCode: true, TemplateEmailChange: true,
 }
 
 // DefaultMaxBytes is the default limit on the size of one rendered message.
@@ -325,6 +333,14 @@ func (c *Composer) Render(to Recipient, template string, data map[string]any) (s
 			return store.Message{}, fmt.Errorf("render %s: data key %q is reserved", template, k)
 		}
 	}
+	var secretUntil time.Time
+	if codeTemplates[template] {
+		exp, ok := data["ExpiresAt"].(time.Time)
+		if !ok || exp.IsZero() {
+			return store.Message{}, fmt.Errorf("render %s: the message carries a code: data needs ExpiresAt, the time.Time the code stops being valid", template)
+		}
+		secretUntil = exp
+	}
 	name := oneLine(to.Name)
 	dot := make(map[string]any, len(data)+len(reservedKeys))
 	for k, v := range data {
@@ -375,6 +391,7 @@ func (c *Composer) Render(to Recipient, template string, data map[string]any) (s
 		State:         state,
 		NextAttemptAt: now,
 		CreatedAt:     now,
+		SecretUntil:   secretUntil,
 	}, nil
 }
 

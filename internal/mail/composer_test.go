@@ -72,11 +72,14 @@ func newTestComposer(t testing.TB, mod func(*ComposerConfig)) *Composer {
 // disabledFrom is the seed's token phase-out instant: 31 January 2024 00:00 in Brussels.
 var disabledFrom = time.Date(2024, 1, 30, 23, 0, 0, 0, time.UTC)
 
+// codeExpiry is when the sample codes stop being valid.
+var codeExpiry = time.Date(2024, 1, 15, 9, 35, 0, 0, time.UTC)
+
 // sampleData is valid data for every template.
 var sampleData = map[string]map[string]any{
-	TemplateLogonCode:        {"Code": "482913", "Minutes": 5},
-	TemplateRegistrationCode: {"Code": "105728", "Minutes": 5},
-	TemplateEmailChange:      {"Code": "730016", "Minutes": 5, "NewAddress": "jan.nieuw@example.be"},
+	TemplateLogonCode:        {"Code": "482913", "Minutes": 5, "ExpiresAt": codeExpiry},
+	TemplateRegistrationCode: {"Code": "105728", "Minutes": 5, "ExpiresAt": codeExpiry},
+	TemplateEmailChange:      {"Code": "730016", "Minutes": 5, "ExpiresAt": codeExpiry, "NewAddress": "jan.nieuw@example.be"},
 	TemplateEmailChanged:     {"MaskedAddress": "j•••@example.be"},
 	TemplateKeyActivated:     {"Kind": "emailcode", "Replaces": "tokencard", "Reactivated": false},
 	TemplateKeyDeactivated:   {"Kind": "tokencard", "Cause": "migration"},
@@ -320,11 +323,13 @@ func TestRenderErrors(t *testing.T) {
 		{"invalid address", Recipient{Address: "jan@localhost"}, TemplateLogonCode, sampleData[TemplateLogonCode], ErrInvalidAddress, "invalid_address"},
 		{"header in address", Recipient{Address: "jan@example.be\r\nBcc: x@y.be"}, TemplateLogonCode, sampleData[TemplateLogonCode], ErrInvalidAddress, ""},
 		{"unknown template", recipient("en"), "welcome", nil, nil, "no such template"},
-		{"missing data", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1"}, nil, "Minutes"},
+		{"missing data", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1", "ExpiresAt": codeExpiry}, nil, "Minutes"},
+		{"code without its expiry", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1", "Minutes": 5}, nil, "needs ExpiresAt"},
+		{"code with a zero expiry", recipient("en"), TemplateRegistrationCode, map[string]any{"Code": "1", "Minutes": 5, "ExpiresAt": time.Time{}}, nil, "needs ExpiresAt"},
 		{"unknown kind", recipient("en"), TemplateKeyActivated, map[string]any{"Kind": "carrier-pigeon", "Replaces": "", "Reactivated": false}, nil, `unknown key kind "carrier-pigeon"`},
 		{"unknown cause", recipient("nl"), TemplateKeyDeactivated, map[string]any{"Kind": "totp", "Cause": "boredom"}, nil, "mail.key_deactivated.cause.boredom"},
 		{"date not a time", recipient("en"), TemplatePhaseoutReminder, map[string]any{"Kind": "totp", "DisabledFrom": "tomorrow", "ActivateURL": "https://x.be"}, nil, "want a time.Time"},
-		{"reserved key", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1", "Minutes": 5, "Name": "x"}, nil, `"Name" is reserved`},
+		{"reserved key", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1", "Minutes": 5, "ExpiresAt": codeExpiry, "Name": "x"}, nil, `"Name" is reserved`},
 		{"too large", Recipient{AccountID: 7, Name: strings.Repeat("x", 10<<10), Address: "jan@example.be"}, TemplateLogonCode, sampleData[TemplateLogonCode], ErrTooLarge, "the limit is 8192"},
 	}
 	for _, tt := range tests {
@@ -571,4 +576,24 @@ func TestWakeAfterCommit(t *testing.T) {
 			t.Errorf("a rolled-back message woke the worker (wakes saw %v)", seen)
 		}
 	})
+}
+
+// TestCodeMessagesKnowWhenTheirCodeExpires: a message of a template that carries a code gets the
+// code's expiry as SecretUntil (the outbox drops its text then); other messages carry none.
+func TestCodeMessagesKnowWhenTheirCodeExpires(t *testing.T) {
+	t.Parallel()
+	c := newTestComposer(t, nil)
+	for _, name := range TemplateNames() {
+		m, err := c.Render(recipient("nl"), name, sampleData[name])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := time.Time{}
+		if _, code := sampleData[name]["Code"]; code {
+			want = codeExpiry
+		}
+		if !m.SecretUntil.Equal(want) {
+			t.Errorf("%s: SecretUntil %v, want %v", name, m.SecretUntil, want)
+		}
+	}
 }

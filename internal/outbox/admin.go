@@ -70,24 +70,33 @@ func known(state store.MessageState) bool {
 // Requeuer puts failed or held messages back in the queue (store.Store implements it).
 type Requeuer interface {
 	RequeueMessage(ctx context.Context, id int64, now time.Time) error
-	RequeueFailed(ctx context.Context, now time.Time) (int64, error)
+	RequeueFailed(ctx context.Context, now time.Time) (requeued, skipped int64, err error)
 }
 
 var _ Requeuer = store.Store(nil)
 
 // Retry puts messages back in the queue for `sleutelbos admin mail retry ID|--failed`: the
 // message id (failed or held) or, with failed, every failed message. They become due at now
-// with a fresh attempt count. Give exactly one of id (> 0) and failed.
+// with a fresh attempt count. Give exactly one of id (> 0) and failed. A message that carried a
+// code is never sent again once the code expired or the message failed (its text is gone): the
+// citizen asks for a new code instead. Retry refuses such an id, and --failed skips them,
+// saying how many.
 func Retry(ctx context.Context, st Requeuer, w io.Writer, id int64, failed bool, now time.Time) error {
 	switch {
 	case failed && id != 0:
 		return errors.New("mail retry: give a message id or --failed, not both")
 	case failed:
-		n, err := st.RequeueFailed(ctx, now)
+		n, skipped, err := st.RequeueFailed(ctx, now)
 		if err != nil {
 			return fmt.Errorf("mail retry: %w", err)
 		}
-		if _, err := fmt.Fprintf(w, "Requeued %d failed %s.\n", n, plural(n, "message", "messages")); err != nil {
+		msg := fmt.Sprintf("Requeued %d failed %s.\n", n, plural(n, "message", "messages"))
+		if skipped > 0 {
+			msg += fmt.Sprintf("Skipped %d failed %s that carried a code: the text was removed when %s failed, "+
+				"and the citizen asks for a new code instead.\n",
+				skipped, plural(skipped, "message", "messages"), plural(skipped, "it", "they"))
+		}
+		if _, err := io.WriteString(w, msg); err != nil {
 			return fmt.Errorf("mail retry: %w", err)
 		}
 		return nil
@@ -100,6 +109,9 @@ func Retry(ctx context.Context, st Requeuer, w io.Writer, id int64, failed bool,
 		return fmt.Errorf("mail retry: message %d does not exist", id)
 	case errors.Is(err, store.ErrConflict):
 		return fmt.Errorf("mail retry: message %d is neither failed nor held: %w", id, err)
+	case errors.Is(err, store.ErrSecretGone):
+		return fmt.Errorf("mail retry: message %d carried a code that has expired or failed to be delivered, "+
+			"so its text was removed and it cannot be sent again; the citizen asks for a new code instead: %w", id, err)
 	case err != nil:
 		return fmt.Errorf("mail retry: %w", err)
 	}

@@ -69,6 +69,18 @@ func testRetry(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
 	failed, held, sent := seedStates(t, db)
 	now := t0.Add(24 * time.Hour)
+	// Messages that carried a code, valid for 5 minutes: long expired now.
+	withCode := func(state store.MessageState) int64 {
+		m := store.Message{MessageID: "<c@example.be>", ToAddress: "jan@example.be", Template: "logon_code", State: state,
+			TextBody: "Your code is 123456", CreatedAt: t0, NextAttemptAt: t0, SecretUntil: t0.Add(5 * time.Minute)}
+		if err := db.Enqueue(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+	failedCode, heldCode := withCode(store.MessageFailed), withCode(store.MessageHeld)
+	skippedOne := "Skipped 1 failed message that carried a code: the text was removed when it failed, " +
+		"and the citizen asks for a new code instead.\n"
 	tests := []struct {
 		name       string
 		id         int64
@@ -82,9 +94,18 @@ func testRetry(t *testing.T, db *sqlstore.DB) {
 		{"missing", 9999, false, "", "message 9999 does not exist", nil},
 		{"sent message", sent, false, "", "neither failed nor held", nil},
 		{"held message", held, false, "Requeued message 4.\n", "", []int64{held}},
-		{"all failed", 0, true, "Requeued 1 failed message.\n", "", []int64{failed}},
-		{"all failed again", 0, true, "Requeued 0 failed messages.\n", "", nil},
+		{"held message with an expired code", heldCode, false, "", "carried a code that has expired", nil},
+		{"failed message with a code", failedCode, false, "", "carried a code that has expired", nil},
+		{"all failed", 0, true, "Requeued 1 failed message.\n" + skippedOne, "", []int64{failed}},
+		{"all failed again", 0, true, "Requeued 0 failed messages.\n" + skippedOne, "", nil},
 	}
+	defer func() {
+		for _, id := range []int64{failedCode, heldCode} {
+			if m := getMessage(t, db, id); m.State == store.MessagePending {
+				t.Errorf("message %d, whose code expired, was requeued", id)
+			}
+		}
+	}()
 	for _, tt := range tests { // in order: they share the store
 		var buf bytes.Buffer
 		err := Retry(ctx, db, &buf, tt.id, tt.all, now)

@@ -88,7 +88,9 @@ func newComposer(t testing.TB, now func() time.Time) *mail.Composer {
 	return c
 }
 
-var codeData = map[string]any{"Code": "482913", "Minutes": 5}
+// codeData is a logon code that stays valid for as long as any test runs, on the fake clock or
+// the real one (TestExpiredCodeNotSent lets one expire).
+var codeData = map[string]any{"Code": "482913", "Minutes": 5, "ExpiresAt": time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
 
 func citizen(lang string) mail.Recipient {
 	return mail.Recipient{AccountID: 42, Name: "Jan Peeters", Address: "jan@example.be", Language: lang}

@@ -173,6 +173,12 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // server took the message.
 func (w *Worker) deliver(ctx context.Context, m store.Message) {
 	log := w.log.With("outbox_id", m.ID, "message_id", m.MessageID, "template", m.Template, "attempt", m.Attempts)
+	if !m.SecretUntil.IsZero() && !w.now().Before(m.SecretUntil) {
+		// The code expired while the message waited (a relay outage, a long back-off): it is
+		// of no use to the citizen, and MarkFailed drops its text.
+		w.fail(ctx, log, m, store.CodeExpiredBeforeDelivery, false)
+		return
+	}
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Timeout)
 	err := w.send.Send(sendCtx, m)
 	cancel()
@@ -190,13 +196,7 @@ func (w *Worker) deliver(ctx context.Context, m store.Message) {
 		w.stats.sent.Add(1)
 		log.Info("outbox: delivered")
 	case IsPermanent(err) || m.Attempts >= w.cfg.MaxAttempts:
-		reason := truncate(err.Error())
-		if rerr := w.record(bctx, func(c context.Context) error { return w.st.MarkFailed(c, m.ID, w.node, reason) }); rerr != nil {
-			log.Error("outbox: could not mark failed", "error", rerr, "send_error", reason)
-			return
-		}
-		w.stats.failed.Add(1)
-		log.Warn("outbox: delivery failed for good", "error", reason, "permanent", IsPermanent(err))
+		w.fail(ctx, log, m, truncate(err.Error()), IsPermanent(err))
 	default:
 		delay := w.backoff(m.Attempts)
 		next := w.now().Add(delay)
@@ -208,6 +208,18 @@ func (w *Worker) deliver(ctx context.Context, m store.Message) {
 		w.stats.retried.Add(1)
 		log.Warn("outbox: delivery failed, will retry", "error", reason, "retry_in", delay)
 	}
+}
+
+// fail gives up on m for reason.
+func (w *Worker) fail(ctx context.Context, log *slog.Logger, m store.Message, reason string, permanent bool) {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
+	if rerr := w.record(bctx, func(c context.Context) error { return w.st.MarkFailed(c, m.ID, w.node, reason) }); rerr != nil {
+		log.Error("outbox: could not mark failed", "error", rerr, "send_error", reason)
+		return
+	}
+	w.stats.failed.Add(1)
+	log.Warn("outbox: delivery failed for good", "error", reason, "permanent", permanent)
 }
 
 // record runs a bookkeeping store call, trying again briefly on a transient error. Losing the

@@ -177,10 +177,46 @@ func TestPermanentFailure(t *testing.T) {
 		if !strings.Contains(got.LastError, "550") || !strings.Contains(got.LastError, "mailbox unavailable") {
 			t.Errorf("LastError = %q, want the server's 550 answer", got.LastError)
 		}
+		if got.TextBody != "" || got.HTMLBody != "" {
+			t.Errorf("a failed message kept the text of its code:\n%s", got.TextBody)
+		}
 		clk.Advance(24 * time.Hour)
 		runOnce(t, w, 0)
 		if w.Stats().Failed != 1 {
 			t.Errorf("Stats() = %+v", w.Stats())
+		}
+	})
+}
+
+// TestExpiredCodeNotSent: a message whose code expired while it waited for a retry is failed,
+// without its text, instead of being sent.
+func TestExpiredCodeNotSent(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		srv := smtptest.Start(t)
+		clk := newClock()
+		cfg := testConfig(srv)
+		w := newTestWorker(t, db, cfg, "node-a", clk.Now)
+		expiry := t0.Add(time.Hour)
+		m := enqueueTo(t, db, newComposer(t, clk.Now), citizen("de"), mailpkg.TemplateLogonCode,
+			map[string]any{"Code": "482913", "Minutes": 5, "ExpiresAt": expiry})
+		if !m.SecretUntil.Equal(expiry) {
+			t.Fatalf("SecretUntil = %v, want the code's expiry %v", m.SecretUntil, expiry)
+		}
+		srv.TempFailNext(1)
+		runOnce(t, w, 1)
+		clk.Advance(time.Hour)
+		// Claimed before any sweep emptied it: the worker itself refuses to send it.
+		runOnce(t, w, 1)
+		got := getMessage(t, db, m.ID)
+		if got.State != store.MessageFailed || got.LastError != store.CodeExpiredBeforeDelivery {
+			t.Errorf("state %s, last error %q; want failed, %q", got.State, got.LastError, store.CodeExpiredBeforeDelivery)
+		}
+		if got.TextBody != "" || got.HTMLBody != "" {
+			t.Errorf("the failed message kept the text of its code:\n%s", got.TextBody)
+		}
+		if n := len(srv.Attempts()); n != 1 {
+			t.Errorf("the server saw %d attempts, want only the first", n)
 		}
 	})
 }

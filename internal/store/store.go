@@ -18,6 +18,10 @@ var ErrNoTransaction = errors.New("not in a transaction")
 // ErrConflict is returned when a unique constraint (a username, a token card serial) is violated.
 var ErrConflict = errors.New("conflict")
 
+// ErrSecretGone is returned when an outbox message that carried a code cannot be sent again:
+// the code expired, or its bodies were dropped when it failed for good.
+var ErrSecretGone = errors.New("the message's code expired or its text was removed")
+
 // Store is every aggregate's storage composed into one, for a backend to implement and the
 // conformance suite (storetest) to check. No consumer takes it whole: each declares the few
 // methods it uses as an interface of its own (see docs/ARCHITECTURE.md, "Storage"). A Store
@@ -192,15 +196,16 @@ type Codes interface {
 	CreateCode(ctx context.Context, c *Code) error
 	// LatestCode returns the newest code of that purpose for the account (used or not).
 	LatestCode(ctx context.Context, accountID int64, purpose CodePurpose) (Code, error)
-	// CountCodesSince counts codes of that purpose created at or after since (resend limits).
-	CountCodesSince(ctx context.Context, accountID int64, purpose CodePurpose, since time.Time) (int, error)
+	// CodeTimesSince returns the creation times of the codes of that purpose created at or after
+	// since, oldest first (resend limits: how many, and when the oldest leaves the window).
+	CodeTimesSince(ctx context.Context, accountID int64, purpose CodePurpose, since time.Time) ([]time.Time, error)
 	// AddCodeAttempt increments the wrong-guess counter and returns the new value.
 	AddCodeAttempt(ctx context.Context, id int64) (int, error)
 	// UseCode marks the code used; it reports false when it was already used (single use, atomic).
 	UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
 	// DeleteCodesBefore removes the codes that stopped being valid before cutoff — expired
 	// before it, or used before it — and returns how many it removed. Keep cutoff older than
-	// the resend window: the codes counted by CountCodesSince must stay.
+	// the resend window: the codes CodeTimesSince reports must stay.
 	DeleteCodesBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
@@ -225,6 +230,10 @@ type Sessions interface {
 	UpdateSession(ctx context.Context, s *Session) error
 	// TouchSession sets LastSeenAt.
 	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
+	// DeleteSession removes the session; ErrNotFound when there is none (another request
+	// already rotated, ended or swept it). Of concurrent deletions of one session exactly one
+	// succeeds, so a rotation (create the new row, delete the old, in one Tx) that must fail
+	// unless it removed the old row completes once.
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// DeleteSessionsBefore removes sessions last seen before idleCutoff or created before
 	// absCutoff, returning how many were removed.
@@ -316,7 +325,15 @@ type Message struct {
 	LastError     string
 	CreatedAt     time.Time
 	SentAt        time.Time
+	// SecretUntil is when the code the message carries stops being valid; zero when it
+	// carries none. A code-bearing message loses its bodies when it fails for good or its
+	// code expires (ExpireSecrets), and is never sent after that.
+	SecretUntil time.Time
 }
+
+// CodeExpiredBeforeDelivery is the LastError of a message that failed because the code it
+// carried expired before it could be delivered.
+const CodeExpiredBeforeDelivery = "the code expired before the message could be delivered"
 
 // OutboxStatus summarises the outbox for `admin mail status`.
 type OutboxStatus struct {
@@ -336,13 +353,24 @@ type Outbox interface {
 	// MarkSent, RetryLater and MarkFailed only apply while owner still holds the lease; they
 	// return ErrNotFound otherwise. MarkSent also empties TextBody and HTMLBody: a delivered
 	// message's code must not stay readable in the database (SPEC §8, codes only as hashes).
+	// MarkFailed also empties the bodies of a message that carries a code (SecretUntil set):
+	// nobody may send it again, and its code must not stay readable.
 	MarkSent(ctx context.Context, id int64, owner string, at time.Time) error
 	RetryLater(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
 	MarkFailed(ctx context.Context, id int64, owner string, lastErr string) error
 	// RequeueMessage puts a failed (or held) message back to pending now (admin mail retry).
+	// ErrNotFound when there is no such message, ErrConflict when it is in another state,
+	// ErrSecretGone when it carries a code that expired at or before now or whose bodies were
+	// dropped.
 	RequeueMessage(ctx context.Context, id int64, now time.Time) error
-	// RequeueFailed puts every failed message back to pending and returns how many.
-	RequeueFailed(ctx context.Context, now time.Time) (int64, error)
+	// RequeueFailed puts every failed message that carries no code back to pending and returns
+	// how many, and how many failed messages it skipped because they carried one (their bodies
+	// were dropped when they failed).
+	RequeueFailed(ctx context.Context, now time.Time) (requeued, skipped int64, err error)
+	// ExpireSecrets empties the bodies of every message whose code expired at or before now, in
+	// any state (held ones too), and fails those still pending ("code expired before
+	// delivery"). It returns how many messages it changed.
+	ExpireSecrets(ctx context.Context, now time.Time) (int64, error)
 	GetMessage(ctx context.Context, id int64) (Message, error)
 	// ListMessages returns the newest messages first (the development mailbox).
 	ListMessages(ctx context.Context, limit int) ([]Message, error)

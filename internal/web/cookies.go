@@ -29,6 +29,7 @@ const flashCookie = "flash"
 // The flashes and how long one waits for the page that shows it.
 const (
 	flashExpired        = "expired"         // the logon in progress expired
+	flashCompleted      = "completed"       // another request completed (or ended) the logon
 	flashSignedOut      = "signed-out"      // the citizen signed out
 	flashKeyDeactivated = "key-deactivated" // My digital keys: a key was deactivated
 	flashKeyReactivated = "key-reactivated" // a locked key was reactivated
@@ -42,7 +43,7 @@ const (
 
 // flashes are the values a flash cookie may carry; anything else is ignored.
 var flashes = map[string]bool{
-	flashExpired: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
+	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
 }
 

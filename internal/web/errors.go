@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/login"
 )
 
 // statusError is an error with the HTTP status it should be answered with. err is the cause,
@@ -37,10 +38,26 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // handle adapts a handlerFunc: a returned error becomes an error page.
 func (s *Server) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		err := h(w, r)
+		switch {
+		case err == nil:
+		case errors.Is(err, errSessionGone):
+			s.sessionGone(w, r)
+		default:
 			s.serveError(w, r, err)
 		}
 	})
+}
+
+// sessionGone answers a request whose session vanished while it ran (errSessionGone): the
+// chooser of its logon, which says the logon was completed or ended elsewhere.
+func (s *Server) sessionGone(w http.ResponseWriter, r *http.Request) {
+	var tx *login.Transaction
+	if st := stateOf(r); st.sess != nil {
+		tx = st.sess.data.Login
+	}
+	s.setFlash(w, flashCompleted)
+	http.Redirect(w, r, chooserURL(tx), http.StatusSeeOther)
 }
 
 // serveError maps err to a status and the localised error page:
@@ -76,7 +93,7 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 // (web.error.<status>.title, web.error.<status>.text); other statuses use the 500 texts.
 func errorKey(status int) int {
 	switch status {
-	case 400, 403, 404, 405, 413, 500:
+	case 400, 403, 404, 405, 413, 429, 500:
 		return status
 	}
 	return 500

@@ -14,7 +14,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
@@ -87,12 +89,15 @@ func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 func (f *fixture) newServer(db store.Store, svc *login.Service, reg *keys.Registry, opts []option) {
 	f.t.Helper()
 	cfg := Config{ServiceName: "Sleutelbos", BaseURL: "http://sleutelbos.test", DefaultLanguage: "en"}
-	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Portal: f.portal, Keys: reg, Now: f.clock.Now, Rand: rand.Reader,
+	quota, err := attempts.NewQuota(db, 1000, 15*time.Minute, f.clock.Now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Portal: f.portal, Keys: reg, StartQuota: quota, Now: f.clock.Now, Rand: rand.Reader,
 		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
-	var err error
 	if f.srv, err = New(cfg, deps); err != nil {
 		f.t.Fatal(err)
 	}
@@ -104,6 +109,7 @@ type browser struct {
 	f       *fixture
 	cookies map[string]string
 	header  http.Header // sent with every request
+	remote  string      // the client address (default 192.0.2.10:40000)
 }
 
 func (f *fixture) browser() *browser {
@@ -129,6 +135,9 @@ func (b *browser) do(method, target string, form url.Values) *response {
 	}
 	req := httptest.NewRequest(method, "http://sleutelbos.test"+target, body)
 	req.RemoteAddr = "192.0.2.10:40000"
+	if b.remote != "" {
+		req.RemoteAddr = b.remote
+	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}

@@ -3,14 +3,17 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 )
 
 // loginChoose serves POST /login/choose: it starts (or continues) the logon transaction with
-// the chosen kind, keeps it in the session — creating an anonymous session if needed — and
-// sends the citizen to the password step.
+// the chosen kind, keeps it in the session — creating an anonymous session if needed, within
+// the address's quota of logon starts — and sends the citizen to the password step.
 func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 	st := stateOf(r)
 	level, err := parseLevel(r.PostForm.Get("level"))
@@ -36,9 +39,32 @@ func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.renderChooser(w, r, tx, nil, s.printer(r).Error(le))
 	}
+	if !st.sess.stored {
+		// A new session row: only so many per address (a browser that has one reuses it).
+		if refused, err := s.takeStart(w, r); refused || err != nil {
+			return err
+		}
+	}
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/login/password", http.StatusSeeOther)
 	return nil
+}
+
+// takeStart counts one logon started from the request's address. When the address has started
+// its share it answers 429 with how long to wait, and reports refused.
+func (s *Server) takeStart(w http.ResponseWriter, r *http.Request) (refused bool, err error) {
+	err = s.deps.StartQuota.Take(r.Context(), attempts.IPScope("prelogon", s.clientIP(r)))
+	var te *attempts.ThrottledError
+	if !errors.As(err, &te) {
+		return false, err
+	}
+	key, args := "web.login.too_many_starts", []any{te.Minutes()}
+	if te.Minutes() == 1 {
+		key, args = "web.login.too_many_starts_minute", nil
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int((te.Wait+time.Second-1)/time.Second)))
+	s.renderError(w, r, http.StatusTooManyRequests, s.printer(r).T(key, args...))
+	return true, nil
 }

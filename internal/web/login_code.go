@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 )
 
@@ -16,8 +17,14 @@ type codePage struct {
 	Heading string
 	// Intro is the kind's optional first step ("login.<kind>.step1"); Prompt is the
 	// challenge's instruction.
-	Intro       string
-	Prompt      string
+	Intro  string
+	Prompt string
+	// Hint is the kind's optional advice under the prompt ("login.<kind>.hint": check the junk
+	// e-mail folder).
+	Hint string
+	// Waiting: no code was sent yet (the kind's resend limit); the page offers only "send a
+	// new code" and another key.
+	Waiting     bool
 	CanResend   bool
 	Notice      *Notice
 	OtherKeyURL string
@@ -29,12 +36,15 @@ func (s *Server) loginCodeShow(w http.ResponseWriter, r *http.Request) error {
 	if tx == nil || err != nil {
 		return err
 	}
-	if tx.Step != login.StepCode || tx.Challenge == nil {
+	if tx.Step != login.StepCode {
 		http.Redirect(w, r, stepURL(tx), http.StatusSeeOther)
 		return nil
 	}
 	var notice *Notice
-	if r.URL.Query().Get("sent") == "1" {
+	switch {
+	case tx.Waiting():
+		notice = s.waitNotice(r, tx)
+	case r.URL.Query().Get("sent") == "1":
 		notice = &Notice{Text: s.printer(r).T("web.login.code.resent")}
 	}
 	return s.renderCode(w, r, tx, "", notice)
@@ -74,6 +84,16 @@ func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// waitNotice says how long until a waiting code step (tx.Waiting) may ask for a new code.
+func (s *Server) waitNotice(r *http.Request, tx *login.Transaction) *Notice {
+	p := s.printer(r)
+	wait := tx.ResendAt.Sub(s.deps.Now())
+	if wait <= 0 {
+		return &Notice{Text: p.T("web.login.code.resend_now")}
+	}
+	return &Notice{Text: p.Error(keys.NewResendLimitError(wait)), Warning: true}
+}
+
 // renderCode shows the code step of tx.
 func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Transaction, errMsg string, notice *Notice) error {
 	p := &codePage{
@@ -81,13 +101,22 @@ func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Tr
 		Notice:      notice,
 		OtherKeyURL: chooserURL(tx),
 	}
-	if errMsg != "" {
+	p.Waiting = tx.Waiting()
+	switch {
+	case errMsg == "":
+	case p.Waiting:
+		// No code field while waiting: the error is about the whole step.
+		p.Errors = fieldError("", errMsg)
+	default:
 		p.Errors = fieldError("code", errMsg)
 	}
 	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
 	if intro := "login." + tx.Kind + ".step1"; s.deps.Bundle.Has(p.Lang, intro) {
 		p.Intro = p.T(intro)
+	}
+	if hint := "login." + tx.Kind + ".hint"; !p.Waiting && s.deps.Bundle.Has(p.Lang, hint) {
+		p.Hint = p.T(hint)
 	}
 	if ch := tx.Challenge; ch != nil && ch.Prompt != "" {
 		args := make([]any, len(ch.Args))

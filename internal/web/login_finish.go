@@ -4,12 +4,15 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 )
 
 // finish completes a done logon: the session gets a new id and the logon's account, level,
-// methods and time, the transaction is forgotten, and the citizen goes where the logon was
-// started for.
+// methods and time, the transaction is forgotten, the logon is recorded, and the citizen goes
+// where the logon was started for. Only one request completes a transaction: one that finds
+// the pre-logon session already rotated goes to the chooser, which says so (or, when this
+// browser holds the completed logon, sends it on to where the logon was for).
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transaction) error {
 	st := stateOf(r)
 	res, ok := s.deps.Login.Result(tx)
@@ -27,7 +30,16 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transa
 	sess.row.AuthTime = res.AuthTime
 	sess.data.Login = nil
 	sess.data.Kind = res.Kind
-	if err := s.sessions.Rotate(r.Context(), w, sess); err != nil {
+	err := s.sessions.Rotate(r.Context(), w, sess, func(st audit.Appender) error {
+		return s.deps.Login.Complete(r.Context(), st, tx, s.client(r))
+	})
+	if errors.Is(err, errSessionGone) {
+		// Another request completed this logon first (the code sent twice, a second tab).
+		s.setFlash(w, flashCompleted)
+		http.Redirect(w, r, chooserURL(tx), http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	http.Redirect(w, r, safeReturn(tx.Return), http.StatusSeeOther)

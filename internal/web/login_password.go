@@ -1,9 +1,12 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
 // passwordPage is step 3 of SPEC §3: "1 Enter your username and password", "2 Click Next".
@@ -11,7 +14,8 @@ type passwordPage struct {
 	BasePage
 	// Heading is "Logging in with <kind>" (withHeading).
 	Heading string
-	// Username is kept after a failed attempt; the password never is.
+	// Username is shown back after a failed attempt (from the form, never from storage) and
+	// offered after "other key" once a password was right; the password never is.
 	Username    string
 	OtherKeyURL string
 }
@@ -26,7 +30,27 @@ func (s *Server) loginPasswordShow(w http.ResponseWriter, r *http.Request) error
 		http.Redirect(w, r, stepURL(tx), http.StatusSeeOther)
 		return nil
 	}
-	return s.renderPassword(w, r, tx, tx.Username, "")
+	username, err := s.knownUsername(r, tx)
+	if err != nil {
+		return err
+	}
+	return s.renderPassword(w, r, tx, username, "")
+}
+
+// knownUsername is the username the password form offers: that of the account whose password
+// was accepted earlier in tx (before "other key"), else none. What was typed is never kept.
+func (s *Server) knownUsername(r *http.Request, tx *login.Transaction) (string, error) {
+	if tx.KnownAccountID == 0 {
+		return "", nil
+	}
+	acct, err := s.deps.Store.GetAccount(r.Context(), tx.KnownAccountID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("password step: %w", err)
+	}
+	return acct.Username, nil
 }
 
 // loginPasswordSubmit serves POST /login/password.

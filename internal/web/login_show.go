@@ -49,8 +49,25 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 		notice = &Notice{Text: s.printer(r).T("login.error.expired"), Warning: true}
 	case flashSignedOut:
 		notice = &Notice{Text: s.printer(r).T("web.logout.done")}
+	case flashCompleted:
+		if s.holdsLevel(r, level) {
+			// This browser holds the logon another request completed: go where it was for.
+			http.Redirect(w, r, safeReturn(q.Get("return")), http.StatusSeeOther)
+			return nil
+		}
+		notice = &Notice{Text: s.printer(r).T("login.error.completed_elsewhere"), Warning: true}
 	}
 	return s.renderChooser(w, r, tx, notice, "")
+}
+
+// holdsLevel reports whether the request's session is logged on at level or above.
+func (s *Server) holdsLevel(r *http.Request, level keys.Level) bool {
+	st := stateOf(r)
+	if !st.sess.loggedOn() || st.account == nil {
+		return false
+	}
+	got, err := keys.ParseLevel(st.sess.row.LoA)
+	return err == nil && got >= level
 }
 
 // renderChooser shows the kinds offered for tx.

@@ -243,18 +243,79 @@ func testEmailCodeResend(t *testing.T, db *sqlstore.DB) {
 	b.choose("emailcode", "substantial", "/")
 	b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
 	page := b.get("/login/code").body
-	wantContains(t, "e-mail code page", page, `<form method="post" action="/login/resend" class="resend">`, "Send a new code")
+	en := f.bundle.Printer("en")
+	wantContains(t, "e-mail code page", page, `<form method="post" action="/login/resend" class="resend">`, "Send a new code",
+		// Where the code went, masked, and where else to look.
+		escapeHTML(en.T("login.emailcode.prompt", "d•••@example.org", "5")), escapeHTML(en.T("login.emailcode.hint")))
+	if strings.Contains(page, "demo@example.org") {
+		t.Error("the code page shows the whole e-mail address")
+	}
+	f.clock.Advance(time.Minute)
 	res := b.post("/login/resend", nil)
 	wantStatus(t, "resend", res, http.StatusSeeOther)
 	if res.location() != "/login/code?sent=1" {
 		t.Errorf("resend redirects to %q", res.location())
 	}
 	wantContains(t, "after resend", b.get(res.location()).body, `<p class="notice" role="status">A new code has been sent.</p>`)
-	// The limit (3 codes per 15 minutes) shows on the code page.
-	res = b.post("/login/resend", nil)
+	// The limit (3 codes per 15 minutes) shows on the code page, with the wait: codes went at
+	// 0, 1 and 2 minutes; at 3 the first leaves the window in 12.
+	f.clock.Advance(time.Minute)
+	wantStatus(t, "third code", b.post("/login/resend", nil), http.StatusSeeOther)
+	f.clock.Advance(time.Minute)
 	res = b.post("/login/resend", nil)
 	wantStatus(t, "resend over the limit", res, http.StatusOK)
-	wantFormError(t, f, "resend over the limit", "en", res.body, "code", f.bundle.Printer("en").T("login.error.resend_limit"))
+	wantFormError(t, f, "resend over the limit", "en", res.body, "code", en.T("login.error.resend_wait", 12))
+	wantContains(t, "resend over the limit", res.body, `name="code"`) // the code sent last still works
+}
+
+// TestEmailCodeLimitAfterPassword: when the code limit is reached right after a correct
+// password, the citizen stays at the code step — told how long to wait, with "send a new code"
+// and another key — instead of retyping the password, and goes on once the wait is over.
+func TestEmailCodeLimitAfterPassword(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		en := f.bundle.Printer("en")
+		for range 3 { // three logons, one code each, at 0, 1 and 2 minutes
+			b := f.browser()
+			b.choose("emailcode", "substantial", "/")
+			wantStatus(t, "password", b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}}), http.StatusSeeOther)
+			f.clock.Advance(time.Minute)
+		}
+		b := f.browser()
+		b.choose("emailcode", "substantial", "/")
+		res := b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
+		wantStatus(t, "password over the code limit", res, http.StatusOK)
+		// The error is about the whole step (there is no code field to link to).
+		wantContains(t, "password over the code limit", res.body,
+			"<h1>"+escapeHTML(en.T("web.login.with", en.T("key.emailcode.short")))+"</h1>",
+			`<li>`+escapeHTML(en.T("login.error.resend_wait", 12))+`</li>`, `id="error-summary"`,
+			`<form method="post" action="/login/resend" class="resend">`, escapeHTML(en.T("web.login.other_key")))
+		for _, not := range []string{`name="code"`, `name="password"`} {
+			if strings.Contains(res.body, not) {
+				t.Errorf("the waiting code step has %s", not)
+			}
+		}
+		// Reloaded later, the page says how long is left; then that a code can be requested.
+		f.clock.Advance(10 * time.Minute)
+		wantContains(t, "waiting, 2 minutes left", b.get("/login/code").body,
+			`<p class="notice warning" role="alert">`+escapeHTML(en.T("login.error.resend_wait", 2))+`</p>`)
+		f.clock.Advance(2 * time.Minute)
+		wantContains(t, "wait over", b.get("/login/code").body, `<p class="notice" role="status">`+escapeHTML(en.T("web.login.code.resend_now")))
+		f.clock.Advance(time.Second)
+		res = b.post("/login/resend", nil)
+		wantStatus(t, "send a new code", res, http.StatusSeeOther)
+		wantContains(t, "new code sent", b.get(res.location()).body, `name="code"`, escapeHTML(en.T("web.login.code.resent")))
+		msgs, err := db.ListMessages(context.Background(), 1)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("outbox: %v", err)
+		}
+		code := regexp.MustCompile(`\b\d{6}\b`).FindString(msgs[0].TextBody)
+		wantStatus(t, "the new code", b.post("/login/code", url.Values{"code": {code}}), http.StatusSeeOther)
+		if !b.loggedOn() {
+			t.Error("not logged on with the code sent after the wait")
+		}
+	})
 }
 
 // expiredNoticeRE finds the "logon expired" notice in any styling.

@@ -82,6 +82,8 @@ func withHeading(b BasePage, kind string) string {
 // currentTx returns the session's live logon transaction, or redirects and returns nil:
 //   - a transaction that expired (or whose session expired with it) is forgotten, and the
 //     chooser says so — the only case that gets the "expired" notice;
+//   - a request that named a session that is gone (another request completed the logon, or
+//     ended it) goes to the chooser, which says so (flashCompleted);
 //   - with no logon in progress, a logged-on citizen goes to their page (the Back button after
 //     a logon lands here) and anyone else to the chooser, without a notice.
 func (s *Server) currentTx(w http.ResponseWriter, r *http.Request) (*login.Transaction, error) {
@@ -93,6 +95,9 @@ func (s *Server) currentTx(w http.ResponseWriter, r *http.Request) (*login.Trans
 		case st.expiredLogon != nil:
 			s.setFlash(w, flashExpired)
 			http.Redirect(w, r, chooserURL(st.expiredLogon), http.StatusSeeOther)
+		case st.sessionGone:
+			s.setFlash(w, flashCompleted)
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
 		default:
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 		}

@@ -35,6 +35,9 @@ type reqState struct {
 	// expiredLogon is the logon transaction of a session that expired with this request, so
 	// the chooser can say the logon expired (and keep its level and return path).
 	expiredLogon *login.Transaction
+	// sessionGone: the request named a session that no longer exists (rotated by a parallel
+	// request that completed the logon, ended, or swept).
+	sessionGone bool
 }
 
 type stateKey struct{}
@@ -137,6 +140,9 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
 		sess, err := s.sessions.Load(r.Context(), w, r)
+		if errors.Is(err, errSessionGone) {
+			st.sessionGone, err = true, nil
+		}
 		if err != nil {
 			s.serveError(w, r, err)
 			return

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
@@ -73,6 +74,13 @@ type Store interface {
 
 var _ Store = store.Store(nil)
 
+// StartQuota limits how many logons (each a new pre-logon session row) one client address may
+// start in a window of time (attempts.Quota). Take returns an *attempts.ThrottledError when the
+// address has started its share.
+type StartQuota interface {
+	Take(ctx context.Context, scope attempts.Scope) error
+}
+
 // Deps are the collaborators of the web layer.
 type Deps struct {
 	Store  Store
@@ -80,6 +88,8 @@ type Deps struct {
 	Login  *login.Service
 	Portal *portal.Service
 	Keys   *keys.Registry
+	// StartQuota bounds the pre-logon sessions one address creates.
+	StartQuota StartQuota
 	// Now is the clock (time.Now in production, fixed in tests).
 	Now func() time.Time
 	// Rand is the source of session ids and CSRF cookies (crypto/rand.Reader in production).
@@ -215,6 +225,9 @@ func checkDeps(cfg Config, d Deps) error {
 	}
 	if d.Keys == nil {
 		missing = append(missing, "Keys")
+	}
+	if d.StartQuota == nil {
+		missing = append(missing, "StartQuota")
 	}
 	if d.Now == nil {
 		missing = append(missing, "Now")

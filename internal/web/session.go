@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -53,6 +54,21 @@ type session struct {
 
 // loggedOn reports whether the session belongs to a citizen who completed a logon.
 func (s *session) loggedOn() bool { return s != nil && s.row.AccountID != 0 }
+
+// errSessionGone says the request's session row vanished while the request ran: another request
+// rotated it (completed the logon), ended it (logged off), or the sweeper removed it. The
+// request answers with a redirect and a notice, never an error page, and leaves the session
+// cookie alone: the browser may hold the winner's new session by now.
+var errSessionGone = errors.New("the session is gone")
+
+// rotateStore is what a rotation writes in its transaction: the session rows, and the audit
+// event of the logon that the rotation completes.
+type rotateStore interface {
+	store.Sessions
+	audit.Appender
+}
+
+var _ rotateStore = store.Store(nil)
 
 // sessionStore is what the session manager uses: the session rows, and a transaction to rotate
 // a session id (create the new row, delete the old) in one step.
@@ -100,8 +116,9 @@ func (m *sessionManager) expired(row store.Session, now time.Time) bool {
 	return now.Sub(row.LastSeenAt) >= m.idle || now.Sub(row.CreatedAt) >= m.absolute
 }
 
-// Load returns the request's session, or nil when the request has none, or it is unknown or
-// expired (an expired session is deleted). A cookie that names no live session is cleared.
+// Load returns the request's session, or nil when the request has none or it expired (an
+// expired session is deleted and its cookie cleared). A well-formed cookie that names no session
+// returns errSessionGone: the session was rotated, ended or swept.
 func (m *sessionManager) Load(ctx context.Context, w http.ResponseWriter, r *http.Request) (*session, error) {
 	c, err := r.Cookie(m.cookie)
 	if err != nil {
@@ -114,8 +131,10 @@ func (m *sessionManager) Load(ctx context.Context, w http.ResponseWriter, r *htt
 	h := hashID(c.Value)
 	row, err := m.store.GetSession(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
-		m.clearCookie(w)
-		return nil, nil
+		// The cookie is left alone: this may be one of several requests sent at once with
+		// the pre-logon id, and the browser may already hold the new id another of them got.
+		// Clearing it here would log that browser off.
+		return nil, errSessionGone
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
@@ -141,7 +160,11 @@ func (m *sessionManager) Load(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 	}
 	if now.Sub(row.LastSeenAt) >= touchEvery {
-		if err := m.store.TouchSession(ctx, h, now); err != nil {
+		err := m.store.TouchSession(ctx, h, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errSessionGone // rotated or ended since it was read, as above
+		}
+		if err != nil {
 			return nil, fmt.Errorf("touch session: %w", err)
 		}
 		s.row.LastSeenAt = now
@@ -161,7 +184,11 @@ func (m *sessionManager) Save(ctx context.Context, w http.ResponseWriter, s *ses
 	now := m.now()
 	s.row.Data, s.row.LastSeenAt = raw, now
 	if s.stored {
-		if err := m.store.UpdateSession(ctx, &s.row); err != nil {
+		err := m.store.UpdateSession(ctx, &s.row)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("save session: %w", errSessionGone)
+		}
+		if err != nil {
 			return fmt.Errorf("save session: %w", err)
 		}
 		return nil
@@ -181,7 +208,12 @@ func (m *sessionManager) Save(ctx context.Context, w http.ResponseWriter, s *ses
 // Rotate stores s under a new id and deletes the old row, in one transaction, so a session id
 // known before a logon is worthless after it. It is called at logon and whenever the level of
 // assurance changes — both fresh authentications — so the absolute lifetime restarts too.
-func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *session) error {
+//
+// A rotation commits only when it removed the old row: of several requests rotating one
+// session at once (the right code sent many times), one wins and the others get an error
+// wrapping errSessionGone, with nothing written. also, when not nil, runs in the same
+// transaction after the old row is gone (recording the logon), so it runs for the winner only.
+func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *session, also func(st audit.Appender) error) error {
 	raw, err := json.Marshal(s.data)
 	if err != nil {
 		return fmt.Errorf("rotate session: %w", err)
@@ -194,14 +226,21 @@ func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *s
 	old, oldStored := s.row.IDHash, s.stored
 	row := s.row
 	row.IDHash, row.CreatedAt, row.LastSeenAt, row.Data = hashID(id), now, now, raw
-	err = store.InTx(ctx, m.store, func(st store.Sessions) error {
+	err = store.InTx(ctx, m.store, func(st rotateStore) error {
 		if err := st.CreateSession(ctx, &row); err != nil {
 			return err
 		}
 		if oldStored {
-			if err := st.DeleteSession(ctx, old); err != nil && !errors.Is(err, store.ErrNotFound) {
+			err := st.DeleteSession(ctx, old)
+			if errors.Is(err, store.ErrNotFound) {
+				return errSessionGone
+			}
+			if err != nil {
 				return err
 			}
+		}
+		if also != nil {
+			return also(st)
 		}
 		return nil
 	})

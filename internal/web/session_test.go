@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 )
@@ -225,5 +226,119 @@ func TestForgedSessionCookies(t *testing.T) {
 				t.Errorf("cookie %q is logged on", v)
 			}
 		}
+	})
+}
+
+// TestSessionKeepsNoTypedCredentials: what is typed as the username is sometimes a password, so
+// the session row (the logon transaction in it) never holds it — after a failed password step
+// nor after a correct one — and never the password. Only the account id of a correct password
+// is kept, and after "other key" the form offers that account's username again.
+func TestSessionKeepsNoTypedCredentials(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		rowData := func(what string) string {
+			t.Helper()
+			row, err := f.sessionRow(b.cookies[sessionCookie])
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			return strings.ToLower(string(row.Data))
+		}
+		wantAbsent := func(what, data string, typed ...string) {
+			t.Helper()
+			for _, s := range typed {
+				if strings.Contains(data, strings.ToLower(s)) {
+					t.Errorf("%s: the session row holds %q: %s", what, s, data)
+				}
+			}
+		}
+
+		b.choose("tokencard", "substantial", "/")
+		typedUser, typedPassword := "Correct-Horse-As-Username-7", "not-the-password-8"
+		res := b.post("/login/password", url.Values{"username": {typedUser}, "password": {typedPassword}})
+		wantStatus(t, "failed password step", res, http.StatusOK)
+		wantContains(t, "failed password step", res.body, `value="`+typedUser+`"`) // shown back, from the form
+		wantAbsent("after a failed password step", rowData("failed"), typedUser, typedPassword)
+
+		res = b.post("/login/password", url.Values{"username": {"DEMO"}, "password": {demoPassword}})
+		wantStatus(t, "correct password step", res, http.StatusSeeOther)
+		wantAbsent("after a correct password step", rowData("correct"), "DEMO", demoPassword, typedUser, typedPassword)
+
+		// "Other key", then a kind again: the form offers the account's own username.
+		b.choose("emailcode", "substantial", "/")
+		page := b.get("/login/password")
+		wantStatus(t, "password step again", page, http.StatusOK)
+		wantContains(t, "password step again", page.body, `value="`+demoUser+`"`)
+		wantAbsent("after choosing again", rowData("again"), "DEMO", demoPassword)
+	})
+}
+
+// TestLogonStartsPerAddress: every logon started without a session creates a pre-logon session
+// row, so one address may start only so many per window; over that it gets a 429 page saying
+// how long to wait, and no row. A browser that has a session reuses it and counts nothing, and
+// other addresses are not affected.
+func TestLogonStartsPerAddress(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		const quota, extra = 3, 4
+		f := newFixture(t, db, func(_ *Config, d *Deps) {
+			q, err := attempts.NewQuota(db, quota, 15*time.Minute, d.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.StartQuota = q
+		})
+		rows := func() int {
+			t.Helper()
+			var n int
+			if err := db.SQL().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// One browser choosing again and again keeps its one session.
+		b := f.browser()
+		for range quota + extra {
+			wantStatus(t, "choose with a session", b.choose("tokencard", "substantial", "/"), http.StatusSeeOther)
+		}
+		if n := rows(); n != 1 {
+			t.Fatalf("one browser choosing %d times made %d session rows, want 1", quota+extra, n)
+		}
+		// Browsers without cookies from the same address: the quota's rest, then 429.
+		f.clock.Advance(2 * time.Minute) // 10:02: the window ends at 10:15
+		refused := 0
+		for i := range quota + extra {
+			res := f.browser().choose("password", "low", "/")
+			switch res.status {
+			case http.StatusSeeOther:
+			case http.StatusTooManyRequests:
+				refused++
+				want := f.bundle.Printer("en").T("web.login.too_many_starts", 13)
+				wantContains(t, "429 page", res.body, `role="alert">`+escapeHTML(want)+`</p>`)
+				if res.header.Get("Retry-After") != "780" {
+					t.Errorf("Retry-After %q, want 780 seconds", res.header.Get("Retry-After"))
+				}
+				if _, ok := res.header["Set-Cookie"]; ok && strings.Contains(strings.Join(res.header["Set-Cookie"], ";"), sessionCookie+"=") {
+					t.Errorf("request %d: a refused start set a session cookie", i)
+				}
+			default:
+				t.Fatalf("request %d: status %d", i, res.status)
+			}
+		}
+		if n := rows(); n != quota {
+			t.Errorf("%d session rows after %d starts from one address, want %d", n, quota+extra, quota)
+		}
+		if refused != extra+1 {
+			t.Errorf("%d starts refused, want %d", refused, extra+1)
+		}
+		// Another address is not affected.
+		other := f.browser()
+		other.remote = "198.51.100.20:5555"
+		wantStatus(t, "another address", other.choose("password", "low", "/"), http.StatusSeeOther)
+		// The next window allows starts again.
+		f.clock.Advance(13 * time.Minute)
+		wantStatus(t, "next window", f.browser().choose("password", "low", "/"), http.StatusSeeOther)
 	})
 }

@@ -9,7 +9,8 @@
 //     atomic, so two concurrent right answers give one success);
 //   - a newer code of the same purpose supersedes the older ones;
 //   - after TriesPerCode (5) wrong answers the code is dead (ErrCodeTries);
-//   - at most MaxCodes (3) codes per purpose per Window (15 minutes) are issued (ErrResendLimit).
+//   - at most MaxCodes (3) codes per purpose per Window (15 minutes) are issued; over that,
+//     a keys.ResendLimitError says how long until the oldest leaves the window.
 //
 // Codes are drawn uniformly (no modulo bias) from the injected random source and stored only as
 // a keyed hash binding the purpose, the account and the address it was sent to, so a code

@@ -38,7 +38,7 @@ type Mailer interface {
 // issueStore is what issuing a code takes, inside one transaction.
 type issueStore interface {
 	LockAccount(ctx context.Context, id int64) error
-	CountCodesSince(ctx context.Context, accountID int64, purpose store.CodePurpose, since time.Time) (int, error)
+	CodeTimesSince(ctx context.Context, accountID int64, purpose store.CodePurpose, since time.Time) ([]time.Time, error)
 	CreateCode(ctx context.Context, c *store.Code) error
 	mail.Outbox
 }
@@ -152,8 +152,8 @@ func (k *Kind) minutes() int {
 	return int((k.cfg.Validity + time.Minute - 1) / time.Minute)
 }
 
-// Begin e-mails a logon code to the account's address. It returns ErrResendLimit when too many
-// codes were sent recently.
+// Begin e-mails a logon code to the account's address. It returns a *keys.ResendLimitError
+// (errors.Is ErrResendLimit) saying how long to wait when too many codes were sent recently.
 func (k *Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
 	c, err := k.Issue(ctx, st, acct, store.CodeLogon, acct.Email, TemplateLogon)
 	if err != nil {
@@ -167,10 +167,12 @@ func (k *Kind) Resend(ctx context.Context, st keys.Store, acct store.Account, ke
 	return k.Begin(ctx, st, acct, key)
 }
 
+// challenge asks for code c: the prompt says where it went (the address masked, d•••@example.org)
+// and how long it is valid.
 func (k *Kind) challenge(c store.Code) keys.Challenge {
 	return keys.Challenge{
 		Prompt: "login.emailcode.prompt",
-		Args:   []string{strconv.Itoa(k.minutes())},
+		Args:   []string{mail.MaskAddress(c.Target), strconv.Itoa(k.minutes())},
 		State:  strconv.FormatInt(c.ID, 10),
 	}
 }
@@ -269,10 +271,12 @@ func enrolStateOf(e keys.Enrolment) (enrolState, error) {
 }
 
 // Issue creates a code for purpose and e-mails it to address to with template, in one
-// transaction of st (or st's own transaction when it is one). The template gets "Code" and
-// "Minutes", and for store.CodeEmailChange also "NewAddress" (= to). It returns ErrResendLimit
-// when MaxCodes codes of that purpose were issued within Window (a code issued exactly Window
-// ago still counts). The returned Code's ID goes into the challenge; the code itself is only in
+// transaction of st (or st's own transaction when it is one). The template gets "Code",
+// "Minutes" and "ExpiresAt" (when the code stops being valid: the outbox drops the message's
+// text then), and for store.CodeEmailChange also "NewAddress" (= to). It returns a
+// *keys.ResendLimitError (errors.Is ErrResendLimit), with the wait until the oldest code leaves
+// the window, when MaxCodes codes of that purpose were issued within Window (a code issued
+// exactly Window ago still counts). The returned Code's ID goes into the challenge; the code itself is only in
 // the e-mail.
 func (k *Kind) Issue(ctx context.Context, st keys.Store, acct store.Account, purpose store.CodePurpose, to string, template string) (store.Code, error) {
 	now := k.now()
@@ -283,12 +287,14 @@ func (k *Kind) Issue(ctx context.Context, st keys.Store, acct store.Account, pur
 		if err := tx.LockAccount(ctx, acct.ID); err != nil {
 			return err
 		}
-		n, err := tx.CountCodesSince(ctx, acct.ID, purpose, now.Add(-k.cfg.Window))
+		times, err := tx.CodeTimesSince(ctx, acct.ID, purpose, now.Add(-k.cfg.Window))
 		if err != nil {
 			return fmt.Errorf("count codes: %w", err)
 		}
-		if n >= k.cfg.MaxCodes {
-			return keys.ErrResendLimit
+		if n := len(times); n >= k.cfg.MaxCodes {
+			// A new code may go once enough of these left the window: the oldest, unless the
+			// limit was lowered since they were sent.
+			return keys.NewResendLimitError(times[n-k.cfg.MaxCodes].Add(k.cfg.Window).Sub(now))
 		}
 		code, err := randomCode(k.rand)
 		if err != nil {
@@ -306,7 +312,7 @@ func (k *Kind) Issue(ctx context.Context, st keys.Store, acct store.Account, pur
 			return fmt.Errorf("create code: %w", err)
 		}
 		rcpt := mail.Recipient{AccountID: acct.ID, Name: acct.Name, Address: to, Language: acct.Language}
-		data := map[string]any{"Code": code, "Minutes": k.minutes()}
+		data := map[string]any{"Code": code, "Minutes": k.minutes(), "ExpiresAt": c.ExpiresAt}
 		if purpose == store.CodeEmailChange {
 			data["NewAddress"] = to
 		}
@@ -316,8 +322,9 @@ func (k *Kind) Issue(ctx context.Context, st keys.Store, acct store.Account, pur
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, keys.ErrResendLimit) {
-			return store.Code{}, keys.ErrResendLimit
+		var limit *keys.ResendLimitError
+		if errors.As(err, &limit) {
+			return store.Code{}, limit
 		}
 		return store.Code{}, fmt.Errorf("issue %s code for account %d: %w", purpose, acct.ID, err)
 	}

@@ -103,8 +103,11 @@ func TestBeginSendsCode(t *testing.T) {
 func testBeginSendsCode(t *testing.T, db *sqlstore.DB) {
 	e := newEnv(t, db, Config{}, 1)
 	ch, code := e.begin(t)
-	if ch.Prompt != "login.emailcode.prompt" || len(ch.Args) != 1 || ch.Args[0] != "5" {
-		t.Errorf("challenge = %+v, want prompt with 5 minutes", ch)
+	if masked := mail.MaskAddress(e.acct.Email); ch.Prompt != "login.emailcode.prompt" || len(ch.Args) != 2 || ch.Args[0] != masked || ch.Args[1] != "5" {
+		t.Errorf("challenge = %+v, want prompt with %s and 5 minutes", ch, masked)
+	}
+	if strings.Contains(strings.Join(ch.Args, " "), e.acct.Email) {
+		t.Errorf("the challenge shows the whole address: %v", ch.Args)
 	}
 	sent := e.mailer.Sent()
 	if len(sent) != 1 {
@@ -126,6 +129,10 @@ func testBeginSendsCode(t *testing.T, db *sqlstore.DB) {
 	}
 	if bytes.Contains(c.Hash, []byte(code)) || len(c.Hash) != 32 {
 		t.Errorf("stored hash %x is not a keyed hash of %s", c.Hash, code)
+	}
+	// The e-mail says until when its code is valid: the outbox drops its text then.
+	if exp, ok := s.Data["ExpiresAt"].(time.Time); !ok || !exp.Equal(c.ExpiresAt) {
+		t.Errorf("the e-mail's ExpiresAt is %v, want the code's expiry %v", s.Data["ExpiresAt"], c.ExpiresAt)
 	}
 }
 
@@ -206,8 +213,14 @@ func testResendLimit(t *testing.T, db *sqlstore.DB) {
 		func() (keys.Challenge, error) { return e.kind.Resend(ctx, e.st, e.acct, e.key) },
 		func() (keys.Challenge, error) { return e.kind.Begin(ctx, e.st, e.acct, e.key) },
 	} {
-		if _, err := f(); !errors.Is(err, keys.ErrResendLimit) {
+		_, err := f()
+		if !errors.Is(err, keys.ErrResendLimit) {
 			t.Fatalf("fourth code within 15 minutes: %v, want %v", err, keys.ErrResendLimit)
+		}
+		// Codes went at 0, 1 and 2 minutes; it is 3 minutes: the first leaves the window at 15.
+		var limit *keys.ResendLimitError
+		if !errors.As(err, &limit) || limit.Wait != 12*time.Minute || limit.Minutes() != 12 {
+			t.Errorf("fourth code: %#v, want a wait of 12 minutes", err)
 		}
 	}
 	if n := len(e.mailer.Sent()); n != 3 {
@@ -219,6 +232,12 @@ func testResendLimit(t *testing.T, db *sqlstore.DB) {
 	// Other purposes have their own limit.
 	if _, err := e.kind.BeginEnrolment(ctx, e.st, e.acct); err != nil {
 		t.Errorf("registration code while logon codes are limited: %v", err)
+	}
+	// Half a minute before the first code leaves the window: "1 minute".
+	e.clock.Set(keystest.Start().Add(14*time.Minute + 30*time.Second))
+	var limit *keys.ResendLimitError
+	if _, err := e.kind.Resend(ctx, e.st, e.acct, e.key); !errors.As(err, &limit) || limit.Minutes() != 1 {
+		t.Errorf("at 14m30s: %v, want a wait of 1 minute", err)
 	}
 	// The first code was sent at Start: exactly 15 minutes later it still counts ...
 	e.clock.Set(keystest.Start().Add(15 * time.Minute))

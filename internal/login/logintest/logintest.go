@@ -121,9 +121,10 @@ func New(t testing.TB, st store.Store, o Options) *World {
 	}
 	deps := login.Deps{
 		Store: st, Kinds: w.Kinds, Passwords: w.Passwords,
-		Limiter:   attempts.New(st, attempts.DefaultPolicy(), w.Clock.Now),
-		IPLimiter: attempts.New(st, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, w.Clock.Now),
-		Audit:     w.Audit, Now: w.Clock.Now,
+		Limiter:     attempts.New(st, attempts.DefaultPolicy(), w.Clock.Now),
+		IPLimiter:   attempts.New(st, attempts.Policy{Threshold: 1000, Base: time.Minute, Max: time.Hour}, w.Clock.Now),
+		ScopeHasher: h,
+		Audit:       w.Audit, Now: w.Clock.Now,
 	}
 	if o.Deps != nil {
 		o.Deps(&deps)

@@ -49,15 +49,27 @@ func (db *DB) LatestCode(ctx context.Context, accountID int64, purpose store.Cod
 	return c, nil
 }
 
-// CountCodesSince counts the account's codes of purpose created at or after since.
-func (db *DB) CountCodesSince(ctx context.Context, accountID int64, purpose store.CodePurpose, since time.Time) (int, error) {
-	var n int
-	err := db.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM codes WHERE account_id = $1 AND purpose = $2 AND created_at >= $3`,
-		accountID, string(purpose), toMicros(since)).Scan(&n)
+// CodeTimesSince returns the creation times of the account's codes of purpose created at or
+// after since, oldest first.
+func (db *DB) CodeTimesSince(ctx context.Context, accountID int64, purpose store.CodePurpose, since time.Time) ([]time.Time, error) {
+	rows, err := db.q.QueryContext(ctx, `SELECT created_at FROM codes WHERE account_id = $1 AND purpose = $2 AND created_at >= $3
+		ORDER BY created_at, id`, accountID, string(purpose), toMicros(since))
 	if err != nil {
-		return 0, fmt.Errorf("count %s codes of account %d: %w", purpose, accountID, err)
+		return nil, fmt.Errorf("list %s codes of account %d: %w", purpose, accountID, err)
 	}
-	return n, nil
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var us int64
+		if err := rows.Scan(&us); err != nil {
+			return nil, fmt.Errorf("list %s codes of account %d: %w", purpose, accountID, err)
+		}
+		out = append(out, fromMicros(us))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s codes of account %d: %w", purpose, accountID, err)
+	}
+	return out, nil
 }
 
 // AddCodeAttempt increments the code's wrong-guess counter and returns the new value, or

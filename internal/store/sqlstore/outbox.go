@@ -12,17 +12,18 @@ import (
 )
 
 const messageColumns = `id, message_id, account_id, template, language, to_address, to_name, subject, text_body,
-	html_body, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at`
+	html_body, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, secret_until`
 
 func scanMessage(row interface{ Scan(...any) error }) (store.Message, error) {
 	var m store.Message
 	var state string
-	var next, leaseUntil, created, sent int64
+	var next, leaseUntil, created, sent, secretUntil int64
 	err := row.Scan(&m.ID, &m.MessageID, &m.AccountID, &m.Template, &m.Language, &m.ToAddress, &m.ToName, &m.Subject,
-		&m.TextBody, &m.HTMLBody, &state, &m.Attempts, &next, &m.LeaseOwner, &leaseUntil, &m.LastError, &created, &sent)
+		&m.TextBody, &m.HTMLBody, &state, &m.Attempts, &next, &m.LeaseOwner, &leaseUntil, &m.LastError, &created, &sent,
+		&secretUntil)
 	m.State = store.MessageState(state)
 	m.NextAttemptAt, m.LeaseUntil = fromMicros(next), fromMicros(leaseUntil)
-	m.CreatedAt, m.SentAt = fromMicros(created), fromMicros(sent)
+	m.CreatedAt, m.SentAt, m.SecretUntil = fromMicros(created), fromMicros(sent), fromMicros(secretUntil)
 	return m, err
 }
 
@@ -50,11 +51,11 @@ func (db *DB) Enqueue(ctx context.Context, m *store.Message) error {
 	}
 	err := db.q.QueryRowContext(ctx, `INSERT INTO outbox
 		(message_id, account_id, template, language, to_address, to_name, subject, text_body, html_body,
-		 state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
+		 state, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, secret_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
 		m.MessageID, m.AccountID, m.Template, m.Language, m.ToAddress, m.ToName, m.Subject, m.TextBody, m.HTMLBody,
 		string(state), m.Attempts, toMicros(m.NextAttemptAt), m.LeaseOwner, toMicros(m.LeaseUntil), m.LastError,
-		toMicros(created), toMicros(m.SentAt)).Scan(&m.ID)
+		toMicros(created), toMicros(m.SentAt), toMicros(m.SecretUntil)).Scan(&m.ID)
 	if err != nil {
 		return fmt.Errorf("enqueue %s message: %w", m.Template, err)
 	}
@@ -131,19 +132,28 @@ func (db *DB) RetryLater(ctx context.Context, id int64, owner string, next time.
 		toMicros(next), lastErr, id, owner)
 }
 
-// MarkFailed gives up on the message, keeping lastErr. store.ErrNotFound unless owner holds the
-// lease.
+// MarkFailed gives up on the message, keeping lastErr, and drops the bodies of a message that
+// carries a code: it must never be sent again, and its code must not stay readable.
+// store.ErrNotFound unless owner holds the lease.
 func (db *DB) MarkFailed(ctx context.Context, id int64, owner string, lastErr string) error {
 	return db.leased(ctx, "mark failed", id, `UPDATE outbox SET state = 'failed', last_error = $1, lease_owner = '',
-		lease_until = 0 WHERE id = $2 AND lease_owner = $3 AND state = 'sending'`, lastErr, id, owner)
+		lease_until = 0,
+		text_body = CASE WHEN secret_until <> 0 THEN '' ELSE text_body END,
+		html_body = CASE WHEN secret_until <> 0 THEN '' ELSE html_body END
+		WHERE id = $2 AND lease_owner = $3 AND state = 'sending'`, lastErr, id, owner)
 }
+
+// sendable is the condition on an outbox row that may still be sent: it carries no code, or
+// its code is valid at $1 and its bodies are there.
+const sendable = `(secret_until = 0 OR (secret_until > $1 AND (text_body <> '' OR html_body <> '')))`
 
 // RequeueMessage puts a failed or held message back to pending, due at now, with its attempt
 // count reset (the last error is kept until the next attempt). store.ErrNotFound when there is
-// no such message; an error wrapping store.ErrConflict when it is in another state.
+// no such message; an error wrapping store.ErrConflict when it is in another state, and one
+// wrapping store.ErrSecretGone when its code expired or its bodies were dropped.
 func (db *DB) RequeueMessage(ctx context.Context, id int64, now time.Time) error {
 	res, err := db.q.ExecContext(ctx, `UPDATE outbox SET state = 'pending', next_attempt_at = $1, attempts = 0,
-		lease_owner = '', lease_until = 0 WHERE id = $2 AND state IN ('failed', 'held')`, toMicros(now), id)
+		lease_owner = '', lease_until = 0 WHERE id = $2 AND state IN ('failed', 'held') AND `+sendable, toMicros(now), id)
 	if err == nil {
 		err = affectedOne(res)
 	}
@@ -152,7 +162,11 @@ func (db *DB) RequeueMessage(ctx context.Context, id int64, now time.Time) error
 		if getErr != nil {
 			return fmt.Errorf("requeue: %w", getErr)
 		}
-		return fmt.Errorf("requeue message %d: it is %s, not failed or held: %w", id, m.State, store.ErrConflict)
+		if m.State != store.MessageFailed && m.State != store.MessageHeld {
+			return fmt.Errorf("requeue message %d: it is %s, not failed or held: %w", id, m.State, store.ErrConflict)
+		}
+		return fmt.Errorf("requeue message %d: its code was valid until %s: %w", id,
+			m.SecretUntil.UTC().Format(time.RFC3339), store.ErrSecretGone)
 	}
 	if err != nil {
 		return fmt.Errorf("requeue message %d: %w", id, err)
@@ -160,17 +174,42 @@ func (db *DB) RequeueMessage(ctx context.Context, id int64, now time.Time) error
 	return nil
 }
 
-// RequeueFailed puts every failed message back to pending, due at now with its attempt count
-// reset, and returns how many.
-func (db *DB) RequeueFailed(ctx context.Context, now time.Time) (int64, error) {
-	res, err := db.q.ExecContext(ctx, `UPDATE outbox SET state = 'pending', next_attempt_at = $1, attempts = 0,
-		lease_owner = '', lease_until = 0 WHERE state = 'failed'`, toMicros(now))
+// RequeueFailed puts every failed message that carries no code back to pending, due at now with
+// its attempt count reset, and returns how many, and how many failed messages that carried a
+// code it left (their bodies were dropped when they failed).
+func (db *DB) RequeueFailed(ctx context.Context, now time.Time) (requeued, skipped int64, err error) {
+	err = db.inTx(ctx, func(tx *DB) error {
+		res, err := tx.q.ExecContext(ctx, `UPDATE outbox SET state = 'pending', next_attempt_at = $1, attempts = 0,
+			lease_owner = '', lease_until = 0 WHERE state = 'failed' AND `+sendable, toMicros(now))
+		if err != nil {
+			return err
+		}
+		if requeued, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		return tx.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE state = 'failed'`).Scan(&skipped)
+	})
 	if err != nil {
-		return 0, fmt.Errorf("requeue failed messages: %w", err)
+		return 0, 0, fmt.Errorf("requeue failed messages: %w", err)
+	}
+	return requeued, skipped, nil
+}
+
+// ExpireSecrets empties the bodies of the messages whose code expired at or before now, in any
+// state, and fails those still pending, so a stale code is never sent nor kept. It returns how
+// many messages it changed.
+func (db *DB) ExpireSecrets(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.q.ExecContext(ctx, `UPDATE outbox SET text_body = '', html_body = '',
+		last_error = CASE WHEN state = 'pending' THEN $2 ELSE last_error END,
+		state = CASE WHEN state = 'pending' THEN 'failed' ELSE state END
+		WHERE secret_until <> 0 AND secret_until <= $1 AND (text_body <> '' OR html_body <> '')`,
+		toMicros(now), store.CodeExpiredBeforeDelivery)
+	if err != nil {
+		return 0, fmt.Errorf("expire message codes: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("requeue failed messages: %w", err)
+		return 0, fmt.Errorf("expire message codes: %w", err)
 	}
 	return n, nil
 }

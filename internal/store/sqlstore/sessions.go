@@ -98,10 +98,15 @@ func (db *DB) TouchSession(ctx context.Context, idHash []byte, at time.Time) err
 	return nil
 }
 
-// DeleteSession removes the session. Removing a session that does not exist (already expired,
-// a second logout) is not an error.
+// DeleteSession removes the session; store.ErrNotFound when it does not exist (already
+// rotated, ended or swept). A concurrent deletion waits for the row lock (PostgreSQL) or the
+// write lock (SQLite) and then finds nothing, so exactly one of them succeeds.
 func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
-	if _, err := db.q.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash); err != nil {
+	res, err := db.q.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
+	if err == nil {
+		err = affectedOne(res)
+	}
+	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 
 var codeTests = []test{
 	{"CreateAndLatest", testCodeCreateAndLatest},
-	{"CountSince", testCodeCountSince},
+	{"TimesSince", testCodeTimesSince},
 	{"AttemptsAndUse", testCodeAttemptsAndUse},
 	{"NotFound", testCodeNotFound},
 	{"DeleteBefore", testCodeDeleteBefore},
@@ -66,28 +66,28 @@ func testCodeCreateAndLatest(t *testing.T, s store.Store) {
 	wantErr(t, "LatestCode(email_change)", err, store.ErrNotFound)
 }
 
-func testCodeCountSince(t *testing.T, s store.Store) {
+func testCodeTimesSince(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	a := newAccount(t, s, "anna")
 	b := newAccount(t, s, "bert")
+	newCode(t, s, a.ID, store.CodeLogon, at(time.Minute)) // created before the older one below
 	newCode(t, s, a.ID, store.CodeLogon, t0)
-	newCode(t, s, a.ID, store.CodeLogon, at(time.Minute))
 	newCode(t, s, a.ID, store.CodeRegistration, at(time.Minute))
 	newCode(t, s, b.ID, store.CodeLogon, at(time.Minute))
 	for _, tc := range []struct {
 		since time.Time
-		want  int
+		want  []time.Time
 	}{
-		{at(-time.Hour), 2},
-		{t0, 2},
-		{at(time.Microsecond), 1},
-		{at(time.Minute), 1},
-		{at(2 * time.Minute), 0},
+		{at(-time.Hour), []time.Time{t0, at(time.Minute)}},
+		{t0, []time.Time{t0, at(time.Minute)}},
+		{at(time.Microsecond), []time.Time{at(time.Minute)}},
+		{at(time.Minute), []time.Time{at(time.Minute)}},
+		{at(2 * time.Minute), nil},
 	} {
-		got, err := s.CountCodesSince(ctx, a.ID, store.CodeLogon, tc.since)
+		got, err := s.CodeTimesSince(ctx, a.ID, store.CodeLogon, tc.since)
 		must(t, err)
-		if got != tc.want {
-			t.Errorf("CountCodesSince(logon, %v) = %d, want %d", tc.since, got, tc.want)
+		if d := diff(tc.want, got); d != "" {
+			t.Errorf("CodeTimesSince(logon, %v) (-want +got):\n%s", tc.since, d)
 		}
 	}
 }

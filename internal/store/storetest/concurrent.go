@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ var concurrentTests = []test{
 	{"ReserveAttempt", testConcurrentReserveAttempt},
 	{"ReserveBurst", testConcurrentReserveBurst},
 	{"ClaimMessages", testConcurrentClaimMessages},
+	{"RotateSession", testConcurrentRotateSession},
 }
 
 // racers is how many goroutines race for one thing.
@@ -210,5 +212,51 @@ func testConcurrentClaimMessages(t *testing.T, s store.Store) {
 		if m.State != store.MessageSending || m.LeaseOwner != owner || m.Attempts != 1 {
 			t.Errorf("message %d: state %s, owner %q, attempts %d; want sending, %q, 1", id, m.State, m.LeaseOwner, m.Attempts, owner)
 		}
+	}
+}
+
+// testConcurrentRotateSession races rotations of one session, each the way the web layer
+// rotates: in one Tx, create a new row and delete the old one, rolling back unless the delete
+// removed it. Exactly one rotation may commit: one logon, completed once.
+func testConcurrentRotateSession(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	old := store.Session{IDHash: []byte("pre-logon"), CreatedAt: t0, LastSeenAt: t0}
+	must(t, s.CreateSession(ctx, &old))
+	var mu sync.Mutex
+	committed, gone := 0, 0
+	race(racers, func(i int) {
+		err := s.Tx(ctx, func(tx store.Store) error {
+			next := store.Session{IDHash: []byte(fmt.Sprintf("rotated-%d", i)), AccountID: 7, CreatedAt: t0, LastSeenAt: t0}
+			if err := tx.CreateSession(ctx, &next); err != nil {
+				return err
+			}
+			return tx.DeleteSession(ctx, old.IDHash)
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			committed++
+		case errors.Is(err, store.ErrNotFound):
+			gone++
+		default:
+			t.Errorf("rotation %d: %v", i, err)
+		}
+	})
+	if committed != 1 || gone != racers-1 {
+		t.Errorf("%d rotations committed and %d found the old session gone, want 1 and %d", committed, gone, racers-1)
+	}
+	kept := 0
+	for i := range racers {
+		_, err := s.GetSession(ctx, []byte(fmt.Sprintf("rotated-%d", i)))
+		switch {
+		case err == nil:
+			kept++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("rotated session %d: %v", i, err)
+		}
+	}
+	if kept != 1 {
+		t.Errorf("%d rotated sessions kept, want 1: a rolled-back rotation's new row must go too", kept)
 	}
 }

@@ -14,6 +14,8 @@ var outboxTests = []test{
 	{"Lease", testOutboxLease},
 	{"RetryFailRequeue", testOutboxRetryFailRequeue},
 	{"RequeueFailed", testOutboxRequeueFailed},
+	{"CodeFailed", testOutboxCodeFailed},
+	{"ExpireSecrets", testOutboxExpireSecrets},
 	{"List", testOutboxList},
 	{"Status", testOutboxStatus},
 	{"NotFound", testOutboxNotFound},
@@ -225,10 +227,10 @@ func testOutboxRequeueFailed(t *testing.T, s store.Store) {
 	for _, id := range failed {
 		must(t, s.MarkFailed(ctx, id, "node-a", "550 rejected"))
 	}
-	n, err := s.RequeueFailed(ctx, at(time.Minute))
+	n, skipped, err := s.RequeueFailed(ctx, at(time.Minute))
 	must(t, err)
-	if n != 4 {
-		t.Errorf("RequeueFailed = %d, want 4", n)
+	if n != 4 || skipped != 0 {
+		t.Errorf("RequeueFailed = %d requeued, %d skipped; want 4, 0", n, skipped)
 	}
 	for _, id := range failed {
 		got, err := s.GetMessage(ctx, id)
@@ -244,10 +246,10 @@ func testOutboxRequeueFailed(t *testing.T, s store.Store) {
 			t.Errorf("message %d changed from %s to %s", m.ID, m.State, got.State)
 		}
 	}
-	n, err = s.RequeueFailed(ctx, at(time.Minute))
+	n, skipped, err = s.RequeueFailed(ctx, at(time.Minute))
 	must(t, err)
-	if n != 0 {
-		t.Errorf("second RequeueFailed = %d, want 0", n)
+	if n != 0 || skipped != 0 {
+		t.Errorf("second RequeueFailed = %d requeued, %d skipped; want 0, 0", n, skipped)
 	}
 	// Requeued messages are delivered afresh.
 	claimed, err := s.ClaimMessages(ctx, "node-b", at(time.Minute), at(time.Minute+lease), 10)
@@ -336,4 +338,121 @@ func testOutboxNotFound(t *testing.T, s store.Store) {
 	wantErr(t, "RetryLater", s.RetryLater(ctx, missing, "node-a", t0, "x"), store.ErrNotFound)
 	wantErr(t, "MarkFailed", s.MarkFailed(ctx, missing, "node-a", "x"), store.ErrNotFound)
 	wantErr(t, "RequeueMessage", s.RequeueMessage(ctx, missing, t0), store.ErrNotFound)
+}
+
+// codeMessage returns a message numbered n that carries a code valid until until.
+func codeMessage(n int, next, until time.Time) store.Message {
+	m := newMessage(n, next)
+	m.SecretUntil = until
+	return m
+}
+
+// wantBodies checks whether message id still has its bodies.
+func wantBodies(t *testing.T, s store.Store, what string, id int64, kept bool) store.Message {
+	t.Helper()
+	got, err := s.GetMessage(ctxOf(t), id)
+	must(t, err)
+	if has := got.TextBody != "" || got.HTMLBody != ""; has != kept {
+		t.Errorf("%s: bodies kept = %v, want %v (text %q, html %q)", what, has, kept, got.TextBody, got.HTMLBody)
+	}
+	return got
+}
+
+// testOutboxCodeFailed: a message that carries a code loses its bodies when it fails for good and
+// is never sent again — neither by RequeueMessage nor by RequeueFailed, which says how many it
+// skipped. A message without a code keeps its bodies and is requeued.
+func testOutboxCodeFailed(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	code := enqueue(t, s, codeMessage(1, t0, at(5*time.Minute)))
+	plain := enqueue(t, s, newMessage(2, t0))
+	got, err := s.GetMessage(ctx, code.ID)
+	must(t, err)
+	if !got.SecretUntil.Equal(at(5 * time.Minute)) {
+		t.Errorf("SecretUntil = %v, want %v", got.SecretUntil, at(5*time.Minute))
+	}
+	_, err = s.ClaimMessages(ctx, "node-a", t0, at(lease), 10)
+	must(t, err)
+	must(t, s.MarkFailed(ctx, code.ID, "node-a", "550 rejected"))
+	must(t, s.MarkFailed(ctx, plain.ID, "node-a", "550 rejected"))
+	got = wantBodies(t, s, "failed code message", code.ID, false)
+	if got.State != store.MessageFailed || got.LastError != "550 rejected" {
+		t.Errorf("failed code message: %s, %q", got.State, got.LastError)
+	}
+	wantBodies(t, s, "failed message without a code", plain.ID, true)
+
+	// The code is still valid, but its text is gone: nothing to send.
+	wantErr(t, "RequeueMessage of a failed code message", s.RequeueMessage(ctx, code.ID, at(time.Minute)), store.ErrSecretGone)
+	n, skipped, err := s.RequeueFailed(ctx, at(time.Minute))
+	must(t, err)
+	if n != 1 || skipped != 1 {
+		t.Errorf("RequeueFailed = %d requeued, %d skipped; want 1, 1", n, skipped)
+	}
+	if got, err := s.GetMessage(ctx, code.ID); err != nil || got.State != store.MessageFailed {
+		t.Errorf("code message after RequeueFailed: %+v, %v; want it failed", got, err)
+	}
+	claimed, err := s.ClaimMessages(ctx, "node-b", at(time.Minute), at(time.Minute+lease), 10)
+	must(t, err)
+	if d := diff([]int64{plain.ID}, ids(claimed)); d != "" {
+		t.Errorf("claim after RequeueFailed (-want +got):\n%s", d)
+	}
+}
+
+// testOutboxExpireSecrets: once a message's code expired its bodies go, in every state; one still
+// waiting to be sent fails, a held one stays held (the development mailbox lists it), and none of
+// them can be requeued. A message without a code, or whose code is still valid, is untouched.
+func testOutboxExpireSecrets(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	expiry := at(5 * time.Minute)
+	sending := enqueue(t, s, codeMessage(1, t0, expiry))
+	_, err := s.ClaimMessages(ctx, "node-a", t0, at(lease), 10)
+	must(t, err)
+	pending := enqueue(t, s, codeMessage(2, at(time.Minute), expiry))
+	heldMsg := codeMessage(3, t0, expiry)
+	heldMsg.State = store.MessageHeld
+	held := enqueue(t, s, heldMsg)
+	laterMsg := codeMessage(4, t0, at(10*time.Minute))
+	laterMsg.State = store.MessageHeld
+	later := enqueue(t, s, laterMsg)
+	plain := enqueue(t, s, newMessage(5, at(time.Hour)))
+
+	// An expired code is refused even before the sweep removed its text.
+	wantErr(t, "RequeueMessage of a held message whose code expired", s.RequeueMessage(ctx, held.ID, expiry), store.ErrSecretGone)
+
+	n, err := s.ExpireSecrets(ctx, expiry.Add(-time.Microsecond))
+	must(t, err)
+	if n != 0 {
+		t.Errorf("ExpireSecrets before the expiry changed %d messages", n)
+	}
+	n, err = s.ExpireSecrets(ctx, expiry)
+	must(t, err)
+	if n != 3 {
+		t.Errorf("ExpireSecrets changed %d messages, want 3", n)
+	}
+	for _, c := range []struct {
+		what  string
+		m     store.Message
+		state store.MessageState
+		kept  bool
+	}{
+		{"sending", sending, store.MessageSending, false},
+		{"pending", pending, store.MessageFailed, false},
+		{"held", held, store.MessageHeld, false},
+		{"held, code still valid", later, store.MessageHeld, true},
+		{"without a code", plain, store.MessagePending, true},
+	} {
+		got := wantBodies(t, s, c.what, c.m.ID, c.kept)
+		if got.State != c.state {
+			t.Errorf("%s: state %s, want %s", c.what, got.State, c.state)
+		}
+	}
+	if got, err := s.GetMessage(ctx, pending.ID); err != nil || got.LastError != store.CodeExpiredBeforeDelivery {
+		t.Errorf("pending message failed with %q, %v; want %q", got.LastError, err, store.CodeExpiredBeforeDelivery)
+	}
+	wantErr(t, "RequeueMessage of an expired held message", s.RequeueMessage(ctx, held.ID, at(6*time.Minute)), store.ErrSecretGone)
+	must(t, s.RequeueMessage(ctx, later.ID, at(6*time.Minute)))
+	n, err = s.ExpireSecrets(ctx, expiry)
+	must(t, err)
+	if n != 0 {
+		t.Errorf("a second ExpireSecrets changed %d messages", n)
+	}
 }

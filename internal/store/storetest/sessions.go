@@ -56,9 +56,7 @@ func testSessionLifecycle(t *testing.T, s store.Store) {
 	must(t, s.DeleteSession(ctx, sess.IDHash))
 	_, err = s.GetSession(ctx, sess.IDHash)
 	wantErr(t, "GetSession after DeleteSession", err, store.ErrNotFound)
-	if err := s.DeleteSession(ctx, sess.IDHash); err != nil {
-		t.Errorf("deleting a deleted session: %v, want nil", err)
-	}
+	wantErr(t, "deleting a deleted session", s.DeleteSession(ctx, sess.IDHash), store.ErrNotFound)
 }
 
 func testSessionEmpty(t *testing.T, s store.Store) {
@@ -81,6 +79,7 @@ func testSessionNotFound(t *testing.T, s store.Store) {
 	wantErr(t, "GetSession", err, store.ErrNotFound)
 	wantErr(t, "UpdateSession", s.UpdateSession(ctx, &store.Session{IDHash: missing}), store.ErrNotFound)
 	wantErr(t, "TouchSession", s.TouchSession(ctx, missing, t0), store.ErrNotFound)
+	wantErr(t, "DeleteSession", s.DeleteSession(ctx, missing), store.ErrNotFound)
 }
 
 func testSessionDeleteBefore(t *testing.T, s store.Store) {
