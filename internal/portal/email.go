@@ -96,7 +96,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, acct store.Account, au
 	code, err := s.codes.Issue(ctx, s.st, acct, store.CodeEmailChange, addr, mail.TemplateEmailChange)
 	if err != nil {
 		if errors.Is(err, keys.ErrResendLimit) {
-			return nil, keys.ErrResendLimit
+			return nil, err // a *keys.ResendLimitError: it says how long to wait
 		}
 		return nil, fmt.Errorf("request e-mail change: %w", err)
 	}

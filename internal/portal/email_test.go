@@ -3,8 +3,10 @@ package portal_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
@@ -103,6 +105,26 @@ func TestEmailChangeRevealsNoOtherAccount(t *testing.T) {
 		}
 		if len(f.mails(mail.TemplateEmailChange, "bert@example.org")) != 1 || len(f.mails(mail.TemplateEmailChange, "free@example.org")) != 1 {
 			t.Error("not both addresses got a code")
+		}
+	})
+}
+
+// TestEmailChangeCodeLimitSaysHowLong: the codes for a new address share the kinds' limit (3 per
+// 15 minutes) and, like the logon and the registration code, say how long to wait.
+func TestEmailChangeCodeLimitSaysHowLong(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, []string{keys.TokenCard}, nil)
+		auth := f.auth(keys.LevelSubstantial)
+		for i := range 3 { // codes at 0, 1 and 2 minutes
+			_, err := f.svc.RequestEmailChange(f.ctx(), f.acct, auth, fmt.Sprintf("new%d@example.org", i), f.c)
+			f.must("request", err)
+			f.later(time.Minute)
+		}
+		_, err := f.svc.RequestEmailChange(f.ctx(), f.acct, auth, "new3@example.org", f.c)
+		var limit *keys.ResendLimitError
+		if !errors.As(err, &limit) || !errors.Is(err, keys.ErrResendLimit) || limit.Minutes() != 12 {
+			t.Fatalf("fourth code at 3 minutes: %v, want a wait of 12 minutes", err)
 		}
 	})
 }
