@@ -71,7 +71,8 @@ func (s *Server) oidcSession(r *http.Request, requestID string) oidcop.Session {
 }
 
 // oidcStartLogon starts the logon req needs and sends the citizen to the key chooser, which
-// offers only the kinds that reach req's level.
+// offers only the kinds that reach req's level. A browser without a session gets one, which
+// counts against its address's logon starts like one started on the chooser.
 func (s *Server) oidcStartLogon(w http.ResponseWriter, r *http.Request, req oidcop.Request) error {
 	st := stateOf(r)
 	if st.sess == nil {
@@ -86,6 +87,12 @@ func (s *Server) oidcStartLogon(w http.ResponseWriter, r *http.Request, req oidc
 	}
 	st.sess.data.Login = tx
 	st.sess.data.OIDC = &oidcPending{Request: req.ID, AuthTimeBefore: st.sess.row.AuthTime}
+	if !st.sess.stored {
+		// A new pre-logon session row, as on the chooser: within the address's quota.
+		if refused, err := s.takeStart(w, r); refused || err != nil {
+			return err
+		}
+	}
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err
 	}

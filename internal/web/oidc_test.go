@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/oidcop"
 	"github.com/sleutelbos/sleutelbos/internal/oidcop/acr"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
@@ -150,6 +153,44 @@ func TestOIDCBoundStepUpInWeb(t *testing.T) {
 	if res := b.get(ret); res.status != http.StatusNotFound {
 		t.Errorf("the continue page a second time: status %d, want 404 (the request is done)", res.status)
 	}
+}
+
+// TestOIDCLogonStartsPerAddress: a logon an online service starts creates a pre-logon session
+// for a browser without one, like the chooser, so it takes one of the address's logon starts:
+// over the quota the citizen gets the 429 page and no session row is written.
+func TestOIDCLogonStartsPerAddress(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		const quota = 2
+		f := newFixture(t, db, withOIDC(t), func(_ *Config, d *Deps) {
+			q, err := attempts.NewQuota(db, quota, 15*time.Minute, d.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.StartQuota = q
+		})
+		authorize := oidcop.AuthorizePath + "?" + url.Values{"client_id": {"tax"}, "redirect_uri": {"https://tax.example/cb"},
+			"response_type": {"code"}, "scope": {"openid"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
+			"code_challenge_method": {"S256"}}.Encode()
+		for i := range quota + 2 {
+			b := f.browser()
+			res := b.get(authorize)
+			wantStatus(t, "authorize", res, http.StatusFound)
+			res = b.get(res.location())
+			want := http.StatusSeeOther
+			if i >= quota {
+				want = http.StatusTooManyRequests
+			}
+			wantStatus(t, fmt.Sprintf("logon %d for the online service", i), res, want)
+		}
+		var n int
+		if err := db.SQL().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != quota {
+			t.Errorf("%d session rows after %d logons started by an online service, want %d", n, quota+2, quota)
+		}
+	})
 }
 
 // loadSession reads the browser's session as the server stored it.
