@@ -25,6 +25,7 @@ const (
 	ReasonWrongCode      = "wrong_code"      // a wrong security code
 	ReasonCodeExpired    = "code_expired"    // the e-mailed code expired
 	ReasonCodeTries      = "code_tries"      // too many wrong guesses of one code
+	ReasonCodeUsed       = "code_used"       // a right code that was accepted before (a replayed TOTP step)
 	ReasonThrottled      = "throttled"       // the attempt was refused by throttling
 	ReasonKeyMissing     = "key_missing"     // no active key of the chosen kind
 	ReasonKeyLocked      = "key_locked"      // the chosen key is locked

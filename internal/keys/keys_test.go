@@ -1,7 +1,10 @@
 package keys
 
 import (
+	"errors"
 	"testing"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
 )
 
 type fakeKind struct {
@@ -80,5 +83,47 @@ func TestIsCode(t *testing.T) {
 		if got := IsCode(tt.in, tt.length); got != tt.want {
 			t.Errorf("IsCode(%q, %d) = %v, want %v", tt.in, tt.length, got, tt.want)
 		}
+	}
+}
+
+func TestParseCode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in      string
+		want    string
+		wantErr error
+	}{
+		{"123456", "123456", nil},
+		{" 123456\n", "123456", nil},
+		{"123 456", "123456", nil},
+		{"123-456", "123456", nil},
+		{"12 34 56", "123456", nil},
+		{"123\u00a0456", "123456", nil},       // non-breaking space, as pasted from an e-mail
+		{"123\u202f456", "123456", nil},       // narrow no-break space
+		{"123\u2013456", "123456", nil},       // en dash
+		{"123\u2212456", "123456", nil},       // minus sign
+		{"\u200b123456\ufeff", "123456", nil}, // invisible format characters
+		{"\t1-2 3-4 5-6\r\n", "123456", nil},
+		{"", "", ErrCodeEmpty},
+		{"   ", "", ErrCodeEmpty},
+		{" - ", "", ErrCodeEmpty},
+		{"12345", "", ErrCodeFormat},
+		{"1234567", "", ErrCodeFormat},
+		{"12345a", "", ErrCodeFormat},
+		{"abcdef", "", ErrCodeFormat},
+		{"12.3456", "", ErrCodeFormat},
+		{"１２３４５６", "", ErrCodeFormat},
+	} {
+		got, err := ParseCode(tt.in, 6)
+		if got != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+			t.Errorf("ParseCode(%q, 6) = %q, %v; want %q, %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && (!IsFormatError(err) || !IsRetryable(err)) {
+			t.Errorf("ParseCode(%q, 6): %v is not a retryable format error", tt.in, err)
+		}
+	}
+	var le *i18n.LocalizedError
+	if _, err := ParseCode("12", 6); !errors.As(err, &le) || len(le.Args) != 1 || le.Args[0] != 6 {
+		t.Errorf("ParseCode(\"12\", 6) = %v, want the length 6 as the message argument", err)
 	}
 }

@@ -3,7 +3,9 @@ package keys
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -66,9 +68,18 @@ type Challenger interface {
 	// Verify checks the citizen's answer to ch. key must be the key as currently stored (the
 	// logon flow loads it for every answer): a kind may judge the challenge by its state. It
 	// returns nil on success, ErrWrongCode when the answer is wrong, or another
-	// LocalizedError (expired, too many tries) that ends the challenge. Surrounding spaces in
-	// the answer are ignored.
+	// LocalizedError (expired, too many tries) that ends the challenge. Spaces and dashes in
+	// the answer are ignored (NormalizeCode).
 	Verify(ctx context.Context, st Store, acct store.Account, key store.Key, ch Challenge, answer string) error
+}
+
+// CodeAsker is a Challenger whose answer is a code of CodeLength digits (every kind so far; a
+// WebAuthn kind would not be one). The logon flow checks the answer's shape with ParseCode
+// before it reserves an attempt: a format error is not a guess and counts against nothing.
+type CodeAsker interface {
+	Challenger
+	// CodeLength is the number of digits of the code.
+	CodeLength() int
 }
 
 // Resender is a Challenger whose citizen may ask for a new code.
@@ -106,10 +117,48 @@ var (
 	ErrCodeTries = i18n.NewError("login.error.code_tries")
 	// ErrResendLimit: too many codes requested recently.
 	ErrResendLimit = i18n.NewError("login.error.resend_limit")
+	// ErrCodeUsed: the answer is a right code that was accepted before (a TOTP step is accepted
+	// once). Knowing it is no guess, so it counts as no failure; the citizen waits for the next
+	// code and answers the same challenge again.
+	ErrCodeUsed = i18n.NewError("login.error.code_used")
+	// ErrCodeEmpty: no code was entered (a format error, not an attempt).
+	ErrCodeEmpty = i18n.NewError("login.error.code_empty")
+	// ErrCodeFormat matches the error ParseCode returns for letters or a wrong length (a format
+	// error, not an attempt); that error carries the code's length as argument {0}.
+	ErrCodeFormat = i18n.NewError("login.error.code_format")
 )
 
+// NormalizeCode returns answer as the citizen means it: without the spaces and dashes that apps,
+// e-mails and cards put inside codes ("123 456", "123-456") or that come along when a code is
+// pasted (non-breaking and other Unicode spaces, en dashes, the minus sign, invisible format
+// characters), and without surrounding white space. Every kind and the logon flow use it, so a
+// code is read the same way everywhere.
+func NormalizeCode(answer string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || r == '\u2212' || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, answer)
+}
+
+// ParseCode normalises answer (NormalizeCode) and checks that it is length ASCII digits. It
+// returns the code, or ErrCodeEmpty for an empty answer, or an error matching ErrCodeFormat
+// (with length as argument) for anything else: letters, other characters, a wrong length.
+func ParseCode(answer string, length int) (string, error) {
+	code := NormalizeCode(answer)
+	switch {
+	case code == "":
+		return "", ErrCodeEmpty
+	case !IsCode(code, length):
+		return "", i18n.NewError(ErrCodeFormat.Key, length)
+	}
+	return code, nil
+}
+
 // IsCode reports whether s is exactly length ASCII digits: the shape of every code a kind asks
-// for (card codes, e-mailed codes, TOTP codes). Anything else is simply a wrong answer.
+// for (card codes, e-mailed codes, TOTP codes). A kind treats anything else as a wrong answer;
+// the logon flow never hands it one (ParseCode).
 func IsCode(s string, length int) bool {
 	if len(s) != length {
 		return false
@@ -123,4 +172,12 @@ func IsCode(s string, length int) bool {
 }
 
 // IsRetryable reports whether err lets the citizen answer the same challenge again.
-func IsRetryable(err error) bool { return errors.Is(err, ErrWrongCode) }
+func IsRetryable(err error) bool {
+	return errors.Is(err, ErrWrongCode) || errors.Is(err, ErrCodeUsed) || IsFormatError(err)
+}
+
+// IsFormatError reports whether err is about the shape of the answer (ParseCode): no attempt
+// was made.
+func IsFormatError(err error) bool {
+	return errors.Is(err, ErrCodeEmpty) || errors.Is(err, ErrCodeFormat)
+}

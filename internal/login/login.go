@@ -433,6 +433,15 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	if err != nil {
 		return err
 	}
+	if ca, ok := kind.(keys.CodeAsker); ok {
+		// The answer's shape is checked before anything is reserved: an empty answer, letters
+		// or a wrong length are typing slips, not guesses, and count against no throttle.
+		code, err := keys.ParseCode(answer, ca.CodeLength())
+		if err != nil {
+			return err
+		}
+		answer = code
+	}
 	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
 	release, counts, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
 	if err != nil {
@@ -457,8 +466,10 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	}
 	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID,
 		Reason: failureReason(verr), IP: c.IP})
-	if errors.Is(verr, keys.ErrCodeExpired) {
-		// Nothing was compared (an expired or superseded code): not a guess, not counted.
+	if errors.Is(verr, keys.ErrCodeExpired) || errors.Is(verr, keys.ErrCodeUsed) {
+		// Nothing was compared (an expired or superseded code), or the answer was a right code
+		// used before (a replayed TOTP step, which only someone who has the code can send):
+		// not a guess, not counted.
 		release()
 		return verr
 	}
@@ -484,6 +495,8 @@ func failureReason(err error) string {
 		return audit.ReasonCodeExpired
 	case errors.Is(err, keys.ErrCodeTries):
 		return audit.ReasonCodeTries
+	case errors.Is(err, keys.ErrCodeUsed):
+		return audit.ReasonCodeUsed
 	}
 	return audit.ReasonWrongCode
 }

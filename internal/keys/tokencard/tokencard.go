@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -33,6 +32,7 @@ type Kind struct {
 var (
 	_ keys.Kind       = (*Kind)(nil)
 	_ keys.Challenger = (*Kind)(nil)
+	_ keys.CodeAsker  = (*Kind)(nil)
 )
 
 // New returns the tokencard kind. h hashes card codes (the same key as at import); rand picks
@@ -55,6 +55,9 @@ func (*Kind) Level() keys.Level { return keys.LevelSubstantial }
 
 // AMR returns ["pwd", "otp", "mfa"] (RFC 8176): password plus a one-time code.
 func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
+
+// CodeLength returns CodeLength.
+func (*Kind) CodeLength() int { return CodeLength }
 
 // positionStore is what choosing a position takes, inside one transaction.
 type positionStore interface {
@@ -109,8 +112,8 @@ func nextPosition(rand io.Reader, last int64) (int, error) {
 	return pos, nil
 }
 
-// Verify checks answer against the code at the position in ch. Surrounding spaces are ignored;
-// anything but exactly 6 ASCII digits is simply wrong. A paper code is not single use: the same
+// Verify checks answer against the code at the position in ch. Spaces and dashes are ignored
+// (keys.NormalizeCode); anything but exactly 6 ASCII digits is simply wrong. A paper code is not single use: the same
 // position may be asked again in a later logon (never twice in a row). Only the position asked
 // last is answerable: a challenge superseded by a newer logon gives ErrCodeExpired.
 func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
@@ -125,7 +128,7 @@ func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, ke
 	if err != nil {
 		return fmt.Errorf("tokencard verify key %d: %w", key.ID, err)
 	}
-	code := strings.TrimSpace(answer)
+	code := keys.NormalizeCode(answer)
 	if !keys.IsCode(code, CodeLength) {
 		return keys.ErrWrongCode
 	}

@@ -19,7 +19,6 @@ import (
 	otptotp "github.com/pquerna/otp/totp"
 	qrcode "github.com/skip2/go-qrcode"
 
-	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -37,10 +36,10 @@ const DefaultPeriod = 30 * time.Second
 // qrSize is the width and height of the QR code image in pixels.
 const qrSize = 256
 
-// ErrReplayed is returned when a code's time step was already accepted. It wraps
-// keys.ErrWrongCode, so keys.IsRetryable holds and the logon counts it as a failed attempt,
-// while the citizen reads "login.error.code_used".
-var ErrReplayed = &i18n.LocalizedError{Key: "login.error.code_used", Err: keys.ErrWrongCode}
+// ErrReplayed is returned when a code's time step was already accepted: keys.ErrCodeUsed
+// ("login.error.code_used"). Only someone who knows the code can replay it, so the logon does
+// not count it as a failed attempt; the citizen answers again with the next step's code.
+var ErrReplayed = keys.ErrCodeUsed
 
 // Config holds the TOTP parameters.
 type Config struct {
@@ -69,6 +68,7 @@ type Kind struct {
 var (
 	_ keys.Kind       = (*Kind)(nil)
 	_ keys.Challenger = (*Kind)(nil)
+	_ keys.CodeAsker  = (*Kind)(nil)
 	_ keys.Enroller   = (*Kind)(nil)
 )
 
@@ -114,6 +114,9 @@ func (*Kind) Level() keys.Level { return keys.LevelSubstantial }
 
 // AMR returns ["pwd", "otp", "mfa"] (RFC 8176).
 func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
+
+// CodeLength returns Digits.
+func (*Kind) CodeLength() int { return Digits }
 
 // Begin returns the prompt; there is nothing to prepare.
 func (*Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
@@ -244,7 +247,7 @@ func (k *Kind) URI(username string, secret []byte) (string, error) {
 // match finds the step in now's window whose code equals answer. Every step of the window is
 // computed and compared in constant time; when two steps share the code the latest wins.
 func (k *Kind) match(secret []byte, answer string) (step int64, ok bool, err error) {
-	code := strings.TrimSpace(answer)
+	code := keys.NormalizeCode(answer)
 	if !keys.IsCode(code, Digits) {
 		return 0, false, nil
 	}
