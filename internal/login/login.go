@@ -246,7 +246,8 @@ func (s *Service) Choose(tx *Transaction, kind string) error {
 	}
 	for _, c := range s.Choices(tx) {
 		if c.Kind == kind {
-			tx.Kind, tx.Step = kind, StepPassword
+			// Nothing of an earlier attempt with another key (one that was locked) carries over.
+			tx.Kind, tx.Step, tx.AccountID, tx.KeyID, tx.Challenge = kind, StepPassword, 0, 0, nil
 			return nil
 		}
 	}
@@ -318,7 +319,8 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	key, err := s.activeKey(ctx, acct.ID, tx.Kind, c)
 	if err != nil {
-		tx.Step = StepChoose
+		// A locked key stays named in tx, so a code sent anyway is told it is locked.
+		tx.Step, tx.KeyID = StepChoose, key.ID
 		return err
 	}
 	challenge, err := ch.Begin(ctx, s.st, acct, key)
@@ -377,7 +379,8 @@ type reservation struct {
 // reserve reserves an attempt in every scope, in order. When one is throttled it takes back the
 // reservations already made, records the throttled logon and returns the throttle error. The
 // returned release takes back all of them: for a check that failed for a reason that is not
-// the citizen's (a database error). The counters after the reservations come back in order.
+// the citizen's (a database error). The counters after the reservations come back in order —
+// on a refusal up to and including the refused scope's.
 func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID int64, c Client, rs ...reservation) (func(), []store.Attempt, error) {
 	var done []reservation
 	var counts []store.Attempt
@@ -394,20 +397,21 @@ func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID
 				s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID,
 					Reason: audit.ReasonThrottled, IP: c.IP})
 			}
-			return nil, nil, err
+			return nil, append(counts, a), err
 		}
 		done, counts = append(done, r), append(counts, a)
 	}
 	return release, counts, nil
 }
 
-// activeKey finds the account's active key of kind, or the error the citizen sees.
+// activeKey finds the account's active key of kind, or the error the citizen sees — with the
+// locked key when that is why.
 func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c Client) (store.Key, error) {
 	ks, err := s.st.ListKeys(ctx, accountID)
 	if err != nil {
 		return store.Key{}, fmt.Errorf("list keys: %w", err)
 	}
-	locked := false
+	var locked store.Key
 	for _, k := range ks {
 		if k.Kind != kind {
 			continue
@@ -416,15 +420,15 @@ func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c
 		case store.KeyActive:
 			return k, nil
 		case store.KeyLocked:
-			locked = true
+			locked = k
 		}
 	}
 	reason, err := audit.ReasonKeyMissing, error(NoKeyError(kind))
-	if locked {
+	if locked.ID != 0 {
 		reason, err = audit.ReasonKeyLocked, KeyLockedError(kind)
 	}
-	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, Reason: reason, IP: c.IP})
-	return store.Key{}, err
+	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, KeyID: locked.ID, Reason: reason, IP: c.IP})
+	return locked, err
 }
 
 // SubmitCode checks the answer to the key's challenge.
@@ -445,6 +449,11 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
 	release, counts, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
 	if err != nil {
+		if len(counts) == 2 && counts[1].Failures >= s.cfg.LockAfter {
+			// The key's counter reached the lockout (the request that reached it may still be
+			// on its way to locking the key): this answer, too, is told the key is locked.
+			return s.lockKey(ctx, tx, acct.ID, key.ID, counts[1].Failures, c)
+		}
 		return err
 	}
 	verr := kind.Verify(ctx, s.st, acct, key, *tx.Challenge, answer)
@@ -475,18 +484,25 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	}
 	// The reservation already counted this failure.
 	if a := counts[1]; a.Failures >= s.cfg.LockAfter {
-		locked, err := s.st.TransitionKey(ctx, key.ID, store.KeyActive, store.KeyLocked, "lockout", s.now())
-		if err != nil {
-			return fmt.Errorf("lock key: %w", err)
-		}
-		if locked {
-			s.record(ctx, store.AuditEvent{Type: audit.KeyLocked, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Actor: "system",
-				Reason: "lockout", IP: c.IP, Detail: map[string]string{"failures": fmt.Sprint(a.Failures)}})
-		}
-		tx.Step = StepChoose
-		return KeyLockedError(tx.Kind)
+		return s.lockKey(ctx, tx, acct.ID, key.ID, a.Failures, c)
 	}
 	return verr
+}
+
+// lockKey locks the key of tx after failures consecutive wrong codes (once: a lockout never
+// overwrites another state), ends the code step and returns the key-locked message. tx keeps the
+// key, so every later answer to it is told the same (codeStep).
+func (s *Service) lockKey(ctx context.Context, tx *Transaction, accountID, keyID int64, failures int, c Client) error {
+	locked, err := s.st.TransitionKey(ctx, keyID, store.KeyActive, store.KeyLocked, "lockout", s.now())
+	if err != nil {
+		return fmt.Errorf("lock key: %w", err)
+	}
+	if locked {
+		s.record(ctx, store.AuditEvent{Type: audit.KeyLocked, AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID, Actor: "system",
+			Reason: "lockout", IP: c.IP, Detail: map[string]string{"failures": fmt.Sprint(failures)}})
+	}
+	tx.Step = StepChoose
+	return KeyLockedError(tx.Kind)
 }
 
 func failureReason(err error) string {
@@ -533,6 +549,11 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 		return nil, store.Key{}, store.Account{}, ErrExpired
 	}
 	if tx.Step != StepCode || tx.Challenge == nil {
+		if s.keyLocked(ctx, tx) {
+			// The code step ended because the key locked: an answer sent after that (a second
+			// tab, a resubmitted form) is told so, not that the step is unavailable.
+			return nil, store.Key{}, store.Account{}, KeyLockedError(tx.Kind)
+		}
 		return nil, store.Key{}, store.Account{}, ErrOutOfOrder
 	}
 	k, ok := s.kinds.Get(tx.Kind)
@@ -560,6 +581,16 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 		return nil, store.Key{}, store.Account{}, NoKeyError(tx.Kind)
 	}
 	return ch, key, acct, nil
+}
+
+// keyLocked reports whether tx, back at the chooser, left the code step because its key is
+// locked (tx still names the key and its account until another kind is chosen).
+func (s *Service) keyLocked(ctx context.Context, tx *Transaction) bool {
+	if tx.Step != StepChoose || tx.KeyID == 0 || tx.AccountID == 0 {
+		return false
+	}
+	k, err := s.st.GetKey(ctx, tx.KeyID)
+	return err == nil && k.AccountID == tx.AccountID && k.Kind == tx.Kind && k.Status == store.KeyLocked
 }
 
 func (s *Service) done(ctx context.Context, tx *Transaction, kind keys.Kind, keyID int64, c Client) error {
