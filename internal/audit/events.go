@@ -19,6 +19,11 @@ const (
 	AccountCreated      = "account.created"       // an account was created
 )
 
+// ChallengeRepeated: a new logon was asked the question an earlier logon was asked and nobody
+// answered right yet (a token card position stays asked until then), a re-draw attempt;
+// Detail["asked"] holds the question's arguments (the card position).
+const ChallengeRepeated = "logon.challenge_repeated"
+
 // Reasons of a logon.failure.
 const (
 	ReasonBadCredentials = "bad_credentials" // unknown username or wrong password (never told apart)

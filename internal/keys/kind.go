@@ -57,6 +57,10 @@ type Challenge struct {
 	Args   []string `json:"args,omitempty"`
 	// State is kind-private data the kind needs in Verify (the position asked, a code id).
 	State string `json:"state,omitempty"`
+	// Repeated says Begin asked again what an earlier logon was asked and nobody answered yet
+	// (a token card's position stays asked until answered right): a restarted logon hoping for
+	// another question, which the logon flow records in the audit log.
+	Repeated bool `json:"repeated,omitempty"`
 }
 
 // Challenger is a kind with a step after username and password.

@@ -331,6 +331,12 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		}
 		return fmt.Errorf("begin %s challenge: %w", tx.Kind, err)
 	}
+	if challenge.Repeated {
+		// Someone (the citizen, or whoever holds the password and hopes for a question they
+		// can answer) restarted the logon without answering the question asked before.
+		s.record(ctx, store.AuditEvent{Type: audit.ChallengeRepeated, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID,
+			IP: c.IP, Detail: map[string]string{"asked": strings.Join(challenge.Args, " ")}})
+	}
 	tx.KeyID, tx.Challenge, tx.Step = key.ID, &challenge, StepCode
 	return nil
 }
