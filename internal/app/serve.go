@@ -23,7 +23,8 @@ import (
 // shutdownGrace bounds how long serve waits for requests in flight after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// sweepEvery is how often expired sessions, quiet attempt counters and dead codes are removed.
+// sweepEvery is how often expired sessions, quiet attempt counters and dead codes are removed
+// (and ended throttles reported).
 const sweepEvery = 5 * time.Minute
 
 // attemptsRetention is how long an attempt counter without news is kept. A throttled counter
@@ -236,11 +237,16 @@ func (n *Node) sweepPeriodically(ctx context.Context, s sessionSweeper) {
 	}
 }
 
-// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention.
-// Failures are logged; the next sweep tries again.
+// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention,
+// and reports the refusals of throttles that ended. Failures are logged; the next sweep tries
+// again.
 func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 	if err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
 		n.Log.Warn("sweep sessions", "err", err)
+	}
+	// Before the counters are removed: a counter with unreported refusals stays until then.
+	if _, err := n.Login.ReportEndedThrottles(ctx); err != nil && ctx.Err() == nil {
+		n.Log.Warn("report ended throttles", "err", err)
 	}
 	now := n.Now()
 	if _, err := n.Store.DeleteAttemptsBefore(ctx, now.Add(-attemptsRetention)); err != nil && ctx.Err() == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -151,6 +152,7 @@ type Store interface {
 	ListKeys(ctx context.Context, accountID int64) ([]store.Key, error)
 	TouchKey(ctx context.Context, id int64, at time.Time) error
 	TransitionKey(ctx context.Context, id int64, from, to store.KeyStatus, cause string, at time.Time) (bool, error)
+	TakeEndedRefusals(ctx context.Context, now time.Time, limit int) ([]store.Attempt, error)
 	audit.Appender
 }
 
@@ -383,7 +385,8 @@ type reservation struct {
 }
 
 // reserve reserves an attempt in every scope, in order. When one is throttled it takes back the
-// reservations already made, records the throttled logon and returns the throttle error. The
+// reservations already made and returns the throttle error; the audit log gets the first refusal
+// of a throttle period, and the period's total once a reservation follows it. The
 // returned release takes back all of them: for a check that failed for a reason that is not
 // the citizen's (a database error). The counters after the reservations come back in order —
 // on a refusal up to and including the refused scope's.
@@ -399,15 +402,52 @@ func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID
 		a, err := r.limiter.Reserve(ctx, r.scope)
 		if err != nil {
 			release()
-			if errors.Is(err, attempts.ErrThrottled) {
-				s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID,
-					Reason: audit.ReasonThrottled, IP: c.IP})
+			if errors.Is(err, attempts.ErrThrottled) && a.Refused == 1 {
+				s.recordThrottle(ctx, store.AuditEvent{AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID, IP: c.IP},
+					a, audit.ReasonThrottleStarted)
 			}
 			return nil, append(counts, a), err
+		}
+		if a.Refused > 0 {
+			// The refusals of the throttle period before this reservation, taken from the
+			// counter by it: the period's summary. The request at hand has nothing to do with
+			// them, so the event names only the scope.
+			s.recordThrottle(ctx, store.AuditEvent{}, a, audit.ReasonThrottleEnded)
 		}
 		done, counts = append(done, r), append(counts, a)
 	}
 	return release, counts, nil
+}
+
+// recordThrottle records the logon.throttled event of a's throttle period, e carrying the
+// request's account, key and address when there is one.
+func (s *Service) recordThrottle(ctx context.Context, e store.AuditEvent, a store.Attempt, reason string) {
+	e.Type, e.Reason, e.Actor = audit.LogonThrottled, reason, audit.ActorSystem
+	e.Detail = map[string]string{"scope": a.Scope, "refused": strconv.Itoa(a.Refused), "until": a.ThrottledUntil.UTC().Format(time.RFC3339)}
+	s.record(ctx, e)
+}
+
+// endedThrottlesBatch is how many ended throttle periods ReportEndedThrottles takes at once.
+const endedThrottlesBatch = 500
+
+// ReportEndedThrottles writes the summary event of every throttle period that is over and whose
+// refusals no reservation has reported yet (the scope saw no request since). The serve sweeper
+// calls it, so a period's total reaches the audit log even when nobody comes back.
+func (s *Service) ReportEndedThrottles(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		as, err := s.st.TakeEndedRefusals(ctx, s.now(), endedThrottlesBatch)
+		if err != nil {
+			return n, fmt.Errorf("report ended throttles: %w", err)
+		}
+		for _, a := range as {
+			s.recordThrottle(ctx, store.AuditEvent{}, a, audit.ReasonThrottleEnded)
+		}
+		n += len(as)
+		if len(as) < endedThrottlesBatch {
+			return n, nil
+		}
+	}
 }
 
 // activeKey finds the account's active key of kind, or the error the citizen sees — with the
@@ -534,7 +574,7 @@ func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	if !ok {
 		return ErrCannotResend
 	}
-	if _, err := s.ipLimiter.Reserve(ctx, attempts.IPScope("code-request", c.IP)); err != nil {
+	if _, _, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, attempts.IPScope("code-request", c.IP)}); err != nil {
 		return err
 	}
 	ch, err := r.Resend(ctx, s.st, acct, key)

@@ -230,6 +230,10 @@ type Attempt struct {
 	Failures       int // consecutive failures
 	ThrottledUntil time.Time
 	UpdatedAt      time.Time
+	// Refused counts the requests refused while the scope was throttled that are not reported
+	// yet (SPEC §8: refused requests are aggregated, not one audit row each). See
+	// ReserveAttempt and TakeEndedRefusals for when it is reported and reset.
+	Refused int
 }
 
 // Attempts stores failed-attempt counters. Counters live in the database so that all nodes agree.
@@ -238,8 +242,12 @@ type Attempts interface {
 	// and a nil error.
 	GetAttempt(ctx context.Context, scope string) (Attempt, error)
 	// ReserveAttempt counts one attempt in scope before it is made — unless scope is throttled
-	// at now, in which case nothing changes and ok is false. throttle computes the new
-	// throttled-until instant from the new count. When window is positive, a count whose last
+	// at now, in which case only Refused grows by one and ok is false; the returned Refused is
+	// then the refusals of this throttle period so far, this one included (1: the first). When
+	// the reservation is granted, the returned Refused is the refusals still unreported from
+	// the throttle period before it, which the store resets to zero: the caller reports each
+	// throttle period's refusals once. throttle computes the new throttled-until instant from
+	// the new count. When window is positive, a count whose last
 	// change is at least window old (and not throttled) starts again from zero. Reservations of
 	// one scope are serialized on all nodes (the row is locked for the whole step), so a burst
 	// of parallel attempts gets exactly as many tries as the policy allows: counting after the
@@ -247,12 +255,18 @@ type Attempts interface {
 	ReserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (a Attempt, ok bool, err error)
 	// ReleaseAttempt takes one reserved attempt back (never below zero): an attempt that did not
 	// fail should not count against a per-address limit. When fewer than threshold remain the
-	// throttle is lifted; a counter back at zero is removed.
+	// throttle is lifted; a counter back at zero with no unreported refusals is removed.
 	ReleaseAttempt(ctx context.Context, scope string, threshold int) error
-	// ResetAttempts clears the counter after a success.
+	// ResetAttempts clears the counter after a success (its unreported refusals stay until
+	// they are reported).
 	ResetAttempts(ctx context.Context, scope string) error
+	// TakeEndedRefusals returns the counters with unreported refusals whose throttle is over
+	// at now (ThrottledUntil at or before now), with their Refused, and resets those to zero in
+	// the same step: a refusal count is taken once, here or by the next reservation, on every
+	// node. At most limit counters are returned (0: no limit), oldest throttle first.
+	TakeEndedRefusals(ctx context.Context, now time.Time, limit int) ([]Attempt, error)
 	// DeleteAttemptsBefore removes counters last changed before cutoff that are not throttled
-	// at cutoff, returning how many were removed.
+	// at cutoff and hold no unreported refusals, returning how many were removed.
 	DeleteAttemptsBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
