@@ -97,6 +97,12 @@ type Accounts interface {
 	GetAccountByUsername(ctx context.Context, username string) (Account, error)
 	ListAccounts(ctx context.Context, afterID int64, limit int) ([]Account, error)
 	UpdatePasswordHash(ctx context.Context, id int64, hash string, now time.Time) error
+	// PasswordHashParams returns the distinct parameter sets of the stored password hashes (each
+	// hash without its salt and digest, e.g. "$argon2id$v=19$m=19456,t=2,p=1"; accounts without
+	// a password have none), sorted. It stays cheap however many accounts there are: the logon
+	// asks for it on every failed password, to make that failure cost what the dearest set in
+	// use costs (no timing oracle for which usernames exist).
+	PasswordHashParams(ctx context.Context) ([]string, error)
 	UpdateProfile(ctx context.Context, id int64, name, email, language string, now time.Time) error
 	// LockAccount, inside Tx, makes concurrent transactions that also lock the account wait
 	// until this one ends, so a check-then-write on the account's codes or keys (a resend limit,

@@ -104,7 +104,8 @@ func New(t testing.TB, st store.Store, o Options) *World {
 	must(err)
 	w.Kinds, err = keys.NewRegistry(passwordkind.New(), tc, ec, tp)
 	must(err)
-	w.Passwords = password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
+	w.Passwords = password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader,
+		password.WithStoredClasses(st.PasswordHashParams))
 	cfg := login.DefaultConfig()
 	if o.Config != nil {
 		o.Config(&cfg)
