@@ -155,6 +155,7 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		TrustProxy:      cfg.TrustProxy,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Keys: n.Kinds, Now: n.Now, Rand: n.Rand, Log: n.Log, Mailbox: mailbox,
+		DeviceKey: n.Hasher,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)

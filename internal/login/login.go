@@ -54,7 +54,26 @@ type Choice struct {
 type Client struct {
 	IP        string
 	UserAgent string
+	// Device is the browser's device cookie when it has a valid one (the web layer checked its
+	// signature), nil otherwise.
+	Device *Device
 }
+
+// Device is a browser that logged a citizen on before, as its signed device cookie says (OWASP's
+// "device cookies"). A password attempt for that citizen from that browser counts against the
+// device's own failure budget instead of the username's, so an attacker who knows the username
+// cannot lock the citizen out of their own browser; when the device's budget is spent (it is
+// throttled), its attempts count like any other browser's until its throttle ends.
+type Device struct {
+	// Username is the username the device logged on with, folded (FoldUsername).
+	Username string
+	// ID is the cookie's random identifier; the device's failures are counted under it.
+	ID string
+}
+
+// FoldUsername returns username as the logon compares and counts it: case-folded. A device
+// cookie is bound to this form of the username.
+func FoldUsername(username string) string { return strings.ToLower(username) }
 
 // Result is a completed logon.
 type Result struct {
@@ -281,8 +300,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	tx.Username = username
 	ipScope := attempts.IPScope("logon", c.IP)
-	pwScope := attempts.PasswordScope(strings.ToLower(username))
-	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
+	release, scope, err := s.reservePassword(ctx, tx, username, ipScope, c)
 	if err != nil {
 		return err
 	}
@@ -297,7 +315,9 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return ErrBadCredentials
 	}
 	acct := pw.acct
-	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, pwScope)); err != nil {
+	// Only the scope this attempt counted against is reset: a logon from the citizen's own
+	// browser leaves the failures an attacker collected on the username where they are.
+	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); err != nil {
 		return fmt.Errorf("submit password: %w", err)
 	}
 	if pw.rehash {
@@ -341,6 +361,27 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	tx.KeyID, tx.Challenge, tx.Step = key.ID, &challenge, StepCode
 	return nil
+}
+
+// reservePassword reserves a password attempt for the client's address and for the scope it
+// counts against, which it returns: the device's own when the client's device cookie was issued
+// for this username and the device's budget is not spent, the username's otherwise.
+func (s *Service) reservePassword(ctx context.Context, tx *Transaction, username string, ipScope attempts.Scope, c Client) (func(), attempts.Scope, error) {
+	if d := c.Device; d != nil && d.ID != "" && username != "" && d.Username == FoldUsername(username) {
+		devScope := attempts.DeviceScope(d.ID)
+		release, counts, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, devScope})
+		if err == nil {
+			return release, devScope, nil
+		}
+		if !errors.Is(err, attempts.ErrThrottled) || len(counts) < 2 {
+			return nil, "", err // a database error, or the address is throttled
+		}
+		// The device's own budget is spent: until its throttle ends, it is a browser like any
+		// other.
+	}
+	pwScope := attempts.PasswordScope(FoldUsername(username))
+	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
+	return release, pwScope, err
 }
 
 // rehash stores the password hashed with the current parameters. It is housekeeping: a failure

@@ -81,7 +81,7 @@ func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 func (f *fixture) newServer(db store.Store, svc *login.Service, reg *keys.Registry, opts []option) {
 	f.t.Helper()
 	cfg := Config{ServiceName: "Sleutelbos", BaseURL: "http://sleutelbos.test", DefaultLanguage: "en"}
-	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Keys: reg, Now: f.clock.Now, Rand: rand.Reader,
+	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Keys: reg, Now: f.clock.Now, Rand: rand.Reader, DeviceKey: testDeviceKey(f.t),
 		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg, &deps)

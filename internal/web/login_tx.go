@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -71,6 +72,23 @@ func stepURL(tx *login.Transaction) string {
 	return chooserURL(tx, "")
 }
 
+// rememberDevice gives the browser of a completed logon a new device cookie for the citizen's
+// username, so that its later password attempts keep their own failure budget.
+func (s *Server) rememberDevice(w http.ResponseWriter, r *http.Request, tx *login.Transaction) error {
+	res, ok := s.deps.Login.Result(tx)
+	if !ok {
+		return errors.New("remember device: the logon is not done")
+	}
+	acct, err := s.deps.Store.GetAccount(r.Context(), res.AccountID)
+	if err != nil {
+		return fmt.Errorf("remember device: %w", err)
+	}
+	if err := s.devices.issue(w, acct.Username); err != nil {
+		return fmt.Errorf("remember device: %w", err)
+	}
+	return nil
+}
+
 // kindName is the display name of a key kind ("Security code via token").
 func kindName(b BasePage, kind string) string { return b.T("key." + kind + ".name") }
 
@@ -115,6 +133,9 @@ func (s *Server) afterStep(w http.ResponseWriter, r *http.Request, tx *login.Tra
 		return stepErr
 	}
 	if stepErr == nil && tx.Step == login.StepDone {
+		if err := s.rememberDevice(w, r, tx); err != nil {
+			return err
+		}
 		return s.finish(w, r, tx)
 	}
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {

@@ -333,6 +333,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"no store":             {Config{}, Deps{Bundle: deps.Bundle, Login: deps.Login, Keys: deps.Keys, Now: deps.Now, Rand: deps.Rand, Log: deps.Log}},
 		"mailbox without one":  {Config{DevMailbox: true}, deps},
 		"negative idle period": {Config{SessionIdle: -1}, deps},
+		"no device key":        {Config{}, Deps{Store: deps.Store, Bundle: deps.Bundle, Login: deps.Login, Keys: deps.Keys, Now: deps.Now, Rand: deps.Rand, Log: deps.Log}},
 	} {
 		if _, err := New(tt.cfg, tt.deps); err == nil {
 			t.Errorf("%s: New succeeded", name)

@@ -13,6 +13,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -69,7 +70,10 @@ type Deps struct {
 	Now func() time.Time
 	// Rand is the source of session ids and CSRF tokens (crypto/rand.Reader in production).
 	Rand io.Reader
-	Log  *slog.Logger
+	// DeviceKey signs the device cookies of browsers that logged a citizen on (the hash key's
+	// keyed hash; the cookies use a domain of their own).
+	DeviceKey *secrets.Hasher
+	Log       *slog.Logger
 	// Mailbox is the development mailbox, mounted only when Config.DevMailbox is set.
 	Mailbox http.Handler
 }
@@ -82,6 +86,7 @@ type Server struct {
 	pages    *pageSet
 	static   *staticFiles
 	sessions *sessionManager
+	devices  *deviceCookies
 	origins  *http.CrossOriginProtection
 	handler  http.Handler
 }
@@ -110,6 +115,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		absolute: cfg.SessionAbsolute,
 		secure:   cfg.Secure,
 	}
+	s.devices = &deviceCookies{key: deps.DeviceKey, now: deps.Now, rand: deps.Rand, secure: cfg.Secure}
 	s.origins = http.NewCrossOriginProtection()
 	if cfg.BaseURL != "" {
 		u, _ := url.Parse(cfg.BaseURL) // checked in withDefaults
@@ -174,6 +180,9 @@ func checkDeps(cfg Config, d Deps) error {
 	}
 	if d.Rand == nil {
 		missing = append(missing, "Rand")
+	}
+	if d.DeviceKey == nil {
+		missing = append(missing, "DeviceKey")
 	}
 	if d.Log == nil {
 		missing = append(missing, "Log")
