@@ -181,7 +181,9 @@ func (n *Node) wire() error {
 	if err := params.Validate(); err != nil {
 		return fmt.Errorf("password parameters: %w", err)
 	}
-	n.Passwords = password.New(params, cfg.PasswordMaxHashes, n.Rand)
+	// Failed logons cost what the dearest parameters among the stored hashes cost, so that
+	// accounts not rehashed since a parameter change do not stand out (nor unknown usernames).
+	n.Passwords = password.New(params, cfg.PasswordMaxHashes, n.Rand, password.WithStoredClasses(n.Store.PasswordHashParams))
 	n.Audit = audit.New(n.Now, n.Log)
 	public := cfg.PublicURL()
 	host := "localhost"

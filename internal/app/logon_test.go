@@ -371,12 +371,12 @@ func TestHTTPLogonFailures(t *testing.T) {
 			p, err = c.StartLogon("?level=substantial", "tokencard", "demo", "demo-password-1")
 			mustOK(t, p, err, "/login/code")
 			right := tn.answer(t, "tokencard", p)
-			for range 8 { // logon.failure/wrong_code ×5, then logon.failure/throttled
+			for range 8 { // logon.failure/wrong_code ×5, then refused: one logon.throttled for the three
 				if _, err := c.SubmitCode(wrongCode(right)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			for i := range 6 { // logon.failure/bad_credentials ×5, then throttled again
+			for i := range 6 { // logon.failure/bad_credentials ×5, then refused: one logon.throttled
 				if _, err := tn.citizen().StartLogon("", "password", "token", "not it "+strconv.Itoa(i)); err != nil {
 					t.Fatal(err)
 				}
@@ -395,7 +395,7 @@ func TestHTTPLogonFailures(t *testing.T) {
 				}
 			}
 			for want, n := range map[string]int{"logon.success/": 1, "logon.failure/key_missing": 1, "logon.failure/wrong_code": 5,
-				"logon.failure/bad_credentials": 5, "logon.failure/throttled": 4} {
+				"logon.failure/bad_credentials": 5, "logon.throttled/throttle_started": 2} {
 				if seen[want] != n {
 					t.Errorf("%d audit events %s, want %d (all: %v)", seen[want], want, n, seen)
 				}

@@ -27,7 +27,7 @@ import (
 const shutdownGrace = 10 * time.Second
 
 // sweepEvery is how often expired sessions, quiet attempt counters and dead codes are removed,
-// and the outbox forgets the text of messages whose code expired.
+// the outbox forgets the text of messages whose code expired, and ended throttles are reported.
 const sweepEvery = 5 * time.Minute
 
 // attemptsRetention is how long an attempt counter without news is kept. A throttled counter
@@ -193,8 +193,8 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, StartQuota: starts, Now: n.Now, Rand: n.Rand,
 		Log: n.Log, Mailbox: mailbox,
-		CSRFKey: n.Hasher.Sum("web.csrf-key"),
-		OIDC:    n.OIDC, DemoService: n.demoHandler(),
+		CSRFKey: n.Hasher.Sum("web.csrf-key"), DeviceKey: n.Hasher,
+		OIDC: n.OIDC, DemoService: n.demoHandler(),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)
@@ -292,12 +292,17 @@ func (n *Node) sweepPeriodically(ctx context.Context, s sessionSweeper) {
 	}
 }
 
-// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention, and
-// drops the text of outbox messages whose code expired (held ones too: the development mailbox
-// then says the code expired). Failures are logged; the next sweep tries again.
+// sweep removes expired sessions, quiet attempt counters and codes dead for codesRetention,
+// reports the refusals of throttles that ended, and drops the text of outbox messages whose
+// code expired (held ones too: the development mailbox then says the code expired). Failures
+// are logged; the next sweep tries again.
 func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 	if err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
 		n.Log.Warn("sweep sessions", "err", err)
+	}
+	// Before the counters are removed: a counter with unreported refusals stays until then.
+	if _, err := n.Login.ReportEndedThrottles(ctx); err != nil && ctx.Err() == nil {
+		n.Log.Warn("report ended throttles", "err", err)
 	}
 	now := n.Now()
 	if _, err := n.Store.DeleteAttemptsBefore(ctx, now.Add(-attemptsRetention)); err != nil && ctx.Err() == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -15,7 +16,9 @@ import (
 )
 
 // TestSweep: the serve sweeper removes codes dead for longer than codesRetention and attempt
-// counters quiet for longer than attemptsRetention, and keeps the rest.
+// counters quiet for longer than attemptsRetention, and keeps the rest; it reports the refusals
+// of throttles that ended (before such a counter goes) and drops the text of outbox messages
+// whose code expired.
 func TestSweep(t *testing.T) {
 	sqltest.EachBackend(t, func(t *testing.T, b sqltest.Backend) {
 		// The development mailbox shows what became of a held code.
@@ -45,6 +48,15 @@ func TestSweep(t *testing.T) {
 		quiet := "ip:logon:192.0.2.77"
 		if _, _, err := tn.Store.ReserveAttempt(ctx, quiet, tn.clock.Now(), 0, func(int) time.Time { return time.Time{} }); err != nil {
 			t.Fatal(err)
+		}
+		refusing := "ip:logon:192.0.2.78"
+		if _, _, err := tn.Store.ReserveAttempt(ctx, refusing, tn.clock.Now(), 0, func(int) time.Time { return tn.clock.Now().Add(time.Minute) }); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, ok, err := tn.Store.ReserveAttempt(ctx, refusing, tn.clock.Now(), 0, nil); err != nil || ok {
+				t.Fatalf("refusal: %v, %v", ok, err)
+			}
 		}
 		tn.clock.Advance(codesRetention + 10*time.Minute)
 		live := newCode(tn.clock.Now())
@@ -83,6 +95,25 @@ func TestSweep(t *testing.T) {
 					t.Error("the dev mailbox still shows the expired code")
 				}
 			}
+		}
+		evs, err := tn.Store.ListAudit(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reported := 0
+		for _, e := range evs {
+			if e.Type == audit.LogonThrottled && e.Reason == audit.ReasonThrottleEnded && e.Detail["scope"] == refusing {
+				reported++
+				if e.Detail["refused"] != "3" {
+					t.Errorf("swept throttle reported %s refusals, want 3", e.Detail["refused"])
+				}
+			}
+		}
+		if reported != 1 {
+			t.Errorf("%d reports of the ended throttle, want 1", reported)
+		}
+		if a, err := tn.Store.GetAttempt(ctx, refusing); err != nil || a.Failures != 0 || a.Refused != 0 {
+			t.Errorf("the reported, quiet counter: %+v, %v; want it gone", a, err)
 		}
 	})
 }

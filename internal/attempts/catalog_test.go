@@ -22,7 +22,7 @@ func TestThrottledMessage(t *testing.T) {
 		{2*time.Minute + time.Second, "Too many attempts. Try again in 3 minutes."},
 	}
 	for _, tt := range tests {
-		if got := b.Printer("en").Error(newThrottledError(now.Add(tt.wait), now)); got != tt.want {
+		if got := b.Printer("en").Error(newThrottledError(now.Add(tt.wait), now, 0)); got != tt.want {
 			t.Errorf("message for %s = %q, want %q", tt.wait, got, tt.want)
 		}
 	}

@@ -27,5 +27,9 @@
 // throttling reveals nothing about which usernames exist.
 //
 // A ThrottledError carries the instant the throttle ends and, for the citizen, an
-// i18n.LocalizedError saying how many minutes to wait; errors.Is(err, ErrThrottled) finds it.
+// i18n.LocalizedError saying how many minutes to wait, rounded up but never more than the
+// throttle the scope's count set: a refused request's clock reading may be older than the
+// throttle's start (it waited for the row while a concurrent request set the throttle, or its
+// node's clock is a little behind), and that difference must not turn "1 minute" into "2".
+// errors.Is(err, ErrThrottled) finds it.
 package attempts

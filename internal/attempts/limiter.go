@@ -29,8 +29,13 @@ type ThrottledError struct {
 	msg     *i18n.LocalizedError
 }
 
-func newThrottledError(until, now time.Time) *ThrottledError {
+// newThrottledError says the scope is throttled until until, now. longest is the throttle the
+// scope's count set (0: unknown): the wait told never exceeds it (see Limiter.throttledError).
+func newThrottledError(until, now time.Time, longest time.Duration) *ThrottledError {
 	wait := until.Sub(now)
+	if longest > 0 && wait > longest {
+		wait = longest
+	}
 	minutes := int((wait + time.Minute - 1) / time.Minute) // rounded up: never promise too early
 	key := keyThrottled
 	if minutes <= 1 {
@@ -110,9 +115,19 @@ func (l *Limiter) Reserve(ctx context.Context, scope Scope) (store.Attempt, erro
 		return store.Attempt{}, fmt.Errorf("reserve attempt: %w", err)
 	}
 	if !ok {
-		return a, newThrottledError(a.ThrottledUntil, now)
+		return a, l.throttledError(a, now)
 	}
 	return a, nil
+}
+
+// throttledError describes the throttle of a at now. The wait told is the time until the
+// throttle ends, but never more than the throttle the scope's count set: it ended the reservation
+// that set it, at that reservation's instant. A now older than that instant — read before this
+// reservation waited for the row that a concurrent reservation held while it set the throttle,
+// or on a node whose clock is a little behind — would otherwise add the difference to the wait,
+// and rounding up turned a 1-minute throttle into "2 minutes".
+func (l *Limiter) throttledError(a store.Attempt, now time.Time) *ThrottledError {
+	return newThrottledError(a.ThrottledUntil, now, l.policy.Throttle(a.Failures))
 }
 
 // Release takes back one reserved attempt — one that succeeded (per-address scopes), or that
@@ -144,5 +159,5 @@ func (l *Limiter) throttled(a store.Attempt) error {
 	if !now.Before(a.ThrottledUntil) {
 		return nil
 	}
-	return newThrottledError(a.ThrottledUntil, now)
+	return l.throttledError(a, now)
 }

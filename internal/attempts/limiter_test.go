@@ -217,7 +217,7 @@ func TestThrottledMinutes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.wait.String(), func(t *testing.T) {
 			t.Parallel()
-			err := newThrottledError(now.Add(tt.wait), now)
+			err := newThrottledError(now.Add(tt.wait), now, 0)
 			if err.Minutes() != tt.minutes || err.Wait != tt.wait {
 				t.Errorf("Minutes, Wait = %d, %s; want %d, %s", err.Minutes(), err.Wait, tt.minutes, tt.wait)
 			}

@@ -56,7 +56,7 @@ func (q *Quota) Take(ctx context.Context, scope Scope) error {
 		return fmt.Errorf("take quota: %w", err)
 	}
 	if !ok {
-		return newThrottledError(end, now)
+		return newThrottledError(end, now, q.window) // never more than a window
 	}
 	return nil
 }

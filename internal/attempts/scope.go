@@ -21,6 +21,14 @@ func PasswordScope(username string) Scope {
 	return Scope("pwd:" + hex.EncodeToString(sum[:16]))
 }
 
+// DeviceScope counts wrong passwords typed in one browser that logged its citizen on before
+// (its device cookie's id): that browser's own budget, apart from the username's, so failures
+// elsewhere cannot lock the citizen out of it. The id is hashed like a username.
+func DeviceScope(deviceID string) Scope {
+	sum := sha256.Sum256([]byte(deviceID))
+	return Scope("dev:" + hex.EncodeToString(sum[:16]))
+}
+
 // FactorScope counts consecutive wrong codes of one key: the Limiter throttles it after a few,
 // and the logon flow locks the key when the count reaches KeyLockoutFailures.
 func FactorScope(keyID int64) Scope {

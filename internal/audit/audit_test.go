@@ -258,9 +258,9 @@ func TestEventConstantsDistinct(t *testing.T) {
 	for name, values := range map[string][]string{
 		"types": {LogonSuccess, LogonFailure, LogonThrottled, KeyLocked, KeyActivated, KeyDeactivated,
 			KeyExpired, EmailChanged, PhaseoutPromptShown, PhaseoutChoice, OperatorAction, SessionLogout,
-			PasswordChanged, TokencardImported, AccountCreated},
-		"reasons": {ReasonBadCredentials, ReasonWrongCode, ReasonCodeExpired, ReasonCodeTries, ReasonThrottled,
-			ReasonKeyMissing, ReasonKeyLocked},
+			PasswordChanged, TokencardImported, AccountCreated, ChallengeRepeated},
+		"reasons": {ReasonBadCredentials, ReasonWrongCode, ReasonCodeExpired, ReasonCodeTries, ReasonCodeUsed,
+			ReasonKeyMissing, ReasonKeyLocked, ReasonThrottleStarted, ReasonThrottleEnded},
 	} {
 		seen := map[string]bool{}
 		for _, v := range values {

@@ -4,7 +4,7 @@ package audit
 const (
 	LogonSuccess        = "logon.success"         // a citizen logged on; KeyKind says with what
 	LogonFailure        = "logon.failure"         // a logon step failed; Reason says why
-	LogonThrottled      = "logon.throttled"       // too many failures: the scope is throttled
+	LogonThrottled      = "logon.throttled"       // requests refused by a throttle: two per throttle period, see ReasonThrottleStarted
 	KeyLocked           = "key.locked"            // a key was locked after too many failures
 	KeyActivated        = "key.activated"         // a key became active
 	KeyDeactivated      = "key.deactivated"       // a key was deactivated; Detail["cause"] says why
@@ -27,13 +27,28 @@ const (
 	OIDCLogout          = "oidc.logout"           // an online service ended the citizen's session (RP-initiated logout)
 )
 
+// ChallengeRepeated: a new logon was asked the question an earlier logon was asked and nobody
+// answered right yet (a token card position stays asked until then), a re-draw attempt;
+// Detail["asked"] holds the question's arguments (the card position).
+const ChallengeRepeated = "logon.challenge_repeated"
+
+// Reasons of a logon.throttled event. Refused requests are aggregated (SPEC §8), not one row
+// each: a throttle period with refusals gets one "started" event, at its first refusal (with the
+// request's account and address), and one "ended" event with the total once the period is over
+// (written by the next reservation of the scope or by the serve sweeper). Detail holds "scope",
+// "refused" (1 when started, the total when ended) and "until" (RFC 3339).
+const (
+	ReasonThrottleStarted = "throttle_started"
+	ReasonThrottleEnded   = "throttle_ended"
+)
+
 // Reasons of a logon.failure.
 const (
 	ReasonBadCredentials = "bad_credentials" // unknown username or wrong password (never told apart)
 	ReasonWrongCode      = "wrong_code"      // a wrong security code
 	ReasonCodeExpired    = "code_expired"    // the e-mailed code expired
 	ReasonCodeTries      = "code_tries"      // too many wrong guesses of one code
-	ReasonThrottled      = "throttled"       // the attempt was refused by throttling
+	ReasonCodeUsed       = "code_used"       // a right code that was accepted before (a replayed TOTP step)
 	ReasonKeyMissing     = "key_missing"     // no active key of the chosen kind
 	ReasonKeyLocked      = "key_locked"      // the chosen key is locked
 	ReasonOtherAccount   = "other_account"   // a step-up bound to one citizen was tried with another's password

@@ -53,10 +53,10 @@ type Enroller interface {
 	BeginEnrolment(ctx context.Context, st Store, acct store.Account) (Enrolment, error)
 	// ViewEnrolment returns what the activation page shows of e.
 	ViewEnrolment(acct store.Account, e Enrolment) (EnrolmentView, error)
-	// NormalizeAnswer returns the answer as CheckEnrolment expects it, or ErrCodeFormat when
-	// it cannot be one (empty, letters, a wrong length). A malformed answer is not an attempt:
-	// the caller counts nothing for it. Kinds whose answer is a code of digits use
-	// NormalizeCode.
+	// NormalizeAnswer returns the answer as CheckEnrolment expects it, or a format error
+	// (IsFormatError: ErrCodeEmpty, ErrCodeFormat) when it cannot be one (empty, letters, a
+	// wrong length). A malformed answer is not an attempt: the caller counts nothing for it.
+	// Kinds whose answer is a code of digits use NormalizeCode, as the logon's code step does.
 	NormalizeAnswer(answer string) (string, error)
 	// CheckEnrolment compares a normalised answer with e and, when it is right, returns the
 	// active key to create (not stored: ID is zero). Wrong answers give ErrWrongCode

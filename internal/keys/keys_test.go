@@ -3,6 +3,8 @@ package keys
 import (
 	"errors"
 	"testing"
+
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
 )
 
 type fakeKind struct {
@@ -84,30 +86,47 @@ func TestIsCode(t *testing.T) {
 	}
 }
 
+// TestNormalizeCode: the one reading of a typed code, for the logon and the activation wizard.
 func TestNormalizeCode(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		in      string
 		want    string
-		wantErr bool
+		wantErr error
 	}{
-		{"012345", "012345", false},
-		{" 123456 ", "123456", false},
-		{"123 456", "123456", false},
-		{"1 2\t3\n4\r5\u00a06", "123456", false},
-		{"", "", true},
-		{"   ", "", true},
-		{"12345", "", true},
-		{"1234567", "", true},
-		{"12345a", "", true},
-		{"１２３４５６", "", true},
+		{"123456", "123456", nil},
+		{"012345", "012345", nil},
+		{" 123456\n", "123456", nil},
+		{"123 456", "123456", nil},
+		{"123-456", "123456", nil},
+		{"12 34 56", "123456", nil},
+		{"1 2\t3\n4\r5\u00a06", "123456", nil},
+		{"123\u00a0456", "123456", nil},       // non-breaking space, as pasted from an e-mail
+		{"123\u202f456", "123456", nil},       // narrow no-break space
+		{"123\u2013456", "123456", nil},       // en dash
+		{"123\u2212456", "123456", nil},       // minus sign
+		{"\u200b123456\ufeff", "123456", nil}, // invisible format characters
+		{"\t1-2 3-4 5-6\r\n", "123456", nil},
+		{"", "", ErrCodeEmpty},
+		{"   ", "", ErrCodeEmpty},
+		{" - ", "", ErrCodeEmpty},
+		{"12345", "", ErrCodeFormat},
+		{"1234567", "", ErrCodeFormat},
+		{"12345a", "", ErrCodeFormat},
+		{"abcdef", "", ErrCodeFormat},
+		{"12.3456", "", ErrCodeFormat},
+		{"１２３４５６", "", ErrCodeFormat},
 	} {
 		got, err := NormalizeCode(tt.in, 6)
-		if got != tt.want || (err != nil) != tt.wantErr {
-			t.Errorf("NormalizeCode(%q, 6) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		if got != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+			t.Errorf("NormalizeCode(%q, 6) = %q, %v; want %q, %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
-		if err != nil && !errors.Is(err, ErrCodeFormat) {
-			t.Errorf("NormalizeCode(%q, 6): error %v, want ErrCodeFormat", tt.in, err)
+		if err != nil && (!IsFormatError(err) || !IsRetryable(err)) {
+			t.Errorf("NormalizeCode(%q, 6): %v is not a retryable format error", tt.in, err)
 		}
+	}
+	var le *i18n.LocalizedError
+	if _, err := NormalizeCode("12", 6); !errors.As(err, &le) || len(le.Args) != 1 || le.Args[0] != 6 {
+		t.Errorf("NormalizeCode(\"12\", 6) = %v, want the length 6 as the message argument", err)
 	}
 }

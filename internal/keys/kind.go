@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -64,6 +65,10 @@ type Challenge struct {
 	Args   []string `json:"args,omitempty"`
 	// State is kind-private data the kind needs in Verify (the position asked, a code id).
 	State string `json:"state,omitempty"`
+	// Repeated says Begin asked again what an earlier logon was asked and nobody answered yet
+	// (a token card's position stays asked until answered right): a restarted logon hoping for
+	// another question, which the logon flow records in the audit log.
+	Repeated bool `json:"repeated,omitempty"`
 }
 
 // Challenger is a kind with a step after username and password.
@@ -75,9 +80,18 @@ type Challenger interface {
 	// Verify checks the citizen's answer to ch. key must be the key as currently stored (the
 	// logon flow loads it for every answer): a kind may judge the challenge by its state. It
 	// returns nil on success, ErrWrongCode when the answer is wrong, or another
-	// LocalizedError (expired, too many tries) that ends the challenge. Surrounding spaces in
-	// the answer are ignored.
+	// LocalizedError (expired, too many tries) that ends the challenge. Spaces and dashes in
+	// the answer are ignored (NormalizeCode).
 	Verify(ctx context.Context, st Store, acct store.Account, key store.Key, ch Challenge, answer string) error
+}
+
+// CodeAsker is a Challenger whose answer is a code of CodeLength digits (every kind so far; a
+// WebAuthn kind would not be one). The logon flow checks the answer's shape with NormalizeCode
+// before it reserves an attempt: a format error is not a guess and counts against nothing.
+type CodeAsker interface {
+	Challenger
+	// CodeLength is the number of digits of the code.
+	CodeLength() int
 }
 
 // Resender is a Challenger whose citizen may ask for a new code.
@@ -97,10 +111,46 @@ var (
 	ErrCodeTries = i18n.NewError("login.error.code_tries")
 	// ErrResendLimit: too many codes requested recently.
 	ErrResendLimit = i18n.NewError("login.error.resend_limit")
+	// ErrCodeUsed: the answer is a right code that was accepted before (a TOTP step is accepted
+	// once). Knowing it is no guess, so it counts as no failure; the citizen waits for the next
+	// code and answers the same challenge again.
+	ErrCodeUsed = i18n.NewError("login.error.code_used")
+	// ErrCodeEmpty: no code was entered (a format error, not an attempt).
+	ErrCodeEmpty = i18n.NewError("login.error.code_empty")
+	// ErrCodeFormat matches the error NormalizeCode returns for letters or a wrong length (a
+	// format error, not an attempt: nothing is counted for it, SPEC §8); that error carries the
+	// code's length as argument {0}.
+	ErrCodeFormat = i18n.NewError("login.error.code_format")
 )
 
+// NormalizeCode is the one reading of a typed code — on the logon's code step, in the
+// activation wizard (registration codes, the app's first code) and for the code of a new
+// e-mail address. It drops the spaces and dashes that apps, e-mails and cards put inside codes
+// ("123 456", "123-456") or that come along when a code is pasted (non-breaking and other
+// Unicode spaces, en dashes, the minus sign, invisible format characters), and surrounding
+// white space, and checks that length ASCII digits are left. It returns the code, or
+// ErrCodeEmpty for an empty answer, or an error matching ErrCodeFormat (with length as argument)
+// for anything else: letters, other characters, a wrong length. Either is a format error
+// (IsFormatError): the caller counts no attempt for it.
+func NormalizeCode(answer string, length int) (string, error) {
+	code := strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || r == '\u2212' || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, answer)
+	switch {
+	case code == "":
+		return "", ErrCodeEmpty
+	case !IsCode(code, length):
+		return "", i18n.NewError(ErrCodeFormat.Key, length)
+	}
+	return code, nil
+}
+
 // IsCode reports whether s is exactly length ASCII digits: the shape of every code a kind asks
-// for (card codes, e-mailed codes, TOTP codes). Anything else is simply a wrong answer.
+// for (card codes, e-mailed codes, TOTP codes). A kind treats anything else as a wrong answer;
+// the logon flow never hands it one (NormalizeCode).
 func IsCode(s string, length int) bool {
 	if len(s) != length {
 		return false
@@ -113,27 +163,13 @@ func IsCode(s string, length int) bool {
 	return true
 }
 
-// ErrCodeFormat says an answer cannot be a code at all (empty, letters, a wrong length). It is
-// not an attempt: nothing is counted for it (SPEC §8).
-var ErrCodeFormat = i18n.NewError("login.error.code_format")
-
-// NormalizeCode returns answer without its whitespace (spaces, tabs, line breaks, no-break
-// spaces — people copy "123 456") when what is left is a code of length digits (IsCode), and
-// ErrCodeFormat otherwise. It is the one normalisation of a typed code: the activation wizard
-// and the e-mail change use it before anything is counted, and the logon flow can too.
-func NormalizeCode(answer string, length int) (string, error) {
-	code := strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\n', '\r', '\u00a0':
-			return -1
-		}
-		return r
-	}, answer)
-	if !IsCode(code, length) {
-		return "", ErrCodeFormat
-	}
-	return code, nil
+// IsRetryable reports whether err lets the citizen answer the same challenge again.
+func IsRetryable(err error) bool {
+	return errors.Is(err, ErrWrongCode) || errors.Is(err, ErrCodeUsed) || IsFormatError(err)
 }
 
-// IsRetryable reports whether err lets the citizen answer the same challenge again.
-func IsRetryable(err error) bool { return errors.Is(err, ErrWrongCode) }
+// IsFormatError reports whether err is about the shape of the answer (NormalizeCode): no
+// attempt was made.
+func IsFormatError(err error) bool {
+	return errors.Is(err, ErrCodeEmpty) || errors.Is(err, ErrCodeFormat)
+}

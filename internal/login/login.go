@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -71,7 +72,26 @@ type Choice struct {
 type Client struct {
 	IP        string
 	UserAgent string
+	// Device is the browser's device cookie when it has a valid one (the web layer checked its
+	// signature), nil otherwise.
+	Device *Device
 }
+
+// Device is a browser that logged a citizen on before, as its signed device cookie says (OWASP's
+// "device cookies"). A password attempt for that citizen from that browser counts against the
+// device's own failure budget instead of the username's, so an attacker who knows the username
+// cannot lock the citizen out of their own browser; when the device's budget is spent (it is
+// throttled), its attempts count like any other browser's until its throttle ends.
+type Device struct {
+	// Username is the username the device logged on with, folded (FoldUsername).
+	Username string
+	// ID is the cookie's random identifier; the device's failures are counted under it.
+	ID string
+}
+
+// FoldUsername returns username as the logon compares and counts it: case-folded. A device
+// cookie is bound to this form of the username.
+func FoldUsername(username string) string { return strings.ToLower(username) }
 
 // Result is a completed logon.
 type Result struct {
@@ -180,6 +200,7 @@ type Store interface {
 	ListKeys(ctx context.Context, accountID int64) ([]store.Key, error)
 	TouchKey(ctx context.Context, id int64, at time.Time) error
 	TransitionKey(ctx context.Context, id int64, from, to store.KeyStatus, cause string, at time.Time) (bool, error)
+	TakeEndedRefusals(ctx context.Context, now time.Time, limit int) ([]store.Attempt, error)
 	audit.Appender
 }
 
@@ -287,7 +308,8 @@ func (s *Service) Choose(tx *Transaction, kind string) error {
 	}
 	for _, c := range s.Choices(tx) {
 		if c.Kind == kind {
-			tx.Kind, tx.Step = kind, StepPassword
+			// Nothing of an earlier attempt with another key (one that was locked) carries over.
+			tx.Kind, tx.Step, tx.AccountID, tx.KeyID, tx.Challenge = kind, StepPassword, 0, 0, nil
 			return nil
 		}
 	}
@@ -319,8 +341,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	tx.KnownAccountID = 0 // set again only when this password is right
 	ipScope := attempts.IPScope("logon", c.IP)
-	pwScope := s.passwordScope(username)
-	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
+	release, scope, err := s.reservePassword(ctx, tx, username, ipScope, c)
 	if err != nil {
 		return err
 	}
@@ -335,7 +356,9 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return ErrBadCredentials
 	}
 	acct := pw.acct
-	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, pwScope)); err != nil {
+	// Only the scope this attempt counted against is reset: a logon from the citizen's own
+	// browser leaves the failures an attacker collected on the username where they are.
+	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); err != nil {
 		return fmt.Errorf("submit password: %w", err)
 	}
 	if tx.BoundAccountID != 0 && acct.ID != tx.BoundAccountID {
@@ -364,7 +387,8 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	key, err := s.activeKey(ctx, acct.ID, tx.Kind, c)
 	if err != nil {
-		tx.Step = StepChoose
+		// A locked key stays named in tx, so a code sent anyway is told it is locked.
+		tx.Step, tx.KeyID = StepChoose, key.ID
 		return err
 	}
 	challenge, err := ch.Begin(ctx, s.st, acct, key)
@@ -383,14 +407,41 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		}
 		return fmt.Errorf("begin %s challenge: %w", tx.Kind, err)
 	}
+	if challenge.Repeated {
+		// Someone (the citizen, or whoever holds the password and hopes for a question they
+		// can answer) restarted the logon without answering the question asked before.
+		s.record(ctx, store.AuditEvent{Type: audit.ChallengeRepeated, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID,
+			IP: c.IP, Detail: map[string]string{"asked": strings.Join(challenge.Args, " ")}})
+	}
 	tx.KeyID, tx.Challenge, tx.Step, tx.ResendAt = key.ID, &challenge, StepCode, time.Time{}
 	return nil
 }
 
-// passwordScope names the throttle counter of a typed username: a keyed hash of it, case-folded,
-// so the stored scope cannot be reversed by hashing guesses without the key.
+// passwordScope names the throttle counter of a typed username: a keyed hash of it, case-folded
+// (FoldUsername), so the stored scope cannot be reversed by hashing guesses without the key.
 func (s *Service) passwordScope(username string) attempts.Scope {
-	return attempts.PasswordScope(hex.EncodeToString(s.scopeHash.Sum("login.password-scope", strings.ToLower(username))))
+	return attempts.PasswordScope(hex.EncodeToString(s.scopeHash.Sum("login.password-scope", FoldUsername(username))))
+}
+
+// reservePassword reserves a password attempt for the client's address and for the scope it
+// counts against, which it returns: the device's own when the client's device cookie was issued
+// for this username and the device's budget is not spent, the username's otherwise.
+func (s *Service) reservePassword(ctx context.Context, tx *Transaction, username string, ipScope attempts.Scope, c Client) (func(), attempts.Scope, error) {
+	if d := c.Device; d != nil && d.ID != "" && username != "" && d.Username == FoldUsername(username) {
+		devScope := attempts.DeviceScope(d.ID)
+		release, counts, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, devScope})
+		if err == nil {
+			return release, devScope, nil
+		}
+		if !errors.Is(err, attempts.ErrThrottled) || len(counts) < 2 {
+			return nil, "", err // a database error, or the address is throttled
+		}
+		// The device's own budget is spent: until its throttle ends, it is a browser like any
+		// other.
+	}
+	pwScope := s.passwordScope(username)
+	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
+	return release, pwScope, err
 }
 
 // rehash stores the password hashed with the current parameters. It is housekeeping: a failure
@@ -435,9 +486,11 @@ type reservation struct {
 }
 
 // reserve reserves an attempt in every scope, in order. When one is throttled it takes back the
-// reservations already made, records the throttled logon and returns the throttle error. The
+// reservations already made and returns the throttle error; the audit log gets the first refusal
+// of a throttle period, and the period's total once a reservation follows it. The
 // returned release takes back all of them: for a check that failed for a reason that is not
-// the citizen's (a database error). The counters after the reservations come back in order.
+// the citizen's (a database error). The counters after the reservations come back in order —
+// on a refusal up to and including the refused scope's.
 func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID int64, c Client, rs ...reservation) (func(), []store.Attempt, error) {
 	var done []reservation
 	var counts []store.Attempt
@@ -450,24 +503,62 @@ func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID
 		a, err := r.limiter.Reserve(ctx, r.scope)
 		if err != nil {
 			release()
-			if errors.Is(err, attempts.ErrThrottled) {
-				s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID,
-					Reason: audit.ReasonThrottled, IP: c.IP})
+			if errors.Is(err, attempts.ErrThrottled) && a.Refused == 1 {
+				s.recordThrottle(ctx, store.AuditEvent{AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID, IP: c.IP},
+					a, audit.ReasonThrottleStarted)
 			}
-			return nil, nil, err
+			return nil, append(counts, a), err
+		}
+		if a.Refused > 0 {
+			// The refusals of the throttle period before this reservation, taken from the
+			// counter by it: the period's summary. The request at hand has nothing to do with
+			// them, so the event names only the scope.
+			s.recordThrottle(ctx, store.AuditEvent{}, a, audit.ReasonThrottleEnded)
 		}
 		done, counts = append(done, r), append(counts, a)
 	}
 	return release, counts, nil
 }
 
-// activeKey finds the account's active key of kind, or the error the citizen sees.
+// recordThrottle records the logon.throttled event of a's throttle period, e carrying the
+// request's account, key and address when there is one.
+func (s *Service) recordThrottle(ctx context.Context, e store.AuditEvent, a store.Attempt, reason string) {
+	e.Type, e.Reason, e.Actor = audit.LogonThrottled, reason, audit.ActorSystem
+	e.Detail = map[string]string{"scope": a.Scope, "refused": strconv.Itoa(a.Refused), "until": a.ThrottledUntil.UTC().Format(time.RFC3339)}
+	s.record(ctx, e)
+}
+
+// endedThrottlesBatch is how many ended throttle periods ReportEndedThrottles takes at once.
+const endedThrottlesBatch = 500
+
+// ReportEndedThrottles writes the summary event of every throttle period that is over and whose
+// refusals no reservation has reported yet (the scope saw no request since). The serve sweeper
+// calls it, so a period's total reaches the audit log even when nobody comes back.
+func (s *Service) ReportEndedThrottles(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		as, err := s.st.TakeEndedRefusals(ctx, s.now(), endedThrottlesBatch)
+		if err != nil {
+			return n, fmt.Errorf("report ended throttles: %w", err)
+		}
+		for _, a := range as {
+			s.recordThrottle(ctx, store.AuditEvent{}, a, audit.ReasonThrottleEnded)
+		}
+		n += len(as)
+		if len(as) < endedThrottlesBatch {
+			return n, nil
+		}
+	}
+}
+
+// activeKey finds the account's active key of kind, or the error the citizen sees — with the
+// locked key when that is why.
 func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c Client) (store.Key, error) {
 	ks, err := s.st.ListKeys(ctx, accountID)
 	if err != nil {
 		return store.Key{}, fmt.Errorf("list keys: %w", err)
 	}
-	locked := false
+	var locked store.Key
 	for _, k := range ks {
 		if k.Kind != kind {
 			continue
@@ -476,15 +567,15 @@ func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c
 		case store.KeyActive:
 			return k, nil
 		case store.KeyLocked:
-			locked = true
+			locked = k
 		}
 	}
 	reason, err := audit.ReasonKeyMissing, error(NoKeyError(kind))
-	if locked {
+	if locked.ID != 0 {
 		reason, err = audit.ReasonKeyLocked, KeyLockedError(kind)
 	}
-	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, Reason: reason, IP: c.IP})
-	return store.Key{}, err
+	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, KeyID: locked.ID, Reason: reason, IP: c.IP})
+	return locked, err
 }
 
 // SubmitCode checks the answer to the key's challenge.
@@ -496,9 +587,23 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	if tx.Waiting() {
 		return ErrNoCode
 	}
+	if ca, ok := kind.(keys.CodeAsker); ok {
+		// The answer's shape is checked before anything is reserved: an empty answer, letters
+		// or a wrong length are typing slips, not guesses, and count against no throttle.
+		code, err := keys.NormalizeCode(answer, ca.CodeLength())
+		if err != nil {
+			return err
+		}
+		answer = code
+	}
 	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
 	release, counts, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
 	if err != nil {
+		if len(counts) == 2 && counts[1].Failures >= s.cfg.LockAfter {
+			// The key's counter reached the lockout (the request that reached it may still be
+			// on its way to locking the key): this answer, too, is told the key is locked.
+			return s.lockKey(ctx, tx, acct.ID, key.ID, counts[1].Failures, c)
+		}
 		return err
 	}
 	verr := kind.Verify(ctx, s.st, acct, key, *tx.Challenge, answer)
@@ -520,25 +625,34 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	}
 	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID,
 		Reason: failureReason(verr), IP: c.IP})
-	if errors.Is(verr, keys.ErrCodeExpired) {
-		// Nothing was compared (an expired or superseded code): not a guess, not counted.
+	if errors.Is(verr, keys.ErrCodeExpired) || errors.Is(verr, keys.ErrCodeUsed) {
+		// Nothing was compared (an expired or superseded code), or the answer was a right code
+		// used before (a replayed TOTP step, which only someone who has the code can send):
+		// not a guess, not counted.
 		release()
 		return verr
 	}
 	// The reservation already counted this failure.
 	if a := counts[1]; a.Failures >= s.cfg.LockAfter {
-		locked, err := s.st.TransitionKey(ctx, key.ID, store.KeyActive, store.KeyLocked, "lockout", s.now())
-		if err != nil {
-			return fmt.Errorf("lock key: %w", err)
-		}
-		if locked {
-			s.record(ctx, store.AuditEvent{Type: audit.KeyLocked, AccountID: acct.ID, KeyKind: tx.Kind, KeyID: key.ID, Actor: "system",
-				Reason: "lockout", IP: c.IP, Detail: map[string]string{"failures": fmt.Sprint(a.Failures)}})
-		}
-		tx.Step = StepChoose
-		return KeyLockedError(tx.Kind)
+		return s.lockKey(ctx, tx, acct.ID, key.ID, a.Failures, c)
 	}
 	return verr
+}
+
+// lockKey locks the key of tx after failures consecutive wrong codes (once: a lockout never
+// overwrites another state), ends the code step and returns the key-locked message. tx keeps the
+// key, so every later answer to it is told the same (codeStep).
+func (s *Service) lockKey(ctx context.Context, tx *Transaction, accountID, keyID int64, failures int, c Client) error {
+	locked, err := s.st.TransitionKey(ctx, keyID, store.KeyActive, store.KeyLocked, "lockout", s.now())
+	if err != nil {
+		return fmt.Errorf("lock key: %w", err)
+	}
+	if locked {
+		s.record(ctx, store.AuditEvent{Type: audit.KeyLocked, AccountID: accountID, KeyKind: tx.Kind, KeyID: keyID, Actor: "system",
+			Reason: "lockout", IP: c.IP, Detail: map[string]string{"failures": fmt.Sprint(failures)}})
+	}
+	tx.Step = StepChoose
+	return KeyLockedError(tx.Kind)
 }
 
 func failureReason(err error) string {
@@ -547,6 +661,8 @@ func failureReason(err error) string {
 		return audit.ReasonCodeExpired
 	case errors.Is(err, keys.ErrCodeTries):
 		return audit.ReasonCodeTries
+	case errors.Is(err, keys.ErrCodeUsed):
+		return audit.ReasonCodeUsed
 	}
 	return audit.ReasonWrongCode
 }
@@ -562,7 +678,7 @@ func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	if !ok {
 		return ErrCannotResend
 	}
-	if _, err := s.ipLimiter.Reserve(ctx, attempts.IPScope("code-request", c.IP)); err != nil {
+	if _, _, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, attempts.IPScope("code-request", c.IP)}); err != nil {
 		return err
 	}
 	ch, err := r.Resend(ctx, s.st, acct, key)
@@ -587,6 +703,11 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 		return nil, store.Key{}, store.Account{}, ErrExpired
 	}
 	if tx.Step != StepCode || (tx.Challenge == nil && tx.ResendAt.IsZero()) {
+		if s.keyLocked(ctx, tx) {
+			// The code step ended because the key locked: an answer sent after that (a second
+			// tab, a resubmitted form) is told so, not that the step is unavailable.
+			return nil, store.Key{}, store.Account{}, KeyLockedError(tx.Kind)
+		}
 		return nil, store.Key{}, store.Account{}, ErrOutOfOrder
 	}
 	k, ok := s.kinds.Get(tx.Kind)
@@ -614,6 +735,16 @@ func (s *Service) codeStep(ctx context.Context, tx *Transaction, c Client) (keys
 		return nil, store.Key{}, store.Account{}, NoKeyError(tx.Kind)
 	}
 	return ch, key, acct, nil
+}
+
+// keyLocked reports whether tx, back at the chooser, left the code step because its key is
+// locked (tx still names the key and its account until another kind is chosen).
+func (s *Service) keyLocked(ctx context.Context, tx *Transaction) bool {
+	if tx.Step != StepChoose || tx.KeyID == 0 || tx.AccountID == 0 {
+		return false
+	}
+	k, err := s.st.GetKey(ctx, tx.KeyID)
+	return err == nil && k.AccountID == tx.AccountID && k.Kind == tx.Kind && k.Status == store.KeyLocked
 }
 
 // done marks tx done. Nothing is recorded yet: the logon takes effect, and is audited, when

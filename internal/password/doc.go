@@ -10,8 +10,12 @@
 // bounded under load, a Hasher runs at most maxConcurrent hashes at once (GOMAXPROCS by
 // default); further callers wait their turn, or give up when their context ends.
 //
-// Logon must not reveal whether a username exists. When the username is unknown, the caller
-// runs Equalize, which costs one hash like Verify does, so both answers take the same time.
+// Logon must not reveal whether a username exists, whatever mix of parameters the stored hashes
+// were made with. A Hasher works in cost classes (an algorithm with its parameters) and makes
+// every failure cost what the dearest class in use costs: when the username is unknown the
+// caller runs Equalize, one hash of the dearest class; a wrong password of a cheaper class waits
+// in Verify until it took as long. The classes in use are the configured one and the store's
+// (WithStoredClasses); equalize.go explains the choices.
 //
 // ValidateNew is the policy for a password a citizen chooses: at least MinLength characters,
 // at most MaxBytes bytes, valid UTF-8. Its errors are i18n.LocalizedError values the web layer

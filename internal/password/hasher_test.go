@@ -414,3 +414,91 @@ func BenchmarkVerifyParallel(b *testing.B) {
 		}
 	})
 }
+
+// fakeCost makes h's hashes cost exactly p.Time milliseconds on a fake clock (and skips the
+// real argon2id work beyond a token amount), and its padding waits advance the clock by the
+// wait plus late; it returns the parameters hashed with and the waits, in order.
+func fakeCost(h *Hasher, late time.Duration) (used *[]uint32, waits *[]time.Duration) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	used, waits = new([]uint32), new([]time.Duration)
+	h.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	h.derive = func(password, salt []byte, p Params) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		*used = append(*used, p.Time)
+		now = now.Add(time.Duration(p.Time) * time.Millisecond)
+		return argon2Key(password, salt, Params{Memory: 8, Time: 1, Threads: 1, KeyLen: p.KeyLen})
+	}
+	h.sleep = func(_ context.Context, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		*waits = append(*waits, d)
+		now = now.Add(d + late)
+	}
+	return used, waits
+}
+
+// TestEqualizeUsesTheDearestStoredClass: an unknown username costs a hash of the dearest class
+// among the configured parameters and the stored hashes' — measured, not guessed — and classes
+// this package cannot verify, or a store that does not answer, change nothing.
+func TestEqualizeUsesTheDearestStoredClass(t *testing.T) {
+	t.Parallel()
+	stored := []string{"$2b$12", "$argon2id$v=19$m=64,t=3,p=1", "$argon2id$v=19$m=64,t=2,p=1", "garbage"}
+	var storeErr error
+	h := New(cheap, 1, rand.Reader, WithStoredClasses(func(context.Context) ([]string, error) { return stored, storeErr }))
+	used, _ := fakeCost(h, 0)
+	ctx := context.Background()
+	h.Equalize(ctx, "x") // measures the three argon2id classes, then hashes the dearest
+	if want := "[1 3 2 3]"; fmt.Sprint(*used) != want {
+		t.Errorf("first Equalize hashed with t = %v, want %s (three measured, then the dearest)", *used, want)
+	}
+	*used = nil
+	h.Equalize(ctx, "x")
+	if fmt.Sprint(*used) != "[3]" {
+		t.Errorf("second Equalize hashed with t = %v, want [3]", *used)
+	}
+	*used = nil
+	storeErr = errors.New("database is down")
+	h.Equalize(ctx, "x")
+	if fmt.Sprint(*used) != "[1]" {
+		t.Errorf("Equalize without the store's classes hashed with t = %v, want the configured [1]", *used)
+	}
+}
+
+// TestWrongPasswordOfACheapClassIsPadded: a wrong password whose hash is of a cheaper class
+// than the dearest in use waits until it took as long as a hash of the dearest class, starting
+// its waits early by how late they end; a right password, and a wrong one of the dearest class,
+// do not wait.
+func TestWrongPasswordOfACheapClassIsPadded(t *testing.T) {
+	t.Parallel()
+	h := New(cheap, 1, rand.Reader, WithStoredClasses(func(context.Context) ([]string, error) {
+		return []string{"$argon2id$v=19$m=64,t=40,p=1"}, nil
+	}))
+	_, waits := fakeCost(h, 2*time.Millisecond)
+	ctx := context.Background()
+	cheapHash, err := h.Hash(ctx, "right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dear := cheap
+	dear.Time = 40
+	dearHash, err := New(dear, 1, rand.Reader).Hash(ctx, "right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(encoded, plain string) {
+		t.Helper()
+		if _, _, err := h.Verify(ctx, encoded, plain); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify(cheapHash, "wrong") // measures the dear class (40 ms), waits 40 - 1
+	verify(cheapHash, "wrong") // waits 40 - 1 - 2, the last wait having ended 2 ms late
+	verify(cheapHash, "right")
+	verify(dearHash, "wrong")
+	verify(dearHash, "right")
+	if want := "[39ms 37ms]"; fmt.Sprint(*waits) != want {
+		t.Errorf("waits %v, want %s", *waits, want)
+	}
+}

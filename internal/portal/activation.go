@@ -246,7 +246,7 @@ func (s *Service) View(w *Wizard, acct store.Account) (keys.EnrolmentView, error
 var errTokenSpent = errors.New("enrolment token spent")
 
 // Activate is step 3's Next: it checks the registration code and creates the key. The answer
-// is normalised first (a malformed one is keys.ErrCodeFormat and counts nothing), then counted
+// is normalised first (a malformed one is a format error, keys.IsFormatError, and counts nothing), then counted
 // in the attempts store, then compared by the kind. A right answer creates the key — with the
 // replaced key deactivated, both e-mails and the audit events — in the transaction that uses
 // the activation's single-use token, so parallel or repeated submissions create one key; the

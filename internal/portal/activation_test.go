@@ -215,8 +215,8 @@ func TestWrongRegistrationCodes(t *testing.T) {
 		scope := string(attempts.EnrolmentScope(f.acct.ID))
 		// Format errors are no attempts.
 		for _, bad := range []string{"", "12a456", "12345", "1234567", "abcdef"} {
-			if err := f.svc.Activate(f.ctx(), w, f.acct, auth, bad, f.c); !errors.Is(err, keys.ErrCodeFormat) {
-				t.Errorf("answer %q: %v, want %v", bad, err, keys.ErrCodeFormat)
+			if err := f.svc.Activate(f.ctx(), w, f.acct, auth, bad, f.c); !keys.IsFormatError(err) {
+				t.Errorf("answer %q: %v, want a format error", bad, err)
 			}
 		}
 		if n := f.attempt(scope); n != 0 {

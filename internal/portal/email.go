@@ -106,7 +106,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, acct store.Account, au
 // ConfirmEmailChange checks the code of ch and, when right, makes the new address the
 // citizen's, records it and tells the old address (naming the new one only masked), in one
 // transaction. Wrong codes are counted before they are compared; a malformed code
-// (keys.ErrCodeFormat) is not an attempt.
+// (a format error, keys.IsFormatError) is not an attempt.
 func (s *Service) ConfirmEmailChange(ctx context.Context, acct store.Account, auth Auth, ch *EmailChange, code string, c Client) error {
 	if ch == nil || ch.accountID != acct.ID {
 		return ErrOutOfOrder

@@ -248,11 +248,15 @@ func (s *Service) reserve(ctx context.Context, rs ...reservation) (release func(
 	return release, counts, nil
 }
 
+// reasonThrottled names a code check refused by a throttle (audit.ReasonThrottled before the
+// logon aggregated its refusals).
+const reasonThrottled = "throttled"
+
 // failureReason names a code failure in the audit log.
 func failureReason(err error) string {
 	switch {
 	case errors.Is(err, attempts.ErrThrottled):
-		return audit.ReasonThrottled
+		return reasonThrottled
 	case errors.Is(err, keys.ErrCodeExpired):
 		return audit.ReasonCodeExpired
 	case errors.Is(err, keys.ErrCodeTries):

@@ -104,6 +104,12 @@ type Accounts interface {
 	GetAccountByUsername(ctx context.Context, username string) (Account, error)
 	ListAccounts(ctx context.Context, afterID int64, limit int) ([]Account, error)
 	UpdatePasswordHash(ctx context.Context, id int64, hash string, now time.Time) error
+	// PasswordHashParams returns the distinct parameter sets of the stored password hashes (each
+	// hash without its salt and digest, e.g. "$argon2id$v=19$m=19456,t=2,p=1"; accounts without
+	// a password have none), sorted. It stays cheap however many accounts there are: the logon
+	// asks for it on every failed password, to make that failure cost what the dearest set in
+	// use costs (no timing oracle for which usernames exist).
+	PasswordHashParams(ctx context.Context) ([]string, error)
 	UpdateProfile(ctx context.Context, id int64, name, email, language string, now time.Time) error
 	// LockAccount, inside Tx, makes concurrent transactions that also lock the account wait
 	// until this one ends, so a check-then-write on the account's codes or keys (a resend limit,
@@ -246,6 +252,10 @@ type Attempt struct {
 	Failures       int // consecutive failures
 	ThrottledUntil time.Time
 	UpdatedAt      time.Time
+	// Refused counts the requests refused while the scope was throttled that are not reported
+	// yet (SPEC §8: refused requests are aggregated, not one audit row each). See
+	// ReserveAttempt and TakeEndedRefusals for when it is reported and reset.
+	Refused int
 }
 
 // Attempts stores failed-attempt counters. Counters live in the database so that all nodes agree.
@@ -254,8 +264,12 @@ type Attempts interface {
 	// and a nil error.
 	GetAttempt(ctx context.Context, scope string) (Attempt, error)
 	// ReserveAttempt counts one attempt in scope before it is made — unless scope is throttled
-	// at now, in which case nothing changes and ok is false. throttle computes the new
-	// throttled-until instant from the new count. When window is positive, a count whose last
+	// at now, in which case only Refused grows by one and ok is false; the returned Refused is
+	// then the refusals of this throttle period so far, this one included (1: the first). When
+	// the reservation is granted, the returned Refused is the refusals still unreported from
+	// the throttle period before it, which the store resets to zero: the caller reports each
+	// throttle period's refusals once. throttle computes the new throttled-until instant from
+	// the new count. When window is positive, a count whose last
 	// change is at least window old (and not throttled) starts again from zero. Reservations of
 	// one scope are serialized on all nodes (the row is locked for the whole step), so a burst
 	// of parallel attempts gets exactly as many tries as the policy allows: counting after the
@@ -263,12 +277,18 @@ type Attempts interface {
 	ReserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (a Attempt, ok bool, err error)
 	// ReleaseAttempt takes one reserved attempt back (never below zero): an attempt that did not
 	// fail should not count against a per-address limit. When fewer than threshold remain the
-	// throttle is lifted; a counter back at zero is removed.
+	// throttle is lifted; a counter back at zero with no unreported refusals is removed.
 	ReleaseAttempt(ctx context.Context, scope string, threshold int) error
-	// ResetAttempts clears the counter after a success.
+	// ResetAttempts clears the counter after a success (its unreported refusals stay until
+	// they are reported).
 	ResetAttempts(ctx context.Context, scope string) error
+	// TakeEndedRefusals returns the counters with unreported refusals whose throttle is over
+	// at now (ThrottledUntil at or before now), with their Refused, and resets those to zero in
+	// the same step: a refusal count is taken once, here or by the next reservation, on every
+	// node. At most limit counters are returned (0: no limit), oldest throttle first.
+	TakeEndedRefusals(ctx context.Context, now time.Time, limit int) ([]Attempt, error)
 	// DeleteAttemptsBefore removes counters last changed before cutoff that are not throttled
-	// at cutoff, returning how many were removed.
+	// at cutoff and hold no unreported refusals, returning how many were removed.
 	DeleteAttemptsBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
 

@@ -10,13 +10,14 @@ const hostPrefix = "__Host-"
 // cookieNames are the names of the site's cookies: "__Host-"-prefixed when the site is on
 // https (Config.Secure), plain otherwise (a browser refuses the prefix over http).
 type cookieNames struct {
-	session, csrf, lang, flash string
+	session, csrf, lang, flash, device string
 }
 
 func newCookieNames(secure bool) cookieNames {
-	n := cookieNames{session: sessionCookie, csrf: csrfCookie, lang: langCookie, flash: flashCookie}
+	n := cookieNames{session: sessionCookie, csrf: csrfCookie, lang: langCookie, flash: flashCookie, device: deviceCookie}
 	if secure {
 		n.session, n.csrf, n.lang, n.flash = hostPrefix+n.session, hostPrefix+n.csrf, hostPrefix+n.lang, hostPrefix+n.flash
+		n.device = hostPrefix + n.device
 	}
 	return n
 }

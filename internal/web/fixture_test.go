@@ -94,7 +94,8 @@ func (f *fixture) newServer(db store.Store, svc *login.Service, reg *keys.Regist
 		f.t.Fatal(err)
 	}
 	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Portal: f.portal, Keys: reg, StartQuota: quota, Now: f.clock.Now, Rand: rand.Reader,
-		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		DeviceKey: testDeviceKey(f.t),
+		Log:       slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}

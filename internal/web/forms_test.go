@@ -91,8 +91,8 @@ func testFormErrors(t *testing.T, db *sqlstore.DB) {
 		b.choose("tokencard", "substantial", "/")
 		b.post("/login/password", url.Values{"username": {demoUser}, "password": {demoPassword}})
 		res = b.post("/login/code", url.Values{"code": {"12"}})
-		wantStatus(t, "wrong code", res, http.StatusOK)
-		wantFormError(t, f, lang+" code step", lang, res.body, "code", p.T("login.error.wrong_code"))
+		wantStatus(t, "malformed code", res, http.StatusOK)
+		wantFormError(t, f, lang+" code step", lang, res.body, "code", p.T("login.error.code_format", 6))
 		if !strings.Contains(res.body, `aria-describedby="code-prompt code-error"`) {
 			t.Errorf("%s: the code field lost its prompt as description", lang)
 		}

@@ -9,10 +9,11 @@ import (
 )
 
 // finish completes a done logon: the session gets a new id and the logon's account, level,
-// methods and time, the transaction is forgotten, the logon is recorded, and the citizen goes
-// where the logon was started for. Only one request completes a transaction: one that finds
-// the pre-logon session already rotated goes to the chooser, which says so (or, when this
-// browser holds the completed logon, sends it on to where the logon was for).
+// methods and time, the transaction is forgotten, the logon is recorded, the browser gets a
+// device cookie, and the citizen goes where the logon was started for. Only one request
+// completes a transaction: one that finds the pre-logon session already rotated goes to the
+// chooser, which says so (or, when this browser holds the completed logon, sends it on to
+// where the logon was for).
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transaction) error {
 	st := stateOf(r)
 	res, ok := s.deps.Login.Result(tx)
@@ -42,6 +43,21 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transa
 	if err != nil {
 		return err
 	}
+	s.rememberDevice(w, r, res.AccountID)
 	http.Redirect(w, r, safeReturn(tx.Return), http.StatusSeeOther)
 	return nil
+}
+
+// rememberDevice gives the browser of a completed logon — the request that completed it, not
+// one that lost the race — a new device cookie for the citizen's username, so that its later
+// password attempts keep their own failure budget. The logon has taken effect by then: a
+// failure only costs the cookie, and is logged.
+func (s *Server) rememberDevice(w http.ResponseWriter, r *http.Request, accountID int64) {
+	acct, err := s.deps.Store.GetAccount(r.Context(), accountID)
+	if err == nil {
+		err = s.devices.issue(w, acct.Username)
+	}
+	if err != nil {
+		s.log.Warn("remember device", "account_id", accountID, "err", err)
+	}
 }

@@ -81,7 +81,8 @@ func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *logi
 	return s.render(w, r, http.StatusOK, "login_password", p)
 }
 
-// client describes the requester to the logon service.
+// client describes the requester to the logon service, with the device its valid device
+// cookie names.
 func (s *Server) client(r *http.Request) login.Client {
-	return login.Client{IP: s.clientIP(r), UserAgent: r.UserAgent()}
+	return login.Client{IP: s.clientIP(r), UserAgent: r.UserAgent(), Device: s.devices.device(r)}
 }

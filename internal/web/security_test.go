@@ -464,6 +464,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sqltest.SQLite(t))
 	deps := f.srv.deps
+	// without returns the fixture's dependencies with one of them taken away: only that one is
+	// what New refuses.
+	without := func(drop func(*Deps)) Deps {
+		d := deps
+		drop(&d)
+		return d
+	}
 	for name, tt := range map[string]struct {
 		cfg  Config
 		deps Deps
@@ -471,9 +478,11 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"bad language":         {Config{DefaultLanguage: "es"}, deps},
 		"bad base URL":         {Config{BaseURL: "sleutelbos.test"}, deps},
 		"negative size":        {Config{MaxBodyBytes: -1}, deps},
-		"no store":             {Config{}, Deps{Bundle: deps.Bundle, Login: deps.Login, Keys: deps.Keys, Now: deps.Now, Rand: deps.Rand, Log: deps.Log}},
+		"no store":             {Config{}, without(func(d *Deps) { d.Store = nil })},
 		"mailbox without one":  {Config{DevMailbox: true}, deps},
 		"negative idle period": {Config{SessionIdle: -1}, deps},
+		"no device key":        {Config{}, without(func(d *Deps) { d.DeviceKey = nil })},
+		"no logon quota":       {Config{}, without(func(d *Deps) { d.StartQuota = nil })},
 	} {
 		if _, err := New(tt.cfg, tt.deps); err == nil {
 			t.Errorf("%s: New succeeded", name)

@@ -15,6 +15,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -98,7 +99,10 @@ type Deps struct {
 	// (the composition root derives it from the hash key); empty means a random key of this
 	// process, which only suits a single node.
 	CSRFKey []byte
-	Log     *slog.Logger
+	// DeviceKey signs the device cookies of browsers that logged a citizen on (the hash key's
+	// keyed hash; the cookies use a domain of their own).
+	DeviceKey *secrets.Hasher
+	Log       *slog.Logger
 	// Mailbox is the development mailbox, mounted only when Config.DevMailbox is set.
 	Mailbox http.Handler
 	// OIDC is the OpenID provider; nil leaves its endpoints unmounted.
@@ -120,6 +124,7 @@ type Server struct {
 	cookies  cookieNames
 	csrfKey  []byte
 	sessions *sessionManager
+	devices  *deviceCookies
 	origins  *http.CrossOriginProtection
 	handler  http.Handler
 	// patterns are the application routes as registered (tests check each one's guard).
@@ -157,6 +162,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		secure:   cfg.Secure,
 		cookie:   s.cookies.session,
 	}
+	s.devices = &deviceCookies{key: deps.DeviceKey, now: deps.Now, rand: deps.Rand, name: s.cookies.device, secure: cfg.Secure}
 	s.origins = http.NewCrossOriginProtection()
 	if cfg.BaseURL != "" {
 		u, _ := url.Parse(cfg.BaseURL) // checked in withDefaults
@@ -234,6 +240,9 @@ func checkDeps(cfg Config, d Deps) error {
 	}
 	if d.Rand == nil {
 		missing = append(missing, "Rand")
+	}
+	if d.DeviceKey == nil {
+		missing = append(missing, "DeviceKey")
 	}
 	if d.Log == nil {
 		missing = append(missing, "Log")

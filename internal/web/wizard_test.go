@@ -62,9 +62,11 @@ func TestWizardEmailKey(t *testing.T) {
 		}
 		code := f.mailedCode("registration_code", c.email)
 		scope := string(attempts.EnrolmentScope(c.acct.ID))
-		for _, bad := range []string{"", "12ab56", "12345"} {
+		// The same messages as the logon's code step (keys.NormalizeCode).
+		for bad, msg := range map[string]string{"": "Enter the security code.", "12ab56": "The security code must be 6 digits.",
+			"12345": "The security code must be 6 digits."} {
 			res := b.wizardPost(hidden, "next", url.Values{"code": {bad}})
-			wantFormError(t, f, "code "+bad, "en", res.body, "code", "Enter the 6 digits of the code.")
+			wantFormError(t, f, "code "+bad, "en", res.body, "code", msg)
 		}
 		if a, _ := db.GetAttempt(t.Context(), scope); a.Failures != 0 {
 			t.Errorf("format errors counted %d attempts", a.Failures)

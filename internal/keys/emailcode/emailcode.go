@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -110,6 +109,7 @@ var (
 	_ keys.Kind              = (*Kind)(nil)
 	_ keys.Challenger        = (*Kind)(nil)
 	_ keys.Resender          = (*Kind)(nil)
+	_ keys.CodeAsker         = (*Kind)(nil)
 	_ keys.Enroller          = (*Kind)(nil)
 	_ keys.EnrolmentResender = (*Kind)(nil)
 )
@@ -146,6 +146,9 @@ func (*Kind) Level() keys.Level { return keys.LevelSubstantial }
 // AMR returns ["pwd", "otp", "mfa"] (RFC 8176 has no e-mail value; the code is a one-time
 // password).
 func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
+
+// CodeLength returns CodeLength.
+func (*Kind) CodeLength() int { return CodeLength }
 
 // minutes is the validity in whole minutes, rounded up, as shown to the citizen.
 func (k *Kind) minutes() int {
@@ -236,7 +239,8 @@ func (k *Kind) ViewEnrolment(acct store.Account, e keys.Enrolment) (keys.Enrolme
 	return keys.EnrolmentView{Address: st.To, CodeMinutes: k.minutes()}, nil
 }
 
-// NormalizeAnswer returns the 6 digits of answer (spaces ignored) or keys.ErrCodeFormat.
+// NormalizeAnswer returns the 6 digits of answer (keys.NormalizeCode: spaces and dashes
+// ignored) or a format error (keys.ErrCodeEmpty, keys.ErrCodeFormat).
 func (k *Kind) NormalizeAnswer(answer string) (string, error) {
 	return keys.NormalizeCode(answer, CodeLength)
 }
@@ -333,9 +337,9 @@ func (k *Kind) Issue(ctx context.Context, st keys.Store, acct store.Account, pur
 
 // Check verifies answer against the code codeID of purpose. It returns nil once, for the right
 // answer to the newest code of that purpose while it is valid; ErrWrongCode for a wrong answer
-// (surrounding spaces are ignored; anything but 6 digits is wrong without costing a try);
-// ErrCodeTries when this wrong answer used up the tries or they were used up before;
-// ErrCodeExpired when the code expired, was used, or was superseded by a newer one.
+// (spaces and dashes are ignored, see keys.NormalizeCode; anything but 6 digits is wrong without
+// costing a try); ErrCodeTries when this wrong answer used up the tries or they were used up
+// before; ErrCodeExpired when the code expired, was used, or was superseded by a newer one.
 func (k *Kind) Check(ctx context.Context, st keys.CodeStore, acct store.Account, purpose store.CodePurpose, codeID int64, answer string) error {
 	now := k.now()
 	c, err := st.LatestCode(ctx, acct.ID, purpose)
@@ -351,9 +355,9 @@ func (k *Kind) Check(ctx context.Context, st keys.CodeStore, acct store.Account,
 	case c.Attempts >= k.cfg.TriesPerCode:
 		return keys.ErrCodeTries
 	}
-	code := strings.TrimSpace(answer)
-	if !keys.IsCode(code, CodeLength) {
-		return keys.ErrWrongCode
+	code, err := keys.NormalizeCode(answer, CodeLength)
+	if err != nil {
+		return keys.ErrWrongCode // not a code at all: simply wrong, nothing compared
 	}
 	// Count the try before comparing: parallel answers each get their own count from the
 	// atomic increment, so no more than TriesPerCode of them are ever compared.

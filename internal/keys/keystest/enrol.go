@@ -231,13 +231,15 @@ func RunEnroller(t *testing.T, h EnrolHarness) {
 		e, v := begin(t, f)
 		right := f.Answer(t, e, v)
 		for _, bad := range []string{"", "   ", right[:len(right)-1], right + "0", right[:len(right)-1] + "x", "abcdef", "１２３４５６"} {
-			if _, err := f.Kind.NormalizeAnswer(bad); !errors.Is(err, keys.ErrCodeFormat) {
-				t.Errorf("NormalizeAnswer(%s) = %v, want %v", strconv.Quote(bad), err, keys.ErrCodeFormat)
+			if _, err := f.Kind.NormalizeAnswer(bad); !keys.IsFormatError(err) {
+				t.Errorf("NormalizeAnswer(%s) = %v, want a format error (%v or %v)", strconv.Quote(bad), err, keys.ErrCodeEmpty, keys.ErrCodeFormat)
 			}
 		}
 		spaced := " " + right[:3] + " " + right[3:] + "\t"
-		if got, err := f.Kind.NormalizeAnswer(spaced); err != nil || got != right {
-			t.Errorf("NormalizeAnswer(%q) = %q, %v; want %q (spaces are ignored)", spaced, got, err, right)
+		for _, form := range []string{spaced, right[:3] + "-" + right[3:], right[:2] + "\u00a0" + right[2:4] + "\u2013" + right[4:]} {
+			if got, err := f.Kind.NormalizeAnswer(form); err != nil || got != right {
+				t.Errorf("NormalizeAnswer(%q) = %q, %v; want %q (spaces and dashes are ignored, as at the logon)", form, got, err, right)
+			}
 		}
 		if _, err := check(f, f.Account, e, spaced); err != nil {
 			t.Errorf("right answer with spaces: %v", err)

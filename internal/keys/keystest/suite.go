@@ -134,15 +134,35 @@ func RunChallenger(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("InnerSpacesAndDashesIgnored", func(t *testing.T) {
+		t.Parallel()
+		f := h.Setup(t)
+		// As apps, e-mails and cards show codes, and as they come when pasted: each form is the
+		// right answer. A single-use answer is accepted once, so each form gets a challenge (and
+		// for the clock-driven kinds an hour) of its own.
+		for _, form := range []func(string) string{
+			func(c string) string { return c[:3] + " " + c[3:] },
+			func(c string) string { return c[:3] + "-" + c[3:] },
+			func(c string) string { return c[:2] + "\u00a0" + c[2:4] + "\u2013" + c[4:] },
+			func(c string) string { return " " + c[:1] + " " + c[1:] + "\u200b" },
+		} {
+			f.Clock.Advance(time.Hour)
+			ch := begin(t, f)
+			answer := form(f.Answer(t, ch))
+			if err := verify(f, ch, answer); err != nil {
+				t.Errorf("Verify(%q) = %v, want nil", answer, err)
+			}
+		}
+	})
+
 	t.Run("MalformedAnswersAreWrong", func(t *testing.T) {
 		t.Parallel()
 		f := h.Setup(t)
 		ch := begin(t, f)
 		right := f.Answer(t, ch)
 		for _, bad := range []string{
-			right[:3] + " " + right[3:], // inner space
-			right[:len(right)-1],        // too short
-			right + "0",                 // too long
+			right[:len(right)-1], // too short
+			right + "0",          // too long
 			"0" + right,
 			"",
 			"   ",

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -33,6 +32,7 @@ type Kind struct {
 var (
 	_ keys.Kind       = (*Kind)(nil)
 	_ keys.Challenger = (*Kind)(nil)
+	_ keys.CodeAsker  = (*Kind)(nil)
 )
 
 // New returns the tokencard kind. h hashes card codes (the same key as at import); rand picks
@@ -56,6 +56,9 @@ func (*Kind) Level() keys.Level { return keys.LevelSubstantial }
 // AMR returns ["pwd", "otp", "mfa"] (RFC 8176): password plus a one-time code.
 func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
 
+// CodeLength returns CodeLength.
+func (*Kind) CodeLength() int { return CodeLength }
+
 // positionStore is what choosing a position takes, inside one transaction.
 type positionStore interface {
 	LockAccount(ctx context.Context, id int64) error
@@ -65,13 +68,46 @@ type positionStore interface {
 
 var _ positionStore = store.Store(nil)
 
-// Begin picks a uniformly random position other than the one asked last time, records it as
-// the key's counter and returns the challenge asking for that code.
+// asked is what the key's counter records: the position asked last, whether it was answered
+// right, and how many positions were drawn (so the counter only grows and AdvanceKeyCounter can
+// mark exactly this draw answered). The counter is draw<<6 | answered<<5 | position. The
+// counter of an earlier release (the bare position) reads as draw 0, its position still
+// pending: at worst one more logon is asked that position again.
+type asked struct {
+	draw     int64
+	answered bool
+	pos      int
+}
+
+func decodeAsked(counter int64) asked {
+	if counter < 0 {
+		return asked{}
+	}
+	return asked{draw: counter >> 6, answered: counter&(1<<5) != 0, pos: int(counter & 0x1f)}
+}
+
+func (a asked) counter() int64 {
+	c := a.draw<<6 | int64(a.pos)
+	if a.answered {
+		c |= 1 << 5
+	}
+	return c
+}
+
+// pending reports whether a position was asked and not yet answered right.
+func (a asked) pending() bool { return !a.answered && a.pos >= 1 && a.pos <= Positions }
+
+// Begin asks the position a previous logon asked and nobody answered right yet — to every new
+// logon, on every node, until it is answered right — and otherwise draws a uniformly random
+// position other than the one asked last. Restarting the logon therefore never shows another
+// position to someone who holds one stolen code: only a right answer moves the card on. The
+// challenge of a position asked again says so (Repeated), for the audit log.
 func (k *Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
 	var pos int
+	repeated := false
 	err := store.InTx(ctx, st, func(tx positionStore) error {
 		// Lock, then read the counter again: key may have been loaded before another logon
-		// asked a position, and two logons at once must not both read the same last position.
+		// asked a position, and two logons at once must not both draw from the same state.
 		if err := tx.LockAccount(ctx, acct.ID); err != nil {
 			return err
 		}
@@ -79,16 +115,21 @@ func (k *Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key
 		if err != nil {
 			return err
 		}
-		if pos, err = nextPosition(k.rand, cur.Counter); err != nil {
+		last := decodeAsked(cur.Counter)
+		if last.pending() {
+			pos, repeated = last.pos, true
+			return nil
+		}
+		if pos, err = nextPosition(k.rand, int64(last.pos)); err != nil {
 			return err
 		}
-		return tx.SetKeyCounter(ctx, key.ID, int64(pos))
+		return tx.SetKeyCounter(ctx, key.ID, asked{draw: last.draw + 1, pos: pos}.counter())
 	})
 	if err != nil {
 		return keys.Challenge{}, fmt.Errorf("tokencard begin: %w", err)
 	}
 	p := strconv.Itoa(pos)
-	return keys.Challenge{Prompt: "login.tokencard.prompt", Args: []string{p}, State: p}, nil
+	return keys.Challenge{Prompt: "login.tokencard.prompt", Args: []string{p}, State: p, Repeated: repeated}, nil
 }
 
 // nextPosition draws a position in 1..Positions uniformly among those different from last (a
@@ -109,28 +150,40 @@ func nextPosition(rand io.Reader, last int64) (int, error) {
 	return pos, nil
 }
 
-// Verify checks answer against the code at the position in ch. Surrounding spaces are ignored;
-// anything but exactly 6 ASCII digits is simply wrong. A paper code is not single use: the same
-// position may be asked again in a later logon (never twice in a row). Only the position asked
-// last is answerable: a challenge superseded by a newer logon gives ErrCodeExpired.
+// Verify checks answer against the code at the position in ch. Spaces and dashes are ignored
+// (keys.NormalizeCode); anything but exactly 6 ASCII digits is simply wrong. A paper code is not
+// single use: the same position may be asked again in a later logon (never in the next one
+// after a right answer). Only the position asked last is answerable: a challenge superseded by
+// a newer draw gives ErrCodeExpired. A right answer marks the position answered (st must be the
+// store then), so the next logon draws a new one.
 func (k *Kind) Verify(ctx context.Context, st keys.Store, acct store.Account, key store.Key, ch keys.Challenge, answer string) error {
 	pos, err := strconv.Atoi(ch.State)
 	if err != nil || pos < 1 || pos > Positions {
 		return fmt.Errorf("tokencard verify: challenge position %q is not 1..%d", ch.State, Positions)
 	}
-	if key.Counter != int64(pos) {
+	last := decodeAsked(key.Counter)
+	if last.pos != pos {
 		return keys.ErrCodeExpired
 	}
 	hashes, err := decodeData(key.Data)
 	if err != nil {
 		return fmt.Errorf("tokencard verify key %d: %w", key.ID, err)
 	}
-	code := strings.TrimSpace(answer)
-	if !keys.IsCode(code, CodeLength) {
-		return keys.ErrWrongCode
+	code, err := keys.NormalizeCode(answer, CodeLength)
+	if err != nil {
+		return keys.ErrWrongCode // not a code at all: simply wrong, nothing compared
 	}
 	if !k.hasher.Equal(k.hasher.Sum(hashDomain, key.Serial, strconv.Itoa(pos), code), hashes[pos-1]) {
 		return keys.ErrWrongCode
+	}
+	if !last.answered {
+		// Only this draw: when a concurrent logon marked it already, or a newer logon drew
+		// another position meanwhile, the counter is not below and nothing changes.
+		done := last
+		done.answered = true
+		if _, err := st.AdvanceKeyCounter(ctx, key.ID, done.counter()); err != nil {
+			return fmt.Errorf("tokencard verify key %d: mark position answered: %w", key.ID, err)
+		}
 	}
 	return nil
 }

@@ -85,8 +85,10 @@ func TestBeginNeverRepeatsAndCoversAll(t *testing.T) {
 	eachStore(t, testBeginNeverRepeatsAndCoversAll)
 }
 
+// testBeginNeverRepeatsAndCoversAll: after each right answer the next logon is asked another
+// position, and over many logons every position is asked.
 func testBeginNeverRepeatsAndCoversAll(t *testing.T, st *sqlstore.DB) {
-	k, acct, key, _ := fixture(t, st, 1)
+	k, acct, key, codes := fixture(t, st, 1)
 	ctx := context.Background()
 	seen := map[int]int{}
 	last := 0
@@ -99,8 +101,8 @@ func testBeginNeverRepeatsAndCoversAll(t *testing.T, st *sqlstore.DB) {
 		if err != nil || pos < 1 || pos > Positions {
 			t.Fatalf("draw %d: position %q out of 1..%d", i, ch.State, Positions)
 		}
-		if pos == last {
-			t.Fatalf("draw %d: position %d asked twice in a row", i, pos)
+		if pos == last || ch.Repeated {
+			t.Fatalf("draw %d: position %d asked twice in a row after a right answer (repeated %v)", i, pos, ch.Repeated)
 		}
 		if ch.Prompt != "login.tokencard.prompt" || len(ch.Args) != 1 || ch.Args[0] != ch.State {
 			t.Fatalf("draw %d: challenge %+v", i, ch)
@@ -109,8 +111,8 @@ func testBeginNeverRepeatsAndCoversAll(t *testing.T, st *sqlstore.DB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Counter != int64(pos) {
-			t.Fatalf("draw %d: key counter %d, want the asked position %d", i, got.Counter, pos)
+		if err := k.Verify(ctx, st, acct, got, ch, codes[pos-1]); err != nil {
+			t.Fatalf("draw %d: right answer: %v", i, err)
 		}
 		seen[pos]++
 		last = pos
@@ -120,6 +122,101 @@ func testBeginNeverRepeatsAndCoversAll(t *testing.T, st *sqlstore.DB) {
 			t.Errorf("position %d never asked in 1000 draws", p)
 		}
 	}
+}
+
+// TestPositionStaysUntilAnswered: a position stays asked — however often the logon is
+// restarted, after wrong answers too — until it is answered right; the next logon then draws
+// another one.
+func TestPositionStaysUntilAnswered(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st *sqlstore.DB) {
+		k, acct, key, codes := fixture(t, st, 5)
+		ctx := context.Background()
+		first, err := k.Begin(ctx, st, acct, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Repeated {
+			t.Error("the first position asked is marked repeated")
+		}
+		pos, _ := strconv.Atoi(first.State)
+		for i := range 50 {
+			ch, err := k.Begin(ctx, st, acct, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch.State != first.State || !ch.Repeated {
+				t.Fatalf("restart %d: asked %s (repeated %v), want %s again, repeated", i+1, ch.State, ch.Repeated, first.State)
+			}
+			cur, err := st.GetKey(ctx, key.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := k.Verify(ctx, st, acct, cur, ch, wrongCode(codes[pos-1])); !errors.Is(err, keys.ErrWrongCode) {
+				t.Fatalf("restart %d: wrong answer: %v", i+1, err)
+			}
+		}
+		cur, err := st.GetKey(ctx, key.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Verify(ctx, st, acct, cur, first, codes[pos-1]); err != nil {
+			t.Fatalf("right answer: %v", err)
+		}
+		// Answered, the position is still the one asked last: a concurrent logon that was asked
+		// it may still answer it.
+		cur, err = st.GetKey(ctx, key.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Verify(ctx, st, acct, cur, first, codes[pos-1]); err != nil {
+			t.Errorf("right answer of a concurrent logon: %v", err)
+		}
+		next, err := k.Begin(ctx, st, acct, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.State == first.State || next.Repeated {
+			t.Errorf("after a right answer: asked %s (repeated %v), want another position", next.State, next.Repeated)
+		}
+	})
+}
+
+// TestEarlierCounter: a counter written by an earlier release (the bare position asked last)
+// reads as that position, still pending.
+func TestEarlierCounter(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st *sqlstore.DB) {
+		k, acct, key, codes := fixture(t, st, 6)
+		ctx := context.Background()
+		if err := st.SetKeyCounter(ctx, key.ID, 17); err != nil {
+			t.Fatal(err)
+		}
+		ch, err := k.Begin(ctx, st, acct, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.State != "17" || !ch.Repeated {
+			t.Fatalf("after an earlier release's counter 17: asked %s (repeated %v), want 17 again", ch.State, ch.Repeated)
+		}
+		cur, err := st.GetKey(ctx, key.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Verify(ctx, st, acct, cur, ch, codes[16]); err != nil {
+			t.Fatalf("right answer: %v", err)
+		}
+		if ch, err = k.Begin(ctx, st, acct, key); err != nil || ch.State == "17" {
+			t.Errorf("after the right answer: asked %s, %v; want another position", ch.State, err)
+		}
+	})
+}
+
+func wrongCode(c string) string {
+	if c == "000000" {
+		return "111111"
+	}
+	return "000000"
 }
 
 func TestNextPositionUniform(t *testing.T) {
@@ -172,7 +269,7 @@ func testVerify(t *testing.T, st *sqlstore.DB) {
 		}
 	}
 	ch := keys.Challenge{Prompt: "login.tokencard.prompt", Args: []string{"5"}, State: "5"}
-	key.Counter = 5 // as Begin would have stored it
+	key.Counter = asked{draw: 1, pos: 5}.counter() // as Begin would have stored it
 	if err := k.Verify(ctx, st, acct, key, ch, codes[4]); err != nil {
 		t.Errorf("right code: %v", err)
 	}
@@ -258,7 +355,7 @@ func BenchmarkVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	key.Counter = 18 // as Begin would have stored it
+	key.Counter = asked{draw: 1, answered: true, pos: 18}.counter() // answered: Verify only reads
 	ch := keys.Challenge{State: "18"}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -269,8 +366,8 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
-// TestSupersededPosition: a second logon asks a new position; the first logon's position can
-// no longer be answered.
+// TestSupersededPosition: once the position is answered, the next logon asks another one; a
+// logon still holding the old position can no longer answer it.
 func TestSupersededPosition(t *testing.T) {
 	t.Parallel()
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
@@ -295,25 +392,33 @@ func TestSupersededPosition(t *testing.T) {
 		if err := db.CreateKey(ctx, &key); err != nil {
 			t.Fatal(err)
 		}
+		pos := func(ch keys.Challenge) int { p, _ := strconv.Atoi(ch.State); return p }
+		stored := func() store.Key { // as stored now, as the logon flow passes it
+			t.Helper()
+			k, err := db.GetKey(ctx, key.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k
+		}
 		first, err := k.Begin(ctx, db, acct, key)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if err := k.Verify(ctx, db, acct, stored(), first, codes[pos(first)-1]); err != nil {
+			t.Fatalf("first challenge: %v", err)
 		}
 		second, err := k.Begin(ctx, db, acct, key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if first.State == second.State {
-			t.Fatalf("the same position %s was asked twice in a row", first.State)
+			t.Fatalf("the same position %s was asked again after a right answer", first.State)
 		}
-		pos := func(ch keys.Challenge) int { p, _ := strconv.Atoi(ch.State); return p }
-		if key, err = db.GetKey(ctx, key.ID); err != nil { // as stored now, as the logon flow passes it
-			t.Fatal(err)
-		}
-		if err := k.Verify(ctx, db, acct, key, first, codes[pos(first)-1]); !errors.Is(err, keys.ErrCodeExpired) {
+		if err := k.Verify(ctx, db, acct, stored(), first, codes[pos(first)-1]); !errors.Is(err, keys.ErrCodeExpired) {
 			t.Errorf("superseded challenge: %v, want ErrCodeExpired", err)
 		}
-		if err := k.Verify(ctx, db, acct, key, second, codes[pos(second)-1]); err != nil {
+		if err := k.Verify(ctx, db, acct, stored(), second, codes[pos(second)-1]); err != nil {
 			t.Errorf("current challenge: %v", err)
 		}
 	})

@@ -18,7 +18,6 @@ import (
 	"github.com/pquerna/otp/hotp"
 	otptotp "github.com/pquerna/otp/totp"
 
-	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -33,10 +32,10 @@ const Digits = 6
 // DefaultPeriod is the RFC 6238 time step.
 const DefaultPeriod = 30 * time.Second
 
-// ErrReplayed is returned when a code's time step was already accepted. It wraps
-// keys.ErrWrongCode, so keys.IsRetryable holds and the logon counts it as a failed attempt,
-// while the citizen reads "login.error.code_used".
-var ErrReplayed = &i18n.LocalizedError{Key: "login.error.code_used", Err: keys.ErrWrongCode}
+// ErrReplayed is returned when a code's time step was already accepted: keys.ErrCodeUsed
+// ("login.error.code_used"). Only someone who knows the code can replay it, so the logon does
+// not count it as a failed attempt; the citizen answers again with the next step's code.
+var ErrReplayed = keys.ErrCodeUsed
 
 // Config holds the TOTP parameters.
 type Config struct {
@@ -71,6 +70,7 @@ type Kind struct {
 var (
 	_ keys.Kind       = (*Kind)(nil)
 	_ keys.Challenger = (*Kind)(nil)
+	_ keys.CodeAsker  = (*Kind)(nil)
 	_ keys.Enroller   = (*Kind)(nil)
 	_ keys.Preparer   = (*Kind)(nil)
 )
@@ -123,6 +123,9 @@ func (*Kind) Level() keys.Level { return keys.LevelSubstantial }
 
 // AMR returns ["pwd", "otp", "mfa"] (RFC 8176).
 func (*Kind) AMR() []string { return []string{"pwd", "otp", "mfa"} }
+
+// CodeLength returns Digits.
+func (*Kind) CodeLength() int { return Digits }
 
 // Begin returns the prompt; there is nothing to prepare.
 func (*Kind) Begin(ctx context.Context, st keys.Store, acct store.Account, key store.Key) (keys.Challenge, error) {
@@ -195,7 +198,8 @@ func (k *Kind) ViewEnrolment(acct store.Account, e keys.Enrolment) (keys.Enrolme
 	return keys.EnrolmentView{URI: uri, Secret: GroupedSecret(secret), WindowSeconds: window}, nil
 }
 
-// NormalizeAnswer returns the 6 digits of answer (spaces ignored) or keys.ErrCodeFormat.
+// NormalizeAnswer returns the 6 digits of answer (keys.NormalizeCode: spaces and dashes
+// ignored) or a format error (keys.ErrCodeEmpty, keys.ErrCodeFormat).
 func (*Kind) NormalizeAnswer(answer string) (string, error) {
 	return keys.NormalizeCode(answer, Digits)
 }
@@ -283,9 +287,9 @@ func (k *Kind) URI(username string, secret []byte) (string, error) {
 // match finds the step in now's window whose code equals answer. Every step of the window is
 // computed and compared in constant time; when two steps share the code the latest wins.
 func (k *Kind) match(secret []byte, answer string) (step int64, ok bool, err error) {
-	code := strings.TrimSpace(answer)
-	if !keys.IsCode(code, Digits) {
-		return 0, false, nil
+	code, err := keys.NormalizeCode(answer, Digits)
+	if err != nil {
+		return 0, false, nil // not a code at all: simply wrong, nothing compared
 	}
 	period := int64(k.cfg.Period / time.Second)
 	cur := k.now().Unix() / period

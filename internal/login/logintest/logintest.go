@@ -114,7 +114,8 @@ func New(t testing.TB, st store.Store, o Options) *World {
 	must(err)
 	w.Mail, w.EmailCode, w.TOTP = composer, ec, tp
 	w.Audit = audit.New(w.Clock.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	w.Passwords = password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
+	w.Passwords = password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader,
+		password.WithStoredClasses(st.PasswordHashParams))
 	cfg := login.DefaultConfig()
 	if o.Config != nil {
 		o.Config(&cfg)

@@ -14,8 +14,8 @@ import (
 func (db *DB) GetAttempt(ctx context.Context, scope string) (store.Attempt, error) {
 	a := store.Attempt{Scope: scope}
 	var throttled, updated int64
-	err := db.q.QueryRowContext(ctx, `SELECT failures, throttled_until, updated_at FROM attempts WHERE scope = $1`, scope).
-		Scan(&a.Failures, &throttled, &updated)
+	err := db.q.QueryRowContext(ctx, `SELECT failures, throttled_until, updated_at, refused FROM attempts WHERE scope = $1`, scope).
+		Scan(&a.Failures, &throttled, &updated, &a.Refused)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return a, nil
@@ -30,8 +30,9 @@ func (db *DB) GetAttempt(ctx context.Context, scope string) (store.Attempt, erro
 // transaction (the caller's, when there is one). The first statement is an upsert that returns
 // the row and keeps it locked until the transaction ends (PostgreSQL; SQLite's IMMEDIATE
 // transactions are exclusive), so concurrent reservations on all nodes are serialized and a
-// concurrent reset cannot slip between reading and writing. throttle may run more than once
-// when the transaction is retried.
+// concurrent reset cannot slip between reading and writing. A refusal is counted in the same
+// step, and a granted reservation takes the refusals of the throttle period before it. throttle
+// may run more than once when the transaction is retried.
 func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (store.Attempt, bool, error) {
 	var a store.Attempt
 	var ok bool
@@ -41,13 +42,15 @@ func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, w
 		if err := db.q.QueryRowContext(ctx, `INSERT INTO attempts (scope, failures, throttled_until, updated_at)
 			VALUES ($1, 0, 0, $2)
 			ON CONFLICT (scope) DO UPDATE SET scope = excluded.scope
-			RETURNING failures, throttled_until, updated_at`, scope, toMicros(now)).Scan(&a.Failures, &throttled, &updated); err != nil {
+			RETURNING failures, throttled_until, updated_at, refused`, scope, toMicros(now)).Scan(&a.Failures, &throttled, &updated, &a.Refused); err != nil {
 			return err
 		}
 		a.ThrottledUntil, a.UpdatedAt = fromMicros(throttled), fromMicros(updated)
 		if now.Before(a.ThrottledUntil) {
 			ok = false
-			return nil
+			a.Refused++
+			_, err := db.q.ExecContext(ctx, `UPDATE attempts SET refused = $1 WHERE scope = $2`, a.Refused, scope)
+			return err
 		}
 		if window > 0 && a.Failures > 0 && now.Sub(a.UpdatedAt) >= window {
 			a.Failures = 0 // quiet for a whole window: forgotten
@@ -59,7 +62,9 @@ func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, w
 		if throttle != nil {
 			a.ThrottledUntil = fromMicros(toMicros(throttle(a.Failures)))
 		}
-		_, err := db.q.ExecContext(ctx, `UPDATE attempts SET failures = $1, throttled_until = $2, updated_at = $3 WHERE scope = $4`,
+		// a.Refused, as read, goes back to the caller to report; the row starts the new period
+		// with none.
+		_, err := db.q.ExecContext(ctx, `UPDATE attempts SET failures = $1, throttled_until = $2, updated_at = $3, refused = 0 WHERE scope = $4`,
 			a.Failures, toMicros(a.ThrottledUntil), toMicros(now), scope)
 		return err
 	})
@@ -80,7 +85,7 @@ func (db *DB) ReleaseAttempt(ctx context.Context, scope string, threshold int) e
 			WHERE scope = $1`, scope, threshold); err != nil {
 			return err
 		}
-		_, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND failures = 0 AND throttled_until = 0`, scope)
+		_, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND failures = 0 AND throttled_until = 0 AND refused = 0`, scope)
 		return err
 	})
 	if err != nil {
@@ -89,17 +94,66 @@ func (db *DB) ReleaseAttempt(ctx context.Context, scope string, threshold int) e
 	return nil
 }
 
-// ResetAttempts clears the counter of scope (no error when there is none).
+// ResetAttempts clears the counter of scope (no error when there is none). A counter with
+// unreported refusals keeps them, with no failures and no throttle, until they are taken.
 func (db *DB) ResetAttempts(ctx context.Context, scope string) error {
-	if _, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1`, scope); err != nil {
+	err := db.inTx(ctx, func(db *DB) error {
+		if _, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND refused = 0`, scope); err != nil {
+			return err
+		}
+		_, err := db.q.ExecContext(ctx, `UPDATE attempts SET failures = 0, throttled_until = 0 WHERE scope = $1`, scope)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("reset attempts of %s: %w", scope, err)
 	}
 	return nil
 }
 
+// TakeEndedRefusals returns the counters with unreported refusals whose throttle ended at or
+// before now and resets their refusals, in one transaction that locks the rows it reads
+// (PostgreSQL re-reads a row a concurrent reservation changed, and skips it when that one took
+// the count; SQLite's write transactions exclude each other), so no count is taken twice.
+func (db *DB) TakeEndedRefusals(ctx context.Context, now time.Time, limit int) ([]store.Attempt, error) {
+	var out []store.Attempt
+	err := db.inTx(ctx, func(db *DB) error {
+		out = nil
+		rows, err := db.q.QueryContext(ctx, `SELECT scope, failures, throttled_until, updated_at, refused FROM attempts
+			WHERE refused > 0 AND throttled_until <= $1 ORDER BY throttled_until, scope LIMIT $2`+db.d.forUpdate,
+			toMicros(now), limitOrAll(limit))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a store.Attempt
+			var throttled, updated int64
+			if err := rows.Scan(&a.Scope, &a.Failures, &throttled, &updated, &a.Refused); err != nil {
+				return err
+			}
+			a.ThrottledUntil, a.UpdatedAt = fromMicros(throttled), fromMicros(updated)
+			out = append(out, a)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		for _, a := range out {
+			if _, err := db.q.ExecContext(ctx, `UPDATE attempts SET refused = 0 WHERE scope = $1`, a.Scope); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take ended refusals: %w", err)
+	}
+	return out, nil
+}
+
 // DeleteAttemptsBefore removes counters last changed before cutoff and not throttled at cutoff.
 func (db *DB) DeleteAttemptsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE updated_at < $1 AND throttled_until <= $1`, toMicros(cutoff))
+	res, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE updated_at < $1 AND throttled_until <= $1 AND refused = 0`, toMicros(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("delete old attempts: %w", err)
 	}

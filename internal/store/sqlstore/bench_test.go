@@ -124,3 +124,33 @@ func BenchmarkAdvanceKeyCounter(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPasswordHashParams asks for the parameter sets in use among 1,000,000 accounts with
+// three sets (what every failed password asks): an index skip scan, a few probes, not a scan.
+func BenchmarkPasswordHashParams(b *testing.B) {
+	eachBackend(b, func(b *testing.B, db *sqlstore.DB) {
+		ctx := b.Context()
+		// One statement fills the table: a recursive counter, with every 1000th account on an
+		// old parameter set and one on a legacy one.
+		if _, err := db.SQL().ExecContext(ctx, `INSERT INTO accounts (username, username_key, password_hash, password_params, created_at, updated_at)
+			WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+			SELECT 'u' || i, 'u' || i, 'h',
+				CASE WHEN i = 7 THEN '$2b$12' WHEN i % 1000 = 0 THEN '$argon2id$v=19$m=19456,t=2,p=1' ELSE '$argon2id$v=19$m=19456,t=3,p=1' END,
+				1, 1
+			FROM n`); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.SQL().ExecContext(ctx, `ANALYZE`); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			ps, err := db.PasswordHashParams(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(ps) != 3 {
+				b.Fatalf("%d parameter sets, want 3", len(ps))
+			}
+		}
+	})
+}

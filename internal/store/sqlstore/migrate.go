@@ -98,13 +98,19 @@ func cutLast(s, sep string) (before, after string, found bool) {
 // once: all pending migrations are applied in one transaction that first takes a lock (an
 // advisory lock on PostgreSQL, the write lock on SQLite), so a second node waits and then finds
 // nothing left to do. Each applied version is recorded in schema_migrations.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) error { return db.migrate(ctx, 0) }
+
+// migrate applies the pending migrations up to version upTo (0: all of them).
+func (db *DB) migrate(ctx context.Context, upTo int) error {
 	if db.tx != nil {
 		return errors.New("migrate: not allowed inside a transaction")
 	}
 	migs, err := loadMigrations(db.d.name)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if upTo > 0 && upTo < len(migs) {
+		migs = migs[:upTo]
 	}
 	err = db.Tx(ctx, func(s store.Store) error {
 		tx := s.(*DB).tx

@@ -258,3 +258,49 @@ func TestRequirePostgres(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateFillsHashParams: accounts written before migration 5 get their hashes' parameters
+// filled in by it, so the equaliser knows every parameter set in use from the first start.
+func TestMigrateFillsHashParams(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "old.db") }},
+		{"postgres", func(t *testing.T) string { return sqltest.PostgresURL(t) }},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			db, err := sqlstore.Open(ctx, b.url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.MigrateTo(ctx, 4); err != nil {
+				t.Fatal(err)
+			}
+			for i, h := range []string{
+				"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
+				"$argon2id$v=19$m=65536,t=3,p=4$b3RoZXJzYWx0$b3RoZXJoYXNo",
+				"$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA",
+				"",
+			} {
+				if _, err := db.SQL().ExecContext(ctx, `INSERT INTO accounts (username, username_key, password_hash, created_at, updated_at)
+					VALUES ($1, $1, $2, 1, 1)`, "u"+string(rune('a'+i)), h); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.PasswordHashParams(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"$argon2id$v=19$m=19456,t=2,p=1", "$argon2id$v=19$m=65536,t=3,p=4"}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("PasswordHashParams after the migration = %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,6 +16,51 @@ var accountTests = []test{
 	{"Update", testAccountUpdate},
 	{"NotFound", testAccountNotFound},
 	{"LockOutsideTx", testAccountLockOutsideTx},
+	{"PasswordHashParams", testPasswordHashParams},
+}
+
+// testPasswordHashParams: the distinct parameter sets of the stored hashes, whatever their
+// format, kept up to date by every write of a hash; accounts without a password have none.
+func testPasswordHashParams(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	params := func() []string {
+		t.Helper()
+		got, err := s.PasswordHashParams(ctx)
+		must(t, err)
+		return got
+	}
+	if got := params(); len(got) != 0 {
+		t.Errorf("PasswordHashParams of an empty store = %q", got)
+	}
+	const (
+		cheap = "$argon2id$v=19$m=19456,t=1,p=1"
+		dear  = "$argon2id$v=19$m=19456,t=2,p=1"
+	)
+	a := newAccount(t, s, "anna") // newAccount's hash: m=65536,t=3,p=2
+	for i, h := range []string{
+		cheap + "$c2FsdHNhbHQ$aGFzaGhhc2g",
+		cheap + "$b3RoZXJzYWx0$b3RoZXJoYXNo",
+		dear + "$c2FsdHNhbHQ$aGFzaGhhc2g",
+		"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+		"$pbkdf2-sha256$i=600000$c2FsdA$aGFzaA",
+		"pbkdf2_sha256$870000$salt$aGFzaA==",
+		"", // no password
+	} {
+		acct := store.Account{Username: fmt.Sprintf("user%d", i), PasswordHash: h, CreatedAt: t0}
+		must(t, s.CreateAccount(ctx, &acct))
+	}
+	want := []string{"$2b$12", "$argon2id$v=19$m=19456,t=1,p=1", "$argon2id$v=19$m=19456,t=2,p=1",
+		"$argon2id$v=19$m=65536,t=3,p=2", "$pbkdf2-sha256$i=600000", "pbkdf2_sha256$870000"}
+	if d := diff(want, params()); d != "" {
+		t.Errorf("PasswordHashParams (-want +got):\n%s", d)
+	}
+	// Rehashed, the last account of a set takes its set away.
+	must(t, s.UpdatePasswordHash(ctx, a.ID, dear+"$bmV3c2FsdA$bmV3aGFzaA", at(time.Minute)))
+	want = []string{"$2b$12", "$argon2id$v=19$m=19456,t=1,p=1", "$argon2id$v=19$m=19456,t=2,p=1",
+		"$pbkdf2-sha256$i=600000", "pbkdf2_sha256$870000"}
+	if d := diff(want, params()); d != "" {
+		t.Errorf("PasswordHashParams after a rehash (-want +got):\n%s", d)
+	}
 }
 
 func testAccountCreateAndGet(t *testing.T, s store.Store) {

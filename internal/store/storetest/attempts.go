@@ -13,6 +13,118 @@ var attemptTests = []test{
 	{"Window", testAttemptWindow},
 	{"ReleaseLiftsThrottle", testAttemptReleaseLiftsThrottle},
 	{"DeleteBefore", testAttemptDeleteBefore},
+	{"Refusals", testAttemptRefusals},
+	{"TakeEndedRefusals", testTakeEndedRefusals},
+}
+
+// throttleFor throttles from the first failure on, until until.
+func throttleFor(until time.Time) func(int) time.Time {
+	return func(int) time.Time { return until }
+}
+
+// testAttemptRefusals: refused reservations are counted on the row; the first reservation after
+// the throttle takes the period's count (and the row starts again with none); a reset and a
+// release keep unreported refusals, and the sweep of quiet counters does not remove them.
+func testAttemptRefusals(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	if _, _, err := s.ReserveAttempt(ctx, "pwd:r", t0, 0, throttleFor(at(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 7; i++ {
+		got, ok, err := s.ReserveAttempt(ctx, "pwd:r", at(time.Duration(i)*time.Second), 0, throttleFor(at(time.Hour)))
+		must(t, err)
+		want := store.Attempt{Scope: "pwd:r", Failures: 1, ThrottledUntil: at(time.Minute), UpdatedAt: t0, Refused: i}
+		if ok {
+			t.Fatalf("refusal %d was granted", i)
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("refusal %d (-want +got):\n%s", i, d)
+		}
+	}
+	if got, err := s.GetAttempt(ctx, "pwd:r"); err != nil || got.Refused != 7 {
+		t.Errorf("GetAttempt after 7 refusals: %+v, %v", got, err)
+	}
+	got, ok, err := s.ReserveAttempt(ctx, "pwd:r", at(time.Minute), 0, throttleFor(at(3*time.Minute)))
+	must(t, err)
+	if !ok || got.Failures != 2 || got.Refused != 7 {
+		t.Errorf("reservation after the throttle: %+v, %v; want granted, 2 failures, the period's 7 refusals", got, ok)
+	}
+	if got, _ := s.GetAttempt(ctx, "pwd:r"); got.Refused != 0 {
+		t.Errorf("the taken refusals are still stored: %d", got.Refused)
+	}
+	// A new period counts from one.
+	if got, ok, _ := s.ReserveAttempt(ctx, "pwd:r", at(2*time.Minute), 0, nil); ok || got.Refused != 1 {
+		t.Errorf("first refusal of the next period: %+v, %v", got, ok)
+	}
+
+	// A reset (a success) keeps unreported refusals on a counter without failures or throttle.
+	must(t, s.ResetAttempts(ctx, "pwd:r"))
+	got, err = s.GetAttempt(ctx, "pwd:r")
+	must(t, err)
+	if got.Failures != 0 || !got.ThrottledUntil.IsZero() || got.Refused != 1 {
+		t.Errorf("after a reset: %+v, want no failures, no throttle, 1 refusal kept", got)
+	}
+	if n, err := s.DeleteAttemptsBefore(ctx, at(48*time.Hour)); err != nil || n != 0 {
+		t.Errorf("DeleteAttemptsBefore removed %d (%v), want the counter with a refusal kept", n, err)
+	}
+	// Released back to zero, a counter with refusals stays too.
+	if _, _, err := s.ReserveAttempt(ctx, "ip:logon:192.0.2.5", t0, 0, throttleFor(at(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.ReserveAttempt(ctx, "ip:logon:192.0.2.5", t0, 0, nil); ok {
+		t.Fatal("a reservation while throttled was granted")
+	}
+	must(t, s.ReleaseAttempt(ctx, "ip:logon:192.0.2.5", 1))
+	if got, _ := s.GetAttempt(ctx, "ip:logon:192.0.2.5"); got.Refused != 1 || got.Failures != 0 {
+		t.Errorf("after a release to zero: %+v, want the refusal kept", got)
+	}
+}
+
+// testTakeEndedRefusals: the refusals of throttles that ended are taken once, oldest first, in
+// batches; those of a throttle still running stay.
+func testTakeEndedRefusals(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	refuse := func(scope string, until time.Time, n int) {
+		t.Helper()
+		_, _, err := s.ReserveAttempt(ctx, scope, t0, 0, throttleFor(until))
+		must(t, err)
+		for range n {
+			if _, ok, err := s.ReserveAttempt(ctx, scope, t0, 0, nil); err != nil || ok {
+				t.Fatalf("refusal in %s: %v, %v", scope, ok, err)
+			}
+		}
+	}
+	refuse("pwd:b", at(2*time.Minute), 3)
+	refuse("pwd:a", at(time.Minute), 5)
+	refuse("pwd:running", at(time.Hour), 4)
+	refuse("pwd:none", at(time.Minute), 0)
+
+	got, err := s.TakeEndedRefusals(ctx, at(10*time.Minute), 1)
+	must(t, err)
+	want := []store.Attempt{{Scope: "pwd:a", Failures: 1, ThrottledUntil: at(time.Minute), UpdatedAt: t0, Refused: 5}}
+	if d := diff(want, got); d != "" {
+		t.Errorf("first batch of one (-want +got):\n%s", d)
+	}
+	got, err = s.TakeEndedRefusals(ctx, at(10*time.Minute), 0)
+	must(t, err)
+	want = []store.Attempt{{Scope: "pwd:b", Failures: 1, ThrottledUntil: at(2 * time.Minute), UpdatedAt: t0, Refused: 3}}
+	if d := diff(want, got); d != "" {
+		t.Errorf("the rest (-want +got):\n%s", d)
+	}
+	if got, err = s.TakeEndedRefusals(ctx, at(10*time.Minute), 0); err != nil || len(got) != 0 {
+		t.Errorf("taken twice: %+v, %v", got, err)
+	}
+	for scope, want := range map[string]int{"pwd:a": 0, "pwd:b": 0, "pwd:running": 4} {
+		a, err := s.GetAttempt(ctx, scope)
+		must(t, err)
+		if a.Refused != want || a.Failures != 1 {
+			t.Errorf("%s after taking: %+v, want %d refusals and its failure kept", scope, a, want)
+		}
+	}
+	// At the very end of the running throttle its count is taken too.
+	if got, err = s.TakeEndedRefusals(ctx, at(time.Hour), 0); err != nil || len(got) != 1 || got[0].Refused != 4 {
+		t.Errorf("at the end of the last throttle: %+v, %v", got, err)
+	}
 }
 
 func testAttemptDeleteBefore(t *testing.T, s store.Store) {
@@ -121,9 +233,11 @@ func testAttemptCounting(t *testing.T, s store.Store) {
 			t.Errorf("GetAttempt after reservation %d (-want +got):\n%s", i, d)
 		}
 	}
-	// The third reservation throttled the scope for 3 minutes from 3 s: refused, unchanged.
+	// The third reservation throttled the scope for 3 minutes from 3 s: refused, unchanged but
+	// for the refusal counted.
 	before, err := s.GetAttempt(ctx, "pwd:1")
 	must(t, err)
+	before.Refused++
 	got, ok, err := s.ReserveAttempt(ctx, "pwd:1", at(time.Minute), 0, throttleAfter3(at(time.Minute)))
 	must(t, err)
 	if ok {

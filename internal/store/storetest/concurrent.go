@@ -16,6 +16,7 @@ var concurrentTests = []test{
 	{"UseCode", testConcurrentUseCode},
 	{"ReserveAttempt", testConcurrentReserveAttempt},
 	{"ReserveBurst", testConcurrentReserveBurst},
+	{"RefusalsTakenOnce", testConcurrentRefusalsTakenOnce},
 	{"ClaimMessages", testConcurrentClaimMessages},
 	{"RotateSession", testConcurrentRotateSession},
 }
@@ -258,5 +259,63 @@ func testConcurrentRotateSession(t *testing.T, s store.Store) {
 	}
 	if kept != 1 {
 		t.Errorf("%d rotated sessions kept, want 1: a rolled-back rotation's new row must go too", kept)
+	}
+}
+
+// testConcurrentRefusalsTakenOnce: refusals counted by a burst are each reported once — taken
+// by the first reservation after the throttle or by a sweep on another node, never both —
+// however those race.
+func testConcurrentRefusalsTakenOnce(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	const scopes = 5
+	for i := range scopes {
+		scope := fmt.Sprintf("pwd:burst%d", i)
+		if _, _, err := s.ReserveAttempt(ctx, scope, t0, 0, func(int) time.Time { return at(time.Minute) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every racer is refused once in every scope.
+	race(racers, func(int) {
+		for i := range scopes {
+			if _, ok, err := s.ReserveAttempt(ctx, fmt.Sprintf("pwd:burst%d", i), at(time.Second), 0, nil); err != nil || ok {
+				t.Errorf("refusal: %v, %v", ok, err)
+			}
+		}
+	})
+	var mu sync.Mutex
+	taken := map[string]int{}
+	race(racers, func(i int) {
+		if i%2 == 0 {
+			got, err := s.TakeEndedRefusals(ctx, at(time.Hour), 2)
+			if err != nil {
+				t.Errorf("TakeEndedRefusals: %v", err)
+				return
+			}
+			mu.Lock()
+			for _, a := range got {
+				taken[a.Scope] += a.Refused
+			}
+			mu.Unlock()
+			return
+		}
+		scope := fmt.Sprintf("pwd:burst%d", i%scopes)
+		a, ok, err := s.ReserveAttempt(ctx, scope, at(2*time.Minute), 0, nil)
+		if err != nil || !ok {
+			t.Errorf("reservation after the throttle: %v, %v", ok, err)
+			return
+		}
+		mu.Lock()
+		taken[scope] += a.Refused
+		mu.Unlock()
+	})
+	rest, err := s.TakeEndedRefusals(ctx, at(time.Hour), 0)
+	must(t, err)
+	for _, a := range rest {
+		taken[a.Scope] += a.Refused
+	}
+	for i := range scopes {
+		if got := taken[fmt.Sprintf("pwd:burst%d", i)]; got != racers {
+			t.Errorf("pwd:burst%d: %d refusals reported, want each of the %d exactly once", i, got, racers)
+		}
 	}
 }
