@@ -4,7 +4,7 @@ package audit
 const (
 	LogonSuccess        = "logon.success"         // a citizen logged on; KeyKind says with what
 	LogonFailure        = "logon.failure"         // a logon step failed; Reason says why
-	LogonThrottled      = "logon.throttled"       // requests refused by a throttle: two per throttle period, see ReasonThrottleStarted
+	LogonThrottled      = "logon.throttled"       // requests refused by a throttle (logon steps, code checks in My digital keys): two per throttle period, see ReasonThrottleStarted
 	KeyLocked           = "key.locked"            // a key was locked after too many failures
 	KeyActivated        = "key.activated"         // a key became active
 	KeyDeactivated      = "key.deactivated"       // a key was deactivated; Detail["cause"] says why

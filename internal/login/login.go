@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -520,12 +519,10 @@ func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID
 	return release, counts, nil
 }
 
-// recordThrottle records the logon.throttled event of a's throttle period, e carrying the
-// request's account, key and address when there is one.
+// recordThrottle records the logon.throttled event of a's throttle period (audit.Throttled), e
+// carrying the request's account, key and address when there is one.
 func (s *Service) recordThrottle(ctx context.Context, e store.AuditEvent, a store.Attempt, reason string) {
-	e.Type, e.Reason, e.Actor = audit.LogonThrottled, reason, audit.ActorSystem
-	e.Detail = map[string]string{"scope": a.Scope, "refused": strconv.Itoa(a.Refused), "until": a.ThrottledUntil.UTC().Format(time.RFC3339)}
-	s.record(ctx, e)
+	s.record(ctx, audit.Throttled(e, a, reason))
 }
 
 // endedThrottlesBatch is how many ended throttle periods ReportEndedThrottles takes at once.

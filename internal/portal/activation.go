@@ -162,7 +162,7 @@ func (s *Service) Prepared(ctx context.Context, w *Wizard, acct store.Account, a
 
 // begin starts k's enrolment and the wizard's single-use token in one transaction.
 func (s *Service) begin(ctx context.Context, w *Wizard, acct store.Account, k keys.Enroller, c Client) error {
-	if _, err := s.ipLimiter.Reserve(ctx, attempts.IPScope("code-request", c.IP)); err != nil {
+	if err := s.reserveCodeRequest(ctx, store.AuditEvent{AccountID: acct.ID, KeyKind: k.Name(), IP: c.IP}); err != nil {
 		return err
 	}
 	now := s.now()
@@ -209,7 +209,7 @@ func (s *Service) Resend(ctx context.Context, w *Wizard, acct store.Account, aut
 	if err := s.Fresh(ctx, acct, auth); err != nil {
 		return err
 	}
-	if _, err := s.ipLimiter.Reserve(ctx, attempts.IPScope("code-request", c.IP)); err != nil {
+	if err := s.reserveCodeRequest(ctx, store.AuditEvent{AccountID: acct.ID, KeyKind: w.kind, IP: c.IP}); err != nil {
 		return err
 	}
 	// The kind writes the code and its e-mail in a transaction of its own.
@@ -273,10 +273,10 @@ func (s *Service) Activate(ctx context.Context, w *Wizard, acct store.Account, a
 		return err
 	}
 	ipScope, scope := attempts.IPScope("code", c.IP), attempts.EnrolmentScope(acct.ID)
-	release, counts, err := s.reserve(ctx, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, scope})
+	release, counts, err := s.reserve(ctx, store.AuditEvent{AccountID: acct.ID, KeyKind: w.kind, IP: c.IP},
+		reservation{s.ipLimiter, ipScope}, reservation{s.limiter, scope})
 	if err != nil {
-		s.record(ctx, store.AuditEvent{Type: audit.EnrolmentFailure, AccountID: acct.ID, KeyKind: w.kind, Reason: failureReason(err), IP: c.IP})
-		return err
+		return err // throttled (recorded once per throttle period) or a database error
 	}
 	key, err := k.CheckEnrolment(ctx, s.st, acct, *w.enrolment, norm)
 	if err != nil {

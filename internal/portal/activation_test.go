@@ -4,6 +4,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -233,19 +234,46 @@ func TestWrongRegistrationCodes(t *testing.T) {
 			}
 		}
 		// Throttled now: even the right code is refused, and nothing is compared.
-		if err := f.svc.Activate(f.ctx(), w, f.acct, auth, right, f.c); !errors.Is(err, attempts.ErrThrottled) {
-			t.Errorf("right code while throttled: %v, want %v", err, attempts.ErrThrottled)
+		const refusals = 20
+		for range refusals {
+			if err := f.svc.Activate(f.ctx(), w, f.acct, auth, right, f.c); !errors.Is(err, attempts.ErrThrottled) {
+				t.Fatalf("right code while throttled: %v, want %v", err, attempts.ErrThrottled)
+			}
 		}
 		if len(f.keys()) != 1 {
 			t.Error("a key was created while throttled")
 		}
-		if n := len(f.events(audit.EnrolmentFailure)); n != 6 {
-			t.Errorf("%d enrolment failure events, want 6", n)
+		// Refusals are aggregated as at the logon: the wrong codes are failures, the refused
+		// requests one logon.throttled event at the first refusal, and their total once the
+		// throttle is over.
+		if n := len(f.events(audit.EnrolmentFailure)); n != 5 {
+			t.Errorf("%d enrolment failure events, want 5 (one per wrong code, none per refusal)", n)
+		}
+		throttled := func() []store.AuditEvent {
+			t.Helper()
+			es, err := f.st.ListAudit(f.ctx(), 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []store.AuditEvent
+			for _, e := range es {
+				if e.Type == audit.LogonThrottled && e.Detail["scope"] == scope {
+					out = append(out, e)
+				}
+			}
+			return out
+		}
+		if es := throttled(); len(es) != 1 || es[0].Reason != audit.ReasonThrottleStarted || es[0].AccountID != f.acct.ID ||
+			es[0].IP != f.c.IP || es[0].Detail["refused"] != "1" {
+			t.Errorf("throttle events %+v, want one %s for the citizen", es, audit.ReasonThrottleStarted)
 		}
 		// Past the throttle, two more wrong codes reach LockAfter: the activation ends.
 		f.later(2 * time.Minute)
 		if err := f.svc.Activate(f.ctx(), w, f.acct, auth, wrong, f.c); !errors.Is(err, keys.ErrWrongCode) {
 			t.Fatalf("sixth wrong code: %v", err)
+		}
+		if es := throttled(); len(es) != 2 || es[1].Reason != audit.ReasonThrottleEnded || es[1].Detail["refused"] != fmt.Sprint(refusals) {
+			t.Errorf("throttle events %+v, want the period's %d refusals reported once it ended", es, refusals)
 		}
 		f.later(3 * time.Minute)
 		if err := f.svc.Activate(f.ctx(), w, f.acct, auth, wrong, f.c); !errors.Is(err, portal.ErrEnrolmentLocked) {

@@ -89,7 +89,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, acct store.Account, au
 	if strings.EqualFold(addr, acct.Email) {
 		return nil, ErrSameAddress
 	}
-	if _, err := s.ipLimiter.Reserve(ctx, attempts.IPScope("code-request", c.IP)); err != nil {
+	if err := s.reserveCodeRequest(ctx, store.AuditEvent{AccountID: acct.ID, IP: c.IP}); err != nil {
 		return nil, err
 	}
 	// The code and its e-mail are written in a transaction of Issue's own.
@@ -119,10 +119,10 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, acct store.Account, au
 		return err
 	}
 	ipScope, scope := attempts.IPScope("code", c.IP), attempts.EmailChangeScope(acct.ID)
-	release, _, err := s.reserve(ctx, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, scope})
+	release, _, err := s.reserve(ctx, store.AuditEvent{AccountID: acct.ID, IP: c.IP},
+		reservation{s.ipLimiter, ipScope}, reservation{s.limiter, scope})
 	if err != nil {
-		s.record(ctx, store.AuditEvent{Type: audit.EmailChangeFailure, AccountID: acct.ID, Reason: failureReason(err), IP: c.IP})
-		return err
+		return err // throttled (recorded once per throttle period) or a database error
 	}
 	if err := s.codes.Check(ctx, s.st, acct, store.CodeEmailChange, ch.codeID, norm); err != nil {
 		var le *i18n.LocalizedError

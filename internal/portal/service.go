@@ -227,8 +227,11 @@ type reservation struct {
 }
 
 // reserve reserves an attempt in every scope, in order; when one is throttled it takes back
-// those already made. release takes back all of them (nothing was compared).
-func (s *Service) reserve(ctx context.Context, rs ...reservation) (release func(), counts []store.Attempt, err error) {
+// those already made. release takes back all of them (nothing was compared). Refusals are
+// reported as the logon reports them (audit.Throttled): the first of a throttle period with
+// the request (req: its account, kind and address), and a period's total by the scope's next
+// granted reservation, which takes it from the counter — never an event per refused request.
+func (s *Service) reserve(ctx context.Context, req store.AuditEvent, rs ...reservation) (release func(), counts []store.Attempt, err error) {
 	var done []reservation
 	release = func() {
 		for _, r := range done {
@@ -241,22 +244,30 @@ func (s *Service) reserve(ctx context.Context, rs ...reservation) (release func(
 		a, err := r.limiter.Reserve(ctx, r.scope)
 		if err != nil {
 			release()
+			if errors.Is(err, attempts.ErrThrottled) && a.Refused == 1 {
+				s.record(ctx, audit.Throttled(req, a, audit.ReasonThrottleStarted))
+			}
 			return nil, nil, err
+		}
+		if a.Refused > 0 {
+			s.record(ctx, audit.Throttled(store.AuditEvent{}, a, audit.ReasonThrottleEnded))
 		}
 		done, counts = append(done, r), append(counts, a)
 	}
 	return release, counts, nil
 }
 
-// reasonThrottled names a code check refused by a throttle (audit.ReasonThrottled before the
-// logon aggregated its refusals).
-const reasonThrottled = "throttled"
+// reserveCodeRequest counts a code sent at the citizen's request against the client's address
+// (SPEC §8: per-IP limits on code requests), as the logon's "send a new code" does; req is the
+// request, for the audit event of a refusal.
+func (s *Service) reserveCodeRequest(ctx context.Context, req store.AuditEvent) error {
+	_, _, err := s.reserve(ctx, req, reservation{s.ipLimiter, attempts.IPScope("code-request", req.IP)})
+	return err
+}
 
 // failureReason names a code failure in the audit log.
 func failureReason(err error) string {
 	switch {
-	case errors.Is(err, attempts.ErrThrottled):
-		return reasonThrottled
 	case errors.Is(err, keys.ErrCodeExpired):
 		return audit.ReasonCodeExpired
 	case errors.Is(err, keys.ErrCodeTries):
