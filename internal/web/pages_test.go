@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -239,4 +240,34 @@ func TestHeader(t *testing.T) {
 			t.Errorf("header lacks the welcome:\n%s", page)
 		}
 	})
+}
+
+// TestPrivacyNoticeNamesEveryCookie: the privacy notice says what each cookie the site sets is
+// for. A cookie added to cookieNames without a phrase here (and in the notice) fails the test.
+func TestPrivacyNoticeNamesEveryCookie(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqltest.SQLite(t))
+	notice := escapeHTML(f.bundle.Printer("en").T("web.privacy.cookies"))
+	phrases := map[string]string{
+		"session": "your session",
+		"csrf":    "forged forms",
+		"lang":    "choice of language",
+		"flash":   "one-time message",
+		"device":  "recognises that browser",
+	}
+	names := reflect.TypeOf(cookieNames{})
+	for i := range names.NumField() {
+		field := names.Field(i).Name
+		phrase, ok := phrases[field]
+		if !ok {
+			t.Errorf("cookie %q: no phrase of the privacy notice is known for it", field)
+			continue
+		}
+		if !strings.Contains(notice, escapeHTML(phrase)) {
+			t.Errorf("the privacy notice does not mention the %s cookie (%q)", field, phrase)
+		}
+	}
+	page := f.browser().get("/privacy")
+	wantStatus(t, "privacy", page, http.StatusOK)
+	wantContains(t, "privacy", page.body, notice)
 }
