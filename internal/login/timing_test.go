@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,10 +27,11 @@ import (
 // taken back to back so that the machine's changing load cancels out, and the median of the
 // pairs' ratios compared with a tolerance that the unequalised service fails by far (about 3×
 // with these parameters: 8 passes over the memory against 1; the same work on both sides scatters
-// by up to 1.2× on a busy 2-core machine).
+// by up to 1.2× on a busy 2-core machine). Up to three rounds are measured: the test fails only
+// when every round is outside the tolerance, as the unequalised service always is.
 func TestFailuresCostTheSameWhateverTheStoredParams(t *testing.T) {
 	sqltest.EachBackend(t, func(t *testing.T, b sqltest.Backend) {
-		cheap := password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+		cheap := password.Params{Memory: 4096, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 		dear := cheap
 		dear.Time = 8
 		for _, tt := range []struct {
@@ -77,28 +79,42 @@ func TestFailuresCostTheSameWhateverTheStoredParams(t *testing.T) {
 					fail(fmt.Sprintf("dormant%d", i))
 					fail(fmt.Sprintf("warm-up-%d", i))
 				}
-				const pairs = 60
-				var known, unknown []time.Duration
-				var ratios []float64
-				for i := range pairs {
-					// Alternate which goes first, so neither profits from the other's warm caches.
-					var k, u time.Duration
-					if i%2 == 0 {
-						k, u = fail(fmt.Sprintf("dormant%d", i%dormant)), fail(fmt.Sprintf("nobody-%d", i))
-					} else {
-						u, k = fail(fmt.Sprintf("nobody-%d", i)), fail(fmt.Sprintf("dormant%d", i%dormant))
+				// One round: pairs back to back, alternating which goes first so that neither
+				// profits from the other's warm caches; the median of the pairs' ratios.
+				const pairs = 40
+				round := func() (ratio float64, known, unknown time.Duration) {
+					var ks, us []time.Duration
+					var ratios []float64
+					for i := range pairs {
+						var k, u time.Duration
+						if i%2 == 0 {
+							k, u = fail(fmt.Sprintf("dormant%d", i%dormant)), fail(fmt.Sprintf("nobody-%d", i))
+						} else {
+							u, k = fail(fmt.Sprintf("nobody-%d", i)), fail(fmt.Sprintf("dormant%d", i%dormant))
+						}
+						ks, us = append(ks, k), append(us, u)
+						ratios = append(ratios, float64(k)/float64(u))
 					}
-					known, unknown = append(known, k), append(unknown, u)
-					ratios = append(ratios, float64(k)/float64(u))
+					slices.Sort(ratios)
+					return ratios[len(ratios)/2], median(ks), median(us)
 				}
-				slices.Sort(ratios)
-				ratio := ratios[len(ratios)/2]
-				t.Logf("medians: wrong password (old parameters) %s, unknown username %s; median ratio of %d pairs %.2f",
-					median(known), median(unknown), pairs, ratio)
-				if ratio > 1.5 || ratio < 1/1.5 {
-					t.Errorf("a wrong password for an account with the old parameters takes %.2f× as long as an unknown username "+
-						"(median of %d pairs; medians %s and %s), want the same time (within 1.5×)", ratio, pairs, median(known), median(unknown))
+				// A burst of load from the other tests running beside this one can skew one
+				// round (a median ratio of 0.63 was seen once under make test); the unequalised
+				// difference is systematic and skews every round (0.26-0.48× and 2.3-3.6×). So
+				// the test fails only when every one of a few rounds is outside the tolerance.
+				const rounds = 3
+				var seen []string
+				for r := range rounds {
+					ratio, known, unknown := round()
+					t.Logf("round %d: medians: wrong password (old parameters) %s, unknown username %s; median ratio of %d pairs %.2f",
+						r+1, known, unknown, pairs, ratio)
+					if ratio <= 1.5 && ratio >= 1/1.5 {
+						return
+					}
+					seen = append(seen, fmt.Sprintf("%.2f× (medians %s and %s)", ratio, known, unknown))
 				}
+				t.Errorf("a wrong password for an account with the old parameters takes %s as long as an unknown username "+
+					"(median of %d pairs, in each of %d rounds), want the same time (within 1.5×)", strings.Join(seen, ", "), pairs, rounds)
 			})
 		}
 	})
