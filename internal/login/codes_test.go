@@ -100,7 +100,7 @@ func TestFormatErrorsAreNoAttempts(t *testing.T) {
 // has already been used" and counts no failure — only someone who has the code can replay it —
 // and the citizen finishes with the next step's code.
 func TestReplayedTOTPIsNoFailure(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		tx := f.atCode(keys.TOTP)
 		ans := f.answer(tx)

@@ -38,7 +38,7 @@ func (f *fixture) countFailures(key store.Key, n int) {
 // of it still at the code step (a second tab), asking for a new code, and in new logons with
 // that key, also when a code is sent there anyway — never "this step is not available".
 func TestLockedKeyIsToldEverywhere(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		for _, kind := range []string{keys.TokenCard, keys.EmailCode} {
 			t.Run(kind, func(t *testing.T) {
 				f := newFixture(t, db, nil)
@@ -88,7 +88,7 @@ func TestLockedKeyIsToldEverywhere(t *testing.T) {
 // answer refused by the throttle is told the key is locked — even the right one — and the key
 // is locked.
 func TestLockoutCountReachedFirst(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		key := f.key(keys.TokenCard)
 		f.countFailures(key, attempts.KeyLockoutFailures-1)

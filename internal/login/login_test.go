@@ -127,7 +127,7 @@ func wrong(code string) string {
 }
 
 func TestLogon(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Run("password only", func(t *testing.T) {
 			f := newFixture(t, db, nil)
 			tx := f.svc.Start(keys.LevelLow, "/back")
@@ -170,7 +170,7 @@ func TestLogonEveryKind(t *testing.T) {
 }
 
 func TestBadCredentialsLookAlike(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		var msgs []error
 		for _, user := range []string{"jan", "nobody-here"} {
@@ -202,7 +202,7 @@ func TestBadCredentialsLookAlike(t *testing.T) {
 }
 
 func TestPasswordThrottle(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		try := func(p string) error {
 			tx := f.svc.Start(keys.LevelLow, "/")
@@ -227,7 +227,7 @@ func TestPasswordThrottle(t *testing.T) {
 }
 
 func TestCodeThrottleAndLockout(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, func(c *login.Config) { c.LockAfter = 7 })
 		tx := f.atCode(keys.TOTP)
 		ans := f.answer(tx)
@@ -264,7 +264,7 @@ func TestCodeThrottleAndLockout(t *testing.T) {
 }
 
 func TestEmailCodeExpiryAndResend(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		tx := f.atCode(keys.EmailCode)
 		old := f.answer(tx)
@@ -288,7 +288,7 @@ func TestEmailCodeExpiryAndResend(t *testing.T) {
 }
 
 func TestNoKeyAndExpiry(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		if err := db.SetKeyStatus(f.ctx, f.key(keys.TokenCard).ID, store.KeyDeactivated, "citizen", f.clock.Now()); err != nil {
 			t.Fatal(err)
@@ -317,7 +317,7 @@ func TestNoKeyAndExpiry(t *testing.T) {
 }
 
 func TestChoices(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		names := func(cs []login.Choice) (out []string) {
 			for _, c := range cs {
@@ -343,7 +343,7 @@ func TestChoices(t *testing.T) {
 
 // TestRehashOnLogon upgrades a hash made with other parameters at the next successful logon.
 func TestRehashOnLogon(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		old := password.New(password.Params{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)
 		h, err := old.Hash(f.ctx, pw)
@@ -392,7 +392,7 @@ func (c *countingVerifier) Equalize(ctx context.Context, plain string) {
 // TestUnknownUserCostsAHash: an unknown username costs one password hash, exactly like a
 // wrong password, so response times do not reveal which usernames exist.
 func TestUnknownUserCostsAHash(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		clk := clock.NewFake(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 		cv := &countingVerifier{PasswordVerifier: password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader)}
 		reg, err := keys.NewRegistry(passwordkind.New())
@@ -424,7 +424,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 // as the throttle allows (5), for the password and for a key's codes — counting each attempt
 // before it is checked, not after.
 func TestParallelGuessesAreLimited(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		burst := func(try func() error) (checked, throttled int) {
 			var wg sync.WaitGroup
@@ -477,7 +477,7 @@ func TestParallelGuessesAreLimited(t *testing.T) {
 // TestKindSwitchedOffMidLogon: a kind the policy stops offering (phased out) while a logon is
 // under way is refused at every later step with the "you do not have this key" message.
 func TestKindSwitchedOffMidLogon(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		var mu sync.Mutex
 		off := map[string]bool{}
 		offered := func(kind string, _ time.Time) bool { mu.Lock(); defer mu.Unlock(); return !off[kind] }
@@ -523,7 +523,7 @@ func TestKindSwitchedOffMidLogon(t *testing.T) {
 // was asked the same position, answered it, and a newer logon asks another) tells the citizen,
 // but counts no failure.
 func TestNothingComparedNothingCounted(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		old := f.atCode(keys.TokenCard)
 		staleAnswer := f.answer(old)
@@ -548,7 +548,7 @@ func TestNothingComparedNothingCounted(t *testing.T) {
 // TestControlCharactersInUsername: a NUL or other control character is an unknown username,
 // not a database error (PostgreSQL refuses NUL in text).
 func TestControlCharactersInUsername(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		for _, u := range []string{"jan\x00", "j\nan", "\x1b[31mjan"} {
 			tx := f.svc.Start(keys.LevelLow, "/")
@@ -583,7 +583,7 @@ func TestRehashFailureKeepsLogon(t *testing.T) {
 		"hash fails":  func(d *login.Deps) { d.Passwords = failingHash{d.Passwords} },
 	} {
 		t.Run(name, func(t *testing.T) {
-			sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+			sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 				var logs strings.Builder
 				w := logintest.New(t, db, logintest.Options{Deps: func(d *login.Deps) {
 					breakIt(d)
@@ -631,7 +631,7 @@ func TestRehashFailureKeepsLogon(t *testing.T) {
 // wrong code (attempts.KeyLockoutFailures) and not one earlier, however patiently the guesser
 // waits out each throttle and starts new logons.
 func TestKeyLockedAtLockoutCount(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		guess := func() error {
 			t.Helper()
@@ -661,7 +661,7 @@ func TestKeyLockedAtLockoutCount(t *testing.T) {
 // TestBoundLogon: a logon started for a logged-on citizen (a step-up) refuses another
 // citizen's right username and password, and then logs on the bound citizen.
 func TestBoundLogon(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		other := logintest.New(t, db, logintest.Options{Citizen: logintest.Citizen{Username: "piet", Name: "Piet Janssens",
 			Email: "piet@example.org", Language: "nl", Password: "another good passphrase"}})
@@ -710,7 +710,7 @@ func TestBoundLogon(t *testing.T) {
 // hash of it. People sometimes type their password as the username, and an unkeyed hash of it
 // in the attempts table could be found again by hashing guesses.
 func TestPasswordScopeIsKeyed(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		typed := "Hunter2-Typed-As-Username"
 		tx := f.svc.Start(keys.LevelLow, "/")
@@ -762,7 +762,7 @@ func mustHasher(t *testing.T) *secrets.Hasher {
 // after a correct password, the password stays accepted: the logon waits at the code step,
 // says how long, and continues with "send a new code" once the oldest code left the window.
 func TestResendLimitAfterPassword(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newFixture(t, db, nil)
 		start := f.clock.Now()
 		for range 3 { // three logons, a code each, at 0, 2 and 4 minutes

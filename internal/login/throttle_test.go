@@ -42,7 +42,7 @@ func (s *syncBuffer) String() string {
 // two log lines, not 200: one at the first refusal and one with the total once the period is
 // over — written by the next request of the scope, or by the sweeper when nobody comes back.
 func TestRefusalsAggregated(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		var logs syncBuffer
 		w := logintest.New(t, db, logintest.Options{Deps: func(d *login.Deps) {

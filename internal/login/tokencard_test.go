@@ -21,7 +21,7 @@ import (
 // audit log. Only after a right answer does the next logon get another position; a logon still
 // holding the old one can then no longer answer it.
 func TestCardPositionStaysUntilAnswered(t *testing.T) {
-	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		nodes := []*logintest.World{logintest.New(t, db, logintest.Options{}), logintest.New(t, db, logintest.Options{})}
 		c := login.Client{IP: "192.0.2.1"}
