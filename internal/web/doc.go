@@ -33,10 +33,17 @@
 // Sessions are server-side rows (store.Sessions). The "sid" cookie holds 32 random bytes; only
 // their SHA-256 is stored. On https every cookie is "__Host-"-prefixed (cookies.go). A form's
 // CSRF token is an HMAC of the session id, or before a session exists of the "csrf" cookie, so
-// a token from one session is refused in another (csrf.go). Idle and absolute timeouts are enforced when a session is read, the
-// last-seen time is written at most once a minute, and the id changes at every logon. The logon
-// transaction (login.Transaction) lives in the session's JSON data between requests, so any
-// node can continue a logon another node started.
+// a token from one session is refused in another (csrf.go). Idle and absolute timeouts are
+// enforced when a session is read, the last-seen time is written at most once a minute, and the
+// id changes at every logon: the rotation commits only when it removed the old row, together
+// with the logon's record (login.Service.Complete), so of parallel requests completing one
+// logon exactly one wins; the others, and any request whose session vanished (errSessionGone),
+// go to the chooser with a flash and leave the session cookie alone. The logon transaction
+// (login.Transaction) lives in the session's JSON data between requests, so any node can
+// continue a logon another node started. The winner's browser also gets a signed device cookie
+// (device.go) that gives its later password attempts a failure budget of their own. A logon
+// started without a session — on the chooser or by an online service — takes one of its
+// address's logon starts (Deps.StartQuota).
 //
 // The OpenID provider (internal/oidcop, Deps.OIDC) is mounted by oidc.go: its machine endpoints
 // in the outer layer, its browser endpoints as pages. oidc_login.go is the bridge to the logon:
@@ -55,13 +62,13 @@
 //
 // A form answered with errors sets BasePage.Errors and gets the GOV.UK error pattern from
 // templates/partials.html — the logon pages and My digital keys alike; a notice about what
-// happened before (the logon expired, the citizen signed out, a key was deactivated, a new
-// registration code was sent) travels in a one-time flash cookie, never in the URL.
+// happened before (the logon expired or was completed elsewhere, the citizen signed out, a key
+// was deactivated, a new registration code was sent) travels in a one-time flash cookie, never in the URL.
 //
 // Files follow the flows: login_show.go (the key chooser), login_choose.go, login_password.go,
 // login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go (help,
 // privacy notice, accessibility statement), health.go, oidc*.go, portal_keys.go (key list,
 // deactivate, reactivate), wizard_*.go, portal_profile.go and portal_info.go; portal_page.go
 // holds the portal pages' base and notices; the machinery lives in server.go, routes.go,
-// access.go, middleware.go, csrf.go, cookies.go, session.go, render.go and errors.go.
+// access.go, middleware.go, csrf.go, cookies.go, device.go, session.go, render.go and errors.go.
 package web
