@@ -9,6 +9,14 @@
 //
 // The Service knows no key kind by name except the always-present password: what a kind asks
 // after the password comes from the keys.Challenger capability. Wrong usernames and wrong
-// passwords get the same error, the same throttling (counted per typed username) and the same
-// cost (an argon2id hash is computed either way), so nothing reveals whether a username exists.
+// passwords get the same error, the same throttling (counted per typed username, under a keyed
+// hash of it — or, from a browser whose device cookie names that username, per device) and the
+// same cost (password.Hasher makes every failure cost what the dearest hash parameters in use
+// cost), so nothing reveals whether a username exists. A code's shape is checked
+// (keys.NormalizeCode) before any attempt is counted. Refusals by a throttle are recorded twice
+// per throttle period, not per request (audit.Throttled).
+//
+// A done transaction is not a logon yet: Complete records it (logon.success) inside the
+// transaction that gives the citizen the logged-on session, so it is recorded once, by the
+// request that completed it.
 package login
