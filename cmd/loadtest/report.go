@@ -41,8 +41,10 @@ type summary struct {
 	DBCPU      time.Duration `json:"db_cpu_per_logon_ns"`
 	ClusterCPU time.Duration `json:"cluster_cpu_per_logon_ns"`
 	DriverCPU  time.Duration `json:"driver_cpu_per_logon_ns"`
-	// E is HashCPU ÷ ServeCPU; EWithDB is HashCPU ÷ (ServeCPU + DBCPU). EMin and EMax are the
-	// lowest and highest E of a single pair.
+	// E is the median over the pairs of each pair's hash CPU ÷ its nodes' CPU per logon;
+	// EWithDB the same with the database's CPU per logon added. EMin and EMax are the lowest
+	// and highest E of a single pair. (A ratio of totals could lie outside that range: the
+	// pairs weigh differently in hashes and in logons.)
 	E       float64        `json:"e"`
 	EWithDB float64        `json:"e_with_db"`
 	EMin    float64        `json:"e_min"`
@@ -66,6 +68,17 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	}
 	rank := int(math.Ceil(p * float64(len(sorted))))
 	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// median returns the median of vs (the mean of the middle two for an even count); vs must
+// not be empty. vs is sorted in place.
+func median(vs []float64) float64 {
+	slices.Sort(vs)
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
 }
 
 // ratio returns a ÷ b, or 0 when b is 0.
@@ -96,8 +109,8 @@ func summarize(pairs []pair) summary {
 	var hashTime, hashCPU, logonTime, serve, db, cluster, driver time.Duration
 	clusterKnown := true
 	var lat []time.Duration
+	var es, esDB []float64
 	s.Reasons = map[string]int{}
-	s.EMin, s.EMax = math.Inf(1), math.Inf(-1)
 	for _, p := range pairs {
 		hashes += p.Hash.Hashes
 		hashTime += p.Hash.Elapsed
@@ -122,12 +135,14 @@ func summarize(pairs []pair) summary {
 		s.PeakSinceStart = s.PeakSinceStart || l.PeakSinceStart
 		s.Idle += l.Idle
 		if p.HashCPU.Hashes > 0 && l.OK > 0 {
-			e := efficiency(p.HashCPU.CPU/time.Duration(p.HashCPU.Hashes), perLogon(l.ServeCPU, l.OK))
-			s.EMin, s.EMax = math.Min(s.EMin, e), math.Max(s.EMax, e)
+			h := p.HashCPU.CPU / time.Duration(p.HashCPU.Hashes)
+			es = append(es, efficiency(h, perLogon(l.ServeCPU, l.OK)))
+			esDB = append(esDB, efficiency(h, perLogon(l.ServeCPU+l.DBCPU, l.OK)))
 		}
 	}
-	if math.IsInf(s.EMin, 0) {
-		s.EMin, s.EMax = 0, 0
+	if len(es) > 0 {
+		s.E, s.EWithDB = median(es), median(esDB)
+		s.EMin, s.EMax = slices.Min(es), slices.Max(es)
 	}
 	s.LogonsPerSec = ratio(float64(s.Logons), logonTime.Seconds())
 	s.HashesPerSec = ratio(float64(hashes), hashTime.Seconds())
@@ -142,8 +157,6 @@ func summarize(pairs []pair) summary {
 		s.ClusterCPU = perLogon(cluster, s.Logons)
 	}
 	s.DriverCPU = perLogon(driver, s.Logons)
-	s.E = efficiency(s.HashCPU, s.ServeCPU)
-	s.EWithDB = efficiency(s.HashCPU, s.ServeCPU+s.DBCPU)
 	slices.Sort(lat)
 	s.P50, s.P95, s.P99 = percentile(lat, 0.50), percentile(lat, 0.95), percentile(lat, 0.99)
 	return s
@@ -167,7 +180,7 @@ func msKnown(d time.Duration) string {
 }
 
 // tableHeader is the first line of the results table; writeRow writes the others.
-const tableHeader = "backend  nodes flow kind      clients | logons/s hash/s ratio | E    (min–max)   E+db | hash ms serve ms besides db ms pg-all | p50 ms p95 ms p99 ms | failed idle s | RSS MiB"
+const tableHeader = "backend  nodes flow kind      clients | logons/s hash/s ratio | E    (min–max)   E+db | hash ms serve ms besides db ms pg-all driver | p50 ms p95 ms p99 ms | failed idle s | RSS MiB"
 
 func writeRow(w io.Writer, r result) {
 	c, s := r.Config, r.Summary
@@ -175,11 +188,11 @@ func writeRow(w io.Writer, r result) {
 	if s.PeakSinceStart {
 		rss += "*"
 	}
-	fmt.Fprintf(w, "%-8s %5d %-4s %-9s %7d | %8.1f %6.1f %5.2f | %4.2f (%4.2f–%4.2f) %4.2f | %7s %8s %7s %5s %6s | %6s %6s %6s | %6d %6.1f | %7s\n",
+	fmt.Fprintf(w, "%-8s %5d %-4s %-9s %7d | %8.1f %6.1f %5.2f | %4.2f (%4.2f–%4.2f) %4.2f | %7s %8s %7s %5s %6s %6s | %6s %6s %6s | %6d %6.1f | %7s\n",
 		c.Backend, c.Nodes, c.Flow, c.Kind, c.Clients,
 		s.LogonsPerSec, s.HashesPerSec, s.ThroughputRatio,
 		s.E, s.EMin, s.EMax, s.EWithDB,
-		ms(s.HashCPU), ms(s.ServeCPU), ms(s.ServeCPU-s.HashCPU), ms(s.DBCPU), msKnown(s.ClusterCPU),
+		ms(s.HashCPU), ms(s.ServeCPU), ms(s.ServeCPU-s.HashCPU), ms(s.DBCPU), msKnown(s.ClusterCPU), ms(s.DriverCPU),
 		ms(s.P50), ms(s.P95), ms(s.P99),
 		s.Failed, s.Idle.Seconds(), rss)
 	reasons := make([]string, 0, len(s.Reasons))
@@ -200,15 +213,17 @@ func writeRow(w io.Writer, r result) {
 // legend explains the table.
 const legend = `
 E       = CPU time of one argon2id hash ÷ the nodes' CPU time per logon (kernel accounting, same
-          run): the share of a logon's server CPU that is the unavoidable hash. E+db adds the
-          PostgreSQL backends' CPU per logon to the denominator (SQLite runs inside the node).
+          run): the share of a logon's server CPU that is the unavoidable hash; the median of
+          the pairs, and their lowest and highest. E+db adds the PostgreSQL backends' CPU per
+          logon to the denominator (SQLite runs inside the node).
 ratio   = logons/s ÷ hash-only/s, both measured in this run (A B pairs): equals E on a quiet
           machine, swings when others share it — E is the robust figure.
 hash ms = CPU per argon2id verification, measured in the driver beside the hash-only runs with
           as many hashes at once as the logon run computes (min(clients, GOMAXPROCS)).
 serve ms / besides = the nodes' CPU per logon, and that minus one hash. db ms = the PostgreSQL
           backends serving the nodes; pg-all = the whole PostgreSQL cluster (everyone's work on
-          a shared server). p50/p95/p99 = whole-logon latency. idle s = time clients waited for
+          a shared server). driver = the driver's own CPU per logon (the clients' side, on the
+          same cores). p50/p95/p99 = whole-logon latency. idle s = time clients waited for
           a citizen allowed to log on (a new TOTP step, the e-mail code limit). RSS = the peak
           resident set of the largest node during the runs (* = since it started).`
 

@@ -61,12 +61,12 @@ func TestSummarizeComputesE(t *testing.T) {
 	if s.HashCPU != 25*time.Millisecond {
 		t.Errorf("hash CPU %s, want 25ms (from the hash CPU runs, not the ceiling's 30ms)", s.HashCPU)
 	}
-	// Node CPU 2.25 s over 60 logons = 37.5 ms: E = 25 / 37.5.
-	if s.ServeCPU != 37500*time.Microsecond || !near(s.E, 25/37.5) {
-		t.Errorf("serve CPU %s, E %.4f; want 37.5ms, %.4f", s.ServeCPU, s.E, 25/37.5)
+	// Node CPU 2.25 s over 60 logons = 37.5 ms; E is the median of the pairs' 25/50 and 25/25.
+	if s.ServeCPU != 37500*time.Microsecond || !near(s.E, 0.75) {
+		t.Errorf("serve CPU %s, E %.4f; want 37.5ms, 0.75", s.ServeCPU, s.E)
 	}
-	if s.DBCPU != 10*time.Millisecond || !near(s.EWithDB, 25/47.5) {
-		t.Errorf("db CPU %s, E+db %.4f; want 10ms, %.4f", s.DBCPU, s.EWithDB, 25/47.5)
+	if wantDB := (25.0/60 + 25.0/35) / 2; s.DBCPU != 10*time.Millisecond || !near(s.EWithDB, wantDB) {
+		t.Errorf("db CPU %s, E+db %.4f; want 10ms, %.4f", s.DBCPU, s.EWithDB, wantDB)
 	}
 	if s.ClusterCPU != 20*time.Millisecond {
 		t.Errorf("cluster CPU %s, want 20ms", s.ClusterCPU)
@@ -84,6 +84,13 @@ func TestSummarizeComputesE(t *testing.T) {
 	p2.Logon.ClusterCPU = -1
 	if s := summarize([]pair{p1, p2}); s.ClusterCPU >= 0 {
 		t.Errorf("cluster CPU %s with one run unknown, want unknown", s.ClusterCPU)
+	}
+	// Three pairs: E is the middle one, whatever the pairs' weights.
+	p3 := p1
+	p3.HashCPU = hashRun{Hashes: 200, CPU: 4 * time.Second} // 20 ms a hash: E = 20/50 = 0.4
+	p3.Logon.OK, p3.Logon.ServeCPU = 300, 15*time.Second
+	if s := summarize([]pair{p1, p2, p3}); !near(s.E, 0.5) || !near(s.EMin, 0.4) || !near(s.EMax, 1) {
+		t.Errorf("three pairs: E %.3f (%.3f–%.3f), want the median 0.5 (0.4–1)", s.E, s.EMin, s.EMax)
 	}
 	if s := summarize([]pair{{}}); s.E != 0 || s.EMin != 0 || s.LogonsPerSec != 0 {
 		t.Errorf("empty pair: %+v, want zeros", s)
