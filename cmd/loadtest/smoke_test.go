@@ -112,14 +112,14 @@ func TestSmokeSQLiteEveryKindAndFlow(t *testing.T) {
 	}
 }
 
-// TestSmokePostgresTwoNodes logs on through two nodes sharing a fresh PostgreSQL schema and
-// measures the database's backends.
+// TestSmokePostgresTwoNodes logs on through two nodes sharing a fresh PostgreSQL schema, from
+// two loopback source addresses, and measures the database's backends.
 func TestSmokePostgresTwoNodes(t *testing.T) {
 	t.Parallel()
 	sqltest.PostgresURL(t) // skips, or fails under SLEUTELBOS_REQUIRE_POSTGRES=1, without a database
 	rep, out := runSmoke(t, "-backends", "postgres", "-postgres-url", os.Getenv(sqltest.PostgresURLEnv),
 		"-nodes", "2", "-citizens", "20", "-clients", "2", "-kinds", "tokencard,emailcode", "-flows", "oidc",
-		"-duration", "400ms", "-pairs", "1")
+		"-duration", "400ms", "-pairs", "1", "-source-addresses", "2")
 	checkResults(t, rep, out, 2)
 	for _, r := range rep.Results {
 		if r.Config.Nodes != 2 || r.Pairs[0].Logon.Backends == 0 || r.Summary.ClusterCPU < 0 {
