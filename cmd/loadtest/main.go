@@ -1,245 +1,290 @@
-// Command loadtest drives whole logons (chooser, password, token card code, welcome page)
-// against a real `sleutelbos serve --demo` process on 127.0.0.1 and reports throughput and
-// latency. It is bounded in time and in count, and refuses any target that is not loopback.
+// Command loadtest measures what a whole logon costs the server beside its one unavoidable
+// argon2id hash. It seeds many distinct citizens (every key kind) in a fresh SQLite database or
+// PostgreSQL schema, starts real `sleutelbos serve` processes on 127.0.0.1 (one, or several
+// sharing PostgreSQL), and drives whole logons from concurrent clients — password, token card,
+// authenticator app, security code by e-mail (read from real e-mails: the nodes deliver to an
+// SMTP server inside the driver), directly or through an OpenID Connect online service.
 //
-//	go build -o bin/sleutelbos ./cmd/sleutelbos && go run ./cmd/loadtest -clients 8 -duration 20s
+// Every configuration (backend × nodes × flow × kind × clients) runs in pairs, A B A B …: A is
+// the hash-only ceiling (argon2id verifications on every core, in the driver, nodes idle), B the
+// logon run, equally long. From the kernel's accounting of the same run it reports E, the CPU
+// time of one hash ÷ the nodes' CPU time per logon, beside the throughput ratio (logons/s ÷
+// hash-only/s), the nodes' CPU per logon besides the hash, the database's CPU per logon,
+// latency percentiles, failures by reason and the nodes' peak RSS.
 //
-// With -database-url postgres://… the server uses PostgreSQL (a fresh schema is advisable).
+//	go build -o bin/sleutelbos ./cmd/sleutelbos && go run ./cmd/loadtest -backends sqlite -clients 1,4
+//
+// Everything is bounded (-duration per run, -max-logons per run, -timeout overall) and stays on
+// loopback addresses; PostgreSQL must be on 127.0.0.1 or localhost.
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/base64"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"sort"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/sleutelbos/sleutelbos/internal/demo"
-	"github.com/sleutelbos/sleutelbos/internal/keys/tokencard"
-	"github.com/sleutelbos/sleutelbos/internal/secrets"
-	"github.com/sleutelbos/sleutelbos/internal/web/webtest"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+		}
 		os.Exit(1)
 	}
 }
 
+// options are the driver's flags, checked.
 type options struct {
-	bin, databaseURL, kinds string
-	clients, maxLogons      int
-	duration                time.Duration
+	bin, postgresURL, jsonPath string
+	backends, flows, kinds     []string
+	nodes, clients             []int
+	citizens, pairs            int
+	maxLogons, sources         int
+	duration, timeout          time.Duration
 }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
+var (
+	allBackends = []string{"sqlite", "postgres"}
+	allFlows    = []string{flowWeb, flowOIDC}
+	allKinds    = []string{keys.Password, keys.TokenCard, keys.TOTP, keys.EmailCode}
+)
+
+// Bounds of the flags.
+const (
+	maxClients   = 256
+	maxCitizens  = 100_000
+	maxNodes     = 4
+	maxPairs     = 20
+	maxDuration  = 5 * time.Minute
+	maxTimeout   = 2 * time.Hour
+	maxLogonsCap = 1_000_000
+)
+
+// postgresURLEnv is where -postgres-url comes from by default (make test and make bench set it).
+const postgresURLEnv = "SLEUTELBOS_TEST_POSTGRES_URL"
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
 	var o options
+	var backends, flows, kinds, nodes, clients string
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.StringVar(&o.bin, "server", "bin/sleutelbos", "the sleutelbos binary to start")
-	fs.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL for the server (default: SQLite in a temporary directory)")
-	fs.StringVar(&o.kinds, "kinds", "password,tokencard", "key kinds to log on with, round robin")
-	fs.IntVar(&o.clients, "clients", 8, "concurrent clients (1 to 256)")
-	fs.IntVar(&o.maxLogons, "max-logons", 5000, "stop after this many logons (1 to 1000000)")
-	fs.DurationVar(&o.duration, "duration", 15*time.Second, "stop after this long (at most 5m)")
+	fs.StringVar(&backends, "backends", "sqlite,postgres", "databases to measure: sqlite, postgres")
+	fs.StringVar(&o.postgresURL, "postgres-url", getenv(postgresURLEnv), "PostgreSQL database on 127.0.0.1 to create a fresh schema in (default $"+postgresURLEnv+")")
+	fs.StringVar(&nodes, "nodes", "1,2", "node counts to measure; more than one shares PostgreSQL (skipped on SQLite)")
+	fs.StringVar(&flows, "flows", flowWeb, "logon flows: web (the logon pages), oidc (an online service: authorize, logon, token, userinfo)")
+	fs.StringVar(&kinds, "kinds", "password,tokencard", "key kinds: password, tokencard, totp, emailcode")
+	fs.StringVar(&clients, "clients", "1,4", "concurrent client counts to measure (1 to 256 each)")
+	fs.IntVar(&o.citizens, "citizens", 10_000, "distinct citizens to seed (1 to 100000); each client logs its own ones on")
+	fs.DurationVar(&o.duration, "duration", 2*time.Second, "length of each hash-only run and each logon run (at most 5m)")
+	fs.IntVar(&o.pairs, "pairs", 3, "hash-only/logon run pairs per configuration (1 to 20; 3 or more for figures)")
+	fs.IntVar(&o.maxLogons, "max-logons", 100_000, "stop a logon run after this many logons (1 to 1000000)")
+	fs.IntVar(&o.sources, "source-addresses", 1, "spread the clients over this many loopback source addresses, 127.0.0.1 up (1 to 254)")
+	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "stop everything after this long (at most 2h)")
+	fs.StringVar(&o.jsonPath, "json", "", "also write every run's figures to this file as JSON")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
 	var errs []error
-	if o.clients < 1 || o.clients > 256 {
-		errs = append(errs, fmt.Errorf("-clients %d: want 1 to 256", o.clients))
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
-	if o.maxLogons < 1 || o.maxLogons > 1_000_000 {
-		errs = append(errs, fmt.Errorf("-max-logons %d: want 1 to 1000000", o.maxLogons))
-	}
-	if o.duration <= 0 || o.duration > 5*time.Minute {
-		errs = append(errs, fmt.Errorf("-duration %s: want more than 0 and at most 5m", o.duration))
-	}
-	kinds := strings.Split(o.kinds, ",")
-	for _, k := range kinds {
-		if k != "password" && k != "tokencard" {
-			errs = append(errs, fmt.Errorf("-kinds: %q is not supported (password, tokencard; totp codes cannot be reused concurrently)", k))
+	check := func(name string, list []string, allowed []string) []string {
+		if len(list) == 0 {
+			errs = append(errs, fmt.Errorf("-%s: name at least one of %s", name, strings.Join(allowed, ", ")))
 		}
-	}
-	if o.databaseURL != "" {
-		if u, err := url.Parse(o.databaseURL); err != nil || !isLoopback(u.Hostname()) {
-			errs = append(errs, errors.New("-database-url: only a database on 127.0.0.1/localhost is allowed"))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-
-	base, codes, cleanup, err := startServer(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
-	var next, failures atomic.Int64
-	lat := make([][]time.Duration, o.clients)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := 0; c < o.clients; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				n := next.Add(1)
-				if n > int64(o.maxLogons) {
-					return
-				}
-				kind := kinds[int(n)%len(kinds)]
-				t0 := time.Now()
-				if err := logon(base, kind, codes); err != nil {
-					if failures.Add(1) <= 3 {
-						fmt.Fprintf(os.Stderr, "loadtest: logon %d (%s): %v\n", n, kind, err)
-					}
-					continue
-				}
-				lat[c] = append(lat[c], time.Since(t0))
+		for _, v := range list {
+			if !slices.Contains(allowed, v) {
+				errs = append(errs, fmt.Errorf("-%s: %q is not one of %s", name, v, strings.Join(allowed, ", ")))
 			}
-		}(c)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) time.Duration {
-		if len(all) == 0 {
-			return 0
 		}
-		return all[int(p*float64(len(all)-1))]
+		return list
 	}
-	backend := "sqlite"
-	if o.databaseURL != "" {
-		backend = "postgres"
+	o.backends = check("backends", splitList(backends), allBackends)
+	o.flows = check("flows", splitList(flows), allFlows)
+	o.kinds = check("kinds", splitList(kinds), allKinds)
+	ints := func(name, v string, lo, hi int) []int {
+		var out []int
+		for _, f := range splitList(v) {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < lo || n > hi {
+				errs = append(errs, fmt.Errorf("-%s: %q: want %d to %d", name, f, lo, hi))
+				continue
+			}
+			out = append(out, n)
+		}
+		if len(out) == 0 && len(splitList(v)) == 0 {
+			errs = append(errs, fmt.Errorf("-%s: give at least one number", name))
+		}
+		return out
 	}
-	fmt.Fprintf(out, "loadtest: %d logons (%s) in %s by %d clients on %s: %.1f logons/s, %d failed; latency p50 %s p95 %s p99 %s\n",
-		len(all), o.kinds, elapsed.Round(time.Millisecond), o.clients, backend, float64(len(all))/elapsed.Seconds(),
-		failures.Load(), pct(0.5).Round(time.Millisecond), pct(0.95).Round(time.Millisecond), pct(0.99).Round(time.Millisecond))
-	if failures.Load() > 0 {
-		return fmt.Errorf("%d logons failed", failures.Load())
+	o.nodes = ints("nodes", nodes, 1, maxNodes)
+	o.clients = ints("clients", clients, 1, maxClients)
+	if o.citizens < 1 || o.citizens > maxCitizens {
+		errs = append(errs, fmt.Errorf("-citizens %d: want 1 to %d", o.citizens, maxCitizens))
+	} else if len(o.clients) > 0 && slices.Max(o.clients) > o.citizens {
+		errs = append(errs, fmt.Errorf("-clients %d with -citizens %d: every client needs citizens of its own", slices.Max(o.clients), o.citizens))
 	}
-	return nil
+	if o.duration <= 0 || o.duration > maxDuration {
+		errs = append(errs, fmt.Errorf("-duration %s: want more than 0 and at most %s", o.duration, maxDuration))
+	}
+	if o.pairs < 1 || o.pairs > maxPairs {
+		errs = append(errs, fmt.Errorf("-pairs %d: want 1 to %d", o.pairs, maxPairs))
+	}
+	if o.maxLogons < 1 || o.maxLogons > maxLogonsCap {
+		errs = append(errs, fmt.Errorf("-max-logons %d: want 1 to %d", o.maxLogons, maxLogonsCap))
+	}
+	if o.sources < 1 || o.sources > 254 {
+		errs = append(errs, fmt.Errorf("-source-addresses %d: want 1 to 254", o.sources))
+	}
+	if o.timeout <= 0 || o.timeout > maxTimeout {
+		errs = append(errs, fmt.Errorf("-timeout %s: want more than 0 and at most %s", o.timeout, maxTimeout))
+	}
+	if slices.Contains(o.backends, "postgres") {
+		if o.postgresURL == "" {
+			errs = append(errs, fmt.Errorf("-backends postgres needs -postgres-url (or $%s), e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable", postgresURLEnv))
+		} else if u, err := url.Parse(o.postgresURL); err != nil || !isLoopback(u.Hostname()) {
+			errs = append(errs, errors.New("-postgres-url: only a database on 127.0.0.1/localhost is allowed"))
+		}
+	}
+	return o, errors.Join(errs...)
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
+// configs lists the configurations of backend with n nodes, in the order they run.
+func (o options) configs(backend string, n int) []configuration {
+	var out []configuration
+	for _, flow := range o.flows {
+		for _, kind := range o.kinds {
+			for _, c := range o.clients {
+				out = append(out, configuration{Backend: backend, Nodes: n, Flow: flow, Kind: kind, Clients: c})
+			}
+		}
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return out
 }
 
-// logon performs one whole logon of kind as a fresh browser.
-func logon(base, kind string, codes [tokencard.Positions]string) error {
-	c := webtest.New(base, nil)
-	query := "?level=substantial"
-	if kind == "password" {
-		query = ""
+// nodeCounts lists the node counts measured on backend: SQLite is one node's own file.
+func (o options) nodeCounts(backend string) []int {
+	if backend == "sqlite" {
+		if slices.Contains(o.nodes, 1) {
+			return []int{1}
+		}
+		return nil
 	}
-	p, err := c.StartLogon(query, kind, "demo", "demo-password-1")
+	return o.nodes
+}
+
+// report is the JSON output.
+type report struct {
+	Machine    string    `json:"machine"`
+	GOMAXPROCS int       `json:"gomaxprocs"`
+	LoadBefore []float64 `json:"load_before"`
+	LoadAfter  []float64 `json:"load_after"`
+	Citizens   int       `json:"citizens"`
+	Argon2id   string    `json:"argon2id"`
+	Results    []result  `json:"results"`
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	if kind == "tokencard" {
-		pos := p.Position()
-		if pos < 1 {
-			return fmt.Errorf("no card position at %s: %q", p.URL.Path, p.Alert())
-		}
-		if p, err = c.SubmitCode(codes[pos-1]); err != nil {
-			return err
-		}
+	if _, err := os.Stat(o.bin); err != nil {
+		return fmt.Errorf("-server %s: %w (build it with: go build -o %s ./cmd/sleutelbos)", o.bin, err, o.bin)
 	}
-	if p.Status != http.StatusOK || p.URL.Path != "/" {
-		return fmt.Errorf("ended at %s with %d: %q", p.URL.Path, p.Status, p.Alert())
-	}
-	return nil
-}
-
-// startServer runs `serve --demo` with fixed secrets and returns its URL and the demo card.
-func startServer(ctx context.Context, o options) (string, [tokencard.Positions]string, func(), error) {
-	var codes [tokencard.Positions]string
-	hashKey := []byte("loadtest-hash-key-loadtest-hash-key!")
-	h, err := secrets.NewHasher(hashKey)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	hz, err := clockTicks()
 	if err != nil {
-		return "", codes, nil, err
+		return err
 	}
-	codes = tokencard.DemoCodes(demo.Seed(h), demo.SerialPrefix+"DEMO")
+	set, err := newCitizenSet(o.citizens)
+	if err != nil {
+		return err
+	}
+	mail, err := startMailbox()
+	if err != nil {
+		return fmt.Errorf("SMTP server: %w", err)
+	}
+	defer mail.close()
 	dir, err := os.MkdirTemp("", "sleutelbos-loadtest-")
 	if err != nil {
-		return "", codes, nil, err
+		return err
 	}
-	args := []string{"serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn",
-		"--encryption-keys", "k1:" + base64.StdEncoding.EncodeToString([]byte("loadtest-encryption-key-32-bytes")),
-		"--hash-key", base64.StdEncoding.EncodeToString(hashKey),
-		// Every logon here is a fresh browser from 127.0.0.1: lift the per-address limit.
-		"--logon-starts-per-address", "1000000"}
-	if o.databaseURL != "" {
-		args = append(args, "--database-url", o.databaseURL)
-	}
-	bin, err := filepath.Abs(o.bin)
-	if err != nil {
-		return "", codes, nil, err
-	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", codes, nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return "", codes, nil, fmt.Errorf("start %s (build it with: go build -o %s ./cmd/sleutelbos): %w", o.bin, filepath.Clean(o.bin), err)
-	}
-	cleanup := func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
+	defer os.RemoveAll(dir)
+
+	rep := report{Machine: cpuModel(), GOMAXPROCS: runtime.GOMAXPROCS(0), Citizens: o.citizens}
+	before := loadavg()
+	rep.LoadBefore = before[:]
+	total := 0
+	for _, b := range o.backends {
+		for _, n := range o.nodeCounts(b) {
+			total += len(o.configs(b, n))
 		}
-		os.RemoveAll(dir)
 	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "Sleutelbos is serving at "); ok {
-				urlc <- u
+	fmt.Fprintf(stdout, "loadtest: %s; GOMAXPROCS %d; %s; %s\n", rep.Machine, rep.GOMAXPROCS, runtime.Version(), machineLine("before:", before))
+	fmt.Fprintf(stdout, "loadtest: %d configurations × %d pairs × (%s hash-only + %s logons); %d distinct citizens; clients from %d loopback address(es)\n",
+		total, o.pairs, o.duration, o.duration, o.citizens, o.sources)
+	b := &bench{o: o, set: set, mail: mail, dir: dir, hz: hz, out: stdout}
+	if b.enc, b.hashKey, err = generateSecrets(rand.Reader); err != nil {
+		return err
+	}
+	var runErr error
+	for _, backend := range o.backends {
+		rs, err := b.runBackend(ctx, backend)
+		rep.Results = append(rep.Results, rs...)
+		if err != nil {
+			runErr = fmt.Errorf("%s: %w", backend, err)
+			switch {
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				runErr = fmt.Errorf("stopped at -timeout %s: %d of %d configurations measured", o.timeout, len(rep.Results), total)
+			case ctx.Err() != nil:
+				runErr = fmt.Errorf("interrupted: %d of %d configurations measured", len(rep.Results), total)
 			}
+			break
 		}
-	}()
-	select {
-	case u := <-urlc:
-		return u, codes, cleanup, nil
-	case <-time.After(60 * time.Second):
-		cleanup()
-		return "", codes, nil, errors.New("the server did not start within 60 s")
 	}
+	fmt.Fprintln(stdout, legend)
+	after := loadavg()
+	rep.LoadAfter = after[:]
+	rep.Argon2id = b.params
+	fmt.Fprintf(stdout, "loadtest: %s; argon2id %s\n", machineLine("after:", after), b.params)
+	if o.jsonPath != "" {
+		if err := writeJSON(o.jsonPath, rep); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if runErr == nil && mail.unreadable() > 0 {
+		runErr = fmt.Errorf("%d e-mails without a readable security code", mail.unreadable())
+	}
+	if runErr == nil && b.failed > 0 {
+		runErr = fmt.Errorf("%w: %d in %d configurations (reasons under each row)", errFailures, b.failed, b.configsFailed)
+	}
+	return runErr
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
