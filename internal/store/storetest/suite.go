@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Audit", auditTests},
 		{"Tx", txTests},
 		{"Outbox", outboxTests},
+		{"Citizens", citizenTests},
 		{"Concurrent", concurrentTests},
 	}
 	for _, g := range groups {
