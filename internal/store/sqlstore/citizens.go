@@ -13,13 +13,14 @@ import (
 
 // bulkRows is how many rows one multi-row statement writes or looks up: few statements for a
 // large import, and at most some 6,000 placeholders per statement (SQLite allows 32,766,
-// PostgreSQL 65,535).
+// PostgreSQL 65,535). SQLite's are plain ? (see dialect.numbered).
 const bulkRows = 500
 
-// placeholders returns "($1, $2, $3), ($4, $5, $6)" for rows rows of cols columns.
-func placeholders(rows, cols int) string {
+// placeholders returns "(?, ?, ?), (?, ?, ?)" (SQLite) or "($1, $2, $3), ($4, $5, $6)"
+// (PostgreSQL) for rows rows of cols columns, numbered from first.
+func (db *DB) placeholders(first, rows, cols int) string {
 	var sb strings.Builder
-	n := 1
+	n := first
 	for r := range rows {
 		if r > 0 {
 			sb.WriteString(", ")
@@ -29,8 +30,7 @@ func placeholders(rows, cols int) string {
 			if c > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteByte('$')
-			sb.WriteString(strconv.Itoa(n))
+			db.param(&sb, n)
 			n++
 		}
 		sb.WriteByte(')')
@@ -38,15 +38,24 @@ func placeholders(rows, cols int) string {
 	return sb.String()
 }
 
-// list returns "$first, …" with n placeholders.
-func list(first, n int) string {
+// param writes the placeholder of the n-th argument of a bulk statement.
+func (db *DB) param(sb *strings.Builder, n int) {
+	if !db.d.numbered {
+		sb.WriteByte('?')
+		return
+	}
+	sb.WriteByte('$')
+	sb.WriteString(strconv.Itoa(n))
+}
+
+// list returns "?, ?, …" or "$first, …" with n placeholders.
+func (db *DB) list(first, n int) string {
 	var sb strings.Builder
 	for i := range n {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteByte('$')
-		sb.WriteString(strconv.Itoa(first + i))
+		db.param(&sb, first+i)
 	}
 	return sb.String()
 }
@@ -93,7 +102,7 @@ func (db *DB) InsertAccounts(ctx context.Context, accts []store.Account) error {
 		}
 		rows, err := db.q.QueryContext(ctx, `INSERT INTO accounts
 			(username, username_key, name, email, language, password_hash, password_params, created_at, updated_at)
-			VALUES `+placeholders(len(part), cols)+`
+			VALUES `+db.placeholders(1, len(part), cols)+`
 			ON CONFLICT (username_key) DO NOTHING RETURNING id, username_key`, args...)
 		if err != nil {
 			return fmt.Errorf("insert %d accounts: %w", len(part), err)
@@ -124,7 +133,7 @@ func (db *DB) TakenUsernames(ctx context.Context, usernames []string) ([]string,
 		for i, u := range part {
 			args[i] = usernameKey(u)
 		}
-		taken, err := db.strings(ctx, `SELECT username_key FROM accounts WHERE username_key IN (`+list(1, len(part))+`)`, args...)
+		taken, err := db.strings(ctx, `SELECT username_key FROM accounts WHERE username_key IN (`+db.list(1, len(part))+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("taken usernames: %w", err)
 		}
@@ -173,7 +182,7 @@ func (db *DB) InsertKeys(ctx context.Context, keys []store.Key) error {
 		_, err := db.q.ExecContext(ctx, `INSERT INTO keys
 			(account_id, kind, status, serial, data, counter, created_at, activated_at, deactivated_at,
 			 deactivation_cause, last_used_at)
-			VALUES `+placeholders(len(part), cols), args...)
+			VALUES `+db.placeholders(1, len(part), cols), args...)
 		if err != nil {
 			return fmt.Errorf("insert %d keys: %w", len(part), db.conflictOr(err))
 		}
@@ -190,7 +199,7 @@ func (db *DB) TakenSerials(ctx context.Context, kind string, serials []string) (
 		for _, s := range part {
 			args = append(args, s)
 		}
-		taken, err := db.strings(ctx, `SELECT serial FROM keys WHERE kind = $1 AND serial IN (`+list(2, len(part))+`)`, args...)
+		taken, err := db.strings(ctx, `SELECT serial FROM keys WHERE kind = `+db.list(1, 1)+` AND serial IN (`+db.list(2, len(part))+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("taken serials: %w", err)
 		}
@@ -222,7 +231,7 @@ func (db *DB) AppendAudits(ctx context.Context, events []store.AuditEvent) error
 		}
 		if _, err := db.q.ExecContext(ctx, `INSERT INTO audit_events
 			(time, type, account_id, key_kind, key_id, reason, ip, actor, detail)
-			VALUES `+placeholders(len(part), cols), args...); err != nil {
+			VALUES `+db.placeholders(1, len(part), cols), args...); err != nil {
 			return fmt.Errorf("append %d audit events: %w", len(part), err)
 		}
 		return nil
