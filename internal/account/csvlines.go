@@ -74,8 +74,12 @@ func (lr *lineReader) consumed(b []byte) {
 	lr.sum.Write(b)
 }
 
-// checkUTF8 returns a problem for a line that is not valid UTF-8, naming the first bad byte.
-func checkUTF8(line string) error {
+// checkText returns a problem for a line that is not valid UTF-8 or holds a control character
+// (no field of an import has one, and PostgreSQL refuses NUL in text), naming the first bad byte.
+func checkText(line string) error {
+	if i := strings.IndexFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		return fmt.Errorf("a control character (byte %d of the line, 0x%02x)", i+1, line[i])
+	}
 	if utf8.ValidString(line) {
 		return nil
 	}

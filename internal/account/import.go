@@ -220,7 +220,7 @@ func (rd *reader) next() (citizen, error) {
 		case err != nil:
 			return citizen{}, err
 		}
-		if err := checkUTF8(line); err != nil {
+		if err := checkText(line); err != nil {
 			rd.report.problem(n, "%v", err)
 			continue
 		}

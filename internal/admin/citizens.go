@@ -78,6 +78,8 @@ func usersImport(e *env, fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%s: %d %s, nothing imported:%s", name, report.ProblemCount, plural(report.ProblemCount, "problem", "problems"), sb.String())
 	}
 	switch {
+	case report.New == 0 && report.SkippedCount == 0:
+		return fmt.Errorf("%s holds no citizens: nothing imported", name)
 	case *dryRun:
 		fmt.Fprintln(e.stdout, "dry run: nothing written")
 		return nil
