@@ -49,18 +49,18 @@ func testUsersImportBadInput(t *testing.T, at place) {
 		"md5,Md Five,md5@example.org,nl,$1$saltsalt$qjXMvbEw8oaL.C", // 4: unknown format
 		"cost40,Cost Forty,c40@example.org,nl,$2b$40$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",                                     // 5
 		"once,One Iteration,once@example.org,nl,\"$pbkdf2-sha256$i=1,l=32$MDEyMzQ1Njc4OWFiY2RlZg$J03ONLDQnK9y66QJPMb3bPlJGnB+9shZR1LVLc5G9SI\"", // 6
-		"Good1,Good Again,again@example.org,fr,none",                                                                       // 7: duplicate of line 2
-		"latin1,Ren\xe9,latin1@example.org,fr,none",                                                                        // 8: invalid UTF-8
-		"long,Long," + strings.Repeat("x", 5000) + "@example.org,nl,none",                                                  // 9: too long
-		"x,Bad Everything,not-an-address,es,",                                                                              // 10: username, e-mail, language, empty hash
-		"carded,Card,carded@example.org,nl,none,CARD-1," + codes24(100000),                                                 // 11: good with a card
-		"carded2,Card,carded2@example.org,nl,none,CARD-1," + codes24(300000),                                               // 12: serial again
-		"carded3,Card,carded3@example.org,nl,none,USED-1," + codes24(300000),                                               // 13: serial in the database
-		"carded4,Card,carded4@example.org,nl,none,CARD-4," + strings.Replace(codes24(300000), "300017", "30001", 1),        // 14: code 2
-		"argon,Argon,argon@example.org,nl,$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",                  // 15: unquoted commas
-		"quote,\"Unclosed,quote@example.org,nl,none",                                                                       // 16
+		"Good1,Good Again,again@example.org,fr,none",                                                                    // 7: duplicate of line 2
+		"latin1,Ren\xe9,latin1@example.org,fr,none",                                                                     // 8: invalid UTF-8
+		"long,Long," + strings.Repeat("x", 5000) + "@example.org,nl,none",                                               // 9: too long
+		"x,Bad Everything,not-an-address,es,",                                                                           // 10: username, e-mail, language, empty hash
+		"carded,Card,carded@example.org,nl,none,CARD-1," + codes24(100000),                                              // 11: good with a card
+		"carded2,Card,carded2@example.org,nl,none,CARD-1," + codes24(300000),                                            // 12: serial again
+		"carded3,Card,carded3@example.org,nl,none,USED-1," + codes24(300000),                                            // 13: serial in the database
+		"carded4,Card,carded4@example.org,nl,none,CARD-4," + strings.Replace(codes24(300000), "300017", "30001", 1),     // 14: code 2
+		"argon,Argon,argon@example.org,nl,$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",               // 15: unquoted commas
+		"quote,\"Unclosed,quote@example.org,nl,none",                                                                    // 16
 		"nul,Nul Name,nul@example.org,nl,pbkdf2_sha256$10000$salt\x00salt$0yy8srt0ocY3W8ahxBUmpRuuzjE7kM7H9ep3gvEAmgM=", // 17: NUL
-		"taken,Already Here,taken@example.org,nl,none",                                                                     // 18: taken: skipped, not a problem
+		"taken,Already Here,taken@example.org,nl,none",                                                                  // 18: taken: skipped, not a problem
 	}
 	bad := writeAt(t, at, "bad.csv", strings.Join(lines, "\n")+"\n")
 	out, err := runAdmin(t, at, "", "users", "import", bad)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -215,5 +216,26 @@ func TestLegacyClassesAreEqualised(t *testing.T) {
 	}
 	if want := fmt.Sprint([]string{"$2b$05", classOf(cheap).name, dearClass, "$2b$05", dearClass}); fmt.Sprint(*used) != want {
 		t.Errorf("hashed %v, want %s", *used, want)
+	}
+}
+
+// TestLegacyHashesShareTheSlots: bcrypt and PBKDF2 verifications run in the same bounded
+// hashing slots as argon2id: never more at once than the limit.
+func TestLegacyHashesShareTheSlots(t *testing.T) {
+	t.Parallel()
+	h := newCheap(t, 2)
+	calls, peak := observe(h)
+	var wg sync.WaitGroup
+	for i := range 12 {
+		l := legacy[i%(len(legacy)-1)] // the PBKDF2 and bcrypt vectors
+		wg.Go(func() {
+			if ok, _, err := h.Verify(context.Background(), l.encoded, l.password); err != nil || !ok {
+				t.Errorf("Verify(%s) = %v, %v", l.name, ok, err)
+			}
+		})
+	}
+	wg.Wait()
+	if calls.Load() != 12 || peak.Load() > 2 {
+		t.Errorf("%d hashes, at most %d at once; want 12, at most 2", calls.Load(), peak.Load())
 	}
 }
