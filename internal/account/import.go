@@ -149,7 +149,7 @@ func NewImporter(st ImportStore, cards *secrets.Hasher, explain func(error) stri
 type citizen struct {
 	line                              int
 	username, name, email, lang, hash string
-	format                            string
+	format, class                     string
 	serial                            string
 	codes                             [tokencard.Positions]string
 	hasCard                           bool
@@ -187,7 +187,7 @@ func (im *Importer) parse(fields []string) (citizen, []string) {
 		if err != nil {
 			problems = append(problems, "password hash: "+strings.TrimPrefix(err.Error(), password.ErrMalformedHash.Error()+": "))
 		}
-		c.format = info.Format
+		c.format, c.class = info.Format, info.Class
 	}
 	if len(fields) == ImportCardColumns {
 		c.hasCard, c.serial = true, fields[ImportColumns]
@@ -305,14 +305,13 @@ func (im *Importer) Check(ctx context.Context, r io.Reader, size int64) (*Report
 				continue
 			}
 		}
-		if c.hash != "" {
-			info, _ := password.Inspect(c.hash)
-			if !classes[info.Class] && len(classes) == maxImportClasses {
+		if c.class != "" {
+			if !classes[c.class] && len(classes) == maxImportClasses {
 				report.problem(c.line, "the password hashes use more than %d parameter sets (a %d-th: %s): "+
-					"every failed logon measures each set in use, so import at most %d at once", maxImportClasses, maxImportClasses+1, info.Class, maxImportClasses)
+					"every failed logon measures each set in use, so import at most %d at once", maxImportClasses, maxImportClasses+1, c.class, maxImportClasses)
 				continue
 			}
-			classes[info.Class] = true
+			classes[c.class] = true
 		}
 		batch = append(batch, c)
 		if len(batch) == importBatch {

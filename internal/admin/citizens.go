@@ -202,24 +202,26 @@ func usersExport(e *env, fs *flag.FlagSet, args []string) error {
 	} else if err != nil {
 		return err
 	}
-	w := e.stdout
-	if *output != "" {
-		f, err := os.OpenFile(*output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return fmt.Errorf("users export: %w", err)
+	if *output == "" {
+		if err := account.Export(e.ctx, e.node.Store, e.stdout, a.Username, e.node.Now()); err != nil {
+			return err
 		}
-		defer f.Close()
-		w = f
+		return e.operatorEvent(store.AuditEvent{AccountID: a.ID, Reason: "users.export"})
 	}
-	if err := account.Export(e.ctx, e.node.Store, w, a.Username, e.node.Now()); err != nil {
+	// A new file only readable by its owner (personal data), removed again when the export fails.
+	f, err := os.OpenFile(*output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("users export: %w", err)
+	}
+	err = account.Export(e.ctx, e.node.Store, f, a.Username, e.node.Now())
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("users export: %w", cerr)
+	}
+	if err != nil {
+		os.Remove(*output)
 		return err
 	}
-	if f, ok := w.(*os.File); ok && *output != "" {
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("users export: %w", err)
-		}
-	}
-	return e.operatorEvent(store.AuditEvent{AccountID: a.ID, Reason: "users.export"})
+	return e.operatorEvent(store.AuditEvent{AccountID: a.ID, Reason: "users.export", Detail: map[string]string{"file": *output}})
 }
 
 func usersDelete(e *env, fs *flag.FlagSet, args []string) error {
