@@ -67,9 +67,11 @@ e2e:
 	scripts/e2e.sh
 
 ## bench: Go benchmarks (with PostgreSQL), then the load driver cmd/loadtest if it exists.
+## BenchmarkImport imports BENCH_IMPORT_ROWS citizens (default 1,000,000) on each database.
+BENCH_IMPORT_ROWS ?= 1000000
 bench:
 	$(WITH_TEST_POSTGRES)
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	SLEUTELBOS_BENCH_IMPORT_ROWS=$(BENCH_IMPORT_ROWS) $(GO) test -run='^$$' -bench=. -benchmem ./...
 	if [ -d cmd/loadtest ]; then
 		$(GO) build -o $(BIN) ./cmd/sleutelbos
 		$(GO) build -o bin/loadtest ./cmd/loadtest

@@ -32,6 +32,10 @@ const usage = `Usage: sleutelbos admin [config flags] COMMAND …
   users add --username U --name N --email E [--language nl|fr|de|en]   (password on stdin)
   users list
   users set-password USERNAME                                          (password on stdin)
+  users import [--dry-run] FILE.csv  lines: username,name,email,language,password hash[,card serial,code1,…,code24]
+                                    (hash: argon2id, bcrypt, PBKDF2 in PHC/passlib/Django form, or none; all or nothing)
+  users export USERNAME [--output FILE]   everything held about a citizen, as JSON
+  users delete USERNAME --reason "…"      delete a citizen; the audit log is kept, pseudonymised
   tokencards import FILE.csv        lines: username,serial,code1,…,code24 (all or nothing)
   tokencards print USERNAME         a demo card's codes (demo cards only)
   mail status                       counts by state, oldest pending
@@ -65,6 +69,7 @@ type env struct {
 	citizens citizenStore
 	stdin    io.Reader
 	stdout   io.Writer
+	stderr   io.Writer
 	en       *i18n.Printer
 }
 
@@ -94,7 +99,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	defer node.Close()
-	e := &env{ctx: ctx, node: node, citizens: node.Store, stdin: stdin, stdout: stdout, en: node.Bundle.Printer("en")}
+	e := &env{ctx: ctx, node: node, citizens: node.Store, stdin: stdin, stdout: stdout, stderr: stderr, en: node.Bundle.Printer("en")}
 	fs := flag.NewFlagSet("admin "+strings.Join(rest[:2], " "), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return cmd(e, fs, rest[2:])
@@ -104,6 +109,9 @@ var commands = map[string]func(*env, *flag.FlagSet, []string) error{
 	"users add":          usersAdd,
 	"users list":         usersList,
 	"users set-password": usersSetPassword,
+	"users import":       usersImport,
+	"users export":       usersExport,
+	"users delete":       usersDelete,
 	"tokencards import":  tokencardsImport,
 	"tokencards print":   tokencardsPrint,
 	"mail status":        mailStatus,

@@ -1,5 +1,6 @@
-// Package admin implements `sleutelbos admin …`, the operator's commands: users, token card
-// import and (demo) printing, the mail outbox, the audit export and secret generation.
+// Package admin implements `sleutelbos admin …`, the operator's commands: users (with the bulk
+// import of citizens, their export and deletion), token card import and (demo) printing, the
+// mail outbox, the audit export and secret generation.
 //
 // Every command takes the same configuration flags as serve (before the command words), opens
 // the node through app.Open so it sees the same database and secrets, validates its input in

@@ -60,3 +60,9 @@ const (
 	ActorOperator = "operator"
 	ActorSystem   = "system"
 )
+
+// AccountDeleted: an operator deleted an account (admin users delete) with its keys, codes,
+// sessions and messages. Reason is the operator's reason; AccountID is the pseudonym the
+// account's earlier events were given, so the deleted citizen's trail stays linkable but no
+// longer names them.
+const AccountDeleted = "account.deleted"

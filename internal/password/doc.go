@@ -1,5 +1,8 @@
 // Package password hashes and verifies citizens' passwords with argon2id and holds the policy
-// for new passwords.
+// for new passwords. It also verifies the hashes of citizens imported from another system —
+// bcrypt, and PBKDF2-SHA256/512 in PHC, passlib or Django form (formats.go, Inspect) — which the
+// logon then replaces by argon2id hashes, and an empty hash, no password at all, which never
+// matches.
 //
 // A Hasher produces PHC strings ("$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>") that carry
 // their own parameters, so the parameters can be raised later: Verify checks a password against
@@ -15,7 +18,8 @@
 // every failure cost what the dearest class in use costs: when the username is unknown the
 // caller runs Equalize, one hash of the dearest class; a wrong password of a cheaper class waits
 // in Verify until it took as long. The classes in use are the configured one and the store's
-// (WithStoredClasses); equalize.go explains the choices.
+// (WithStoredClasses), legacy ones included; equalize.go explains the choices. An account
+// without a usable password fails like a wrong password, at an unknown username's cost.
 //
 // ValidateNew is the policy for a password a citizen chooses: at least MinLength characters,
 // at most MaxBytes bytes, valid UTF-8. Its errors are i18n.LocalizedError values the web layer

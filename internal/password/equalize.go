@@ -3,7 +3,6 @@ package password
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -13,7 +12,7 @@ import (
 // after a change of the configured parameters the accounts hashed before (until their next
 // logon rehashes them) cost more or less than an unknown username did: measured, 39 ms against
 // 100 ms. The Hasher therefore works in cost classes — an algorithm with its parameters
-// ("$argon2id$v=19$m=19456,t=2,p=1"; legacy algorithms will add theirs) — and makes every
+// ("$argon2id$v=19$m=19456,t=2,p=1", "$2b$10", "$pbkdf2-sha256$i=600000,l=32"; formats.go) — and makes every
 // failure cost what the dearest class in use costs:
 //
 //   - An unknown username (Equalize) is verified against the dearest class: real work, the same
@@ -62,28 +61,15 @@ func WithStoredClasses(src StoredClasses) Option {
 // verify. name is canonical, so the same parameters written differently are one class.
 type costClass struct {
 	name   string
+	alg    algorithm
 	params Params // argon2id's
+	cost   int    // bcrypt's cost (log2 of its rounds), or PBKDF2's iterations
+	keyLen int    // PBKDF2's output length in bytes
 }
 
 // classOf returns the cost class of argon2id hashes made with p.
 func classOf(p Params) costClass {
-	return costClass{name: "$argon2id$v=19$" + p.String(), params: p}
-}
-
-// parseClass reads a class as the store reports it. A class this package cannot verify is
-// reported as not ok and counts for nothing (it could not log on either).
-func parseClass(s string, def Params) (costClass, bool) {
-	if !strings.HasPrefix(s, "$argon2id$") {
-		return costClass{}, false
-	}
-	// decode checks a whole PHC string: give it a salt and digest of the default lengths.
-	salt := b64.EncodeToString(make([]byte, def.SaltLen))
-	key := b64.EncodeToString(make([]byte, def.KeyLen))
-	p, _, _, err := decode(s + "$" + salt + "$" + key)
-	if err != nil {
-		return costClass{}, false
-	}
-	return classOf(p), true
+	return costClass{name: "$argon2id$v=19$" + p.String(), alg: argon2id, params: p}
 }
 
 // durations keeps the recent hash durations of each class.
@@ -163,7 +149,7 @@ func (h *Hasher) dearest(ctx context.Context, cs []costClass, plain string) cost
 	for _, c := range cs {
 		d := h.took.median(c.name)
 		if d == 0 {
-			if _, _, err := h.run(ctx, []byte(plain), make([]byte, c.params.SaltLen), c.params); err != nil {
+			if _, _, err := h.run(ctx, c, []byte(plain), c.dummySalt()); err != nil {
 				continue // ctx ended: whatever is chosen, the answer is abandoned
 			}
 			d = h.took.median(c.name)

@@ -7,18 +7,16 @@ import (
 	"io"
 	"runtime"
 	"time"
-
-	"golang.org/x/crypto/argon2"
 )
 
-// Hasher hashes and verifies passwords with argon2id, running at most a fixed number of hashes
-// at once. It is safe for concurrent use when its random source is (crypto/rand.Reader is).
+// Hasher hashes passwords with argon2id and verifies them (and imported bcrypt and PBKDF2
+// hashes), running at most a fixed number of hashes at once. It is safe for concurrent use when its random source is (crypto/rand.Reader is).
 type Hasher struct {
 	params Params
 	rand   io.Reader
 	sem    chan struct{}
-	// derive computes the argon2id key; tests replace it to observe concurrency.
-	derive func(password, salt []byte, p Params) []byte
+	// derive runs a class's hash function (deriveKey); tests replace it to observe concurrency.
+	derive func(c costClass, password, salt []byte) []byte
 	// stored lists the cost classes of the stored hashes (nil: only the configured one).
 	stored StoredClasses
 	// took records how long each class's hashes take here, for equalising failures.
@@ -48,7 +46,7 @@ func New(p Params, maxConcurrent int, rand io.Reader, opts ...Option) *Hasher {
 		params: p,
 		rand:   rand,
 		sem:    make(chan struct{}, maxConcurrent),
-		derive: argon2Key,
+		derive: deriveKey,
 		now:    time.Now,
 		sleep:  sleep,
 	}
@@ -56,10 +54,6 @@ func New(p Params, maxConcurrent int, rand io.Reader, opts ...Option) *Hasher {
 		o(h)
 	}
 	return h
-}
-
-func argon2Key(password, salt []byte, p Params) []byte {
-	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 
 // Params returns the parameters new hashes are made with.
@@ -72,35 +66,50 @@ func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
 	if _, err := io.ReadFull(h.rand, salt); err != nil {
 		return "", fmt.Errorf("hash password: read salt: %w", err)
 	}
-	key, _, err := h.run(ctx, []byte(plain), salt, h.params)
+	key, _, err := h.run(ctx, classOf(h.params), []byte(plain), salt)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return encode(h.params, salt, key), nil
 }
 
-// Verify reports whether plain matches encoded, a PHC string made by Hash (possibly with other
-// parameters). needsRehash is true when the password matches and encoded was made with other
-// parameters than the Hasher's: the caller should then store a new Hash of plain. It is never
-// true for a wrong password. A malformed encoded yields an error wrapping ErrMalformedHash.
+// Verify reports whether plain matches encoded: a PHC string made by Hash (possibly with other
+// parameters), or a hash imported from another system (bcrypt, PBKDF2: see formats.go).
+// needsRehash is true when the password matches and encoded was made otherwise than the
+// Hasher's Hash would make it now: the caller should then store a new Hash of plain. It is
+// never true for a wrong password.
 //
 // A wrong password takes as long as verifying one of the dearest cost class in use (see
 // equalize.go): an account hashed with cheaper parameters is not told apart from others, nor
-// from an unknown username (Equalize). A right one returns as soon as it is checked.
+// from an unknown username (Equalize). A right one returns as soon as it is checked. An
+// account without a usable password — none imported ("") or a hash this package cannot
+// verify — is a wrong password too, at the cost of an unknown username: an error here would
+// tell that the account exists. Only the context's end is an error.
 func (h *Hasher) Verify(ctx context.Context, encoded, plain string) (ok, needsRehash bool, err error) {
-	p, salt, want, err := decode(encoded)
+	s, err := parseStored(encoded)
 	if err != nil {
-		return false, false, fmt.Errorf("verify password: %w", err)
-	}
-	got, took, err := h.run(ctx, []byte(plain), salt, p)
-	if err != nil {
-		return false, false, fmt.Errorf("verify password: %w", err)
-	}
-	if subtle.ConstantTimeCompare(got, want) != 1 {
-		h.pad(ctx, classOf(p), took, plain)
+		h.Equalize(ctx, plain)
+		if err := ctx.Err(); err != nil {
+			return false, false, fmt.Errorf("verify password: %w", err)
+		}
 		return false, false, nil
 	}
-	return true, p != h.params, nil
+	got, took, err := h.run(ctx, s.class, []byte(plain), s.salt)
+	if err != nil {
+		return false, false, fmt.Errorf("verify password: %w", err)
+	}
+	if subtle.ConstantTimeCompare(got, s.want) != 1 {
+		h.pad(ctx, s.class, took, plain)
+		return false, false, nil
+	}
+	return true, s.class.alg != argon2id || s.params != h.params, nil
+}
+
+// Usable reports whether encoded is a password hash Verify can match: not "none" (empty), not
+// malformed.
+func Usable(encoded string) bool {
+	_, err := parseStored(encoded)
+	return err == nil
 }
 
 // Equalize costs what a wrong password costs, and discards the result: one hash of the dearest
@@ -109,13 +118,13 @@ func (h *Hasher) Verify(ctx context.Context, encoded, plain string) (ok, needsRe
 // the same time and no one learns which usernames exist. It returns early when ctx ends.
 func (h *Hasher) Equalize(ctx context.Context, plain string) {
 	c := h.dearest(ctx, h.classes(ctx, nil), plain)
-	// The salt's value does not change argon2id's cost, so no randomness is spent on it.
-	_, _, _ = h.run(ctx, []byte(plain), make([]byte, c.params.SaltLen), c.params)
+	// The salt's value does not change the cost, so no randomness is spent on it.
+	_, _, _ = h.run(ctx, c, []byte(plain), c.dummySalt())
 }
 
-// run derives a key once a slot is free, and records how long the derivation took (the wait
-// for the slot excluded) for its cost class.
-func (h *Hasher) run(ctx context.Context, password, salt []byte, p Params) ([]byte, time.Duration, error) {
+// run runs class c's hash function once a slot is free, and records how long it took (the wait
+// for the slot excluded) for the class.
+func (h *Hasher) run(ctx context.Context, c costClass, password, salt []byte) ([]byte, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, fmt.Errorf("wait for a hashing slot: %w", err)
 	}
@@ -126,8 +135,8 @@ func (h *Hasher) run(ctx context.Context, password, salt []byte, p Params) ([]by
 	}
 	defer func() { <-h.sem }()
 	start := h.now()
-	key := h.derive(password, salt, p)
+	key := h.derive(c, password, salt)
 	took := h.now().Sub(start)
-	h.took.add(classOf(p).name, took)
+	h.took.add(c.name, took)
 	return key, took, nil
 }

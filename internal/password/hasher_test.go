@@ -148,8 +148,6 @@ func TestVerifyMalformed(t *testing.T) {
 	tests := []struct {
 		name, encoded string
 	}{
-		{"empty", ""},
-		{"bcrypt", "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"},
 		{"argon2i", "$argon2i$v=19$m=64,t=1,p=1$" + salt + "$" + key},
 		{"no leading dollar", strings.TrimPrefix(valid, "$")},
 		{"missing hash", strings.Join(fields[:5], "$")},
@@ -176,11 +174,43 @@ func TestVerifyMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ok, rehash, err := h.Verify(context.Background(), tt.encoded, "correct horse battery staple")
-			if !errors.Is(err, ErrMalformedHash) || ok || rehash {
-				t.Errorf("Verify(%q) = %v, %v, %v; want false, false, ErrMalformedHash", tt.encoded, ok, rehash, err)
+			if _, err := Inspect(tt.encoded); !errors.Is(err, ErrMalformedHash) {
+				t.Errorf("Inspect(%q) = %v, want ErrMalformedHash", tt.encoded, err)
 			}
+			if Usable(tt.encoded) {
+				t.Errorf("Usable(%q) = true", tt.encoded)
+			}
+			checkNoPassword(t, tt.encoded)
 		})
+	}
+}
+
+// checkNoPassword: Verify of a stored hash that cannot match (none, malformed) says "wrong
+// password", not an error (which would tell the account exists), after the work an unknown
+// username costs: one hash of the dearest class.
+func checkNoPassword(t *testing.T, encoded string) {
+	t.Helper()
+	h := newCheap(t, 0)
+	var classes []string
+	var mu sync.Mutex
+	derive := h.derive
+	h.derive = func(c costClass, password, salt []byte) []byte {
+		mu.Lock()
+		classes = append(classes, c.name)
+		mu.Unlock()
+		return derive(c, password, salt)
+	}
+	ok, rehash, err := h.Verify(context.Background(), encoded, "correct horse battery staple")
+	if err != nil || ok || rehash {
+		t.Errorf("Verify(%q) = %v, %v, %v; want false, false, nil", encoded, ok, rehash, err)
+	}
+	if want := "[" + classOf(cheap).name + "]"; fmt.Sprint(classes) != want {
+		t.Errorf("Verify(%q) hashed %v, want %s (what an unknown username costs)", encoded, classes, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := h.Verify(ctx, encoded, "x"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Verify(%q) with a cancelled context: %v, want Canceled", encoded, err)
 	}
 }
 
@@ -250,7 +280,7 @@ func observe(h *Hasher) (calls, peak *atomic.Int64) {
 	var running atomic.Int64
 	calls, peak = new(atomic.Int64), new(atomic.Int64)
 	derive := h.derive
-	h.derive = func(password, salt []byte, p Params) []byte {
+	h.derive = func(c costClass, password, salt []byte) []byte {
 		calls.Add(1)
 		n := running.Add(1)
 		defer running.Add(-1)
@@ -260,7 +290,7 @@ func observe(h *Hasher) (calls, peak *atomic.Int64) {
 				break
 			}
 		}
-		return derive(password, salt, p)
+		return derive(c, password, salt)
 	}
 	return calls, peak
 }
@@ -310,13 +340,13 @@ func TestWaitHonoursContext(t *testing.T) {
 	h := newCheap(t, 1)
 	entered, release := make(chan struct{}), make(chan struct{})
 	derive := h.derive
-	h.derive = func(password, salt []byte, p Params) []byte {
+	h.derive = func(c costClass, password, salt []byte) []byte {
 		select {
 		case entered <- struct{}{}:
 			<-release // the first hash holds the only slot until released
 		default:
 		}
-		return derive(password, salt, p)
+		return derive(c, password, salt)
 	}
 	holder := make(chan error, 1)
 	go func() {
@@ -376,10 +406,10 @@ func TestEqualizeCostsOneHash(t *testing.T) {
 	var got Params
 	derive := h.derive
 	var calls atomic.Int64
-	h.derive = func(password, salt []byte, p Params) []byte {
+	h.derive = func(c costClass, password, salt []byte) []byte {
 		calls.Add(1)
-		got = p
-		return derive(password, salt, p)
+		got = c.params
+		return derive(c, password, salt)
 	}
 	h.Equalize(context.Background(), "correct horse battery staple")
 	if calls.Load() != 1 || got != cheap {
@@ -415,20 +445,35 @@ func BenchmarkVerifyParallel(b *testing.B) {
 	})
 }
 
-// fakeCost makes h's hashes cost exactly p.Time milliseconds on a fake clock (and skips the
+// fakeMillis is what a hash of class c costs on fakeCost's clock, in milliseconds: argon2id's
+// passes, bcrypt's cost, PBKDF2's thousands of iterations.
+func fakeMillis(c costClass) int {
+	switch c.alg {
+	case argon2id:
+		return int(c.params.Time)
+	case bcryptAlg:
+		return c.cost
+	}
+	return c.cost / 1000
+}
+
+// fakeCost makes h's hashes cost exactly fakeMillis milliseconds on a fake clock (and skips the
 // real argon2id work beyond a token amount), and its padding waits advance the clock by the
-// wait plus late; it returns the parameters hashed with and the waits, in order.
-func fakeCost(h *Hasher, late time.Duration) (used *[]uint32, waits *[]time.Duration) {
+// wait plus late; it returns the classes hashed, in order, and the waits.
+func fakeCost(h *Hasher, late time.Duration) (used *[]string, waits *[]time.Duration) {
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	used, waits = new([]uint32), new([]time.Duration)
+	used, waits = new([]string), new([]time.Duration)
 	h.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	h.derive = func(password, salt []byte, p Params) []byte {
+	h.derive = func(c costClass, password, salt []byte) []byte {
 		mu.Lock()
 		defer mu.Unlock()
-		*used = append(*used, p.Time)
-		now = now.Add(time.Duration(p.Time) * time.Millisecond)
-		return argon2Key(password, salt, Params{Memory: 8, Time: 1, Threads: 1, KeyLen: p.KeyLen})
+		*used = append(*used, c.name)
+		now = now.Add(time.Duration(fakeMillis(c)) * time.Millisecond)
+		if c.alg == argon2id {
+			c.params = Params{Memory: 8, Time: 1, Threads: 1, KeyLen: c.params.KeyLen}
+		}
+		return deriveKey(c, password, salt)
 	}
 	h.sleep = func(_ context.Context, d time.Duration) {
 		mu.Lock()
@@ -444,25 +489,31 @@ func fakeCost(h *Hasher, late time.Duration) (used *[]uint32, waits *[]time.Dura
 // this package cannot verify, or a store that does not answer, change nothing.
 func TestEqualizeUsesTheDearestStoredClass(t *testing.T) {
 	t.Parallel()
-	stored := []string{"$2b$12", "$argon2id$v=19$m=64,t=3,p=1", "$argon2id$v=19$m=64,t=2,p=1", "garbage"}
+	stored := []string{"$2b$02", "$argon2id$v=19$m=64,t=3,p=1", "$argon2id$v=19$m=64,t=2,p=1", "garbage", "$pbkdf2-sha256$i=99000000"}
 	var storeErr error
 	h := New(cheap, 1, rand.Reader, WithStoredClasses(func(context.Context) ([]string, error) { return stored, storeErr }))
 	used, _ := fakeCost(h, 0)
 	ctx := context.Background()
+	const (
+		configured = "$argon2id$v=19$m=64,t=1,p=1"
+		t3         = "$argon2id$v=19$m=64,t=3,p=1"
+		t2         = "$argon2id$v=19$m=64,t=2,p=1"
+	)
+	// bcrypt cost 2 and PBKDF2 with 99,000,000 iterations are out of bounds: never verified.
 	h.Equalize(ctx, "x") // measures the three argon2id classes, then hashes the dearest
-	if want := "[1 3 2 3]"; fmt.Sprint(*used) != want {
-		t.Errorf("first Equalize hashed with t = %v, want %s (three measured, then the dearest)", *used, want)
+	if want := fmt.Sprint([]string{configured, t3, t2, t3}); fmt.Sprint(*used) != want {
+		t.Errorf("first Equalize hashed %v, want %s (three measured, then the dearest)", *used, want)
 	}
 	*used = nil
 	h.Equalize(ctx, "x")
-	if fmt.Sprint(*used) != "[3]" {
-		t.Errorf("second Equalize hashed with t = %v, want [3]", *used)
+	if fmt.Sprint(*used) != "["+t3+"]" {
+		t.Errorf("second Equalize hashed %v, want [%s]", *used, t3)
 	}
 	*used = nil
 	storeErr = errors.New("database is down")
 	h.Equalize(ctx, "x")
-	if fmt.Sprint(*used) != "[1]" {
-		t.Errorf("Equalize without the store's classes hashed with t = %v, want the configured [1]", *used)
+	if fmt.Sprint(*used) != "["+configured+"]" {
+		t.Errorf("Equalize without the store's classes hashed %v, want the configured [%s]", *used, configured)
 	}
 }
 

@@ -40,6 +40,7 @@ type Store interface {
 	AuthRequests
 	Clients
 	SigningKeys
+	Citizens
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -82,14 +83,16 @@ func InTx[S any](ctx context.Context, t Transactor, fn func(S) error) error {
 }
 
 // Account is a citizen's account. Username is unique regardless of case; UsernameKey holds the
-// case-folded form that the uniqueness rule applies to.
+// case-folded form that the uniqueness rule applies to. PasswordHash may also be a hash
+// imported from another system (bcrypt, PBKDF2: internal/password), or empty: no password, the
+// forgotten-password flow is the citizen's way in.
 type Account struct {
 	ID           int64
 	Username     string
 	Name         string
 	Email        string
 	Language     string // nl, fr, de or en
-	PasswordHash string // PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)
+	PasswordHash string // PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash); see above
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }

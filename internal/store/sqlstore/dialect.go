@@ -34,6 +34,10 @@ type dialect struct {
 	isConflict func(error) bool
 	// isRetryable reports an error after which the whole transaction may simply be run again.
 	isRetryable func(error) bool
+	// numbered is whether bulk statements number their placeholders ($1, $2, …) or write a
+	// plain ? for each (SQLite: a statement with thousands of $N parameters takes quadratic
+	// time to prepare and bind, since SQLite looks each name up in a list).
+	numbered bool
 }
 
 // migrationLockID is the first key of the PostgreSQL advisory lock taken by Migrate; the second
@@ -87,6 +91,7 @@ var postgresDialect = dialect{
 		}
 		return nil
 	},
+	numbered:   true,
 	isConflict: func(err error) bool { return pgCode(err) == "23505" }, // unique_violation
 	isRetryable: func(err error) bool {
 		switch pgCode(err) {

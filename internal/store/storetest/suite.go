@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuthRequests", authRequestTests},
 		{"Clients", clientTests},
 		{"SigningKeys", signingKeyTests},
+		{"Citizens", citizenTests},
 		{"Concurrent", concurrentTests},
 	}
 	for _, g := range groups {
