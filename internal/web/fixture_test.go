@@ -101,7 +101,7 @@ func (f *fixture) newServer(db store.Store, svc *login.Service, reg *keys.Regist
 	}
 	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Portal: f.portal, Keys: reg, StartQuota: quota, Now: f.clock.Now, Rand: rand.Reader,
 		DeviceKey: testDeviceKey(f.t), Signup: f.signup,
-		Log:       slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}

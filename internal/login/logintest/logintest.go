@@ -67,7 +67,7 @@ type World struct {
 	// Hasher is the keyed hasher of codes and scopes.
 	Hasher  *secrets.Hasher
 	Citizen Citizen
-	Account   store.Account
+	Account store.Account
 	// CardCodes are the token card's codes, position 1 first; TOTPSecret is the app's secret.
 	CardCodes  [tokencard.Positions]string
 	TOTPSecret []byte
