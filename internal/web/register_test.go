@@ -571,3 +571,38 @@ func TestRegisterCancel(t *testing.T) {
 		}
 	})
 }
+
+// TestRegisterAddressTakenMeanwhile: two registrations of one address; once the first created
+// its account, the second's right code is told (its mailbox is proven, so this reveals nothing
+// to anyone else) that the address has an account now, and creates nothing.
+func TestRegisterAddressTakenMeanwhile(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newRegisterFixture(newFixture(t, db), nil)
+		first, second := f.browser(), f.browser()
+		first.register(newRegistration("twin.one", "twin@example.org"))
+		second.register(newRegistration("twin.two", "Twin@example.org"))
+		var codes []string
+		for _, m := range f.messagesTo("twin@example.org") {
+			if c := codeLineRE.FindStringSubmatch(m.TextBody); c != nil && m.Template == "signup_code" {
+				codes = append(codes, c[1])
+			}
+		}
+		if len(codes) != 2 {
+			t.Fatalf("codes to the address: %v", codes)
+		}
+		if res := first.post("/register/code", url.Values{"code": {codes[0]}}); res.location() != "/keys/activate" {
+			t.Fatalf("first registration: %d %s", res.status, res.location())
+		}
+		res := second.post("/register/code", url.Values{"code": {codes[1]}})
+		wantStatus(t, "second registration", res, http.StatusOK)
+		wantContains(t, "second registration", res.body, "<h1>Create an account</h1>",
+			"There is already an account with this e-mail address.")
+		if _, err := db.GetAccountByUsername(t.Context(), "twin.two"); !errors.Is(err, store.ErrNotFound) {
+			t.Error("a second account was created for the address")
+		}
+		if res := second.get("/register/code"); res.location() != "/register" {
+			t.Errorf("the refused registration goes on: %d %s", res.status, res.location())
+		}
+	})
+}
