@@ -106,7 +106,7 @@ func (in NewAccount) Validate() error {
 	var errs []error
 	for _, err := range []error{
 		ValidateUsername(in.Username), ValidateName(in.Name), mail.ValidateAddress(in.Email),
-		ValidateLanguage(in.Language), password.ValidateNew(in.Password),
+		ValidateLanguage(in.Language), password.ValidateNew(in.Password, in.Username, in.Email),
 	} {
 		if err != nil {
 			errs = append(errs, err)
@@ -143,12 +143,12 @@ func (s *Service) Create(ctx context.Context, in NewAccount, actor string) (stor
 
 // SetPassword validates and stores a new password for the account called username.
 func (s *Service) SetPassword(ctx context.Context, username, plain, actor string) error {
-	if err := password.ValidateNew(plain); err != nil {
-		return err
-	}
 	a, err := s.st.GetAccountByUsername(ctx, username)
 	if err != nil {
 		return fmt.Errorf("set password of %q: %w", username, err)
+	}
+	if err := password.ValidateNew(plain, a.Username, a.Email); err != nil {
+		return err
 	}
 	hash, err := s.hasher.Hash(ctx, plain)
 	if err != nil {

@@ -93,6 +93,12 @@ func testUsers(t *testing.T, at place) {
 			[]string{"3 to 64 characters", "name", "e-mail", "Nederlands", "12"}},
 		{"no password", "", []string{"users", "add", "--username", "newone", "--name", "N", "--email", "n@example.org"}, []string{"no password on stdin"}},
 		{"unknown user", "a long enough passphrase\n", []string{"users", "set-password", "nobody"}, []string{`no citizen with username "nobody"`}},
+		// One password policy everywhere (internal/password): the same refusals as on the
+		// registration page.
+		{"common password", "Password1234\n", []string{"users", "add", "--username", "newone", "--name", "N", "--email", "n@example.org"}, []string{"too common"}},
+		{"password is the username", "paul.janssens.1\n", []string{"users", "add", "--username", "Paul.Janssens.1", "--name", "P", "--email", "p@example.org"}, []string{"must not be your username"}},
+		{"set-password: common", "qwertyuiop123\n", []string{"users", "set-password", "marie"}, []string{"too common"}},
+		{"set-password: the e-mail address", "Marie@Example.org\n", []string{"users", "set-password", "marie"}, []string{"e-mail address"}},
 		{"header injection in e-mail", "a long enough passphrase\n", []string{"users", "add", "--username", "evil", "--name", "E", "--email", "a@example.org\r\nBcc: x@example.org"}, []string{"e-mail"}},
 	}
 	for _, tt := range tests {

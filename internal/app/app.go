@@ -31,6 +31,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 )
 
@@ -61,6 +62,8 @@ type Node struct {
 	TOTP      *totp.Kind
 	Login     *login.Service
 	Portal    *portal.Service
+	// Signup runs self-registrations (nil when --registration=false).
+	Signup *signup.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
 	Worker *outbox.Worker
 	// OIDC is the OpenID provider online services log on through.
@@ -249,6 +252,23 @@ func (n *Node) wire() error {
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.Registration {
+		// Registrations (and new codes) per client address and hour: each costs a password
+		// hash and an e-mail.
+		quota, err := attempts.NewQuota(n.Store, cfg.RegistrationsPerAddress, time.Hour, n.Now)
+		if err != nil {
+			return fmt.Errorf("registrations per address: %w", err)
+		}
+		n.Signup, err = signup.New(signup.Config{
+			Lifetime: cfg.RegistrationLifetime, PerEmail: cfg.RegistrationsPerEmail, Codes: n.EmailCode.Config(),
+		}, signup.Deps{
+			Store: n.Store, Passwords: n.Passwords, Hasher: n.Hasher, Mailer: composer, Audit: n.Audit,
+			Quota: quota, IPLimiter: ipLimiter, Now: n.Now, Rand: n.Rand, Log: n.Log,
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return n.wireOIDC()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/devmailbox"
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
+	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/web"
 )
 
@@ -190,11 +191,12 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		PrivacyURL:      cfg.PrivacyURL,
 
 		AccessibilityURL: cfg.AccessibilityURL,
+		Registration:     n.Signup != nil,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, StartQuota: starts, Now: n.Now, Rand: n.Rand,
 		Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"), DeviceKey: n.Hasher,
-		OIDC: n.OIDC, DemoService: n.demoHandler(),
+		OIDC: n.OIDC, DemoService: n.demoHandler(), Signup: n.Signup,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)
@@ -313,6 +315,13 @@ func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 		n.Log.Warn("sweep codes", "err", err)
 	} else if c > 0 {
 		n.Log.Info("swept codes", "deleted", c)
+	}
+	// Registrations: the password hashes of those that ended, and the rows older than the
+	// per-address day (whose count they make).
+	if g, err := n.Store.SweepSignups(ctx, now, now.Add(-signup.Day)); err != nil && ctx.Err() == nil {
+		n.Log.Warn("sweep registrations", "err", err)
+	} else if g > 0 {
+		n.Log.Info("swept registrations", "deleted", g)
 	}
 	if m, err := n.Store.ExpireSecrets(ctx, now); err != nil && ctx.Err() == nil {
 		n.Log.Warn("sweep expired codes from the outbox", "err", err)

@@ -20,11 +20,18 @@ const (
 	SessionLogout       = "session.logout"        // a citizen signed out
 	PasswordChanged     = "password.changed"      // a citizen's password changed
 	TokencardImported   = "tokencard.imported"    // token cards were imported
-	AccountCreated      = "account.created"       // an account was created
-	OIDCAuthorized      = "oidc.authorized"       // an online service's logon request was completed; Detail: client, level, acr
-	OIDCTokenIssued     = "oidc.token_issued"     // an authorization code was exchanged for tokens; Detail: client
-	OIDCCodeReplayed    = "oidc.code_replayed"    // a used authorization code came back: what it gave is revoked
-	OIDCLogout          = "oidc.logout"           // an online service ended the citizen's session (RP-initiated logout)
+	AccountCreated      = "account.created"       // an account was created; Detail["via"] is "registration" for a self-registration
+	// RegistrationRequested: a self-registration e-mail was sent — the code, or to an address
+	// an account already has (Detail["in_use"], AccountID that account) the notice that
+	// someone tried; Detail: address (masked), in_use, resend.
+	RegistrationRequested = "registration.requested"
+	// RegistrationFailure: a self-registration's code was wrong, expired or used up, or its
+	// username taken; Reason says which, Detail["address"] the address (masked).
+	RegistrationFailure = "registration.failure"
+	OIDCAuthorized      = "oidc.authorized"    // an online service's logon request was completed; Detail: client, level, acr
+	OIDCTokenIssued     = "oidc.token_issued"  // an authorization code was exchanged for tokens; Detail: client
+	OIDCCodeReplayed    = "oidc.code_replayed" // a used authorization code came back: what it gave is revoked
+	OIDCLogout          = "oidc.logout"        // an online service ended the citizen's session (RP-initiated logout)
 )
 
 // ChallengeRepeated: a new logon was asked the question an earlier logon was asked and nobody
@@ -52,6 +59,7 @@ const (
 	ReasonKeyMissing     = "key_missing"     // no active key of the chosen kind
 	ReasonKeyLocked      = "key_locked"      // the chosen key is locked
 	ReasonOtherAccount   = "other_account"   // a step-up bound to one citizen was tried with another's password
+	ReasonUsernameTaken  = "username_taken"  // a self-registration's username was taken (said after its code was right)
 )
 
 // Actors: who caused an event.

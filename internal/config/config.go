@@ -69,12 +69,20 @@ type Config struct {
 	IPThrottleAfter int
 	// LogonStarts is how many logons (new pre-logon sessions) one address may start per
 	// LogonLifetime.
-	LogonStarts     int
-	EmailCodeTTL    time.Duration
-	EmailCodeTries  int
-	EmailCodeMax    int
-	EmailCodeWindow time.Duration
-	TOTPSkew        uint
+	LogonStarts int
+	// Registration offers self-registration ("Create an account"); the Registrations…
+	// settings are its limits: registrations (and new codes) one client address may ask for
+	// per hour, registration e-mails one e-mail address gets per day, and how long one may
+	// take.
+	Registration            bool
+	RegistrationsPerAddress int
+	RegistrationsPerEmail   int
+	RegistrationLifetime    time.Duration
+	EmailCodeTTL            time.Duration
+	EmailCodeTries          int
+	EmailCodeMax            int
+	EmailCodeWindow         time.Duration
+	TOTPSkew                uint
 
 	SMTPHost        string
 	SMTPPort        int
@@ -103,43 +111,47 @@ type Config struct {
 func Default() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Listen:            "127.0.0.1:8080",
-		DataDir:           "data",
-		ServiceName:       "Sleutelbos",
-		DefaultLanguage:   "en",
-		LogLevel:          "info",
-		LogFormat:         "text",
-		NodeName:          host,
-		PrivacyURL:        "/privacy",
-		AccessibilityURL:  "/accessibility",
-		SessionIdle:       15 * time.Minute,
-		SessionAbsolute:   8 * time.Hour,
-		LogonLifetime:     15 * time.Minute,
-		RecentLogon:       15 * time.Minute,
-		WizardLifetime:    30 * time.Minute,
-		MaxBodyBytes:      64 << 10,
-		PasswordMemoryKiB: 19 * 1024,
-		PasswordTime:      2,
-		PasswordThreads:   1,
-		ThrottleAfter:     5,
-		ThrottleBase:      time.Minute,
-		ThrottleMax:       time.Hour,
-		LockAfter:         100,
-		IPThrottleAfter:   50,
-		LogonStarts:       200,
-		EmailCodeTTL:      5 * time.Minute,
-		EmailCodeTries:    5,
-		EmailCodeMax:      3,
-		EmailCodeWindow:   15 * time.Minute,
-		TOTPSkew:          1,
-		SMTPPort:          587,
-		SMTPTLS:           "mandatory",
-		SMTPTimeout:       15 * time.Second,
-		MailPoll:          2 * time.Second,
-		MailLease:         2 * time.Minute,
-		MailMaxAttempts:   12,
-		MailBackoff:       30 * time.Second,
-		MailMaxBackoff:    time.Hour,
+		Listen:                  "127.0.0.1:8080",
+		DataDir:                 "data",
+		ServiceName:             "Sleutelbos",
+		DefaultLanguage:         "en",
+		LogLevel:                "info",
+		LogFormat:               "text",
+		NodeName:                host,
+		PrivacyURL:              "/privacy",
+		AccessibilityURL:        "/accessibility",
+		SessionIdle:             15 * time.Minute,
+		SessionAbsolute:         8 * time.Hour,
+		LogonLifetime:           15 * time.Minute,
+		RecentLogon:             15 * time.Minute,
+		WizardLifetime:          30 * time.Minute,
+		MaxBodyBytes:            64 << 10,
+		PasswordMemoryKiB:       19 * 1024,
+		PasswordTime:            2,
+		PasswordThreads:         1,
+		ThrottleAfter:           5,
+		ThrottleBase:            time.Minute,
+		ThrottleMax:             time.Hour,
+		LockAfter:               100,
+		IPThrottleAfter:         50,
+		LogonStarts:             200,
+		Registration:            true,
+		RegistrationsPerAddress: 20,
+		RegistrationsPerEmail:   5,
+		RegistrationLifetime:    30 * time.Minute,
+		EmailCodeTTL:            5 * time.Minute,
+		EmailCodeTries:          5,
+		EmailCodeMax:            3,
+		EmailCodeWindow:         15 * time.Minute,
+		TOTPSkew:                1,
+		SMTPPort:                587,
+		SMTPTLS:                 "mandatory",
+		SMTPTimeout:             15 * time.Second,
+		MailPoll:                2 * time.Second,
+		MailLease:               2 * time.Minute,
+		MailMaxAttempts:         12,
+		MailBackoff:             30 * time.Second,
+		MailMaxBackoff:          time.Hour,
 
 		ACRValues:           acr.Default,
 		OIDCCodeLifetime:    time.Minute,
@@ -187,6 +199,10 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.IntVar(&c.LockAfter, "lock-after", c.LockAfter, "consecutive failures that lock a key")
 	fs.IntVar(&c.IPThrottleAfter, "ip-throttle-after", c.IPThrottleAfter, "consecutive failures from one IP before it is throttled")
 	fs.IntVar(&c.LogonStarts, "logon-starts-per-address", c.LogonStarts, "logons one address (IPv6: /64) may start per --logon-lifetime")
+	fs.BoolVar(&c.Registration, "registration", c.Registration, "let citizens create an account themselves (\"Create an account\" on the logon page)")
+	fs.IntVar(&c.RegistrationsPerAddress, "registrations-per-address", c.RegistrationsPerAddress, "registrations (and new codes) one address (IPv6: /64) may ask for per hour")
+	fs.IntVar(&c.RegistrationsPerEmail, "registrations-per-email", c.RegistrationsPerEmail, "registration e-mails one e-mail address gets per day")
+	fs.DurationVar(&c.RegistrationLifetime, "registration-lifetime", c.RegistrationLifetime, "how long creating an account may take")
 	fs.DurationVar(&c.EmailCodeTTL, "email-code-ttl", c.EmailCodeTTL, "validity of an e-mailed code")
 	fs.IntVar(&c.EmailCodeTries, "email-code-tries", c.EmailCodeTries, "tries per e-mailed code")
 	fs.IntVar(&c.EmailCodeMax, "email-code-max", c.EmailCodeMax, "e-mailed codes per window")
@@ -389,7 +405,7 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{
 		{"session-idle", c.SessionIdle}, {"session-absolute", c.SessionAbsolute}, {"logon-lifetime", c.LogonLifetime},
-		{"recent-logon", c.RecentLogon}, {"wizard-lifetime", c.WizardLifetime},
+		{"recent-logon", c.RecentLogon}, {"wizard-lifetime", c.WizardLifetime}, {"registration-lifetime", c.RegistrationLifetime},
 		{"throttle-base", c.ThrottleBase}, {"throttle-max", c.ThrottleMax}, {"email-code-ttl", c.EmailCodeTTL},
 		{"email-code-window", c.EmailCodeWindow}, {"smtp-timeout", c.SMTPTimeout}, {"mail-poll", c.MailPoll},
 		{"mail-lease", c.MailLease}, {"mail-backoff", c.MailBackoff}, {"mail-max-backoff", c.MailMaxBackoff},
@@ -406,6 +422,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WizardLifetime > 0 && c.WizardLifetime < time.Minute {
 		bad("wizard-lifetime", c.WizardLifetime, "must be at least 1m")
+	}
+	if c.RegistrationLifetime > 0 && c.RegistrationLifetime < time.Minute {
+		bad("registration-lifetime", c.RegistrationLifetime, "must be at least 1m")
 	}
 	if c.ThrottleBase > c.ThrottleMax {
 		bad("throttle-base", c.ThrottleBase, fmt.Sprintf("must not exceed --throttle-max (%s)", c.ThrottleMax))
@@ -434,6 +453,7 @@ func (c *Config) Validate() error {
 	}{
 		{"throttle-after", c.ThrottleAfter}, {"lock-after", c.LockAfter}, {"ip-throttle-after", c.IPThrottleAfter},
 		{"logon-starts-per-address", c.LogonStarts},
+		{"registrations-per-address", c.RegistrationsPerAddress}, {"registrations-per-email", c.RegistrationsPerEmail},
 		{"email-code-tries", c.EmailCodeTries}, {"email-code-max", c.EmailCodeMax}, {"mail-max-attempts", c.MailMaxAttempts},
 	} {
 		if n.v < 1 {

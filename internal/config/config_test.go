@@ -105,6 +105,10 @@ func TestValidate(t *testing.T) {
 		{"argon2 memory", func(c *Config) { c.PasswordMemoryKiB = 1 }, []string{"--password-memory-kib 1"}},
 		{"counts", func(c *Config) { c.LockAfter = 0; c.EmailCodeTries = -1 }, []string{"--lock-after 0: must be at least 1", "--email-code-tries -1"}},
 		{"logon starts", func(c *Config) { c.LogonStarts = 0 }, []string{"--logon-starts-per-address 0: must be at least 1"}},
+		{"registration limits", func(c *Config) {
+			c.RegistrationsPerAddress, c.RegistrationsPerEmail, c.RegistrationLifetime = 0, -1, 30*time.Second
+		}, []string{"--registrations-per-address 0: must be at least 1", "--registrations-per-email -1: must be at least 1",
+			"--registration-lifetime 30s: must be at least 1m"}},
 		{"smtp", func(c *Config) { c.SMTPHost = "m"; c.SMTPTLS = "maybe"; c.SMTPUsername = "u" }, []string{"--smtp-tls", "set both --smtp-username and --smtp-password"}},
 		{"mail from", func(c *Config) { c.MailFrom = "a@b\r\nBcc: x@y" }, []string{"--mail-from"}},
 		{"operator contact", func(c *Config) {
@@ -194,6 +198,35 @@ func TestOperatorSettings(t *testing.T) {
 		}
 		if c.PrivacyURL != "/privacy" || c.AccessibilityURL != "/accessibility" {
 			t.Errorf("%v: statement links %q, %q", tt.args, c.PrivacyURL, c.AccessibilityURL)
+		}
+	}
+}
+
+// TestRegistrationSetting: self-registration is on by default and the operator turns it off
+// with the flag, the environment or the file.
+func TestRegistrationSetting(t *testing.T) {
+	t.Parallel()
+	c, _, err := Load("serve", nil, env(nil), io.Discard, nil)
+	if err != nil || !c.Registration {
+		t.Fatalf("default: Registration = %v, %v; want on", c.Registration, err)
+	}
+	file := filepath.Join(t.TempDir(), "sleutelbos.conf")
+	if err := os.WriteFile(file, []byte("registration = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, load := range map[string]func() (Config, []string, error){
+		"flag": func() (Config, []string, error) {
+			return Load("serve", []string{"--registration=false"}, env(nil), io.Discard, nil)
+		},
+		"env": func() (Config, []string, error) {
+			return Load("serve", nil, env(map[string]string{"SLEUTELBOS_REGISTRATION": "false"}), io.Discard, nil)
+		},
+		"file": func() (Config, []string, error) {
+			return Load("serve", []string{"--config", file}, env(nil), io.Discard, nil)
+		},
+	} {
+		if c, _, err := load(); err != nil || c.Registration {
+			t.Errorf("%s: Registration = %v, %v; want off", name, c.Registration, err)
 		}
 	}
 }

@@ -43,6 +43,15 @@ const (
 	// TemplatePhaseoutReminder: Kind, DisabledFrom (a time.Time, formatted here in the
 	// recipient's language and ComposerConfig.Location), ActivateURL.
 	TemplatePhaseoutReminder = "phaseout_reminder"
+	// TemplateSignupCode: Code, Minutes, ExpiresAt — the code of a self-registration, sent to
+	// the address typed. It names nobody: the name typed with it is not proven (the recipient
+	// is addressed without one).
+	TemplateSignupCode = "signup_code"
+	// TemplateSignupInUse: no data — sent instead of a code when someone registers with the
+	// address of an existing account (the recipient): someone tried, and how to recover.
+	TemplateSignupInUse = "signup_in_use"
+	// TemplateWelcome: Username — the account a self-registration created.
+	TemplateWelcome = "welcome"
 )
 
 // TemplateNames returns every template a Composer must have, in a stable order.
@@ -50,6 +59,7 @@ func TemplateNames() []string {
 	return []string{
 		TemplateLogonCode, TemplateRegistrationCode, TemplateEmailChange, TemplateEmailChanged,
 		TemplateKeyActivated, TemplateKeyDeactivated, TemplatePhaseoutReminder,
+		TemplateSignupCode, TemplateSignupInUse, TemplateWelcome,
 	}
 }
 
@@ -57,7 +67,7 @@ func TemplateNames() []string {
 // becomes the message's SecretUntil: the outbox drops the bodies once the code expired or the
 // message failed for good, and never sends it after that.
 var codeTemplates = map[string]bool{
-	TemplateLogonCode: true, TemplateRegistrationCode: true, TemplateEmailChange: true,
+	TemplateLogonCode: true, TemplateRegistrationCode: true, TemplateEmailChange: true, TemplateSignupCode: true,
 }
 
 // DefaultMaxBytes is the default limit on the size of one rendered message.

@@ -84,6 +84,9 @@ var sampleData = map[string]map[string]any{
 	TemplateKeyActivated:     {"Kind": "emailcode", "Replaces": "tokencard", "Reactivated": false},
 	TemplateKeyDeactivated:   {"Kind": "tokencard", "Cause": "migration"},
 	TemplatePhaseoutReminder: {"Kind": "tokencard", "DisabledFrom": disabledFrom, "ActivateURL": "https://login.example.be/keys/activate?from=tokencard"},
+	TemplateSignupCode:       {"Code": "619204", "Minutes": 5, "ExpiresAt": codeExpiry},
+	TemplateSignupInUse:      {},
+	TemplateWelcome:          {"Username": "jan.peeters"},
 }
 
 func recipient(lang string) Recipient {
@@ -322,7 +325,7 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"invalid address", Recipient{Address: "jan@localhost"}, TemplateLogonCode, sampleData[TemplateLogonCode], ErrInvalidAddress, "invalid_address"},
 		{"header in address", Recipient{Address: "jan@example.be\r\nBcc: x@y.be"}, TemplateLogonCode, sampleData[TemplateLogonCode], ErrInvalidAddress, ""},
-		{"unknown template", recipient("en"), "welcome", nil, nil, "no such template"},
+		{"unknown template", recipient("en"), "birthday_card", nil, nil, "no such template"},
 		{"missing data", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1", "ExpiresAt": codeExpiry}, nil, "Minutes"},
 		{"code without its expiry", recipient("en"), TemplateLogonCode, map[string]any{"Code": "1", "Minutes": 5}, nil, "needs ExpiresAt"},
 		{"code with a zero expiry", recipient("en"), TemplateRegistrationCode, map[string]any{"Code": "1", "Minutes": 5, "ExpiresAt": time.Time{}}, nil, "needs ExpiresAt"},

@@ -21,7 +21,11 @@
 // (WithStoredClasses), legacy ones included; equalize.go explains the choices. An account
 // without a usable password fails like a wrong password, at an unknown username's cost.
 //
-// ValidateNew is the policy for a password a citizen chooses: at least MinLength characters,
-// at most MaxBytes bytes, valid UTF-8. Its errors are i18n.LocalizedError values the web layer
-// shows in the citizen's language.
+// ValidateNew is the one policy for a password a citizen chooses, wherever it is chosen (the
+// admin commands, self-registration, a reset): at least MinLength characters, at most MaxBytes
+// bytes, valid UTF-8, not the username or e-mail address and not on the list of common
+// passwords shipped with the binary (common_passwords.txt, 49,233 passwords from zxcvbn's
+// frequency lists; common_passwords.NOTICE says where from and under which licence), both in
+// any letter case. Its errors are i18n.LocalizedError values the web layer shows in the
+// citizen's language.
 package password

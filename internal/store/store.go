@@ -41,6 +41,7 @@ type Store interface {
 	Clients
 	SigningKeys
 	Citizens
+	Signups
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -105,6 +106,9 @@ type Accounts interface {
 	GetAccount(ctx context.Context, id int64) (Account, error)
 	// GetAccountByUsername matches case-insensitively.
 	GetAccountByUsername(ctx context.Context, username string) (Account, error)
+	// GetAccountByEmail returns the oldest account whose e-mail address has the EmailKey of
+	// email (ASCII letters in any case), or ErrNotFound.
+	GetAccountByEmail(ctx context.Context, email string) (Account, error)
 	ListAccounts(ctx context.Context, afterID int64, limit int) ([]Account, error)
 	UpdatePasswordHash(ctx context.Context, id int64, hash string, now time.Time) error
 	// PasswordHashParams returns the distinct parameter sets of the stored password hashes (each

@@ -26,7 +26,7 @@ func (s *Server) guard(pattern string, h http.Handler) http.Handler {
 			s.toLogon(w, r, keys.LevelNone)
 			return
 		}
-		if recent {
+		if recent && !s.finishedActivation(r, pattern) {
 			err := s.deps.Portal.Fresh(r.Context(), *st.account, s.auth(r))
 			var stale *portal.StaleLogonError
 			if errors.As(err, &stale) {
@@ -40,6 +40,26 @@ func (s *Server) guard(pattern string, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// finishedActivation reports whether r only shows the confirmation of an activation this
+// session finished, or ends the session from it ("End session"): neither changes a key, and a
+// citizen whose first key of level substantial was just activated after a password logon
+// (level low, as after creating an account) would otherwise be sent to log on at substantial
+// before seeing that it worked.
+func (s *Server) finishedActivation(r *http.Request, pattern string) bool {
+	st := stateOf(r)
+	wz := st.sess.data.Wizard
+	if wz == nil || wz.AccountID() != st.account.ID || wz.Step() != portal.StepDone || wz.Expired(s.deps.Now()) {
+		return false
+	}
+	switch pattern {
+	case "GET /keys/activate":
+		return r.URL.Query().Get("new") != "1"
+	case "POST /keys/activate":
+		return r.PostForm.Get("action") == "end"
+	}
+	return false
 }
 
 // toLogon sends the citizen to the logon (at least at level) and, for a page, back to it

@@ -39,6 +39,8 @@ const (
 	flashCodeResent     = "code-resent"     // the wizard sent a new registration code
 	flashWizardExpired  = "wizard-expired"  // the activation took too long and starts again
 	flashOutOfOrder     = "out-of-order"    // a replayed wizard step (Back, a second click)
+	flashSignupExpired  = "signup-expired"  // the registration took too long, or was stopped
+	flashSignupResent   = "signup-resent"   // the registration sent a new code
 	flashMaxAge         = 60
 )
 
@@ -46,6 +48,7 @@ const (
 var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
+	flashSignupExpired: true, flashSignupResent: true,
 }
 
 // setFlash makes the next page that shows notices show v.

@@ -14,7 +14,7 @@
 //	loadSession → negotiateLanguage → limitBody (size, UTF-8) → checkCSRF → route
 //
 // Routes are private by default: routes.go lists the public ones (the outer layer's, the logon
-// pages, help, the privacy and accessibility statements, the OpenID provider's browser
+// pages, "Create an account", help, the privacy and accessibility statements, the OpenID provider's browser
 // endpoints, the 404) and guard (access.go) wraps every other route so that a logged-off request goes to
 // the logon — a page coming back to itself afterwards, a form changing nothing. Routes that
 // change keys or the e-mail address (recentRoutes) also need a recent logon of the level the
@@ -60,13 +60,19 @@
 // redirects (POST → 303 → GET); wizard_show.go renders the step the wizard is at; wizard_qr.go
 // draws the QR code of an app key being activated, only for this session's wizard.
 //
+// "Create an account" (register.go, Config.Registration, Deps.Signup) keeps the registration in
+// progress (signup.Pending) in the pre-logon session; the right code creates the account inside
+// the session rotation that logs the citizen on at level low (the rotation's callback gets its
+// transaction), and the citizen goes to the activation wizard. A registration started without
+// a session counts against the registration quota of its address, not the logon starts.
+//
 // A form answered with errors sets BasePage.Errors and gets the GOV.UK error pattern from
 // templates/partials.html — the logon pages and My digital keys alike; a notice about what
 // happened before (the logon expired or was completed elsewhere, the citizen signed out, a key
 // was deactivated, a new registration code was sent) travels in a one-time flash cookie, never in the URL.
 //
 // Files follow the flows: login_show.go (the key chooser), login_choose.go, login_password.go,
-// login_code.go (with "send a new code"), login_finish.go, logout.go, home.go, help.go (help,
+// login_code.go (with "send a new code"), login_finish.go, register.go, logout.go, home.go, help.go (help,
 // privacy notice, accessibility statement), health.go, oidc*.go, portal_keys.go (key list,
 // deactivate, reactivate), wizard_*.go, portal_profile.go and portal_info.go; portal_page.go
 // holds the portal pages' base and notices; the machinery lives in server.go, routes.go,

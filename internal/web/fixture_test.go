@@ -24,6 +24,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/portal/portaltest"
+	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
@@ -68,6 +69,10 @@ type fixture struct {
 	bundle *i18n.Bundle
 	world  *logintest.World
 	portal *portal.Service
+	// signup is the self-registration the server is given (used with withRegistration); hashes
+	// counts the password hashes it computed.
+	signup *signup.Service
+	hashes *countingPasswords
 }
 
 // option changes the fixture's web configuration or dependencies before New.
@@ -81,6 +86,7 @@ func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 	f := &fixture{t: t, db: db, clock: w.Clock, logs: &syncBuffer{}, bundle: w.Bundle, acct: w.Account, codes: w.CardCodes}
 	f.world = w
 	f.portal = portaltest.New(t, w, nil)
+	f.signup = f.newSignup(signupSetup{cfg: signup.DefaultConfig(), perAddress: 1000})
 	f.newServer(db, w.Service, w.Kinds, opts)
 	return f
 }
@@ -94,8 +100,8 @@ func (f *fixture) newServer(db store.Store, svc *login.Service, reg *keys.Regist
 		f.t.Fatal(err)
 	}
 	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Portal: f.portal, Keys: reg, StartQuota: quota, Now: f.clock.Now, Rand: rand.Reader,
-		DeviceKey: testDeviceKey(f.t),
-		Log:       slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		DeviceKey: testDeviceKey(f.t), Signup: f.signup,
+		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
 // finish completes a done logon: the session gets a new id and the logon's account, level,
@@ -31,7 +31,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transa
 	sess.row.AuthTime = res.AuthTime
 	sess.data.Login = nil
 	sess.data.Kind = res.Kind
-	err := s.sessions.Rotate(r.Context(), w, sess, func(st audit.Appender) error {
+	err := s.sessions.Rotate(r.Context(), w, sess, func(st rotateStore, _ *store.Session) error {
 		return s.deps.Login.Complete(r.Context(), st, tx, s.client(r))
 	})
 	if errors.Is(err, errSessionGone) {

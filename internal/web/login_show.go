@@ -20,6 +20,8 @@ type chooserPage struct {
 	// KeysLink the way to My digital keys, where that key is activated.
 	Notice   *Notice
 	KeysLink bool
+	// Register offers "Create an account" (when registration is on).
+	Register bool
 }
 
 // choiceView is one key kind on the chooser.
@@ -91,6 +93,7 @@ func (s *Server) renderChooserLink(w http.ResponseWriter, r *http.Request, tx *l
 		Return:   tx.Return,
 		Notice:   notice,
 		KeysLink: keysLink,
+		Register: s.cfg.Registration,
 	}
 	p.Title = p.T("web.login.title")
 	for _, c := range s.deps.Login.Choices(tx) {

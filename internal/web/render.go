@@ -31,7 +31,8 @@ func pageNames() []string {
 	return []string{"login", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error",
 		"oidc_continue", "oidc_logout",
 		"keys", "key_deactivate", "wizard_email", "wizard_email_code", "wizard_select", "wizard_prepare",
-		"wizard_activate", "wizard_done", "profile", "info", "info_why"}
+		"wizard_activate", "wizard_done", "profile", "info", "info_why",
+		"register", "register_code", "register_username"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.

@@ -37,8 +37,17 @@ var publicRoutes = map[string]bool{
 	"POST /login/resend":            true,
 	"POST /logout":                  true,
 	"GET /help/forgot":              true,
-	"GET /privacy":                  true,
-	"GET /accessibility":            true,
+	// Self-registration (register.go): a 404 when Config.Registration is off.
+	"GET /register":           true,
+	"POST /register":          true,
+	"GET /register/code":      true,
+	"POST /register/code":     true,
+	"POST /register/resend":   true,
+	"GET /register/username":  true,
+	"POST /register/username": true,
+	"POST /register/cancel":   true,
+	"GET /privacy":            true,
+	"GET /accessibility":      true,
 	// The OpenID provider's browser endpoints: an online service sends the citizen to them
 	// before any logon here, and each answers a visitor without a session itself (a logon
 	// for the request, or the online service's address).
@@ -81,6 +90,11 @@ var recentRoutes = map[string]bool{
 //	POST /login/resend       send a new code
 //	POST /logout
 //	GET  /help/forgot        forgotten username or password, the helpdesk
+//	GET  /register           "Create an account" (only with Config.Registration)
+//	POST /register           → a code to the address → /register/code
+//	GET  /register/code      the code; POST /register/code creates the account → /keys/activate
+//	POST /register/resend    a new code; POST /register/cancel starts again
+//	GET  /register/username  another username, when the one chosen was taken; POST likewise
 //	GET  /privacy            the built-in privacy notice
 //	GET  /accessibility      the built-in accessibility statement
 //	GET  /keys               My digital keys: the key list
@@ -116,6 +130,14 @@ func (s *Server) routes() http.Handler {
 	route("POST /login/resend", s.loginResend)
 	route("POST /logout", s.logout)
 	route("GET /help/forgot", s.helpForgot)
+	route("GET /register", s.registerShow)
+	route("POST /register", s.registerSubmit)
+	route("GET /register/code", s.registerCodeShow)
+	route("POST /register/code", s.registerCodeSubmit)
+	route("POST /register/resend", s.registerResend)
+	route("GET /register/username", s.registerUsernameShow)
+	route("POST /register/username", s.registerUsernameSubmit)
+	route("POST /register/cancel", s.registerCancel)
 	route("GET /privacy", s.privacy)
 	route("GET /accessibility", s.accessibility)
 	route("GET /keys", s.keysShow)

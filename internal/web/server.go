@@ -16,6 +16,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -58,6 +59,9 @@ type Config struct {
 	PrivacyURL, AccessibilityURL string
 	// Location is the time zone dates are shown in (default Europe/Brussels).
 	Location *time.Location
+	// Registration offers "Create an account" (Deps.Signup); off, /register is a 404 and the
+	// logon page has no link to it.
+	Registration bool
 }
 
 // Contact is how to reach the operator's helpdesk.
@@ -109,6 +113,8 @@ type Deps struct {
 	OIDC OIDCProvider
 	// DemoService is the demo online service, mounted at DemoServicePath when set.
 	DemoService http.Handler
+	// Signup runs self-registrations; needed when Config.Registration is set.
+	Signup *signup.Service
 }
 
 // DemoServicePath is where the demo online service lives (serve --demo).
@@ -246,6 +252,9 @@ func checkDeps(cfg Config, d Deps) error {
 	}
 	if d.Log == nil {
 		missing = append(missing, "Log")
+	}
+	if cfg.Registration && d.Signup == nil {
+		missing = append(missing, "Signup (Registration is set)")
 	}
 	if cfg.DevMailbox && d.Mailbox == nil {
 		missing = append(missing, "Mailbox (DevMailbox is set)")

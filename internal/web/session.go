@@ -14,6 +14,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
+	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -42,6 +43,8 @@ type sessionData struct {
 	Wizard *portal.Wizard `json:"wizard,omitempty"`
 	// EmailChange is the profile's change of e-mail address awaiting its code.
 	EmailChange *portal.EmailChange `json:"email_change,omitempty"`
+	// Signup is the self-registration in progress (register.go).
+	Signup *signup.Pending `json:"signup,omitempty"`
 }
 
 // session is one server-side session as a request sees it.
@@ -61,11 +64,13 @@ func (s *session) loggedOn() bool { return s != nil && s.row.AccountID != 0 }
 // cookie alone: the browser may hold the winner's new session by now.
 var errSessionGone = errors.New("the session is gone")
 
-// rotateStore is what a rotation writes in its transaction: the session rows, and the audit
-// event of the logon that the rotation completes.
+// rotateStore is what a rotation writes in its transaction: the session rows, the audit event
+// of the logon that the rotation completes, and — as a Transactor that joins the rotation's
+// transaction — whatever else commits with it (the account a registration creates).
 type rotateStore interface {
 	store.Sessions
 	audit.Appender
+	store.Transactor
 }
 
 var _ rotateStore = store.Store(nil)
@@ -212,8 +217,10 @@ func (m *sessionManager) Save(ctx context.Context, w http.ResponseWriter, s *ses
 // A rotation commits only when it removed the old row: of several requests rotating one
 // session at once (the right code sent many times), one wins and the others get an error
 // wrapping errSessionGone, with nothing written. also, when not nil, runs in the same
-// transaction after the old row is gone (recording the logon), so it runs for the winner only.
-func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *session, also func(st audit.Appender) error) error {
+// transaction after the old row is gone and before the new one is written (recording the
+// logon; a registration creates its account there and names it in row), so it runs for the
+// winner only, and an error of also leaves everything as it was.
+func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *session, also func(st rotateStore, row *store.Session) error) error {
 	raw, err := json.Marshal(s.data)
 	if err != nil {
 		return fmt.Errorf("rotate session: %w", err)
@@ -227,9 +234,6 @@ func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *s
 	row := s.row
 	row.IDHash, row.CreatedAt, row.LastSeenAt, row.Data = hashID(id), now, now, raw
 	err = store.InTx(ctx, m.store, func(st rotateStore) error {
-		if err := st.CreateSession(ctx, &row); err != nil {
-			return err
-		}
 		if oldStored {
 			err := st.DeleteSession(ctx, old)
 			if errors.Is(err, store.ErrNotFound) {
@@ -240,9 +244,11 @@ func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *s
 			}
 		}
 		if also != nil {
-			return also(st)
+			if err := also(st, &row); err != nil {
+				return err
+			}
 		}
-		return nil
+		return st.CreateSession(ctx, &row)
 	})
 	if err != nil {
 		return fmt.Errorf("rotate session: %w", err)

@@ -64,8 +64,10 @@ type World struct {
 	EmailCode *emailcode.Kind
 	TOTP      *totp.Kind
 	Audit     *audit.Recorder
-	Citizen   Citizen
-	Account   store.Account
+	// Hasher is the keyed hasher of codes and scopes.
+	Hasher  *secrets.Hasher
+	Citizen Citizen
+	Account store.Account
 	// CardCodes are the token card's codes, position 1 first; TOTPSecret is the app's secret.
 	CardCodes  [tokencard.Positions]string
 	TOTPSecret []byte
@@ -112,7 +114,7 @@ func New(t testing.TB, st store.Store, o Options) *World {
 	must(err)
 	w.Kinds, err = keys.NewRegistry(passwordkind.New(), tc, ec, tp)
 	must(err)
-	w.Mail, w.EmailCode, w.TOTP = composer, ec, tp
+	w.Mail, w.EmailCode, w.TOTP, w.Hasher = composer, ec, tp, h
 	w.Audit = audit.New(w.Clock.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w.Passwords = password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0, rand.Reader,
 		password.WithStoredClasses(st.PasswordHashParams))

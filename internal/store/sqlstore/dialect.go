@@ -28,6 +28,14 @@ type dialect struct {
 	forUpdate string
 	// tableExists counts the tables named $1 in the current schema.
 	tableExists string
+	// emailKey is the expression of accounts.email that its index (accounts_email_key) holds:
+	// the address with ASCII letters lower-cased, as store.EmailKey makes it. PostgreSQL's
+	// lower() follows the database's locale, and folds only ASCII under COLLATE "C", as
+	// SQLite's always does.
+	emailKey string
+	// lockAddress takes a lock until the end of tx on an e-mail address key (LockSignupAddress).
+	// SQLite's write transactions begin IMMEDIATE and so already exclude each other.
+	lockAddress func(ctx context.Context, q queryer, key string) error
 	// lockMigrations serialises Migrate across processes inside tx.
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error
 	// isConflict reports a unique-constraint violation.
@@ -44,12 +52,19 @@ type dialect struct {
 // is a hash of the current schema, so that databases in different schemas migrate independently.
 const migrationLockID = 0x51e07e1 // "sleutel"
 
+// signupLockID is the first key of the PostgreSQL advisory locks of LockSignupAddress; the
+// second is a hash of the address key (a collision only makes two addresses wait for each
+// other).
+const signupLockID = 0x519e0b
+
 var sqliteDialect = dialect{
 	name:        "sqlite",
 	driver:      "sqlite",
 	tableExists: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1`,
+	emailKey:    `lower(email)`,
 	// BEGIN IMMEDIATE (the _txlock DSN parameter) already holds the single write lock.
 	lockMigrations: func(context.Context, *sql.Tx) error { return nil },
+	lockAddress:    func(context.Context, queryer, string) error { return nil },
 	isConflict: func(err error) bool {
 		var e *sqlite.Error
 		if !errors.As(err, &e) {
@@ -90,6 +105,11 @@ var postgresDialect = dialect{
 			return fmt.Errorf("lock schema_migrations: %w", err)
 		}
 		return nil
+	},
+	emailKey: `lower(email COLLATE "C")`,
+	lockAddress: func(ctx context.Context, q queryer, key string) error {
+		_, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, signupLockID, key)
+		return err
 	},
 	numbered:   true,
 	isConflict: func(err error) bool { return pgCode(err) == "23505" }, // unique_violation

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Clients", clientTests},
 		{"SigningKeys", signingKeyTests},
 		{"Citizens", citizenTests},
+		{"Signups", signupTests},
 		{"Concurrent", concurrentTests},
 	}
 	for _, g := range groups {
