@@ -58,7 +58,7 @@ func usersImport(e *env, fs *flag.FlagSet, args []string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("users import: %s is not a regular file (the import reads it twice)", name)
 	}
-	im := account.NewImporter(e.node.Store, e.node.Hasher, e.en.Error, e.node.Now)
+	im := account.NewImporter(e.node.Store, e.node.Hasher, e.node.Passwords.Params(), e.en.Error, e.node.Now)
 	prog := newProgress(e.stderr, e.node.Now)
 	im.Progress = prog.show
 	report, err := im.Check(e.ctx, f, fi.Size())
