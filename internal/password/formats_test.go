@@ -244,3 +244,45 @@ func TestLegacyHashesShareTheSlots(t *testing.T) {
 		t.Errorf("%d hashes, at most %d at once; want 12, at most 2", calls.Load(), peak.Load())
 	}
 }
+
+// TestCheckImportBounds: an import refuses hashes whose class would make every failed logon
+// ruinous — and says which bound — while Inspect (what Verify accepts) still takes them.
+func TestCheckImportBounds(t *testing.T) {
+	t.Parallel()
+	salt, key := b64.EncodeToString(make([]byte, 16)), b64.EncodeToString(make([]byte, 32))
+	argon := func(m, tm, p int) string {
+		return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", m, tm, p, salt, key)
+	}
+	bcryptOf := func(cost int) string { return fmt.Sprintf("$2b$%02d$%s", cost, strings.Repeat("a", 53)) }
+	pbkdf2Of := func(iter int) string {
+		return fmt.Sprintf("$pbkdf2-sha256$i=%d,l=32$%s$%s", iter, b64.EncodeToString(make([]byte, 16)), key)
+	}
+	const slot = 19456
+	for _, tc := range []struct {
+		hash, bound string // bound: a part of the error, "" for accepted
+	}{
+		{"", ""},
+		{argon(19456, 2, 1), ""},
+		{argon(19456, 10, 8), ""},
+		{argon(19457, 2, 1), "19456 KiB a hashing slot"},
+		{argon(1<<20, 2, 1), "19456 KiB a hashing slot"},
+		{argon(19456, 11, 1), "time t=11 is more than 10"},
+		{argon(19456, 2, 9), "parallelism p=9 is more than 8"},
+		{bcryptOf(14), ""},
+		{bcryptOf(15), "bcrypt cost 15 is more than 14"},
+		{pbkdf2Of(2_000_000), ""},
+		{pbkdf2Of(2_000_001), "more than 2000000 iterations"},
+		{"$pbkdf2-sha256$i=1500000,l=64$" + b64.EncodeToString(make([]byte, 16)) + "$" + b64.EncodeToString(make([]byte, 64)), "2 blocks of output"},
+	} {
+		_, err := CheckImport(tc.hash, slot)
+		switch {
+		case tc.bound == "" && err != nil:
+			t.Errorf("CheckImport(%.40s…) = %v, want accepted", tc.hash, err)
+		case tc.bound != "" && (!errors.Is(err, ErrImportBound) || !strings.Contains(err.Error(), tc.bound)):
+			t.Errorf("CheckImport(%.40s…) = %v, want ErrImportBound naming %q", tc.hash, err, tc.bound)
+		}
+		if _, err := Inspect(tc.hash); err != nil {
+			t.Errorf("Inspect(%.40s…) = %v: a stored hash beyond the import bounds must still verify", tc.hash, err)
+		}
+	}
+}

@@ -554,3 +554,29 @@ func TestWrongPasswordOfACheapClassIsPadded(t *testing.T) {
 		t.Errorf("waits %v, want %s", *waits, want)
 	}
 }
+
+// TestEqualizeNeverHashesTheDearClass: with a dear class stored, an unknown username costs
+// one hash of the configured class and a wait; many failures at once, before the dear class
+// was ever measured here, measure it once between them — never one dear hash each.
+func TestEqualizeNeverHashesTheDearClass(t *testing.T) {
+	t.Parallel()
+	const dear = "$2b$12"
+	var mu sync.Mutex
+	count := map[string]int{}
+	h := New(cheap, 4, rand.Reader,
+		WithStoredClasses(func(context.Context) ([]string, error) { return []string{dear}, nil }),
+		WithHashObserver(func(class string) { mu.Lock(); count[class]++; mu.Unlock() }))
+	_, waits := fakeCost(h, 0)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { h.Equalize(context.Background(), "x") })
+	}
+	wg.Wait()
+	configured := classOf(cheap).name
+	if count[configured] != 8 || count[dear] != 1 || len(count) != 2 {
+		t.Errorf("8 failures hashed %v, want 8 of the configured class and 1 of %s (measured once)", count, dear)
+	}
+	if len(*waits) != 8 {
+		t.Errorf("%d waits, want 8 (each failure padded up to the dear class)", len(*waits))
+	}
+}
