@@ -188,7 +188,7 @@ func (p *Provider) Complete(ctx context.Context, id string, a Authentication) (s
 		return "", err
 	}
 	now := p.now()
-	err = p.st.Tx(ctx, func(tx store.Store) error {
+	err = store.InTx(ctx, p.st, func(tx txStore) error {
 		ok, err := tx.CompleteAuthRequest(ctx, id, store.AuthCompletion{AccountID: a.AccountID, Data: encodeRequest(d),
 			CodeHash: tokenHash(code), CodeExpiresAt: now.Add(p.cfg.CodeLifetime)}, now)
 		if err != nil {

@@ -49,6 +49,17 @@ type Store interface {
 
 var _ Store = store.Store(nil)
 
+// txStore is what the provider writes in one transaction — an authorization request's change
+// and the audit event that goes with it — entered with store.InTx like every consumer's, so
+// the transaction's rules (AfterCommit hooks, ErrNoTransaction, joining a caller's) are the
+// same here as everywhere.
+type txStore interface {
+	store.AuthRequests
+	audit.Appender
+}
+
+var _ txStore = store.Store(nil)
+
 // Sealer encrypts the signing keys' private halves and the access tokens (internal/secrets
 // Keyring).
 type Sealer interface {
