@@ -289,3 +289,23 @@ func TestAutomaticKeyRotation(t *testing.T) {
 		}
 	})
 }
+
+// TestFirstKeyMadeElsewhere: a node that found no signing key (and cached that) and then
+// finds that another request or node made the first one meanwhile signs with it — it once
+// kept its cached "no key" and answered token requests with "no signing key is active".
+func TestFirstKeyMadeElsewhere(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		p, _ := newTestProvider(t, db, testConfig())
+		if ks, err := p.keys.all(ctx); err != nil || len(ks) != 0 {
+			t.Fatalf("keys of a fresh database: %d, %v", len(ks), err)
+		}
+		other, _ := newTestProvider(t, db, testConfig())
+		if err := other.EnsureSigningKey(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.keys.current(ctx); err != nil {
+			t.Errorf("signing key after another node made the first: %v", err)
+		}
+	})
+}

@@ -121,6 +121,7 @@ func (s *Server) oidcComplete(w http.ResponseWriter, r *http.Request, req oidcop
 	sess := st.sess
 	changed := false
 	if sess.data.SID == "" {
+		// A session logged on before sids were given at logon (Rotate): give it one now.
 		sid, err := newToken(s.deps.Rand, sidBytes)
 		if err != nil {
 			return err
