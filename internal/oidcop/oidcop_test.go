@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -52,7 +53,11 @@ func newTestProvider(t testing.TB, st Store, cfg Config) (*Provider, *clock.Fake
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg, Deps{Store: st, Sealer: kr, Hasher: h, Audit: audit.New(clk.Now, nil),
+	quota, err := attempts.NewQuota(st.(attempts.Store), 1000, time.Hour, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Deps{Store: st, Sealer: kr, Hasher: h, Audit: audit.New(clk.Now, nil), Quota: quota,
 		Reachable: func(l keys.Level) bool { return l < keys.LevelHigh }, Now: clk.Now, Rand: rand.Reader,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
