@@ -335,14 +335,6 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return ErrOutOfOrder
 	}
 	username = strings.TrimSpace(username)
-	if strings.ContainsFunc(username, unicode.IsControl) {
-		username = "" // no username has control characters (PostgreSQL even refuses NUL)
-	}
-	if len(username) > maxUsernameBytes {
-		// Longer than any real username: keep the throttle scope bounded and treat it as
-		// unknown (the lookup below finds nothing).
-		username = username[:maxUsernameBytes]
-	}
 	// An empty field is a form left incomplete, not a guess: it is told as such and counts
 	// against no throttle, and no hash runs for it (DESIGN: format errors are not attempts).
 	// Whoever sends one learns nothing about any account.
@@ -355,6 +347,14 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	}
 	if len(missing) > 0 {
 		return errors.Join(missing...)
+	}
+	if strings.ContainsFunc(username, unicode.IsControl) {
+		username = "" // no username has control characters (PostgreSQL even refuses NUL)
+	}
+	if len(username) > maxUsernameBytes {
+		// Longer than any real username: keep the throttle scope bounded and treat it as
+		// unknown (the lookup below finds nothing).
+		username = username[:maxUsernameBytes]
 	}
 	tx.KnownAccountID = 0 // set again only when this password is right
 	ipScope := attempts.IPScope("logon", c.IP)
