@@ -496,6 +496,24 @@ func TestDemoOutput(t *testing.T) {
 		t.Errorf("no absolute mailbox URL %q:\n%s", want, out)
 	}
 
+	// The demo online service is announced with a full URL that answers (issue 10 item 6).
+	var service string
+	for _, line := range lines {
+		if s, ok := strings.CutPrefix(line, "Demo online service: "); ok {
+			service = s
+		}
+	}
+	if !strings.HasPrefix(service, n.url+"/") {
+		t.Errorf("serve --demo does not announce the demo online service under %s:\n%s", n.url, out)
+	} else if resp, err := http.Get(service); err != nil {
+		t.Errorf("demo online service %s: %v", service, err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("demo online service %s answered %s", service, resp.Status)
+		}
+	}
+
 	var secret, uri string
 	var qr []string
 	for i, line := range lines {
