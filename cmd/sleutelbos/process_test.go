@@ -76,7 +76,7 @@ func (n *node) output() string { n.mu.Lock(); defer n.mu.Unlock(); return n.out.
 // startNode runs `sleutelbos serve args…` on a free port and waits until it prints its URL.
 func startNode(t *testing.T, args ...string) *node {
 	t.Helper()
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--encryption-keys", procEncKeys, "--hash-key", procHashKey,
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--encryption-keys", procEncKeys, "--hash-key", procHashKey,
 		"--password-memory-kib", "8192", "--password-time", "1"}, args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
@@ -353,7 +353,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { os.Chmod(dir, 0o755); os.Chmod(filepath.Dir(binary), 0o755) })
-	for _, args := range [][]string{{"migrate", "--data-dir", dir}, {"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}} {
+	for _, args := range [][]string{{"migrate", "--data-dir", dir}, {"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}} {
 		args = append(args, "--encryption-keys", procEncKeys, "--hash-key", procHashKey)
 		cmd := exec.Command(binary, args...)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}

@@ -22,7 +22,10 @@ import (
 
 // Config is the whole configuration of a Sleutelbos node.
 type Config struct {
-	Listen          string
+	Listen string
+	// MetricsListen is the address of the Prometheus /metrics listener, kept apart from the
+	// citizens' one; empty turns it off.
+	MetricsListen   string
 	BaseURL         string
 	DataDir         string
 	DatabaseURL     string
@@ -112,6 +115,7 @@ func Default() Config {
 	host, _ := os.Hostname()
 	return Config{
 		Listen:                  "127.0.0.1:8080",
+		MetricsListen:           "127.0.0.1:9464",
 		DataDir:                 "data",
 		ServiceName:             "Sleutelbos",
 		DefaultLanguage:         "en",
@@ -165,6 +169,7 @@ func Default() Config {
 // FlagSet binds every setting of c to a flag of fs; the flag names are also the file keys.
 func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address of the Prometheus /metrics listener (host:port; empty: off); it has no authentication, keep it on loopback or a private network")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of this service (default http://LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded SQLite database and generated secrets")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://… for PostgreSQL (default: SQLite file in --data-dir)")
@@ -370,6 +375,15 @@ func (c *Config) Validate() error {
 		bad("listen", strconv.Quote(c.Listen), "want host:port, e.g. 127.0.0.1:8080")
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		bad("listen", strconv.Quote(c.Listen), "port must be 0 to 65535")
+	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics-listen", strconv.Quote(c.MetricsListen), "want host:port, e.g. 127.0.0.1:9464, or empty to turn the metrics off")
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("metrics-listen", strconv.Quote(c.MetricsListen), "port must be 0 to 65535")
+		} else if c.MetricsListen == c.Listen && p != 0 {
+			bad("metrics-listen", strconv.Quote(c.MetricsListen), "must differ from --listen: the metrics have a listener of their own")
+		}
 	}
 	if c.BaseURL != "" {
 		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

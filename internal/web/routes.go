@@ -114,11 +114,11 @@ func (s *Server) routes() http.Handler {
 	outer := http.NewServeMux()
 	route := func(pattern string, h handlerFunc) {
 		s.patterns = append(s.patterns, pattern)
-		app.Handle(pattern, s.guard(pattern, s.handle(h)))
+		app.Handle(pattern, routed(pattern, s.guard(pattern, s.handle(h))))
 	}
 	outerRoute := func(pattern string, h http.Handler) {
 		s.patterns = append(s.patterns, pattern)
-		outer.Handle(pattern, h)
+		outer.Handle(pattern, routed(pattern, h))
 	}
 	route("GET /{$}", s.home)
 	route("GET /login", s.loginShow)

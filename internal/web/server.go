@@ -115,6 +115,14 @@ type Deps struct {
 	DemoService http.Handler
 	// Signup runs self-registrations; needed when Config.Registration is set.
 	Signup *signup.Service
+	// Requests, when set, is told every request's route, method, status and duration.
+	Requests RequestObserver
+}
+
+// RequestObserver watches the requests served (internal/metrics implements it). route is
+// the pattern that served the request, empty for none.
+type RequestObserver interface {
+	ObserveRequest(route, method string, code int, d time.Duration)
 }
 
 // DemoServicePath is where the demo online service lives (serve --demo).
