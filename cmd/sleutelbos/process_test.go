@@ -679,3 +679,42 @@ func jwtKeyID(t *testing.T, jwt string) string {
 	}
 	return h.Kid
 }
+
+// TestMetricsListener: serve announces its metrics listener, which answers in the Prometheus
+// format, and the citizens' listener does not serve the metrics.
+func TestMetricsListener(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--data-dir", t.TempDir())
+	var addr string
+	for _, line := range strings.Split(n.output(), "\n") {
+		if s, ok := strings.CutPrefix(line, "Metrics for Prometheus: "); ok {
+			addr = s
+		}
+	}
+	if !strings.HasPrefix(addr, "http://127.0.0.1:") || !strings.HasSuffix(addr, "/metrics") || strings.HasPrefix(addr, n.url) {
+		t.Fatalf("no metrics listener of its own announced (got %q):\n%s", addr, n.output())
+	}
+	resp, err := http.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "sleutelbos_password_hash_queue_length 0") ||
+		!strings.Contains(string(body), "sleutelbos_outbox_status_up 1") {
+		t.Errorf("GET %s: %s\n%.2000s", addr, resp.Status, body)
+	}
+	resp, err = http.Get(n.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the citizens' listener answers /metrics with %s, want 404", resp.Status)
+	}
+
+	off := startNode(t, "--data-dir", t.TempDir(), "--metrics-listen=")
+	if strings.Contains(off.output(), "Metrics for Prometheus") {
+		t.Errorf("--metrics-listen= still serves metrics:\n%s", off.output())
+	}
+}
