@@ -214,6 +214,7 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 
 		AccessibilityURL: cfg.AccessibilityURL,
 		Registration:     n.Signup != nil,
+		HashingRequests:  cfg.PasswordQueue,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, StartQuota: starts, Now: n.Now, Rand: n.Rand,
 		Log: n.Log, Mailbox: mailbox,

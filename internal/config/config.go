@@ -64,6 +64,9 @@ type Config struct {
 	PasswordTime      uint
 	PasswordThreads   uint
 	PasswordMaxHashes int
+	// PasswordQueue bounds the requests in a password-hashing step at once (running or
+	// waiting for a slot); more get 503 "busy, try again" with Retry-After.
+	PasswordQueue int
 
 	ThrottleAfter   int
 	ThrottleBase    time.Duration
@@ -137,6 +140,7 @@ func Default() Config {
 		ThrottleBase:            time.Minute,
 		ThrottleMax:             time.Hour,
 		LockAfter:               100,
+		PasswordQueue:           256,
 		IPThrottleAfter:         50,
 		LogonStarts:             200,
 		Registration:            true,
@@ -198,6 +202,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.UintVar(&c.PasswordTime, "password-time", c.PasswordTime, "argon2id iterations")
 	fs.UintVar(&c.PasswordThreads, "password-threads", c.PasswordThreads, "argon2id parallelism")
 	fs.IntVar(&c.PasswordMaxHashes, "password-max-hashes", c.PasswordMaxHashes, "password hashes at once (0: GOMAXPROCS)")
+	fs.IntVar(&c.PasswordQueue, "password-queue", c.PasswordQueue, "requests in a password-hashing step at once, running or waiting for a slot; more are answered 503 busy with Retry-After")
 	fs.IntVar(&c.ThrottleAfter, "throttle-after", c.ThrottleAfter, "consecutive failures before a factor is throttled")
 	fs.DurationVar(&c.ThrottleBase, "throttle-base", c.ThrottleBase, "first throttle period (doubles)")
 	fs.DurationVar(&c.ThrottleMax, "throttle-max", c.ThrottleMax, "longest throttle period")
@@ -460,6 +465,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordMaxHashes < 0 {
 		bad("password-max-hashes", c.PasswordMaxHashes, "must be 0 (GOMAXPROCS) or more")
+	}
+	if c.PasswordQueue < 1 || c.PasswordQueue > 100000 {
+		bad("password-queue", c.PasswordQueue, "want 1 to 100000 (requests hashing or waiting to hash at once)")
 	}
 	for _, n := range []struct {
 		name string
