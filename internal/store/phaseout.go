@@ -51,4 +51,7 @@ type KeysOfKind interface {
 	// deadline, and reports whether this call recorded it: false when that warning was
 	// recorded already (so each warning is sent once, whichever node sends it).
 	MarkUnusedWarning(ctx context.Context, keyID int64, deadline time.Time) (bool, error)
+	// CountStranded counts the accounts that have an active key of kind and no active key of
+	// any kind in others: the citizens a switch-off of kind would leave without one of them.
+	CountStranded(ctx context.Context, kind string, others []string) (int64, error)
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -151,4 +152,25 @@ func (db *DB) listKeysWhere(ctx context.Context, what, where string, args ...any
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
+}
+
+// CountStranded counts the accounts with an active key of kind and no active key of a kind in
+// others.
+func (db *DB) CountStranded(ctx context.Context, kind string, others []string) (int64, error) {
+	args := []any{kind, string(store.KeyActive)}
+	q := `SELECT COUNT(DISTINCT k.account_id) FROM keys k WHERE k.kind = $1 AND k.status = $2`
+	if len(others) > 0 {
+		in := make([]string, len(others))
+		for i, o := range others {
+			args = append(args, o)
+			in[i] = fmt.Sprintf("$%d", len(args))
+		}
+		q += ` AND NOT EXISTS (SELECT 1 FROM keys o WHERE o.account_id = k.account_id AND o.status = $2
+			AND o.kind IN (` + strings.Join(in, ", ") + `))`
+	}
+	var n int64
+	if err := db.q.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count citizens with only a %s key: %w", kind, err)
+	}
+	return n, nil
 }

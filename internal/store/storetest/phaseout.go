@@ -17,6 +17,7 @@ var phaseoutTests = []test{
 	{"ActiveKeysOfKind", testActiveKeysOfKind},
 	{"UnusedKeys", testUnusedKeys},
 	{"UnusedWarningOnce", testUnusedWarningOnce},
+	{"CountStranded", testCountStranded},
 }
 
 func testPolicyPutGetList(t *testing.T, s store.Store) {
@@ -219,4 +220,37 @@ func keyIDs(ks []store.Key) []int64 {
 		out[i] = k.ID
 	}
 	return out
+}
+
+func testCountStranded(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	onlyToken := newAccount(t, s, "anna")
+	newKey(t, s, onlyToken.ID, "tokencard", "A")
+	newKey(t, s, onlyToken.ID, "password", "")
+	both := newAccount(t, s, "bart")
+	newKey(t, s, both.ID, "tokencard", "B")
+	newKey(t, s, both.ID, "totp", "")
+	deadOther := newAccount(t, s, "carla")
+	newKey(t, s, deadOther.ID, "tokencard", "C")
+	e := newKey(t, s, deadOther.ID, "emailcode", "")
+	must(t, s.SetKeyStatus(ctx, e.ID, store.KeyDeactivated, "citizen", t0))
+	twoCards := newAccount(t, s, "dirk")
+	newKey(t, s, twoCards.ID, "tokencard", "D1")
+	newKey(t, s, twoCards.ID, "tokencard", "D2")
+	noToken := newAccount(t, s, "els")
+	newKey(t, s, noToken.ID, "totp", "")
+	for _, tc := range []struct {
+		others []string
+		want   int64
+	}{
+		{[]string{"emailcode", "totp"}, 3}, // anna, carla (her e-mail key is deactivated), dirk once
+		{[]string{"emailcode"}, 4},
+		{nil, 4},
+	} {
+		got, err := s.CountStranded(ctx, "tokencard", tc.others)
+		must(t, err)
+		if got != tc.want {
+			t.Errorf("CountStranded(tokencard, %v) = %d, want %d", tc.others, got, tc.want)
+		}
+	}
 }
