@@ -86,7 +86,7 @@ type BasePage struct {
 	// You cannot activate a new token anymore…", SPEC §3), shown in the "More information" aside.
 	ClosedNotes []string
 	printer     *i18n.Printer
-	loc     *time.Location
+	loc         *time.Location
 }
 
 // Date shows t as a date and time of day in the page language and the service's time zone
