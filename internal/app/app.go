@@ -67,6 +67,9 @@ type Node struct {
 	// digital keys and the jobs decide with; Phaseout sets and clears them.
 	Policies *phaseout.Policies
 	Phaseout *phaseout.Service
+	// PhaseoutJobs records switched-off keys as expired and deactivates unused ones (serve's
+	// sweeper runs them; one node at a time).
+	PhaseoutJobs *phaseout.Jobs
 	// Signup runs self-registrations (nil when --registration=false).
 	Signup *signup.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
@@ -105,6 +108,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// phaseoutJobLease bounds one run of the phase-out jobs on one node: another node takes over
+// when a node dies mid-run.
+const phaseoutJobLease = 10 * time.Minute
 
 // Option changes how Open wires a node; tests use it to fix the clock.
 type Option func(*Node)
@@ -236,6 +243,11 @@ func (n *Node) wire() error {
 	// by another process is seen within the refresh period either way.
 	n.Policies = phaseout.NewPolicies(n.Store, time.Now, phaseout.DefaultRefresh, n.Log)
 	n.Phaseout = phaseout.NewService(n.Store, n.Kinds, n.Audit, n.Now)
+	n.PhaseoutJobs, err = phaseout.NewJobs(phaseout.JobsConfig{Owner: cfg.NodeName, Lease: phaseoutJobLease, Batch: 200,
+		LogonURL: public + "/keys"}, n.Store, composer, n.Audit, n.Now, n.Log)
+	if err != nil {
+		return err
+	}
 	policy := attempts.Policy{Threshold: cfg.ThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
 	// Per-address counters forget after a quiet period as long as the longest throttle, so a
 	// shared address is never throttled for good by failures spread over days.
