@@ -17,6 +17,7 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -126,6 +127,15 @@ func WithProgress(report func(msg string)) Option { return func(n *Node) { n.pro
 // Open opens the database, applies migrations and wires every service.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
 	n := &Node{Config: cfg, Log: log, Now: time.Now, Rand: rand.Reader}
+	if cfg.TestClockFile != "" {
+		// Demo mode only (config.Validate): browser tests move this node's time.
+		fc, err := clock.FromFile(cfg.TestClockFile)
+		if err != nil {
+			return nil, err
+		}
+		n.Now = fc.Now
+		log.Warn("the clock follows a test file (--test-clock-file): for tests only", "file", cfg.TestClockFile, "now", n.Now())
+	}
 	for _, o := range opts {
 		o(n)
 	}
