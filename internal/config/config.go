@@ -34,10 +34,10 @@ type Config struct {
 	// TestClockFile, only with Demo, makes the node's clock run from the instant the file
 	// holds (internal/clock.FromFile): browser tests walk a phase-out's dates with it.
 	TestClockFile string
-	TrustProxy bool
-	LogLevel   string
-	LogFormat  string
-	NodeName   string
+	TrustProxy    bool
+	LogLevel      string
+	LogFormat     string
+	NodeName      string
 
 	// How citizens reach the operator (the help page and every page's footer): any of them
 	// may be empty. With Demo, an empty e-mail address gets DemoOperatorEmail.
