@@ -19,13 +19,13 @@ type File struct {
 	mu      sync.Mutex
 	modTime time.Time
 	base    time.Time // the instant in the file
-	setAt   time.Time // wall time when base was read
+	setAt   time.Time // the file's modification time: when base was the time
 }
 
 // FromFile returns a clock reading path, which must hold an instant now.
 func FromFile(path string) (*File, error) {
 	c := &File{path: path}
-	if err := c.reload(time.Now()); err != nil {
+	if err := c.reload(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -37,18 +37,18 @@ func (c *File) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if fi, err := os.Stat(c.path); err == nil && !fi.ModTime().Equal(c.modTime) {
-		_ = c.reloadLocked(wall)
+		_ = c.reloadLocked()
 	}
 	return c.base.Add(wall.Sub(c.setAt)).UTC()
 }
 
-func (c *File) reload(wall time.Time) error {
+func (c *File) reload() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.reloadLocked(wall)
+	return c.reloadLocked()
 }
 
-func (c *File) reloadLocked(wall time.Time) error {
+func (c *File) reloadLocked() error {
 	fi, err := os.Stat(c.path)
 	if err != nil {
 		return fmt.Errorf("test clock: %w", err)
@@ -61,6 +61,6 @@ func (c *File) reloadLocked(wall time.Time) error {
 	if err != nil {
 		return fmt.Errorf("test clock %s: want an RFC 3339 instant: %w", c.path, err)
 	}
-	c.modTime, c.base, c.setAt = fi.ModTime(), t, wall
+	c.modTime, c.base, c.setAt = fi.ModTime(), t, fi.ModTime()
 	return nil
 }
