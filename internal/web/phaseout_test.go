@@ -148,6 +148,8 @@ func TestPhaseoutPopup(t *testing.T) {
 		if res.status != http.StatusSeeOther || res.location() != "/login?level=substantial&return=%2Fkeys" {
 			t.Errorf("other key → %d %s", res.status, res.location())
 		}
+		wantContains(t, "the chooser after another key", b.get(res.location()).body,
+			"Choose the digital key you want to log on with, for example “Security code by e-mail” or “Security code via mobile app”.")
 		// Close: the logon goes on with the old key, as before.
 		b.toPrompt()
 		if res := b.post("/login/prompt", url.Values{"choice": {login.ChoiceClose}}); res.location() != "/login/password" {
