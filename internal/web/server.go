@@ -14,6 +14,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
@@ -120,12 +121,19 @@ type Deps struct {
 	Signup *signup.Service
 	// Requests, when set, is told every request's route, method, status and duration.
 	Requests RequestObserver
+	// Policies are the phase-out policies, for the dates the pop-up names (nil: none).
+	Policies PolicySource
 }
 
 // RequestObserver watches the requests served (internal/metrics implements it). route is
 // the pattern that served the request, empty for none.
 type RequestObserver interface {
 	ObserveRequest(route, method string, code int, d time.Duration)
+}
+
+// PolicySource returns a key kind's phase-out policy (phaseout.Policies).
+type PolicySource interface {
+	Get(kind string) (phaseout.Policy, bool)
 }
 
 // DemoServicePath is where the demo online service lives (serve --demo).
