@@ -137,12 +137,7 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if !cfg.HasOperatorContact() {
 		log.Warn("no helpdesk contact configured: the help page cannot tell citizens how to reach you; set --operator-email, --operator-phone or --operator-url")
 	}
-	fmt.Fprintf(stdout, "Listening on %s\n", ln.Addr())
-	fmt.Fprintf(stdout, "Sleutelbos is serving at %s\n", cfg.BaseURL)
-	log.Info("serving", "url", cfg.BaseURL, "database", strings.SplitN(cfg.Database(), ":", 2)[0], "smtp", cfg.SMTPHost != "")
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// Before the citizens' address is printed: whoever waits for that line finds both.
 	var metricsSrv *http.Server
 	metricsErr := make(chan error, 1)
 	if metricsLn != nil {
@@ -152,6 +147,12 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		go func() { metricsErr <- metricsSrv.Serve(metricsLn) }()
 		fmt.Fprintf(stdout, "Metrics for Prometheus: http://%s/metrics\n", metricsLn.Addr())
 	}
+	fmt.Fprintf(stdout, "Listening on %s\n", ln.Addr())
+	fmt.Fprintf(stdout, "Sleutelbos is serving at %s\n", cfg.BaseURL)
+	log.Info("serving", "url", cfg.BaseURL, "database", strings.SplitN(cfg.Database(), ":", 2)[0], "smtp", cfg.SMTPHost != "")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
