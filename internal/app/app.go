@@ -17,6 +17,7 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -26,9 +27,11 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/metrics"
 	"github.com/sleutelbos/sleutelbos/internal/oidcop"
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
 	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
@@ -62,13 +65,22 @@ type Node struct {
 	TOTP      *totp.Kind
 	Login     *login.Service
 	Portal    *portal.Service
+	// Policies is the node's view of the phase-out policies (SPEC §5) that the logon, My
+	// digital keys and the jobs decide with; Phaseout sets and clears them.
+	Policies *phaseout.Policies
+	Phaseout *phaseout.Service
+	// PhaseoutJobs records switched-off keys as expired and deactivates unused ones (serve's
+	// sweeper runs them; one node at a time).
+	PhaseoutJobs *phaseout.Jobs
 	// Signup runs self-registrations (nil when --registration=false).
 	Signup *signup.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
 	Worker *outbox.Worker
 	// OIDC is the OpenID provider online services log on through.
 	OIDC *oidcop.Provider
-	demo demoParts
+	// Metrics is what operators watch the node with (serve's --metrics-listen serves it).
+	Metrics *metrics.Metrics
+	demo    demoParts
 
 	progress func(msg string) // nil: report nothing
 }
@@ -101,6 +113,14 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// metricsScrapeTimeout bounds the database query a scrape makes (the outbox summary), so a
+// slow database shows as sleutelbos_outbox_status_up 0 rather than a hung scrape.
+const metricsScrapeTimeout = 5 * time.Second
+
+// phaseoutJobLease bounds one run of the phase-out jobs on one node: another node takes over
+// when a node dies mid-run.
+const phaseoutJobLease = 10 * time.Minute
+
 // Option changes how Open wires a node; tests use it to fix the clock.
 type Option func(*Node)
 
@@ -114,6 +134,15 @@ func WithProgress(report func(msg string)) Option { return func(n *Node) { n.pro
 // Open opens the database, applies migrations and wires every service.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
 	n := &Node{Config: cfg, Log: log, Now: time.Now, Rand: rand.Reader}
+	if cfg.TestClockFile != "" {
+		// Demo mode only (config.Validate): browser tests move this node's time.
+		fc, err := clock.FromFile(cfg.TestClockFile)
+		if err != nil {
+			return nil, err
+		}
+		n.Now = fc.Now
+		log.Warn("the clock follows a test file (--test-clock-file): for tests only", "file", cfg.TestClockFile, "now", n.Now())
+	}
 	for _, o := range opts {
 		o(n)
 	}
@@ -186,8 +215,13 @@ func (n *Node) wire() error {
 	}
 	// Failed logons cost what the dearest parameters among the stored hashes cost, so that
 	// accounts not rehashed since a parameter change do not stand out (nor unknown usernames).
-	n.Passwords = password.New(params, cfg.PasswordMaxHashes, n.Rand, password.WithStoredClasses(n.Store.PasswordHashParams))
-	n.Audit = audit.New(n.Now, n.Log)
+	n.Metrics = metrics.New()
+	n.Metrics.WatchOutbox(n.Store, n.Now, metricsScrapeTimeout)
+	n.Metrics.WatchPool(n.Store.SQL(), n.Store.Dialect())
+	n.Passwords = password.New(params, cfg.PasswordMaxHashes, n.Rand,
+		password.WithStoredClasses(n.Store.PasswordHashParams), password.WithQueueObserver(n.Metrics))
+	// Logons, throttles and lockouts are counted from their audit events once committed.
+	n.Audit = audit.New(n.Now, n.Log, audit.WithObserver(n.Metrics.ObserveAudit))
 	public := cfg.PublicURL()
 	host := "localhost"
 	if u, err := url.Parse(public); err == nil && u.Hostname() != "" {
@@ -227,6 +261,15 @@ func (n *Node) wire() error {
 	if n.Kinds, err = keys.NewRegistry(passwordkind.New(), n.TokenCard, n.EmailCode, n.TOTP); err != nil {
 		return err
 	}
+	// The view ages by the real clock even when a test clock decides the phases: a policy set
+	// by another process is seen within the refresh period either way.
+	n.Policies = phaseout.NewPolicies(n.Store, time.Now, phaseout.DefaultRefresh, n.Log)
+	n.Phaseout = phaseout.NewService(n.Store, n.Kinds, n.Audit, n.Now)
+	n.PhaseoutJobs, err = phaseout.NewJobs(phaseout.JobsConfig{Owner: cfg.NodeName, Lease: phaseoutJobLease, Batch: 200,
+		LogonURL: public + "/keys"}, n.Store, composer, n.Audit, n.Now, n.Log)
+	if err != nil {
+		return err
+	}
 	policy := attempts.Policy{Threshold: cfg.ThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
 	// Per-address counters forget after a quiet period as long as the longest throttle, so a
 	// shared address is never throttled for good by failures spread over days.
@@ -237,17 +280,16 @@ func (n *Node) wire() error {
 	n.Login, err = login.New(lcfg, login.Deps{
 		Store: n.Store, Kinds: n.Kinds, Passwords: n.Passwords,
 		Limiter: limiter, IPLimiter: ipLimiter, ScopeHasher: n.Hasher,
-		Audit: n.Audit, Now: n.Now, Log: n.Log,
+		Audit: n.Audit, Now: n.Now, Phases: n.Policies, Log: n.Log,
 	})
 	if err != nil {
 		return err
 	}
 	pcfg := portal.DefaultConfig()
 	pcfg.RecentLogon, pcfg.WizardLifetime, pcfg.LockAfter = cfg.RecentLogon, cfg.WizardLifetime, cfg.LockAfter
-	// Every kind may be activated until the phase-out policy (SPEC §5) plugs in here.
 	n.Portal, err = portal.New(pcfg, portal.Deps{
 		Store: n.Store, Kinds: n.Kinds, Codes: n.EmailCode, Mailer: composer,
-		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: portal.AllOpen{},
+		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: phaseout.PortalPolicy{P: n.Policies},
 		Now: n.Now, Rand: n.Rand, Log: n.Log,
 	})
 	if err != nil {

@@ -93,6 +93,7 @@ func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *logi
 	p.Errors = errs
 	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
+	p.ClosedNotes = s.closedNotes(p.BasePage, tx, tx.Kind)
 	return s.render(w, r, http.StatusOK, "login_password", p)
 }
 
