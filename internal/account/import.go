@@ -130,6 +130,9 @@ var (
 type Importer struct {
 	st    ImportStore
 	cards *secrets.Hasher // hashes card codes, as the tokencard kind does
+	// slot is the memory (KiB) a hashing slot is given: the configured argon2id memory, the
+	// most an imported argon2id hash may need (password.CheckImport).
+	slot uint32
 	// explain words a validation error (an i18n.LocalizedError) for the operator.
 	explain func(error) string
 	now     func() time.Time
@@ -139,10 +142,11 @@ type Importer struct {
 	Progress func(phase string, done, total int64)
 }
 
-// NewImporter returns an Importer. cards hashes token card codes (the node's hasher); explain
-// renders a validation error in the operator's language.
-func NewImporter(st ImportStore, cards *secrets.Hasher, explain func(error) string, now func() time.Time) *Importer {
-	return &Importer{st: st, cards: cards, explain: explain, now: now}
+// NewImporter returns an Importer. cards hashes token card codes (the node's hasher); hashing
+// are the configured password parameters, whose memory bounds an imported argon2id hash's;
+// explain renders a validation error in the operator's language.
+func NewImporter(st ImportStore, cards *secrets.Hasher, hashing password.Params, explain func(error) string, now func() time.Time) *Importer {
+	return &Importer{st: st, cards: cards, slot: hashing.Memory, explain: explain, now: now}
 }
 
 // citizen is one valid line.
@@ -183,9 +187,10 @@ func (im *Importer) parse(fields []string) (citizen, []string) {
 	case strings.EqualFold(c.hash, NoPassword):
 		c.hash, c.format = "", password.FormatNone
 	default:
-		info, err := password.Inspect(c.hash)
+		info, err := password.CheckImport(c.hash, im.slot)
 		if err != nil {
-			problems = append(problems, "password hash: "+strings.TrimPrefix(err.Error(), password.ErrMalformedHash.Error()+": "))
+			msg := strings.TrimPrefix(err.Error(), password.ErrMalformedHash.Error()+": ")
+			problems = append(problems, "password hash: "+strings.TrimPrefix(msg, password.ErrImportBound.Error()+": "))
 		}
 		c.format, c.class = info.Format, info.Class
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
+	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
@@ -64,7 +65,7 @@ var en = func() *i18n.Printer {
 
 func newImporter(t testing.TB, st store.Store) *account.Importer {
 	t.Helper()
-	return account.NewImporter(st, cardKey(t), en.Error, func() time.Time { return time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC) })
+	return account.NewImporter(st, cardKey(t), password.DefaultParams(), en.Error, func() time.Time { return time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC) })
 }
 
 // eachBackend runs fn in parallel on a fresh SQLite and PostgreSQL store.
@@ -167,10 +168,14 @@ func TestImportedCitizensLogOn(t *testing.T) {
 				}
 			})
 		}
-		for _, pw := range []string{"", "none", "anything at all"} {
+		for _, pw := range []string{"none", "anything at all"} {
 			if err := logon("nopassword", pw); !errors.Is(err, login.ErrBadCredentials) {
 				t.Errorf("no password, typed %q: %v, want bad credentials", pw, err)
 			}
+		}
+		// Typing none is an empty form, told as such for every username alike.
+		if err := logon("nopassword", ""); !errors.Is(err, login.ErrNoPassword) {
+			t.Errorf("no password, typed nothing: %v, want the empty-password message", err)
 		}
 		if a, _ := db.GetAccountByUsername(ctx, "nopassword"); a.PasswordHash != "" || a.Language != "fr" {
 			t.Errorf("the citizen without a password was stored as %+v", a)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,9 +34,16 @@ func TestImportedFailuresCostTheSame(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		params := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+		// The configured class costs about a millisecond: padding scales the configured hash's
+		// own duration, which for a 64 KiB hash (some 50 µs) is mostly scheduling noise.
+		params := password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+		configured := "$argon2id$v=19$" + params.String()
+		var mu sync.Mutex
+		var hashed []string // the classes hashed since the last reset
+		observe := func(class string) { mu.Lock(); hashed = append(hashed, class); mu.Unlock() }
+		takeHashed := func() []string { mu.Lock(); defer mu.Unlock(); h := hashed; hashed = nil; return h }
 		w := logintest.New(t, db, logintest.Options{Deps: func(d *login.Deps) {
-			d.Passwords = password.New(params, 0, rand.Reader, password.WithStoredClasses(db.PasswordHashParams))
+			d.Passwords = password.New(params, 0, rand.Reader, password.WithStoredClasses(db.PasswordHashParams), password.WithHashObserver(observe))
 			d.Limiter = attempts.New(db, attempts.Policy{Threshold: 1 << 30, Base: time.Minute, Max: time.Hour}, d.Now)
 		}})
 		// A cost whose hash outweighs the logon's database work by far, in the time the race
@@ -72,6 +80,16 @@ func TestImportedFailuresCostTheSame(t *testing.T) {
 			fail(fmt.Sprintf("imported%d", i))
 			fail(fmt.Sprintf("nopassword%d", i))
 			fail(fmt.Sprintf("warm-up-%d", i))
+		}
+		// An unknown username, and a citizen without a password, cost one hash of the configured
+		// class and a wait: never a hash of the dear imported class (which each guess would then
+		// cost, in CPU and in a hashing slot).
+		for _, user := range []string{"nobody-at-all", "nopassword0"} {
+			takeHashed()
+			fail(user)
+			if got := takeHashed(); len(got) != 1 || got[0] != configured {
+				t.Errorf("a failed logon of %s hashed %v, want one hash of the configured class %s", user, got, configured)
+			}
 		}
 		const pairs = 30
 		for _, kind := range []struct{ name, user string }{

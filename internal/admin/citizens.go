@@ -58,7 +58,7 @@ func usersImport(e *env, fs *flag.FlagSet, args []string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("users import: %s is not a regular file (the import reads it twice)", name)
 	}
-	im := account.NewImporter(e.node.Store, e.node.Hasher, e.en.Error, e.node.Now)
+	im := account.NewImporter(e.node.Store, e.node.Hasher, e.node.Passwords.Params(), e.en.Error, e.node.Now)
 	prog := newProgress(e.stderr, e.node.Now)
 	im.Progress = prog.show
 	report, err := im.Check(e.ctx, f, fi.Size())
@@ -98,6 +98,14 @@ func usersImport(e *env, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintf(e.stdout, "; %d more usernames were taken meanwhile and skipped", done.SkippedCount-report.SkippedCount)
 	}
 	fmt.Fprintln(e.stdout)
+	// Every failed logon costs what the dearest hash class in use costs (password.Hasher
+	// equalises to it): the operator should know what the import made of that.
+	class, took, err := e.node.Passwords.FailureCost(e.ctx)
+	if err != nil {
+		return fmt.Errorf("%s: imported, but measuring what a failed logon costs: %w", name, err)
+	}
+	fmt.Fprintf(e.stdout, "a failed logon now takes about %s here (the dearest password hash class in use, %s)\n",
+		took.Round(time.Millisecond), class)
 	return nil
 }
 

@@ -61,6 +61,7 @@ func testUsersImportBadInput(t *testing.T, at place) {
 		"quote,\"Unclosed,quote@example.org,nl,none",                                                                    // 16
 		"nul,Nul Name,nul@example.org,nl,pbkdf2_sha256$10000$salt\x00salt$0yy8srt0ocY3W8ahxBUmpRuuzjE7kM7H9ep3gvEAmgM=", // 17: NUL
 		"taken,Already Here,taken@example.org,nl,none",                                                                  // 18: taken: skipped, not a problem
+		"dear,Dear,dear@example.org,nl,$2b$15$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",                    // 19: too dear to import
 	}
 	bad := writeAt(t, at, "bad.csv", strings.Join(lines, "\n")+"\n")
 	out, err := runAdmin(t, at, "", "users", "import", bad)
@@ -85,6 +86,7 @@ func testUsersImportBadInput(t *testing.T, at place) {
 		"goes in double quotes",
 		"line 16: column 2: a quoted field is not closed",
 		"line 17: a control character (byte 57 of the line, 0x00)",
+		"line 19: password hash: bcrypt cost 15 is more than 14",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the import's error does not say %q:\n%v", want, err)
@@ -156,7 +158,7 @@ func testUsersImportRerunAndExportDelete(t *testing.T, at place) {
 		"bert,Bert,bert@example.org,fr,none,CARD-B,"+codes24(100000)+"\r\n")
 	out := mustRun(t, at, "", "users", "import", file)
 	for _, want := range []string{"3 lines; 2 new citizens (1 with a token card), 0 already exist", "writing 2 citizens in one transaction",
-		"imported 2 citizens (1 with a token card)"} {
+		"imported 2 citizens (1 with a token card)", "a failed logon now takes about", "(the dearest password hash class in use, $"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("import printed no %q:\n%s", want, out)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/demo"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/oidcop"
@@ -18,6 +19,12 @@ func (n *Node) wireOIDC() error {
 	table, err := acr.Parse(cfg.ACRValues)
 	if err != nil {
 		return fmt.Errorf("--acr-values: %w", err)
+	}
+	// The same per-address bound as the logons started on the chooser, in a scope of its
+	// own: a logon for an online service takes one of each.
+	quota, err := attempts.NewQuota(n.Store, cfg.LogonStarts, cfg.LogonLifetime, n.Now)
+	if err != nil {
+		return fmt.Errorf("authorization request quota: %w", err)
 	}
 	n.OIDC, err = oidcop.New(oidcop.Config{
 		Issuer:          cfg.PublicURL(),
@@ -33,7 +40,7 @@ func (n *Node) wireOIDC() error {
 	}, oidcop.Deps{
 		Store: n.Store, Sealer: n.Keyring, Hasher: n.Hasher, Audit: n.Audit,
 		Reachable: func(l keys.Level) bool { return len(n.Login.Choices(n.Login.Start(l, ""))) > 0 },
-		Now:       n.Now, Rand: n.Rand, Log: n.Log,
+		Now:       n.Now, Rand: n.Rand, Log: n.Log, Quota: quota,
 	})
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -430,7 +431,11 @@ func TestOIDCSweep(t *testing.T) {
 		if err != nil || p.URL.Path != "/login" {
 			t.Fatalf("%v at %v", err, p.URL)
 		}
-		id := strings.TrimPrefix(p.Hidden("return"), "/oidc/continue?id=")
+		ret, err := url.Parse(p.Hidden("return"))
+		if err != nil || ret.Path != "/oidc/continue" {
+			t.Fatalf("the logon returns to %q (%v), want /oidc/continue", p.Hidden("return"), err)
+		}
+		id := ret.Query().Get("id")
 		if _, err := tn.Store.GetAuthRequest(context.Background(), id); err != nil {
 			t.Fatalf("the pending request %q: %v", id, err)
 		}

@@ -131,6 +131,11 @@ var (
 	// ErrNoCode: a code was answered at a code step that has sent none yet (it is waiting out
 	// the resend limit).
 	ErrNoCode = i18n.NewError("login.error.no_code")
+	// ErrNoUsername and ErrNoPassword: the password step was sent with the field empty. A
+	// format error, not an attempt: nothing is counted or hashed. Both empty is both errors
+	// (errors.Join), so the page can mark both fields.
+	ErrNoUsername = i18n.NewError("login.error.no_username")
+	ErrNoPassword = i18n.NewError("login.error.no_password")
 	// ErrUnknownChoice: an answer to the phase-out pop-up that the pop-up does not offer (a
 	// forged form).
 	ErrUnknownChoice = i18n.NewError("login.error.unknown_choice")
@@ -437,6 +442,19 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return ErrOutOfOrder
 	}
 	username = strings.TrimSpace(username)
+	// An empty field is a form left incomplete, not a guess: it is told as such and counts
+	// against no throttle, and no hash runs for it (DESIGN: format errors are not attempts).
+	// Whoever sends one learns nothing about any account.
+	var missing []error
+	if username == "" {
+		missing = append(missing, ErrNoUsername)
+	}
+	if password == "" {
+		missing = append(missing, ErrNoPassword)
+	}
+	if len(missing) > 0 {
+		return errors.Join(missing...)
+	}
 	if strings.ContainsFunc(username, unicode.IsControl) {
 		username = "" // no username has control characters (PostgreSQL even refuses NUL)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -28,6 +29,16 @@ const (
 	challengeLen    = 43 // base64url of a SHA-256 hash (RFC 7636 §4.2)
 	maxMaxAge       = 1 << 31
 	maxScopeEntries = 10
+	// maxACRValues and maxACRLen bound acr_values: a few URIs, as the table names them.
+	maxACRValues = 10
+	maxACRLen    = 256
+	// maxLocaleLen bounds a ui_locales entry (a BCP 47 tag; 35 characters is RFC 5646's
+	// longest useful one).
+	maxLocaleLen = 35
+	// maxClientIDLen bounds a client_id (registered ids are short).
+	maxClientIDLen = 64
+	// quotaAction names the per-address scope of authorization requests (attempts.IPScope).
+	quotaAction = "oidc-authorize"
 )
 
 // uiLocales are the languages the pages speak.
@@ -62,7 +73,7 @@ func (p *Provider) Authorize(ctx context.Context, params url.Values) (string, er
 	}
 	clientID, redirectURI := one("client_id"), one("redirect_uri")
 	switch {
-	case len(params["client_id"]) != 1 || clientID == "":
+	case len(params["client_id"]) != 1 || clientID == "" || len(clientID) > maxClientIDLen:
 		return "", pageError("oidc.error.no_client", errors.New("client_id missing or repeated"))
 	case len(params["redirect_uri"]) != 1 || redirectURI == "":
 		return "", pageError("oidc.error.redirect_uri", errors.New("redirect_uri missing or repeated"))
@@ -139,6 +150,9 @@ func (p *Provider) Authorize(ctx context.Context, params url.Values) (string, er
 	}
 	if v := one("acr_values"); v != "" {
 		d.ACRValues = strings.Fields(v)
+		if len(d.ACRValues) > maxACRValues || slices.ContainsFunc(d.ACRValues, func(a string) bool { return len(a) > maxACRLen }) {
+			return fail(ErrInvalidRequest, "acr_values names more than %d values, or one longer than %d characters", maxACRValues, maxACRLen)
+		}
 		l, ok := p.cfg.ACR.MinLevel(d.ACRValues)
 		if !ok {
 			return fail(ErrInvalidRequest, "none of the acr_values is supported; see acr_values_supported in the discovery document")
@@ -150,6 +164,9 @@ func (p *Provider) Authorize(ctx context.Context, params url.Values) (string, er
 	}
 	d.MinLevel = level.String()
 	for _, l := range strings.Fields(one("ui_locales")) {
+		if len(l) > maxLocaleLen {
+			return fail(ErrInvalidRequest, "a ui_locales entry is longer than %d characters", maxLocaleLen)
+		}
 		if len(d.UILocales) < 5 {
 			d.UILocales = append(d.UILocales, l)
 		}
@@ -162,6 +179,15 @@ func (p *Provider) Authorize(ctx context.Context, params url.Values) (string, er
 		d.HintSubject = claims.GetSubject()
 	}
 
+	// Every request that gets this far is a stored row: one address may make only so many.
+	// Counted last, so a request refused for its parameters costs nothing of the quota.
+	if err := p.quota.Take(ctx, attempts.IPScope(quotaAction, clientIP(ctx))); err != nil {
+		var te *attempts.ThrottledError
+		if errors.As(err, &te) {
+			return fail(ErrTemporarilyUnavailable, "too many logon requests from this address; try again in %d minutes", te.Minutes())
+		}
+		return "", fmt.Errorf("authorize: %w", err)
+	}
 	id, err := p.random(24)
 	if err != nil {
 		return "", err

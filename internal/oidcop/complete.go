@@ -75,6 +75,25 @@ func errUnknownRequest(cause error) *PageError {
 	return &PageError{Status: http.StatusNotFound, Message: i18n.NewError("oidc.error.unknown_request"), Cause: cause}
 }
 
+// ServiceLink returns the name of the registered client id and an address of its to send a
+// citizen back to — the origin of its first registered redirect URI, a page of its that
+// needs no request state — or ok=false for an unknown client. A request that can no longer be
+// used (answered already, expired) then still offers a way back to the online service.
+func (p *Provider) ServiceLink(ctx context.Context, id string) (name, href string, ok bool) {
+	if id == "" || len(id) > maxClientIDLen {
+		return "", "", false
+	}
+	c, err := p.st.GetClient(ctx, id)
+	if err != nil || len(c.RedirectURIs) == 0 {
+		return "", "", false
+	}
+	u, err := url.Parse(c.RedirectURIs[0])
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", "", false
+	}
+	return c.Name, u.Scheme + "://" + u.Host + "/", true
+}
+
 // Request returns the pending request with id; a *PageError when there is none (unknown, used
 // or expired).
 func (p *Provider) Request(ctx context.Context, id string) (Request, error) {
@@ -110,7 +129,9 @@ func (p *Provider) pending(ctx context.Context, id string) (store.AuthRequest, r
 		return store.AuthRequest{}, requestData{}, fmt.Errorf("auth request: %w", err)
 	}
 	if !row.DoneAt.IsZero() || !p.now().Before(row.ExpiresAt) {
-		return store.AuthRequest{}, requestData{}, errUnknownRequest(errors.New("request done or expired"))
+		pe := errUnknownRequest(errors.New("request done or expired"))
+		pe.ClientID = row.ClientID
+		return store.AuthRequest{}, requestData{}, pe
 	}
 	d, err := decodeRequest(row)
 	return row, d, err
@@ -188,7 +209,7 @@ func (p *Provider) Complete(ctx context.Context, id string, a Authentication) (s
 		return "", err
 	}
 	now := p.now()
-	err = p.st.Tx(ctx, func(tx store.Store) error {
+	err = store.InTx(ctx, p.st, func(tx txStore) error {
 		ok, err := tx.CompleteAuthRequest(ctx, id, store.AuthCompletion{AccountID: a.AccountID, Data: encodeRequest(d),
 			CodeHash: tokenHash(code), CodeExpiresAt: now.Add(p.cfg.CodeLifetime)}, now)
 		if err != nil {

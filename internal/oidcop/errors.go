@@ -28,6 +28,9 @@ const (
 	ErrRegistrationNotSupp     = "registration_not_supported"
 	ErrUnmetAuthentication     = "unmet_authentication_requirements"
 	ErrInvalidToken            = "invalid_token"
+	// ErrTemporarilyUnavailable (RFC 6749 §4.1.2.1): the address has made too many
+	// authorization requests lately.
+	ErrTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Error is a protocol error answered to an online service: in the redirect to its redirect
@@ -114,6 +117,9 @@ type PageError struct {
 	Message *i18n.LocalizedError
 	// Cause is for the log only.
 	Cause error
+	// ClientID, when known, is the online service the request came from (for a request that
+	// can no longer be used): the page can offer a way back to it (Provider.ServiceLink).
+	ClientID string
 }
 
 func (e *PageError) Error() string {

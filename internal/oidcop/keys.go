@@ -110,6 +110,9 @@ func (c *keyCache) current(ctx context.Context) (*signingKey, error) {
 	keys, err := c.all(ctx)
 	if err == nil && len(keys) == 0 {
 		if err = c.p.EnsureSigningKey(ctx); err == nil {
+			// Read again whatever EnsureSigningKey found or made: another request or node may
+			// have made the first key since this cache stored "none".
+			c.forget()
 			keys, err = c.all(ctx)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -52,7 +53,11 @@ func newTestProvider(t testing.TB, st Store, cfg Config) (*Provider, *clock.Fake
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg, Deps{Store: st, Sealer: kr, Hasher: h, Audit: audit.New(clk.Now, nil),
+	quota, err := attempts.NewQuota(st.(attempts.Store), 1000, time.Hour, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Deps{Store: st, Sealer: kr, Hasher: h, Audit: audit.New(clk.Now, nil), Quota: quota,
 		Reachable: func(l keys.Level) bool { return l < keys.LevelHigh }, Now: clk.Now, Rand: rand.Reader,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -286,6 +291,26 @@ func TestAutomaticKeyRotation(t *testing.T) {
 		}
 		if cur, err := p.keys.current(ctx); err != nil || cur.ID() != ks[0].ID {
 			t.Errorf("current key %v, %v; want %s", cur, err, ks[0].ID)
+		}
+	})
+}
+
+// TestFirstKeyMadeElsewhere: a node that found no signing key (and cached that) and then
+// finds that another request or node made the first one meanwhile signs with it — it once
+// kept its cached "no key" and answered token requests with "no signing key is active".
+func TestFirstKeyMadeElsewhere(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		p, _ := newTestProvider(t, db, testConfig())
+		if ks, err := p.keys.all(ctx); err != nil || len(ks) != 0 {
+			t.Fatalf("keys of a fresh database: %d, %v", len(ks), err)
+		}
+		other, _ := newTestProvider(t, db, testConfig())
+		if err := other.EnsureSigningKey(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.keys.current(ctx); err != nil {
+			t.Errorf("signing key after another node made the first: %v", err)
 		}
 	})
 }

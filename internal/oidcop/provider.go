@@ -13,6 +13,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/oidcop/acr"
@@ -48,6 +49,17 @@ type Store interface {
 }
 
 var _ Store = store.Store(nil)
+
+// txStore is what the provider writes in one transaction — an authorization request's change
+// and the audit event that goes with it — entered with store.InTx like every consumer's, so
+// the transaction's rules (AfterCommit hooks, ErrNoTransaction, joining a caller's) are the
+// same here as everywhere.
+type txStore interface {
+	store.AuthRequests
+	audit.Appender
+}
+
+var _ txStore = store.Store(nil)
 
 // Sealer encrypts the signing keys' private halves and the access tokens (internal/secrets
 // Keyring).
@@ -132,6 +144,15 @@ type Deps struct {
 	Rand io.Reader
 	// Log receives what goes wrong without changing an answer (nil: discarded).
 	Log *slog.Logger
+	// Quota bounds the authorization requests (each a stored row) one client address may
+	// make in a window, as the logon pages bound the logons it starts (attempts.Quota, with
+	// the same limit). Take returns an *attempts.ThrottledError when the address is over it.
+	Quota Quota
+}
+
+// Quota counts uses per scope within a window (attempts.Quota).
+type Quota interface {
+	Take(ctx context.Context, scope attempts.Scope) error
 }
 
 // Provider is the OpenID provider. It is safe for concurrent use.
@@ -142,6 +163,7 @@ type Provider struct {
 	hasher  Hasher
 	audit   Auditor
 	reach   func(keys.Level) bool
+	quota   Quota
 	now     func() time.Time
 	rand    io.Reader
 	log     *slog.Logger
@@ -156,7 +178,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
-	if d.Store == nil || d.Sealer == nil || d.Hasher == nil || d.Audit == nil || d.Reachable == nil || d.Now == nil || d.Rand == nil {
+	if d.Store == nil || d.Sealer == nil || d.Hasher == nil || d.Audit == nil || d.Reachable == nil || d.Now == nil || d.Rand == nil || d.Quota == nil {
 		return nil, errors.New("oidc provider: every dependency must be set")
 	}
 	log := d.Log
@@ -164,7 +186,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Provider{cfg: cfg, st: d.Store, sealer: d.Sealer, hasher: d.Hasher, audit: d.Audit, reach: d.Reachable,
-		now: d.Now, rand: d.Rand, log: log}
+		quota: d.Quota, now: d.Now, rand: d.Rand, log: log}
 	p.keys = newKeyCache(p)
 	opts := []op.Option{op.WithCrypto(tokenCrypto{p.sealer})}
 	if strings.HasPrefix(cfg.Issuer, "http://") {

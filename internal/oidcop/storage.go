@@ -126,7 +126,7 @@ func (s *storage) CreateAccessToken(ctx context.Context, tr op.TokenRequest) (st
 		return "", time.Time{}, err
 	}
 	exp := p.now().Add(p.cfg.TokenLifetime)
-	err = p.st.Tx(ctx, func(tx store.Store) error {
+	err = store.InTx(ctx, p.st, func(tx txStore) error {
 		ok, err := tx.SetAuthRequestToken(ctx, ar.row.ID, tokenHash(id), exp)
 		if err != nil {
 			return err

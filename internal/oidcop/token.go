@@ -168,7 +168,7 @@ func (p *Provider) consumeCode(ctx context.Context, c client, code string) (*aut
 		return nil, err
 	}
 	if !row.CodeUsedAt.IsZero() {
-		err := p.st.Tx(ctx, func(tx store.Store) error {
+		err := store.InTx(ctx, p.st, func(tx txStore) error {
 			if err := tx.RevokeAuthRequest(ctx, row.ID, now); err != nil {
 				return err
 			}

@@ -15,8 +15,12 @@ import (
 // ("$argon2id$v=19$m=19456,t=2,p=1", "$2b$10", "$pbkdf2-sha256$i=600000,l=32"; formats.go) — and makes every
 // failure cost what the dearest class in use costs:
 //
-//   - An unknown username (Equalize) is verified against the dearest class: real work, the same
-//     work a wrong password of an account in that class costs.
+//   - An unknown username (Equalize), and an account without a usable password, cost one hash
+//     of the configured class — real work, inside a hashing slot — and are then padded like
+//     a wrong password of a cheaper class. They were once verified against the dearest class
+//     itself, but that made every guessed username cost the CPU and memory of the dearest
+//     class an import ever brought (bcrypt 14, argon2id with 1 GiB) and hold a slot for it:
+//     a cheap denial of service. Now only a real account of a dear class costs its class.
 //   - A wrong password of an account in a cheaper class (Verify) is padded: after its own hash
 //     the Hasher waits until the answer took as long as a hash of the dearest class would take
 //     now — its own hash's duration times the ratio of the two classes' recent median durations,
@@ -49,6 +53,12 @@ type StoredClasses func(ctx context.Context) ([]string, error)
 
 // Option configures a Hasher.
 type Option func(*Hasher)
+
+// WithHashObserver makes the Hasher tell observe the cost class of every hash it runs (after
+// it ran): tests count what a path hashes, never timing it.
+func WithHashObserver(observe func(class string)) Option {
+	return func(h *Hasher) { h.observe = observe }
+}
 
 // WithStoredClasses makes the Hasher equalise failures to the dearest class among the stored
 // hashes' (asked of src on every failure) and its own parameters. Without it, only the
@@ -149,16 +159,32 @@ func (h *Hasher) dearest(ctx context.Context, cs []costClass, plain string) cost
 	for _, c := range cs {
 		d := h.took.median(c.name)
 		if d == 0 {
-			if _, _, err := h.run(ctx, c, []byte(plain), c.dummySalt()); err != nil {
-				continue // ctx ended: whatever is chosen, the answer is abandoned
-			}
-			d = h.took.median(c.name)
+			d = h.measure(ctx, c, plain)
 		}
 		if d > bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
+}
+
+// measure returns class c's median duration, hashing once to measure it when no other
+// goroutine has meanwhile: concurrent failures wait for one measurement rather than each
+// running a hash of a possibly dear class. It returns 0 when ctx ends first.
+func (h *Hasher) measure(ctx context.Context, c costClass, plain string) time.Duration {
+	select {
+	case h.measuring <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	defer func() { <-h.measuring }()
+	if d := h.took.median(c.name); d > 0 {
+		return d
+	}
+	if _, _, err := h.run(ctx, c, []byte(plain), c.dummySalt()); err != nil {
+		return 0 // ctx ended: whatever is chosen, the answer is abandoned
+	}
+	return h.took.median(c.name)
 }
 
 // pad makes a wrong password of class c, whose hash took took, cost what the dearest class in

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -49,6 +50,69 @@ const (
 	minPBKDF2Key = 16
 	maxPBKDF2Key = 64
 )
+
+// An import is bounded tighter than what Verify accepts (which stays as wide as before, so no
+// stored hash stops working): a failed logon of an account of a class costs that class's work,
+// inside a hashing slot, and every other failure waits as long (equalize.go), so one imported
+// class that takes seconds would make every failed logon take seconds. At these bounds a hash
+// takes some 1 to 1.5 s on a current server core; an argon2id hash also needs no more memory
+// than a slot is given (the configured parameters' memory: the Hasher runs at most its
+// concurrency of hashes at once, which bounds memory only while no hash takes more).
+const (
+	// MaxImportBcryptCost is the dearest bcrypt cost an import accepts.
+	MaxImportBcryptCost = 14
+	// MaxImportPBKDF2Iterations is the most PBKDF2 iterations an import accepts (over twice
+	// Django's 2025 default).
+	MaxImportPBKDF2Iterations = 2_000_000
+	// MaxImportArgon2Time and MaxImportArgon2Threads bound an imported argon2id hash's passes
+	// and lanes.
+	MaxImportArgon2Time    = 10
+	MaxImportArgon2Threads = 8
+)
+
+// ErrImportBound is wrapped by CheckImport's errors for a valid hash whose parameters are
+// dearer than an import accepts.
+var ErrImportBound = errors.New("password hash too dear to import")
+
+// CheckImport checks a password hash brought by an import, as Inspect does, and also against
+// the import bounds: an argon2id hash may not need more memory than slot (the configured
+// parameters' memory, KiB), nor more than MaxImportArgon2Time passes or MaxImportArgon2Threads
+// lanes; bcrypt at most MaxImportBcryptCost; PBKDF2 at most MaxImportPBKDF2Iterations. An error
+// wraps ErrMalformedHash or ErrImportBound and names the bound.
+func CheckImport(encoded string, slot uint32) (HashInfo, error) {
+	info, err := Inspect(encoded)
+	if err != nil || info.Format == FormatNone {
+		return info, err
+	}
+	s, _ := parseStored(encoded) // Inspect parsed it
+	c := s.class
+	fail := func(format string, args ...any) (HashInfo, error) {
+		return HashInfo{}, fmt.Errorf("%w: %s (import such accounts with none: the citizen then sets a password "+
+			"through the forgotten-password flow)", ErrImportBound, fmt.Sprintf(format, args...))
+	}
+	switch c.alg {
+	case argon2id:
+		switch {
+		case c.params.Memory > slot:
+			return fail("argon2id memory m=%d KiB is more than the %d KiB a hashing slot is given (password-memory-kib)", c.params.Memory, slot)
+		case c.params.Time > MaxImportArgon2Time:
+			return fail("argon2id time t=%d is more than %d", c.params.Time, MaxImportArgon2Time)
+		case c.params.Threads > MaxImportArgon2Threads:
+			return fail("argon2id parallelism p=%d is more than %d", c.params.Threads, MaxImportArgon2Threads)
+		}
+	case bcryptAlg:
+		if c.cost > MaxImportBcryptCost {
+			return fail("bcrypt cost %d is more than %d", c.cost, MaxImportBcryptCost)
+		}
+	case pbkdf2SHA256, pbkdf2SHA512:
+		// The work is the iterations times the blocks of output (l= longer than a digest).
+		blocks := (c.keyLen + c.alg.digestSize() - 1) / c.alg.digestSize()
+		if c.cost*blocks > MaxImportPBKDF2Iterations {
+			return fail("PBKDF2 with %d iterations (%d blocks of output) is more than %d iterations of work", c.cost, blocks, MaxImportPBKDF2Iterations)
+		}
+	}
+	return info, nil
+}
 
 // algorithm is a hash function a cost class runs.
 type algorithm uint8

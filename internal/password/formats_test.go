@@ -177,9 +177,10 @@ func TestNoPassword(t *testing.T) {
 }
 
 // TestLegacyClassesAreEqualised: legacy hashes are cost classes like argon2id parameter sets.
-// With a dearer PBKDF2 class stored, an unknown username costs a PBKDF2 hash of that class; a
-// wrong password of a cheaper bcrypt or argon2id account waits until it cost as much; a wrong
-// password of the dearest class and right passwords do not wait.
+// With a dearer PBKDF2 class stored, an unknown username (and an account without a password)
+// costs one hash of the configured class and waits until it cost as much as one of that class;
+// a wrong password of a cheaper bcrypt or argon2id account waits likewise; a wrong password of
+// the dearest class and right passwords do not wait.
 func TestLegacyClassesAreEqualised(t *testing.T) {
 	t.Parallel()
 	const dearClass = "$pbkdf2-sha256$i=20000,l=32" // 20 ms on the fake clock
@@ -201,20 +202,24 @@ func TestLegacyClassesAreEqualised(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h.Equalize(ctx, "nobody's password") // measures the classes, then one hash of the dearest
-	if last := (*used)[len(*used)-1]; last != dearClass || len(*used) != 4 {
-		t.Errorf("Equalize hashed %v, want the three classes measured and then %s", *used, dearClass)
-	}
+	configured := classOf(cheap).name
 	*used = nil
+	h.Equalize(ctx, "nobody's password") // one configured hash, the others measured once, a wait
+	if want := fmt.Sprint([]string{configured, "$2b$05", dearClass}); fmt.Sprint(*used) != want {
+		t.Errorf("Equalize hashed %v, want %s (the configured class, then the two others measured)", *used, want)
+	}
+	*used, *waits = nil, nil
+	h.Equalize(ctx, "nobody's password")     // 1 ms, waits 19: never a hash of the dear class
 	verify(bcryptHash, "wrong")              // 5 ms, waits 15
 	verify(argonHash, "wrong")               // 1 ms, waits 19
 	verify(dearHash, "wrong")                // 20 ms, no wait
 	verify(bcryptHash, legacyBcryptPassword) // right: no wait
-	verify("", "anything")                   // none: a hash of the dearest class, no wait
-	if want := fmt.Sprint([]time.Duration{15 * time.Millisecond, 19 * time.Millisecond}); fmt.Sprint(*waits) != want {
+	verify("", "anything")                   // none: as an unknown username, 1 ms, waits 19
+	ms := time.Millisecond
+	if want := fmt.Sprint([]time.Duration{19 * ms, 15 * ms, 19 * ms, 19 * ms}); fmt.Sprint(*waits) != want {
 		t.Errorf("waits %v, want %s", *waits, want)
 	}
-	if want := fmt.Sprint([]string{"$2b$05", classOf(cheap).name, dearClass, "$2b$05", dearClass}); fmt.Sprint(*used) != want {
+	if want := fmt.Sprint([]string{configured, "$2b$05", configured, dearClass, "$2b$05", configured}); fmt.Sprint(*used) != want {
 		t.Errorf("hashed %v, want %s", *used, want)
 	}
 }
@@ -237,5 +242,47 @@ func TestLegacyHashesShareTheSlots(t *testing.T) {
 	wg.Wait()
 	if calls.Load() != 12 || peak.Load() > 2 {
 		t.Errorf("%d hashes, at most %d at once; want 12, at most 2", calls.Load(), peak.Load())
+	}
+}
+
+// TestCheckImportBounds: an import refuses hashes whose class would make every failed logon
+// ruinous — and says which bound — while Inspect (what Verify accepts) still takes them.
+func TestCheckImportBounds(t *testing.T) {
+	t.Parallel()
+	salt, key := b64.EncodeToString(make([]byte, 16)), b64.EncodeToString(make([]byte, 32))
+	argon := func(m, tm, p int) string {
+		return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", m, tm, p, salt, key)
+	}
+	bcryptOf := func(cost int) string { return fmt.Sprintf("$2b$%02d$%s", cost, strings.Repeat("a", 53)) }
+	pbkdf2Of := func(iter int) string {
+		return fmt.Sprintf("$pbkdf2-sha256$i=%d,l=32$%s$%s", iter, b64.EncodeToString(make([]byte, 16)), key)
+	}
+	const slot = 19456
+	for _, tc := range []struct {
+		hash, bound string // bound: a part of the error, "" for accepted
+	}{
+		{"", ""},
+		{argon(19456, 2, 1), ""},
+		{argon(19456, 10, 8), ""},
+		{argon(19457, 2, 1), "19456 KiB a hashing slot"},
+		{argon(1<<20, 2, 1), "19456 KiB a hashing slot"},
+		{argon(19456, 11, 1), "time t=11 is more than 10"},
+		{argon(19456, 2, 9), "parallelism p=9 is more than 8"},
+		{bcryptOf(14), ""},
+		{bcryptOf(15), "bcrypt cost 15 is more than 14"},
+		{pbkdf2Of(2_000_000), ""},
+		{pbkdf2Of(2_000_001), "more than 2000000 iterations"},
+		{"$pbkdf2-sha256$i=1500000,l=64$" + b64.EncodeToString(make([]byte, 16)) + "$" + b64.EncodeToString(make([]byte, 64)), "2 blocks of output"},
+	} {
+		_, err := CheckImport(tc.hash, slot)
+		switch {
+		case tc.bound == "" && err != nil:
+			t.Errorf("CheckImport(%.40s…) = %v, want accepted", tc.hash, err)
+		case tc.bound != "" && (!errors.Is(err, ErrImportBound) || !strings.Contains(err.Error(), tc.bound)):
+			t.Errorf("CheckImport(%.40s…) = %v, want ErrImportBound naming %q", tc.hash, err, tc.bound)
+		}
+		if _, err := Inspect(tc.hash); err != nil {
+			t.Errorf("Inspect(%.40s…) = %v: a stored hash beyond the import bounds must still verify", tc.hash, err)
+		}
 	}
 }

@@ -25,6 +25,11 @@ type Hasher struct {
 	// is the machine's actual speed, not a rule's time, so it is not the injected clock.
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration)
+	// measuring lets one goroutine at a time measure a class never hashed here (dearest):
+	// a burst of failures right after a dear class appears costs one hash of it, not one each.
+	measuring chan struct{}
+	// observe, when set (WithHashObserver), is told the class of every hash run.
+	observe func(class string)
 	// queue, when set, is told how many hashes wait for a slot and how long they waited.
 	queue QueueObserver
 }
@@ -76,12 +81,13 @@ func New(p Params, maxConcurrent int, rand io.Reader, opts ...Option) *Hasher {
 		maxConcurrent = runtime.GOMAXPROCS(0)
 	}
 	h := &Hasher{
-		params: p,
-		rand:   rand,
-		sem:    make(chan struct{}, maxConcurrent),
-		derive: deriveKey,
-		now:    time.Now,
-		sleep:  sleep,
+		params:    p,
+		rand:      rand,
+		sem:       make(chan struct{}, maxConcurrent),
+		derive:    deriveKey,
+		now:       time.Now,
+		sleep:     sleep,
+		measuring: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(h)
@@ -145,14 +151,36 @@ func Usable(encoded string) bool {
 	return err == nil
 }
 
-// Equalize costs what a wrong password costs, and discards the result: one hash of the dearest
-// cost class in use (the configured parameters, or a dearer set still stored). The logon flow
-// calls it when the username is unknown, so that an unknown username and a wrong password take
-// the same time and no one learns which usernames exist. It returns early when ctx ends.
+// Equalize costs what a wrong password costs, and discards the result: one hash of the
+// configured class, then — when a dearer class is still stored — a wait until it took as long
+// as a hash of the dearest class in use would (the padding of a wrong password of a cheaper
+// class; equalize.go). The logon flow calls it when the username is unknown, so that an
+// unknown username and a wrong password take the same time and no one learns which usernames
+// exist. Guessing usernames costs the server one configured hash each, whatever dear legacy
+// class an import brought. It returns early when ctx ends.
 func (h *Hasher) Equalize(ctx context.Context, plain string) {
-	c := h.dearest(ctx, h.classes(ctx, nil), plain)
+	c := classOf(h.params)
 	// The salt's value does not change the cost, so no randomness is spent on it.
-	_, _, _ = h.run(ctx, c, []byte(plain), c.dummySalt())
+	if _, took, err := h.run(ctx, c, []byte(plain), c.dummySalt()); err == nil {
+		h.pad(ctx, c, took, plain)
+	}
+}
+
+// FailureCost returns the dearest cost class in use and how long one of its hashes takes on
+// this machine now (measuring, with one hash each, the classes not measured yet): what a
+// failed logon costs. `admin users import` prints it after an import.
+func (h *Hasher) FailureCost(ctx context.Context) (class string, took time.Duration, err error) {
+	c := h.dearest(ctx, h.classes(ctx, nil), "failure cost")
+	if err := ctx.Err(); err != nil {
+		return "", 0, fmt.Errorf("measure failure cost: %w", err)
+	}
+	d := h.took.median(c.name)
+	if d == 0 { // a single class is not measured by dearest
+		if _, d, err = h.run(ctx, c, []byte("failure cost"), c.dummySalt()); err != nil {
+			return "", 0, fmt.Errorf("measure failure cost: %w", err)
+		}
+	}
+	return c.name, d, nil
 }
 
 // run runs class c's hash function once a slot is free, and records how long it took (the wait
@@ -169,5 +197,8 @@ func (h *Hasher) run(ctx context.Context, c costClass, password, salt []byte) ([
 	key := h.derive(c, password, salt)
 	took := h.now().Sub(start)
 	h.took.add(c.name, took)
+	if h.observe != nil {
+		h.observe(c.name)
+	}
 	return key, took, nil
 }

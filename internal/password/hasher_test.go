@@ -484,15 +484,16 @@ func fakeCost(h *Hasher, late time.Duration) (used *[]string, waits *[]time.Dura
 	return used, waits
 }
 
-// TestEqualizeUsesTheDearestStoredClass: an unknown username costs a hash of the dearest class
-// among the configured parameters and the stored hashes' — measured, not guessed — and classes
-// this package cannot verify, or a store that does not answer, change nothing.
+// TestEqualizeUsesTheDearestStoredClass: an unknown username costs one hash of the configured
+// class and a wait up to what a hash of the dearest class among the configured parameters and
+// the stored hashes' costs — measured, not guessed, once — and classes this package cannot
+// verify, or a store that does not answer, change nothing.
 func TestEqualizeUsesTheDearestStoredClass(t *testing.T) {
 	t.Parallel()
 	stored := []string{"$2b$02", "$argon2id$v=19$m=64,t=3,p=1", "$argon2id$v=19$m=64,t=2,p=1", "garbage", "$pbkdf2-sha256$i=99000000"}
 	var storeErr error
 	h := New(cheap, 1, rand.Reader, WithStoredClasses(func(context.Context) ([]string, error) { return stored, storeErr }))
-	used, _ := fakeCost(h, 0)
+	used, waits := fakeCost(h, 0)
 	ctx := context.Background()
 	const (
 		configured = "$argon2id$v=19$m=64,t=1,p=1"
@@ -500,20 +501,20 @@ func TestEqualizeUsesTheDearestStoredClass(t *testing.T) {
 		t2         = "$argon2id$v=19$m=64,t=2,p=1"
 	)
 	// bcrypt cost 2 and PBKDF2 with 99,000,000 iterations are out of bounds: never verified.
-	h.Equalize(ctx, "x") // measures the three argon2id classes, then hashes the dearest
-	if want := fmt.Sprint([]string{configured, t3, t2, t3}); fmt.Sprint(*used) != want {
-		t.Errorf("first Equalize hashed %v, want %s (three measured, then the dearest)", *used, want)
+	h.Equalize(ctx, "x") // hashes the configured class, measures the two others, waits
+	if want := fmt.Sprint([]string{configured, t3, t2}); fmt.Sprint(*used) != want {
+		t.Errorf("first Equalize hashed %v, want %s (the configured class, two measured)", *used, want)
 	}
-	*used = nil
+	*used, *waits = nil, nil
 	h.Equalize(ctx, "x")
-	if fmt.Sprint(*used) != "["+t3+"]" {
-		t.Errorf("second Equalize hashed %v, want [%s]", *used, t3)
+	if fmt.Sprint(*used) != "["+configured+"]" || fmt.Sprint(*waits) != "[2ms]" {
+		t.Errorf("second Equalize hashed %v and waited %v, want [%s] and [2ms] (up to t=3's 3 ms)", *used, *waits, configured)
 	}
-	*used = nil
+	*used, *waits = nil, nil
 	storeErr = errors.New("database is down")
 	h.Equalize(ctx, "x")
-	if fmt.Sprint(*used) != "["+configured+"]" {
-		t.Errorf("Equalize without the store's classes hashed %v, want the configured [%s]", *used, configured)
+	if fmt.Sprint(*used) != "["+configured+"]" || len(*waits) != 0 {
+		t.Errorf("Equalize without the store's classes hashed %v and waited %v, want the configured [%s] and no wait", *used, *waits, configured)
 	}
 }
 
@@ -551,5 +552,31 @@ func TestWrongPasswordOfACheapClassIsPadded(t *testing.T) {
 	verify(dearHash, "right")
 	if want := "[39ms 37ms]"; fmt.Sprint(*waits) != want {
 		t.Errorf("waits %v, want %s", *waits, want)
+	}
+}
+
+// TestEqualizeNeverHashesTheDearClass: with a dear class stored, an unknown username costs
+// one hash of the configured class and a wait; many failures at once, before the dear class
+// was ever measured here, measure it once between them — never one dear hash each.
+func TestEqualizeNeverHashesTheDearClass(t *testing.T) {
+	t.Parallel()
+	const dear = "$2b$12"
+	var mu sync.Mutex
+	count := map[string]int{}
+	h := New(cheap, 4, rand.Reader,
+		WithStoredClasses(func(context.Context) ([]string, error) { return []string{dear}, nil }),
+		WithHashObserver(func(class string) { mu.Lock(); count[class]++; mu.Unlock() }))
+	_, waits := fakeCost(h, 0)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { h.Equalize(context.Background(), "x") })
+	}
+	wg.Wait()
+	configured := classOf(cheap).name
+	if count[configured] != 8 || count[dear] != 1 || len(count) != 2 {
+		t.Errorf("8 failures hashed %v, want 8 of the configured class and 1 of %s (measured once)", count, dear)
+	}
+	if len(*waits) != 8 {
+		t.Errorf("%d waits, want 8 (each failure padded up to the dear class)", len(*waits))
 	}
 }

@@ -41,6 +41,8 @@ const (
 	flashOutOfOrder     = "out-of-order"    // a replayed wizard step (Back, a second click)
 	flashSignupExpired  = "signup-expired"  // the registration took too long, or was stopped
 	flashSignupResent   = "signup-resent"   // the registration sent a new code
+	flashCompletedHere  = "completed-here"  // a stale logon form: the browser is logged on meanwhile
+	flashStaleForm      = "stale-form"      // a stale form of a logged-on citizen: nothing was done
 	flashOtherKey       = "other-key"       // the phase-out pop-up's "another digital key"
 	flashMaxAge         = 60
 )
@@ -49,7 +51,7 @@ const (
 var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
-	flashSignupExpired: true, flashSignupResent: true, flashOtherKey: true,
+	flashSignupExpired: true, flashSignupResent: true, flashCompletedHere: true, flashStaleForm: true, flashOtherKey: true,
 }
 
 // setFlash makes the next page that shows notices show v.

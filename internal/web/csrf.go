@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 const (
@@ -41,19 +43,34 @@ func (s *Server) csrfFor(kind, value string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// A form's token can outlive its session: the session expires, is swept, ends in another
+// window, or is rotated by a logon completed in another tab, while a page with a form stays
+// open. Such a form is no attack, and its citizen should hear what happened rather than get a
+// 403. So a token bound to a session also carries, after a dot, the token of the browser's csrf
+// cookie — which a cross-site page cannot compute either. A POST whose session part does not
+// match (the session it was bound to is gone, or is no longer the browser's) but whose browser
+// part does comes from one of our own pages in this very browser: it is answered with where
+// the citizen stands now and a notice (staleForm), never acted on. Only a POST that proves
+// neither is refused with the 403.
+
 // csrfToken returns the token the forms of the page answering r carry: bound to the session
-// the response leaves the browser with, or to its csrf cookie when it has no session.
+// the response leaves the browser with (and to its csrf cookie), or to its csrf cookie alone
+// when it has no session.
 func (s *Server) csrfToken(r *http.Request) string {
 	st := stateOf(r)
-	if st.sess != nil && st.sess.stored {
-		return s.csrfFor(bindSession, st.sess.id)
-	}
 	browser := st.browser
 	if browser == "" {
 		// An error page shown before checkCSRF ran.
 		if c, err := r.Cookie(s.cookies.csrf); err == nil && validToken(c.Value, csrfBytes) {
 			browser = c.Value
 		}
+	}
+	if st.sess != nil && st.sess.stored {
+		tok := s.csrfFor(bindSession, st.sess.id)
+		if browser != "" {
+			tok += "." + s.csrfFor(bindBrowser, browser)
+		}
+		return tok
 	}
 	if browser == "" {
 		return ""
@@ -106,13 +123,21 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 			s.serveError(w, r, httpStatus(http.StatusForbidden, errors.New("referer from another host")))
 			return
 		}
-		sent := r.PostForm.Get(csrfField)
+		sent, fromBrowser, _ := strings.Cut(r.PostForm.Get(csrfField), ".")
 		want, ok := s.expectedCSRF(r, st.browser, had)
-		if !ok || sent == "" || !hmac.Equal([]byte(sent), []byte(want)) {
-			s.serveError(w, r, httpStatus(http.StatusForbidden, errCSRF))
+		if ok && sent != "" && hmac.Equal([]byte(sent), []byte(want)) {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		// Not this session's token: a stale form of this browser's (see above), or a forgery.
+		if had {
+			mine := []byte(s.csrfFor(bindBrowser, st.browser))
+			if hmac.Equal([]byte(fromBrowser), mine) || hmac.Equal([]byte(sent), mine) {
+				s.staleForm(w, r)
+				return
+			}
+		}
+		s.serveError(w, r, httpStatus(http.StatusForbidden, errCSRF))
 	})
 }
 
@@ -136,4 +161,23 @@ func (s *Server) sameOriginReferer(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// staleForm answers a form of one of our pages in this browser whose session is gone or is
+// no longer the browser's (see csrfToken): nothing is done. A logged-on citizen goes to their
+// page — told, after a logon form, that the logon was completed in another window, and after
+// any other form that nothing was done — and anyone else to the key chooser, told the logon
+// was completed or ended in another window, or expired (as when a session vanishes mid-request).
+func (s *Server) staleForm(w http.ResponseWriter, r *http.Request) {
+	st := stateOf(r)
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "stale form", slog.String("path", r.URL.Path),
+		slog.Bool("logged_on", st.sess.loggedOn()))
+	switch {
+	case st.sess.loggedOn() && strings.HasPrefix(r.URL.Path, "/login/"):
+		s.redirectWithFlash(w, r, "/", flashCompletedHere)
+	case st.sess.loggedOn():
+		s.redirectWithFlash(w, r, "/", flashStaleForm)
+	default:
+		s.redirectWithFlash(w, r, "/login", flashCompleted)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
@@ -34,7 +35,7 @@ func (s *Server) loginPasswordShow(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return s.renderPassword(w, r, tx, username, "")
+	return s.renderPassword(w, r, tx, username, nil)
 }
 
 // knownUsername is the username the password form offers: that of the account whose password
@@ -64,18 +65,32 @@ func (s *Server) loginPasswordSubmit(w http.ResponseWriter, r *http.Request) err
 	return s.afterStep(w, r, tx, err, username)
 }
 
-// renderPassword shows the username and password form for tx.
-func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *login.Transaction, username, errMsg string) error {
+// passwordErrors places the error of a password step on its fields: an empty username or
+// password on its own field (both when both are empty); any other error — wrong credentials
+// name no field in particular, which one is wrong is not told — on the first, the username.
+func passwordErrors(p *i18n.Printer, err error, msg string) FormErrors {
+	var es FormErrors
+	if errors.Is(err, login.ErrNoUsername) {
+		es = append(es, FormError{Field: "username", Message: p.Error(login.ErrNoUsername)})
+	}
+	if errors.Is(err, login.ErrNoPassword) {
+		es = append(es, FormError{Field: "password", Message: p.Error(login.ErrNoPassword)})
+	}
+	if len(es) == 0 {
+		es = fieldError("username", msg)
+	}
+	return es
+}
+
+// renderPassword shows the username and password form for tx, with errs when its submission
+// was refused.
+func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *login.Transaction, username string, errs FormErrors) error {
 	p := &passwordPage{
 		BasePage:    s.basePath(r, "/login/password", nil),
 		Username:    username,
 		OtherKeyURL: chooserURL(tx),
 	}
-	if errMsg != "" {
-		// Wrong credentials name no field in particular (which one is wrong is not told): the
-		// summary leads to the first.
-		p.Errors = fieldError("username", errMsg)
-	}
+	p.Errors = errs
 	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
 	p.ClosedNotes = s.closedNotes(p.BasePage, tx, tx.Kind)

@@ -152,7 +152,7 @@ func (s *Server) afterStep(w http.ResponseWriter, r *http.Request, tx *login.Tra
 	msg := s.printer(r).Error(le)
 	switch tx.Step {
 	case login.StepPassword:
-		return s.renderPassword(w, r, tx, username, msg)
+		return s.renderPassword(w, r, tx, username, passwordErrors(s.printer(r), stepErr, msg))
 	case login.StepCode:
 		return s.renderCode(w, r, tx, msg, nil)
 	default:

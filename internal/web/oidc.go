@@ -33,6 +33,7 @@ type OIDCProvider interface {
 	Deny(ctx context.Context, id, code, description string) (string, error)
 	EndSession(ctx context.Context, params url.Values) (oidcop.Logout, error)
 	RecordLogout(ctx context.Context, l oidcop.Logout, accountID int64, ip string) error
+	ServiceLink(ctx context.Context, clientID string) (name, href string, ok bool)
 }
 
 const (
@@ -108,7 +109,7 @@ func (s *Server) oidcPostAsGet(w http.ResponseWriter, r *http.Request) error {
 
 // oidcAuthorize serves GET /oidc/authorize.
 func (s *Server) oidcAuthorize(w http.ResponseWriter, r *http.Request) error {
-	target, err := s.deps.OIDC.Authorize(r.Context(), r.URL.Query())
+	target, err := s.deps.OIDC.Authorize(oidcop.WithClientIP(r.Context(), s.clientIP(r)), r.URL.Query())
 	if err != nil {
 		return oidcPageError(err)
 	}

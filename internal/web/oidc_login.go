@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,7 +23,7 @@ const sidBytes = 16
 func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) error {
 	req, err := s.deps.OIDC.Request(r.Context(), r.URL.Query().Get("id"))
 	if err != nil {
-		return oidcPageError(err)
+		return s.oidcRequestGone(w, r, err)
 	}
 	switch s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) {
 	case oidcop.Complete:
@@ -44,7 +46,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) oidcContinue(w http.ResponseWriter, r *http.Request) error {
 	req, err := s.deps.OIDC.Request(r.Context(), r.URL.Query().Get("id"))
 	if err != nil {
-		return oidcPageError(err)
+		return s.oidcRequestGone(w, r, err)
 	}
 	if s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) != oidcop.Complete {
 		// Not logged on (anymore): the citizen left the logon, or signed out meanwhile.
@@ -78,7 +80,9 @@ func (s *Server) oidcStartLogon(w http.ResponseWriter, r *http.Request, req oidc
 	if st.sess == nil {
 		st.sess = s.sessions.New()
 	}
-	ret := oidcContinuePath + "?" + url.Values{"id": {req.ID}}.Encode()
+	// The client rides along, so that should the request be gone by the time the logon
+	// returns (answered in another tab, expired, swept), the page still leads back to it.
+	ret := oidcContinuePath + "?" + url.Values{"id": {req.ID}, "client": {req.ClientID}}.Encode()
 	var tx *login.Transaction
 	if st.sess.loggedOn() {
 		tx = s.deps.Login.StartFor(req.MinLevel, ret, st.sess.row.AccountID)
@@ -107,6 +111,40 @@ func (s *Server) oidcStartLogon(w http.ResponseWriter, r *http.Request, req oidc
 	return nil
 }
 
+// oidcGonePage says an authorization request can no longer be used, with a way back to the
+// online service it came from when that is known.
+type oidcGonePage struct {
+	BasePage
+	Message    string
+	ClientName string
+	BackURL    string
+}
+
+// oidcRequestGone answers a request for /oidc/login or /oidc/continue whose authorization
+// request cannot be used (unknown, answered already — a second tab, the Back button — or
+// expired): a page saying so that leads back to the online service — the request's, or the
+// one the continue address names (only a registered client's own address is linked) — or,
+// when none is known, to the start page. Other errors are answered as usual.
+func (s *Server) oidcRequestGone(w http.ResponseWriter, r *http.Request, err error) error {
+	var pe *oidcop.PageError
+	if !errors.As(err, &pe) || pe.Message.Key != "oidc.error.unknown_request" {
+		return oidcPageError(err)
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "authorization request gone", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	p := &oidcGonePage{BasePage: s.basePath(r, "/", nil)}
+	p.Title = p.T("oidc.gone.title")
+	p.Message = s.printer(r).Error(pe.Message)
+	client := pe.ClientID
+	if client == "" {
+		client = r.URL.Query().Get("client")
+	}
+	status := http.StatusNotFound
+	if name, href, ok := s.deps.OIDC.ServiceLink(r.Context(), client); ok {
+		p.ClientName, p.BackURL, status = name, href, http.StatusGone
+	}
+	return s.render(w, r, status, "oidc_gone", p)
+}
+
 // oidcContinuePage moves the citizen on to the online service.
 type oidcContinuePage struct {
 	BasePage
@@ -121,6 +159,7 @@ func (s *Server) oidcComplete(w http.ResponseWriter, r *http.Request, req oidcop
 	sess := st.sess
 	changed := false
 	if sess.data.SID == "" {
+		// A session logged on before sids were given at logon (Rotate): give it one now.
 		sid, err := newToken(s.deps.Rand, sidBytes)
 		if err != nil {
 			return err

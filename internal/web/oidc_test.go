@@ -40,7 +40,7 @@ func withOIDC(t *testing.T) option {
 		p, err := oidcop.New(oidcop.Config{Issuer: c.BaseURL, ACR: acr.MustParse(acr.Default), CodeLifetime: time.Minute,
 			TokenLifetime: 10 * time.Minute, RequestLifetime: 30 * time.Minute, JWKSMaxAge: 15 * time.Minute, KeyRetention: time.Hour},
 			oidcop.Deps{Store: st, Sealer: kr, Hasher: h, Audit: audit.New(d.Now, nil), Now: d.Now, Rand: rand.Reader,
-				Reachable: func(l keys.Level) bool { return len(svc.Choices(svc.Start(l, ""))) > 0 }})
+				Reachable: func(l keys.Level) bool { return len(svc.Choices(svc.Start(l, ""))) > 0 }, Quota: d.StartQuota})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,9 +150,11 @@ func TestOIDCBoundStepUpInWeb(t *testing.T) {
 		t.Fatalf("code: to %q, want %q", res.location(), ret)
 	}
 	wantStatus(t, "continue", b.get(ret), http.StatusOK)
-	if res := b.get(ret); res.status != http.StatusNotFound {
-		t.Errorf("the continue page a second time: status %d, want 404 (the request is done)", res.status)
-	}
+	// The request is done: a page that says so and leads back to the online service.
+	res = b.get(ret)
+	wantStatus(t, "the continue page a second time", res, http.StatusGone)
+	wantContains(t, "the continue page a second time", res.body, escapeHTML(f.bundle.Printer("en").T("oidc.error.unknown_request")),
+		`<a class="continue" href="https://tax.example/">Back to Tax on web</a>`)
 }
 
 // TestOIDCLogonStartsPerAddress: a logon an online service starts creates a pre-logon session
@@ -205,4 +207,147 @@ func (f *fixture) loadSession(b *browser) *session {
 		f.t.Fatal(err)
 	}
 	return s
+}
+
+// TestSidGivenAtLogon: a session's sid (the online services' name for it) is in the row the
+// logon's rotation writes — so no later request can race to give it one, or drop it — and
+// stays through a step-up of the same citizen, who keeps the session; another citizen logging
+// on in the browser gets another.
+func TestSidGivenAtLogon(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		b := f.browser()
+		b.logon()
+		sid := f.loadSession(b).data.SID
+		if sid == "" {
+			t.Fatal("a logged-on session has no sid")
+		}
+		right := b.codeStep()
+		wantStatus(t, "step-up", b.post("/login/code", url.Values{"code": {right}}), http.StatusSeeOther)
+		s := f.loadSession(b)
+		if s.row.LoA != "substantial" || s.data.SID != sid {
+			t.Errorf("after the step-up: level %s, sid %q; want substantial and the sid %q", s.row.LoA, s.data.SID, sid)
+		}
+	})
+}
+
+// TestOIDCRequestGone: /oidc/continue and /oidc/login for a request that can no longer be
+// used give a page in the citizen's language with a way back to the online service — the
+// request's, or the registered client the continue address names — never a bare 404; an
+// address naming no registered client links to the start page, never elsewhere.
+func TestOIDCRequestGone(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sqltest.SQLite(t), withOIDC(t))
+	for _, lang := range i18n.Languages() {
+		p := f.bundle.Printer(lang)
+		b := f.browser()
+		b.cookies[langCookie] = lang
+		back := `<a class="continue" href="https://tax.example/">` + escapeHTML(p.T("oidc.gone.back", "Tax on web")) + `</a>`
+		home := `<a href="/">` + escapeHTML(p.T("web.error.home")) + `</a>`
+		for _, tc := range []struct {
+			what, target string
+			status       int
+			link         string
+		}{
+			{"continue, request swept, client named", oidcContinuePath + "?id=gone&client=tax", http.StatusGone, back},
+			{"continue, no client", oidcContinuePath + "?id=gone", http.StatusNotFound, home},
+			{"continue, unregistered client", oidcContinuePath + "?id=gone&client=evil", http.StatusNotFound, home},
+			{"login, unknown request", oidcop.LoginPath + "?id=gone", http.StatusNotFound, home},
+		} {
+			res := b.get(tc.target)
+			wantStatus(t, lang+" "+tc.what, res, tc.status)
+			checkPage(t, lang+" "+tc.what, lang, res.body)
+			wantContains(t, lang+" "+tc.what, res.body, "<h1>"+escapeHTML(p.T("oidc.gone.title"))+"</h1>",
+				escapeHTML(p.T("oidc.error.unknown_request")), tc.link)
+			if m := untranslatedOIDC.FindString(res.body); m != "" {
+				t.Errorf("%s %s: untranslated %s", lang, tc.what, m)
+			}
+			if tc.link == home && strings.Contains(res.body, "tax.example") {
+				t.Errorf("%s %s: links to an online service it does not know", lang, tc.what)
+			}
+		}
+	}
+}
+
+// TestOIDCAuthorizeQuota: every authorization request that passes its checks is a stored row,
+// so one address may make only the logon starts' quota of them: beyond it the online service
+// is told temporarily_unavailable (with the state) and nothing is written. Parameters beyond
+// their bounds are refused with invalid_request, also writing nothing, and cost no quota.
+func TestOIDCAuthorizeQuota(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		const quota = 2
+		f := newFixture(t, db, func(_ *Config, d *Deps) {
+			q, err := attempts.NewQuota(db, quota, 15*time.Minute, d.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.StartQuota = q // the provider withOIDC builds takes this one
+		}, withOIDC(t))
+		good := func() url.Values {
+			return url.Values{"client_id": {"tax"}, "redirect_uri": {"https://tax.example/cb"}, "response_type": {"code"},
+				"scope": {"openid"}, "state": {"s1"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
+				"code_challenge_method": {"S256"}}
+		}
+		rows := func() int {
+			t.Helper()
+			var n int
+			if err := db.SQL().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM oidc_auth_requests`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		oauthError := func(res *response) (code, state string) {
+			u, err := url.Parse(res.location())
+			if err != nil || !strings.HasPrefix(res.location(), "https://tax.example/cb?") {
+				return "", ""
+			}
+			return u.Query().Get("error"), u.Query().Get("state")
+		}
+		b := f.browser()
+		// Out of bounds: refused, nothing written, no quota spent.
+		for name, q := range map[string]url.Values{
+			"11 acr_values":       withParam(good(), "acr_values", []string{strings.TrimSpace(strings.Repeat("http://eidas.europa.eu/LoA/low ", 11))}),
+			"a long acr value":    withParam(good(), "acr_values", []string{"http://eidas.europa.eu/LoA/" + strings.Repeat("x", 300)}),
+			"a long ui_locales":   withParam(good(), "ui_locales", []string{"nl-" + strings.Repeat("x", 40)}),
+			"an oversized state":  withParam(good(), "state", []string{strings.Repeat("s", 1100)}),
+			"a long login_hint":   withParam(good(), "login_hint", []string{strings.Repeat("h", 3000)}),
+			"an oversized nonce":  withParam(good(), "nonce", []string{strings.Repeat("n", 600)}),
+			"a long scope string": withParam(good(), "scope", []string{"openid" + strings.Repeat(" profile", 300)}),
+		} {
+			res := b.get(oidcop.AuthorizePath + "?" + q.Encode())
+			if code, _ := oauthError(res); res.status != http.StatusFound || (code != oidcop.ErrInvalidRequest && code != oidcop.ErrInvalidScope) {
+				t.Errorf("%s: %d to %q, want invalid_request", name, res.status, res.location())
+			}
+		}
+		if n := rows(); n != 0 {
+			t.Fatalf("%d requests stored for refused requests, want none", n)
+		}
+		for i := range quota + 3 {
+			res := b.get(oidcop.AuthorizePath + "?" + good().Encode())
+			code, state := oauthError(res)
+			switch {
+			case i < quota && (res.status != http.StatusFound || !strings.HasPrefix(res.location(), oidcop.LoginPath+"?id=")):
+				t.Errorf("request %d: %d to %q, want the logon", i, res.status, res.location())
+			case i >= quota && (res.status != http.StatusFound || code != oidcop.ErrTemporarilyUnavailable || state != "s1"):
+				t.Errorf("request %d over the quota: %d to %q, want temporarily_unavailable with the state", i, res.status, res.location())
+			}
+		}
+		if n := rows(); n != quota {
+			t.Errorf("%d requests stored, want the quota's %d", n, quota)
+		}
+		// Another address has its own share.
+		other := f.browser()
+		other.remote = "198.51.100.7:40000"
+		if res := other.get(oidcop.AuthorizePath + "?" + good().Encode()); !strings.HasPrefix(res.location(), oidcop.LoginPath+"?id=") {
+			t.Errorf("another address: %d to %q, want the logon", res.status, res.location())
+		}
+	})
+}
+
+// withParam returns v with name set to vs.
+func withParam(v url.Values, name string, vs []string) url.Values {
+	v[name] = vs
+	return v
 }

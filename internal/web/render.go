@@ -29,7 +29,7 @@ var staticAssets embed.FS
 // is parsed with templates/layout.html and the shared pieces of templates/partials.html.
 func pageNames() []string {
 	return []string{"login", "login_prompt", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error",
-		"oidc_continue", "oidc_logout",
+		"oidc_continue", "oidc_logout", "oidc_gone",
 		"keys", "key_deactivate", "wizard_email", "wizard_email_code", "wizard_select", "wizard_prepare",
 		"wizard_activate", "wizard_done", "profile", "info", "info_why",
 		"register", "register_code", "register_username"}

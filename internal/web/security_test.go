@@ -218,7 +218,8 @@ func TestCSRF(t *testing.T) {
 }
 
 // TestCSRFBoundToSession: once a browser has a session, its forms carry a token bound to that
-// session; a token from another session — or from before the session existed — is refused.
+// session; a token from another browser's session is refused, and one of the same browser's
+// from before its session existed or from its old session id is not acted on.
 func TestCSRFBoundToSession(t *testing.T) {
 	t.Parallel()
 	eachStoreFactory(t, testCSRFBoundToSession)
@@ -245,8 +246,13 @@ func testCSRFBoundToSession(t *testing.T, newDB func(testing.TB) *sqlstore.DB) {
 		login := url.Values{"username": {demoUser}, "password": {demoPassword}}
 		login.Set(csrfField, tokB)
 		wantStatus(t, "B's token on A's POST", a.do("POST", "/login/password", login), http.StatusForbidden)
+		// A's own token from before its session is a stale form of A's (another tab): not acted
+		// on, but answered with the chooser and a notice rather than a 403 (TestStaleForms).
 		login.Set(csrfField, pre)
-		wantStatus(t, "A's token from before its session", a.do("POST", "/login/password", login), http.StatusForbidden)
+		wantFlash(t, "A's token from before its session", f, a.do("POST", "/login/password", login), "/login", flashCompleted)
+		if a.loggedOn() {
+			t.Fatalf("secure=%v: A's token from before its session logged A on", secure)
+		}
 		logout := url.Values{csrfField: {tokA}}
 		wantStatus(t, "A's token on B's sign-out", b.do("POST", "/logout", logout), http.StatusForbidden)
 		if !b.loggedOn() {
@@ -261,7 +267,10 @@ func testCSRFBoundToSession(t *testing.T, newDB func(testing.TB) *sqlstore.DB) {
 		if tokA2 == tokA {
 			t.Errorf("secure=%v: the token did not change with the session id", secure)
 		}
-		wantStatus(t, "A's token of its old session id", a.do("POST", "/logout", url.Values{csrfField: {tokA}}), http.StatusForbidden)
+		wantFlash(t, "A's token of its old session id", f, a.do("POST", "/logout", url.Values{csrfField: {tokA}}), "/", flashStaleForm)
+		if !a.loggedOn() {
+			t.Fatalf("secure=%v: A was signed out with its old session's token", secure)
+		}
 		wantStatus(t, "A signs out", a.do("POST", "/logout", url.Values{csrfField: {tokA2}}), http.StatusSeeOther)
 		wantStatus(t, "B signs out", b.do("POST", "/logout", url.Values{csrfField: {tokB}}), http.StatusSeeOther)
 		if a.cookies[names.session] != "" || b.cookies[names.session] != "" {

@@ -221,6 +221,18 @@ func (m *sessionManager) Save(ctx context.Context, w http.ResponseWriter, s *ses
 // logon; a registration creates its account there and names it in row), so it runs for the
 // winner only, and an error of also leaves everything as it was.
 func (m *sessionManager) Rotate(ctx context.Context, w http.ResponseWriter, s *session, also func(st rotateStore, row *store.Session) error) error {
+	if s.row.AccountID != 0 && s.data.SID == "" {
+		// The logon's session gets its sid (the online services' name for it) here, in the
+		// row the rotation writes: every later request reads it, so it never changes while
+		// the session lasts. Given later by the first authorization, parallel authorizations
+		// each made one and the last save won (and any request that saved data read before
+		// it dropped it), so one session showed online services several sids.
+		sid, err := newToken(m.rand, sidBytes)
+		if err != nil {
+			return fmt.Errorf("rotate session: %w", err)
+		}
+		s.data.SID = sid
+	}
 	raw, err := json.Marshal(s.data)
 	if err != nil {
 		return fmt.Errorf("rotate session: %w", err)
