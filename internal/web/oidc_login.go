@@ -24,7 +24,8 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) error {
 		return oidcPageError(err)
 	}
 	switch s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) {
-	case oidcop.Complete:
+	case oidcop.Complete, oidcop.OtherAccount:
+		// Complete refuses another citizen than the request's, with a page saying so.
 		return s.oidcComplete(w, r, req, false)
 	case oidcop.LoginRequired:
 		target, err := s.deps.OIDC.Deny(r.Context(), req.ID, oidcop.ErrLoginRequired,
@@ -46,11 +47,14 @@ func (s *Server) oidcContinue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return oidcPageError(err)
 	}
-	if s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) != oidcop.Complete {
-		// Not logged on (anymore): the citizen left the logon, or signed out meanwhile.
-		return s.oidcStartLogon(w, r, req)
+	switch s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) {
+	case oidcop.Complete, oidcop.OtherAccount:
+		// A logon that finished as another citizen than the one the request is bound to
+		// (another tab, a forged return) is refused by Complete, with a page saying so.
+		return s.oidcComplete(w, r, req, true)
 	}
-	return s.oidcComplete(w, r, req, true)
+	// Not logged on (anymore): the citizen left the logon, or signed out meanwhile.
+	return s.oidcStartLogon(w, r, req)
 }
 
 // oidcSession describes the request's session for the provider's decision.
@@ -79,9 +83,15 @@ func (s *Server) oidcStartLogon(w http.ResponseWriter, r *http.Request, req oidc
 		st.sess = s.sessions.New()
 	}
 	ret := oidcContinuePath + "?" + url.Values{"id": {req.ID}}.Encode()
+	// The logon is bound to the citizen the request is bound to, or else to the one logged
+	// on now: a step-up never becomes someone else's logon.
+	bound := req.BoundAccountID
+	if bound == 0 && st.sess.loggedOn() {
+		bound = st.sess.row.AccountID
+	}
 	var tx *login.Transaction
-	if st.sess.loggedOn() {
-		tx = s.deps.Login.StartFor(req.MinLevel, ret, st.sess.row.AccountID)
+	if bound != 0 {
+		tx = s.deps.Login.StartFor(req.MinLevel, ret, bound)
 	} else {
 		tx = s.deps.Login.Start(req.MinLevel, ret)
 	}
