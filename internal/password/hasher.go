@@ -27,7 +27,16 @@ type Hasher struct {
 	sleep func(ctx context.Context, d time.Duration)
 	// queue, when set, is told how many hashes wait for a slot and how long they waited.
 	queue QueueObserver
+	// observe, when set, is told the cost class of every hash run (WithHashObserver).
+	observe func(class string)
 }
+
+// WithHashObserver calls f with the cost class of every hash the Hasher runs — its own,
+// stored ones verified, the dearest class an unknown username costs, a class measured once —
+// as its canonical parameters ("$argon2id$v=19$m=65536,t=1,p=1", "$2b$08"). It lets a test
+// check the work a logon does, deterministically, instead of timing it. f must be safe for
+// concurrent use.
+func WithHashObserver(f func(class string)) Option { return func(h *Hasher) { h.observe = f } }
 
 // QueueObserver watches the hashing slots' queue (internal/metrics implements it).
 type QueueObserver interface {
@@ -169,5 +178,8 @@ func (h *Hasher) run(ctx context.Context, c costClass, password, salt []byte) ([
 	key := h.derive(c, password, salt)
 	took := h.now().Sub(start)
 	h.took.add(c.name, took)
+	if h.observe != nil {
+		h.observe(c.name)
+	}
 	return key, took, nil
 }
