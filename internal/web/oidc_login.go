@@ -82,7 +82,7 @@ func (s *Server) oidcStartLogon(w http.ResponseWriter, r *http.Request, req oidc
 	if st.sess == nil {
 		st.sess = s.sessions.New()
 	}
-	ret := oidcContinuePath + "?" + url.Values{"id": {req.ID}}.Encode()
+	ret := oidcContinueURL(req.ID)
 	// The logon is bound to the citizen the request is bound to, or else to the one logged
 	// on now: a step-up never becomes someone else's logon.
 	bound := req.BoundAccountID
@@ -140,6 +140,9 @@ func (s *Server) oidcComplete(w http.ResponseWriter, r *http.Request, req oidcop
 	if sess.data.OIDC != nil && sess.data.OIDC.Request == req.ID {
 		sess.data.OIDC, changed = nil, true
 	}
+	if sess.data.After == oidcContinueURL(req.ID) {
+		sess.data.After, changed = "", true // a registration's way back, now taken
+	}
 	if changed {
 		if err := s.sessions.Save(r.Context(), w, sess); err != nil {
 			return err
@@ -167,4 +170,9 @@ func (s *Server) renderContinue(w http.ResponseWriter, r *http.Request, clientNa
 	p.Title = p.T("oidc.continue.title")
 	w.Header().Set("Refresh", "0; url="+target)
 	return s.render(w, r, http.StatusOK, "oidc_continue", p)
+}
+
+// oidcContinueURL is where the logon for request id returns.
+func oidcContinueURL(id string) string {
+	return oidcContinuePath + "?" + url.Values{"id": {id}}.Encode()
 }
