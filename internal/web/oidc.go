@@ -33,6 +33,7 @@ type OIDCProvider interface {
 	Deny(ctx context.Context, id, code, description string) (string, error)
 	EndSession(ctx context.Context, params url.Values) (oidcop.Logout, error)
 	RecordLogout(ctx context.Context, l oidcop.Logout, accountID int64, ip string) error
+	RevokeRequests(ctx context.Context, ids []string) error
 }
 
 const (

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
@@ -13,6 +14,10 @@ import (
 
 // sidBytes is the randomness of a session's sid claim.
 const sidBytes = 16
+
+// maxIssued bounds the authorization requests a session remembers (sessionData.Issued): more
+// than a citizen answers in one session, so the session's data stays small.
+const maxIssued = 32
 
 // oidcLogin serves GET /oidc/login?id=…: the session completes the request when it meets it
 // (single sign-on); otherwise the citizen logs on — bound to the logged-on citizen, if any, so
@@ -142,6 +147,14 @@ func (s *Server) oidcComplete(w http.ResponseWriter, r *http.Request, req oidcop
 	}
 	if sess.data.After == oidcContinueURL(req.ID) {
 		sess.data.After, changed = "", true // a registration's way back, now taken
+	}
+	if !slices.Contains(sess.data.Issued, req.ID) {
+		// Recorded before the request completes: a request that then does not complete is
+		// revoked for nothing at the logout, one that completes unrecorded would outlive it.
+		sess.data.Issued, changed = append(sess.data.Issued, req.ID), true
+		if n := len(sess.data.Issued); n > maxIssued {
+			sess.data.Issued = sess.data.Issued[n-maxIssued:]
+		}
 	}
 	if changed {
 		if err := s.sessions.Save(r.Context(), w, sess); err != nil {

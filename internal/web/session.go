@@ -39,6 +39,9 @@ type sessionData struct {
 	// the logon running for an authorization request (oidc_login.go).
 	SID  string       `json:"sid,omitempty"`
 	OIDC *oidcPending `json:"oidc,omitempty"`
+	// Issued are the authorization requests this session answered (the most recent
+	// maxIssued): their access tokens end with it at an online service's logout.
+	Issued []string `json:"issued,omitempty"`
 	// Wizard is the activation of a new key in progress (My digital keys).
 	Wizard *portal.Wizard `json:"wizard,omitempty"`
 	// EmailChange is the profile's change of e-mail address awaiting its code.
