@@ -19,10 +19,11 @@ import (
 
 // The two data-protection requests an operator is asked about (GDPR articles 15 and 17):
 // everything held about a citizen, and erasure. Export writes the account, its keys, sessions,
-// codes and e-mails — never a secret: no password hash (only its format), no key data, no
-// code hashes, no message bodies — and its audit events, as one JSON document. Delete removes
-// the account with everything about it in one transaction and keeps the audit events under a
-// pseudonym: a keyed hash of the account ID, negative so it is never a live account's ID, and
+// codes, e-mails (with the text of those still held, but never of one that carries a code) and
+// registrations — never a secret: no password hash (only its format), no key data, no code
+// hashes — and its audit events, as one JSON document. Delete removes the account with
+// everything about it (the registration's e-mail and rows too, which predate the account and
+// so carry no account ID) in one transaction and keeps the audit events under a pseudonym: a keyed hash of the account ID, negative so it is never a live account's ID, and
 // the same for all of one citizen's events, so the trail of what happened stays whole and
 // linkable, but no longer says whose it was. The deletion itself is audited in the same
 // transaction, under the same pseudonym, with the operator's reason.
@@ -34,6 +35,7 @@ type ExportStore interface {
 	ListAccountSessions(ctx context.Context, accountID int64) ([]store.Session, error)
 	ListAccountCodes(ctx context.Context, accountID int64) ([]store.Code, error)
 	ListAccountMessages(ctx context.Context, accountID int64) ([]store.Message, error)
+	ListAccountSignups(ctx context.Context, accountID int64) ([]store.Signup, error)
 	ListAccountAudit(ctx context.Context, accountID, afterID int64, limit int) ([]store.AuditEvent, error)
 }
 
@@ -95,6 +97,24 @@ type exportMessage struct {
 	LastError string    `json:"last_error,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
+	// TextBody is the message's text while the outbox still holds it (bodies are dropped once
+	// sent). One that carries a code is withheld: the code may still be good.
+	TextBody     string `json:"text_body,omitempty"`
+	BodyWithheld bool   `json:"text_body_withheld,omitempty"`
+}
+
+// exportSignup is a self-registration with the citizen's address or username.
+type exportSignup struct {
+	Email      string    `json:"email"`
+	Username   string    `json:"username"`
+	Name       string    `json:"name"`
+	Language   string    `json:"language"`
+	StartedAt  time.Time `json:"started_at"`
+	SentAt     time.Time `json:"code_sent_at"`
+	ExpiresAt  time.Time `json:"code_expires_at"`
+	Attempts   int       `json:"wrong_attempts"`
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
+	DoneAt     time.Time `json:"done_at,omitzero"`
 }
 
 type exportEvent struct {
@@ -137,6 +157,10 @@ func Export(ctx context.Context, st ExportStore, w io.Writer, username string, n
 	if err != nil {
 		return fmt.Errorf("export %q: %w", username, err)
 	}
+	signups, err := st.ListAccountSignups(ctx, a.ID)
+	if err != nil {
+		return fmt.Errorf("export %q: %w", username, err)
+	}
 	info, err := password.Inspect(a.PasswordHash)
 	if err != nil {
 		info.Format = "unreadable"
@@ -149,11 +173,13 @@ func Export(ctx context.Context, st ExportStore, w io.Writer, username string, n
 		Sessions []exportSession `json:"sessions"`
 		Codes    []exportCode    `json:"codes"`
 		Messages []exportMessage `json:"emails"`
+		Signups  []exportSignup  `json:"registrations"`
 	}{
 		Format: ExportFormat, Exported: now.UTC(),
 		Account: exportAccount{ID: a.ID, Username: a.Username, Name: a.Name, Email: a.Email, Language: a.Language,
 			Password: info.Format, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt},
 		Keys: []exportKey{}, Sessions: []exportSession{}, Codes: []exportCode{}, Messages: []exportMessage{},
+		Signups: []exportSignup{},
 	}
 	for _, k := range ks {
 		head.Keys = append(head.Keys, exportKey{ID: k.ID, Kind: k.Kind, Status: string(k.Status), Serial: k.Serial, CreatedAt: k.CreatedAt,
@@ -167,9 +193,20 @@ func Export(ctx context.Context, st ExportStore, w io.Writer, username string, n
 			Attempts: c.Attempts, UsedAt: c.UsedAt})
 	}
 	for _, m := range msgs {
-		head.Messages = append(head.Messages, exportMessage{ID: m.ID, MessageID: m.MessageID, Template: m.Template, Language: m.Language,
+		em := exportMessage{ID: m.ID, MessageID: m.MessageID, Template: m.Template, Language: m.Language,
 			To: m.ToAddress, ToName: m.ToName, Subject: m.Subject, State: string(m.State), Attempts: m.Attempts, LastError: m.LastError,
-			CreatedAt: m.CreatedAt, SentAt: m.SentAt})
+			CreatedAt: m.CreatedAt, SentAt: m.SentAt}
+		if m.SecretUntil.IsZero() {
+			em.TextBody = m.TextBody
+		} else {
+			em.BodyWithheld = m.TextBody != "" || m.HTMLBody != ""
+		}
+		head.Messages = append(head.Messages, em)
+	}
+	for _, su := range signups {
+		head.Signups = append(head.Signups, exportSignup{Email: su.Email, Username: su.Username, Name: su.Name, Language: su.Language,
+			StartedAt: su.StartedAt, SentAt: su.CreatedAt, ExpiresAt: su.ExpiresAt, Attempts: su.Attempts, VerifiedAt: su.VerifiedAt,
+			DoneAt: su.DoneAt})
 	}
 	b, err := json.MarshalIndent(head, "", "  ")
 	if err != nil {
@@ -246,8 +283,9 @@ type Deleted struct {
 	Pseudonym int64
 }
 
-// Delete removes the citizen called username — account, keys, codes, sessions, e-mails — and
-// pseudonymises its audit events, recording an account.deleted event with reason and actor,
+// Delete removes the citizen called username — account, keys, codes, sessions, e-mails,
+// registrations — and pseudonymises its audit events (and the account ID in other events'
+// details), recording an account.deleted event with reason and actor,
 // all in one transaction. ErrNoReason without a reason; store.ErrNotFound (wrapped) when there
 // is no such citizen.
 func Delete(ctx context.Context, st store.Transactor, h *secrets.Hasher, a Auditor, username, reason, actor string) (Deleted, error) {

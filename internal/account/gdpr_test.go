@@ -6,10 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/account"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
@@ -104,7 +108,7 @@ func TestExportAndDelete(t *testing.T) {
 		// No secret: no password hash, key data, code hash, session data or e-mail body.
 		acct, _ := db.GetAccount(ctx, w.Account.ID)
 		msgs, _ := db.ListAccountMessages(ctx, w.Account.ID)
-		hidden := []string{acct.PasswordHash, "$argon2id$", `"secret"`, msgs[0].TextBody, "text_body", "html"}
+		hidden := []string{acct.PasswordHash, "$argon2id$", `"secret"`, msgs[0].TextBody, `"text_body"`, "html"}
 		ks, _ := db.ListKeys(ctx, w.Account.ID)
 		for _, k := range ks {
 			if len(k.Data) > 0 {
@@ -167,6 +171,110 @@ func TestExportAndDelete(t *testing.T) {
 		importFile(t, db, "jan,Jan Again,jan@example.org,nl,none,SER-Jan,"+strings.Join(cardCodes(), ",")+"\n")
 		if _, err := account.Delete(ctx, db, cardKey(t), rec, "jan", "again", audit.ActorOperator); err != nil {
 			t.Errorf("deleting the new jan: %v", err)
+		}
+	})
+}
+
+// TestExportAndDeleteRegistration: what a self-registration left before the account existed —
+// the code e-mail and other mail to the address without an account, the registration rows
+// (with the address in any case, or the username) — is exported (the text of an e-mail only
+// when it carries no code) and deleted with the account; another citizen's event that names
+// the account (bound_account) is pseudonymised too. Rows of other addresses and names stay.
+func TestExportAndDeleteRegistration(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := logintest.New(t, db, logintest.Options{})
+		now := w.Clock.Now()
+		signup := func(email, username string) int64 {
+			t.Helper()
+			su := store.Signup{Email: email, Username: username, Name: "Nele Nieuw", Language: "nl", CodeHash: []byte("h"),
+				StartedAt: now, EndsAt: now.Add(time.Hour), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), VerifiedAt: now}
+			must(t, db.CreateSignup(ctx, &su))
+			return su.ID
+		}
+		n := 0
+		message := func(to, body string, code bool) int64 {
+			t.Helper()
+			n++
+			m := store.Message{MessageID: fmt.Sprintf("<m%d@example.org>", n), Template: "signup_code", Language: "nl", ToAddress: to,
+				Subject: "Uw code", TextBody: body, HTMLBody: "<p>" + body + "</p>"}
+			if code {
+				m.SecretUntil = now.Add(10 * time.Minute)
+			}
+			must(t, db.Enqueue(ctx, &m))
+			return m.ID
+		}
+		mine := []int64{signup("Nele@Example.org", "someone-else"), signup("other@example.org", "NELE")}
+		theirs := signup("other@example.org", "somebody")
+		codeMail := message("NELE@example.org", "your code is 481516", true)
+		plainMail := message("nele@example.org", "welcome text", false)
+		otherMail := message("other@example.org", "for someone else", false)
+		importFile(t, db, "nele,Nele Nieuw,nele@example.org,nl,none\n")
+		nele, err := db.GetAccountByUsername(ctx, "nele")
+		must(t, err)
+		// Jan's password tried for a step-up bound to Nele, and one bound to an account whose
+		// ID starts with Nele's.
+		for _, bound := range []int64{nele.ID, nele.ID*10 + 1} {
+			must(t, db.AppendAudit(ctx, &store.AuditEvent{Type: audit.LogonFailure, AccountID: w.Account.ID, Reason: audit.ReasonOtherAccount,
+				Detail: map[string]string{"bound_account": strconv.FormatInt(bound, 10), "client": "tax"}}))
+		}
+
+		var out bytes.Buffer
+		must(t, account.Export(ctx, db, &out, "nele", now))
+		var doc struct {
+			Emails []struct {
+				ID       int64  `json:"id"`
+				TextBody string `json:"text_body"`
+				Withheld bool   `json:"text_body_withheld"`
+			} `json:"emails"`
+			Registrations []struct {
+				Email, Username string
+			} `json:"registrations"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatalf("the export is not JSON: %v\n%s", err, out.String())
+		}
+		if len(doc.Emails) != 2 || doc.Emails[0].ID != codeMail || !doc.Emails[0].Withheld || doc.Emails[0].TextBody != "" ||
+			doc.Emails[1].ID != plainMail || doc.Emails[1].TextBody != "welcome text" || doc.Emails[1].Withheld {
+			t.Errorf("exported e-mails %+v, want the code mail withheld and the other's text", doc.Emails)
+		}
+		if strings.Contains(out.String(), "481516") {
+			t.Errorf("the export holds a code:\n%s", out.String())
+		}
+		if len(doc.Registrations) != 2 || doc.Registrations[0].Email != "Nele@Example.org" || doc.Registrations[1].Username != "NELE" {
+			t.Errorf("exported registrations %+v", doc.Registrations)
+		}
+
+		d, err := account.Delete(ctx, db, cardKey(t), audit.New(w.Clock.Now, slog.New(slog.DiscardHandler)), "nele", "asked", audit.ActorOperator)
+		must(t, err)
+		for _, id := range mine {
+			if _, err := db.GetSignup(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("registration %d after the delete: %v", id, err)
+			}
+		}
+		if _, err := db.GetSignup(ctx, theirs); err != nil {
+			t.Errorf("another's registration: %v", err)
+		}
+		for _, id := range []int64{codeMail, plainMail} {
+			if _, err := db.GetMessage(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("e-mail %d to Nele's address after the delete: %v", id, err)
+			}
+		}
+		if _, err := db.GetMessage(ctx, otherMail); err != nil {
+			t.Errorf("another's e-mail: %v", err)
+		}
+		evs, err := db.ListAccountAudit(ctx, w.Account.ID, 0, 0)
+		must(t, err)
+		var bound []string
+		for _, e := range evs {
+			if e.Reason == audit.ReasonOtherAccount {
+				bound = append(bound, e.Detail["bound_account"])
+			}
+		}
+		want := []string{strconv.FormatInt(d.Pseudonym, 10), strconv.FormatInt(nele.ID*10+1, 10)}
+		if !slices.Equal(bound, want) {
+			t.Errorf("bound_account of Jan's events %q, want %q (Nele's pseudonym, the other untouched)", bound, want)
 		}
 	})
 }

@@ -323,9 +323,9 @@ func manyParams(n int) string {
 	return sb.String()
 }
 
-// TestOIDCLogout: RP-initiated logout ends the Sleutelbos session when the online service
-// proves which session it means, asks the citizen otherwise, and returns only to a registered
-// address.
+// TestOIDCLogout: RP-initiated logout ends the Sleutelbos session — and the access tokens
+// issued for it — when the online service proves which session it means, asks the citizen
+// otherwise, and returns only to a registered address.
 func TestOIDCLogout(t *testing.T) {
 	backends(t, func(t *testing.T, backend string) {
 		tn := newOIDCNode(t, backend, nil)
@@ -337,6 +337,15 @@ func TestOIDCLogout(t *testing.T) {
 
 		b := tn.browser()
 		res := rp.mustLogon(b, "password", "demo", "demo-password-1")
+		again, _, err := rp.logon(b, "", "", "") // single sign-on: a second token of the session
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*result{res, again} {
+			if _, err := rp.userinfo(r); err != nil {
+				t.Fatalf("userinfo before the logout: %v", err)
+			}
+		}
 		q := url.Values{"id_token_hint": {res.raw}, "post_logout_redirect_uri": {rpBase + "/"}, "state": {"bye"}}
 		p, err := b.Get(oidcop.EndSessionPath + "?" + q.Encode())
 		if err != nil {
@@ -347,6 +356,12 @@ func TestOIDCLogout(t *testing.T) {
 		}
 		if loggedOn(b) {
 			t.Error("the session survived the logout")
+		}
+		// The session's access tokens ended with it.
+		for _, r := range []*result{res, again} {
+			if _, err := rp.userinfo(r); err == nil || !strings.Contains(err.Error(), "401") {
+				t.Errorf("userinfo after the logout: %v, want 401", err)
+			}
 		}
 		events, err := tn.Store.ListAudit(context.Background(), 0, 1000)
 		if err != nil {

@@ -305,10 +305,21 @@ func TestOIDCCodeRules(t *testing.T) {
 			if _, err := conf.exchange(c, ar.verifier, ar.nonce); err != nil {
 				t.Fatalf("client_secret_post after a wrong secret: %v", err)
 			}
-			// Another client cannot use the code.
+			// Another client cannot use the code, nor spend it: a public client needs no
+			// secret, so anyone holding a code could otherwise burn it (or, presented twice,
+			// revoke what it gave) for its owner.
 			c, ar = tn.codeFor(t, conf)
-			_, err = pub.exchange(c, ar.verifier, ar.nonce)
-			wantRPError(t, "another client's code", err, oidcop.ErrInvalidGrant)
+			for i := 0; i < 2; i++ {
+				_, err = pub.exchange(c, ar.verifier, ar.nonce)
+				wantRPError(t, "another client's code", err, oidcop.ErrInvalidGrant)
+			}
+			res, err := conf.exchange(c, ar.verifier, ar.nonce)
+			if err != nil {
+				t.Fatalf("the owner's code after another client presented it: %v", err)
+			}
+			if _, err := conf.userinfo(res); err != nil {
+				t.Errorf("userinfo after another client presented the code: %v", err)
+			}
 		})
 
 		events, err := tn.Store.ListAudit(context.Background(), 0, 1000)

@@ -60,7 +60,10 @@ var uiLocales = func() oidc.Locales {
 // Beyond what the op package checks, every client must use PKCE with S256 (OAuth 2.1), the
 // only response type is code, acr_values must name a level of the configured table, and
 // prompt and max_age are kept for the logon to honour.
-func (p *Provider) Authorize(ctx context.Context, params url.Values) (string, error) {
+//
+// boundAccountID is the citizen logged on in the browser that brings the request (0 when
+// nobody is): the request is bound to them, and only their logon completes it (Complete).
+func (p *Provider) Authorize(ctx context.Context, params url.Values, boundAccountID int64) (string, error) {
 	ctx = p.ctx(ctx)
 	if len(params) > maxParams {
 		return "", pageError("oidc.error.bad_request", fmt.Errorf("%d parameters", len(params)))
@@ -124,7 +127,7 @@ func (p *Provider) Authorize(ctx context.Context, params url.Values) (string, er
 	if rm := one("response_mode"); rm != "" && rm != string(oidc.ResponseModeQuery) {
 		return fail(ErrInvalidRequest, "only response_mode=query is supported, not %s", quoteParam(rm))
 	}
-	d := requestData{RedirectURI: redirectURI, State: state, Nonce: one("nonce"), MaxAge: -1}
+	d := requestData{RedirectURI: redirectURI, State: state, Nonce: one("nonce"), MaxAge: -1, BoundAccount: boundAccountID}
 	if len(one("state")) > maxStateLen {
 		return fail(ErrInvalidRequest, "state is longer than %d characters", maxStateLen)
 	}

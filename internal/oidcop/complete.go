@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/audit"
@@ -31,6 +32,9 @@ type Request struct {
 	// UILocales are the languages the online service would like, in order.
 	UILocales []string
 	CreatedAt time.Time
+	// BoundAccountID is the citizen who was logged on when the request arrived (0: nobody).
+	// Only their logon completes it: a logon for it is bound to them (login.StartFor).
+	BoundAccountID int64
 
 	hintSubject string
 	client      store.Client
@@ -58,6 +62,9 @@ const (
 	Complete
 	// LoginRequired: the session does not meet the request and prompt=none forbids a logon.
 	LoginRequired
+	// OtherAccount: the session belongs to another citizen than the one the request is bound
+	// to. Complete refuses it (and records why): the logon pages show its *PageError.
+	OtherAccount
 )
 
 func (d Decision) String() string {
@@ -66,6 +73,8 @@ func (d Decision) String() string {
 		return "complete"
 	case LoginRequired:
 		return "login_required"
+	case OtherAccount:
+		return "other_account"
 	}
 	return "logon"
 }
@@ -109,7 +118,8 @@ func (p *Provider) Request(ctx context.Context, id string) (Request, error) {
 		return Request{}, fmt.Errorf("auth request: %w", err)
 	}
 	r := Request{ID: row.ID, ClientID: c.ID, ClientName: c.Name, MinLevel: d.level(), PromptNone: d.PromptNone,
-		PromptLogin: d.PromptLogin, UILocales: d.UILocales, CreatedAt: row.CreatedAt, hintSubject: d.HintSubject, client: c}
+		PromptLogin: d.PromptLogin, UILocales: d.UILocales, CreatedAt: row.CreatedAt, BoundAccountID: d.BoundAccount,
+		hintSubject: d.HintSubject, client: c}
 	if d.MaxAge >= 0 {
 		r.MaxAge, r.HasMaxAge = time.Duration(d.MaxAge)*time.Second, true
 	}
@@ -139,8 +149,16 @@ func (p *Provider) pending(ctx context.Context, id string) (store.AuthRequest, r
 
 // Decide says what to do with r for the citizen's session s: complete it when s reaches the
 // level and its logon is recent enough for prompt=login and max_age (and, with prompt=none,
-// belongs to the id_token_hint's citizen); otherwise log on, which prompt=none forbids.
+// belongs to the id_token_hint's citizen); otherwise log on, which prompt=none forbids. A
+// session of another citizen than the one r is bound to is OtherAccount (with prompt=none,
+// LoginRequired): it never answers r, and a logon in its place would silently replace it.
 func (p *Provider) Decide(r Request, s Session) Decision {
+	if r.BoundAccountID != 0 && s.AccountID != 0 && s.AccountID != r.BoundAccountID {
+		if r.PromptNone {
+			return LoginRequired
+		}
+		return OtherAccount
+	}
 	if p.satisfies(r, s) {
 		return Complete
 	}
@@ -182,11 +200,22 @@ type Authentication struct {
 
 // Complete records a's logon as the answer to request id, issues an authorization code and
 // returns the online service's redirect URI with code, state and iss. A request completes
-// once: a second call (a double click, another node) gets a *PageError.
+// once: a second call (a double click, another node) gets a *PageError. A logon of another
+// citizen than the one the request is bound to is refused with a *PageError (403), and a
+// logon.failure event (other_account) is recorded: the request stays pending for its citizen.
 func (p *Provider) Complete(ctx context.Context, id string, a Authentication) (string, error) {
 	row, d, err := p.pending(ctx, id)
 	if err != nil {
 		return "", err
+	}
+	if d.BoundAccount != 0 && a.AccountID != d.BoundAccount {
+		err := p.record(ctx, p.st, store.AuditEvent{Type: audit.LogonFailure, AccountID: a.AccountID, IP: a.IP,
+			Reason: audit.ReasonOtherAccount, Detail: map[string]string{"client": row.ClientID, "bound_account": strconv.FormatInt(d.BoundAccount, 10)}})
+		if err != nil {
+			return "", fmt.Errorf("complete auth request: %w", err)
+		}
+		return "", &PageError{Status: http.StatusForbidden, Message: i18n.NewError("oidc.error.other_account"),
+			Cause: fmt.Errorf("request %s is bound to account %d, the session is account %d's", id, d.BoundAccount, a.AccountID)}
 	}
 	if a.AccountID == 0 || !a.Level.Meets(d.level()) {
 		return "", fmt.Errorf("complete auth request: logon at level %s does not meet %s", a.Level, d.level())

@@ -99,3 +99,16 @@ func (p *Provider) RecordLogout(ctx context.Context, l Logout, accountID int64, 
 	return p.record(ctx, p.st, store.AuditEvent{Type: audit.OIDCLogout, AccountID: accountID, IP: ip,
 		Detail: map[string]string{"client": l.ClientID}})
 }
+
+// RevokeRequests revokes what was issued from the authorization requests ids (a session's, at
+// its logout): their access tokens no longer answer, and a code not yet exchanged gives none.
+// Requests already swept are skipped.
+func (p *Provider) RevokeRequests(ctx context.Context, ids []string) error {
+	now := p.now()
+	for _, id := range ids {
+		if err := p.st.RevokeAuthRequest(ctx, id, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("revoke auth request: %w", err)
+		}
+	}
+	return nil
+}

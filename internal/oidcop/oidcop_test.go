@@ -171,7 +171,7 @@ func TestCompleteOnce(t *testing.T) {
 		}
 		params := url.Values{"client_id": {"tax"}, "redirect_uri": {"https://tax.example.be/cb"}, "response_type": {"code"},
 			"scope": {"openid"}, "code_challenge": {pkce}, "code_challenge_method": {"S256"}, "state": {"s"}}
-		target, err := p.Authorize(ctx, params)
+		target, err := p.Authorize(ctx, params, 0)
 		if err != nil || !strings.HasPrefix(target, LoginPath+"?id=") {
 			t.Fatalf("Authorize = %q, %v", target, err)
 		}
@@ -205,7 +205,7 @@ func TestCompleteOnce(t *testing.T) {
 			t.Errorf("%d completions succeeded and %d were refused, want 1 and 3", ok, refused)
 		}
 		// A logon below the request's level never completes it.
-		target, err = p.Authorize(ctx, with(params, "acr_values", "http://eidas.europa.eu/LoA/substantial"))
+		target, err = p.Authorize(ctx, with(params, "acr_values", "http://eidas.europa.eu/LoA/substantial"), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,6 +31,9 @@ type requestData struct {
 	UILocales []string `json:"ui_locales,omitempty"`
 	// HintSubject is the subject of a valid id_token_hint.
 	HintSubject string `json:"hint_subject,omitempty"`
+	// BoundAccount is the citizen logged on in the browser the request arrived in (0: none):
+	// only their logon answers it, so a step-up never becomes another citizen's logon.
+	BoundAccount int64 `json:"bound_account,omitempty"`
 
 	// The logon's result, set when the request is completed.
 	Subject   string    `json:"subject,omitempty"`

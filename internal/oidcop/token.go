@@ -157,12 +157,14 @@ func verifierMatches(verifier, challenge string) bool {
 }
 
 // consumeCode spends an authorization code of client c and returns its request. A code seen
-// before revokes what was issued from it.
+// before revokes what was issued from it. A code of another client is unknown to c: it is
+// neither spent nor revoked, so presenting someone else's code (as a public client needs no
+// secret to) takes nothing from its owner.
 func (p *Provider) consumeCode(ctx context.Context, c client, code string) (*authRequest, error) {
 	now := p.now()
-	row, err := p.st.ConsumeAuthCode(ctx, tokenHash(code), now)
+	row, err := p.st.ConsumeAuthCode(ctx, tokenHash(code), c.c.ID, now)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, protocolError(ErrInvalidGrant, "the code is unknown or has expired")
+		return nil, protocolError(ErrInvalidGrant, "the code is unknown, was issued to another client, or has expired")
 	}
 	if err != nil {
 		return nil, err
@@ -173,17 +175,14 @@ func (p *Provider) consumeCode(ctx context.Context, c client, code string) (*aut
 				return err
 			}
 			return p.record(ctx, tx, store.AuditEvent{Type: audit.OIDCCodeReplayed, AccountID: row.AccountID, Actor: audit.ActorSystem,
-				Detail: map[string]string{"client": row.ClientID, "presented_by": c.c.ID}})
+				Detail: map[string]string{"client": row.ClientID}})
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		return nil, protocolError(ErrInvalidGrant, "the code was already used; the access token issued from it is revoked")
 	}
-	switch {
-	case row.ClientID != c.c.ID:
-		return nil, protocolError(ErrInvalidGrant, "the code was issued to another client")
-	case !now.Before(row.ExpiresAt):
+	if !now.Before(row.ExpiresAt) {
 		return nil, protocolError(ErrInvalidGrant, "the code has expired")
 	}
 	d, err := decodeRequest(row)

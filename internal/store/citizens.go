@@ -28,18 +28,24 @@ type Citizens interface {
 	// ListAccountAudit returns up to limit (0: all) of the account's audit events with ID >
 	// afterID, oldest first.
 	ListAccountAudit(ctx context.Context, accountID, afterID int64, limit int) ([]AuditEvent, error)
-	// ListAccountMessages returns the outbox messages to the account, oldest first.
+	// ListAccountMessages returns the outbox messages to the account, and those without an
+	// account to its e-mail address (the registration's code), oldest first.
 	ListAccountMessages(ctx context.Context, accountID int64) ([]Message, error)
+	// ListAccountSignups returns the registrations (signups) with the account's e-mail address
+	// or username (store.EmailKey, case-folded username), oldest first.
+	ListAccountSignups(ctx context.Context, accountID int64) ([]Signup, error)
 	// ListAccountSessions returns the account's sessions, oldest first.
 	ListAccountSessions(ctx context.Context, accountID int64) ([]Session, error)
 	// ListAccountCodes returns the account's one-time codes, oldest first.
 	ListAccountCodes(ctx context.Context, accountID int64) ([]Code, error)
 
 	// DeleteAccount removes the account and every row that is about it — its keys, codes,
-	// sessions and outbox messages — and gives its audit events the account ID pseudonym
-	// instead (the one change ever made to stored audit events: the log keeps what happened,
-	// linkable within the deleted citizen's events, but no longer whose they were). pseudonym
-	// must be negative, so it is never a live account's ID. ErrNotFound when the account does
-	// not exist. Failure counters are left to the sweeper (they name no account).
+	// sessions and outbox messages, and what ListAccountMessages and ListAccountSignups find
+	// of its registration — and gives its audit events the account ID pseudonym instead, as
+	// well as other events' details that name the account (bound_account). That is the one
+	// change ever made to stored audit events: the log keeps what happened, linkable within
+	// the deleted citizen's events, but no longer whose they were. pseudonym must be
+	// negative, so it is never a live account's ID. ErrNotFound when the account does not
+	// exist. Failure counters are left to the sweeper (they name no account).
 	DeleteAccount(ctx context.Context, id, pseudonym int64) error
 }

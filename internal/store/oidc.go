@@ -57,11 +57,13 @@ type AuthRequests interface {
 	// It reports false when the request is already done, expired or missing: a request is
 	// completed at most once, on every node.
 	CompleteAuthRequest(ctx context.Context, id string, c AuthCompletion, now time.Time) (bool, error)
-	// ConsumeAuthCode finds the request whose code hashes to codeHash and marks the code used
-	// at now. The request is returned as it was: a zero CodeUsedAt means this call consumed
-	// the code; a set one means the code had been presented before (a replay). ErrNotFound
-	// when no request has the code. Of concurrent calls with one code, exactly one consumes it.
-	ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time) (AuthRequest, error)
+	// ConsumeAuthCode finds the request of clientID whose code hashes to codeHash and marks
+	// the code used at now. The request is returned as it was: a zero CodeUsedAt means this
+	// call consumed the code; a set one means the code had been presented before (a replay).
+	// ErrNotFound when no request of clientID has the code: a code presented by another
+	// client is left as it was, so whoever learnt a code cannot spend it for its owner. Of
+	// concurrent calls with one code, exactly one consumes it.
+	ConsumeAuthCode(ctx context.Context, codeHash []byte, clientID string, now time.Time) (AuthRequest, error)
 	// SetAuthRequestToken records the access token issued from a consumed code, and makes
 	// its expiry the row's. It reports false when a token was already recorded or the request
 	// was revoked meanwhile (a replay raced the exchange).

@@ -26,7 +26,14 @@ func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 	}
 	tx := st.sess.data.Login
 	if tx == nil || s.deps.Login.Expired(tx) || tx.MinLevel != level || tx.Return != ret {
-		tx = s.deps.Login.Start(level, ret)
+		// A logged-on citizen's new logon is bound to them, whatever level and return the
+		// form names (a page of another tab, a forged return): a step-up is never answered
+		// for someone else.
+		if st.sess.loggedOn() {
+			tx = s.deps.Login.StartFor(level, ret, st.sess.row.AccountID)
+		} else {
+			tx = s.deps.Login.Start(level, ret)
+		}
 	} else if tx.Step != login.StepChoose && tx.Step != login.StepPassword {
 		// "Other key" from the code step: choose again without starting over.
 		s.deps.Login.Back(tx)

@@ -21,8 +21,10 @@ type chooserPage struct {
 	// KeysLink the way to My digital keys, where that key is activated.
 	Notice   *Notice
 	KeysLink bool
-	// Register offers "Create an account" (when registration is on).
-	Register bool
+	// Register offers "Create an account" (when registration is on), at RegisterURL: it
+	// carries the logon's return path, so a newcomer an online service sent gets back to it.
+	Register    bool
+	RegisterURL string
 }
 
 // choiceView is one key kind on the chooser.
@@ -97,7 +99,7 @@ func (s *Server) renderChooserLink(w http.ResponseWriter, r *http.Request, tx *l
 		Return:   tx.Return,
 		Notice:   notice,
 		KeysLink: keysLink,
-		Register: s.cfg.Registration,
+		Register: s.cfg.Registration, RegisterURL: registerURL(tx),
 	}
 	p.Title = p.T("web.login.title")
 	p.ClosedNotes = s.closedNotes(p.BasePage, tx, "")

@@ -26,7 +26,7 @@ import (
 // OIDCProvider is the OpenID provider as the web layer uses it (*oidcop.Provider).
 type OIDCProvider interface {
 	Handler() http.Handler
-	Authorize(ctx context.Context, params url.Values) (string, error)
+	Authorize(ctx context.Context, params url.Values, boundAccountID int64) (string, error)
 	Request(ctx context.Context, id string) (oidcop.Request, error)
 	Decide(r oidcop.Request, s oidcop.Session) oidcop.Decision
 	Complete(ctx context.Context, id string, a oidcop.Authentication) (string, error)
@@ -34,6 +34,7 @@ type OIDCProvider interface {
 	EndSession(ctx context.Context, params url.Values) (oidcop.Logout, error)
 	RecordLogout(ctx context.Context, l oidcop.Logout, accountID int64, ip string) error
 	ServiceLink(ctx context.Context, clientID string) (name, href string, ok bool)
+	RevokeRequests(ctx context.Context, ids []string) error
 }
 
 const (
@@ -109,7 +110,11 @@ func (s *Server) oidcPostAsGet(w http.ResponseWriter, r *http.Request) error {
 
 // oidcAuthorize serves GET /oidc/authorize.
 func (s *Server) oidcAuthorize(w http.ResponseWriter, r *http.Request) error {
-	target, err := s.deps.OIDC.Authorize(oidcop.WithClientIP(r.Context(), s.clientIP(r)), r.URL.Query())
+	var bound int64 // the logged-on citizen: only they may answer the request (a step-up)
+	if sess := stateOf(r).sess; sess.loggedOn() {
+		bound = sess.row.AccountID
+	}
+	target, err := s.deps.OIDC.Authorize(oidcop.WithClientIP(r.Context(), s.clientIP(r)), r.URL.Query(), bound)
 	if err != nil {
 		return oidcPageError(err)
 	}

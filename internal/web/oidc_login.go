@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
@@ -16,6 +17,10 @@ import (
 // sidBytes is the randomness of a session's sid claim.
 const sidBytes = 16
 
+// maxIssued bounds the authorization requests a session remembers (sessionData.Issued): more
+// than a citizen answers in one session, so the session's data stays small.
+const maxIssued = 32
+
 // oidcLogin serves GET /oidc/login?id=…: the session completes the request when it meets it
 // (single sign-on); otherwise the citizen logs on — bound to the logged-on citizen, if any, so
 // a step-up never becomes someone else — or, with prompt=none, the online service hears
@@ -26,7 +31,8 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) error {
 		return s.oidcRequestGone(w, r, err)
 	}
 	switch s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) {
-	case oidcop.Complete:
+	case oidcop.Complete, oidcop.OtherAccount:
+		// Complete refuses another citizen than the request's, with a page saying so.
 		return s.oidcComplete(w, r, req, false)
 	case oidcop.LoginRequired:
 		target, err := s.deps.OIDC.Deny(r.Context(), req.ID, oidcop.ErrLoginRequired,
@@ -48,11 +54,14 @@ func (s *Server) oidcContinue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.oidcRequestGone(w, r, err)
 	}
-	if s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) != oidcop.Complete {
-		// Not logged on (anymore): the citizen left the logon, or signed out meanwhile.
-		return s.oidcStartLogon(w, r, req)
+	switch s.deps.OIDC.Decide(req, s.oidcSession(r, req.ID)) {
+	case oidcop.Complete, oidcop.OtherAccount:
+		// A logon that finished as another citizen than the one the request is bound to
+		// (another tab, a forged return) is refused by Complete, with a page saying so.
+		return s.oidcComplete(w, r, req, true)
 	}
-	return s.oidcComplete(w, r, req, true)
+	// Not logged on (anymore): the citizen left the logon, or signed out meanwhile.
+	return s.oidcStartLogon(w, r, req)
 }
 
 // oidcSession describes the request's session for the provider's decision.
@@ -80,12 +89,16 @@ func (s *Server) oidcStartLogon(w http.ResponseWriter, r *http.Request, req oidc
 	if st.sess == nil {
 		st.sess = s.sessions.New()
 	}
-	// The client rides along, so that should the request be gone by the time the logon
-	// returns (answered in another tab, expired, swept), the page still leads back to it.
-	ret := oidcContinuePath + "?" + url.Values{"id": {req.ID}, "client": {req.ClientID}}.Encode()
+	ret := oidcContinueURL(req.ID, req.ClientID)
+	// The logon is bound to the citizen the request is bound to, or else to the one logged
+	// on now: a step-up never becomes someone else's logon.
+	bound := req.BoundAccountID
+	if bound == 0 && st.sess.loggedOn() {
+		bound = st.sess.row.AccountID
+	}
 	var tx *login.Transaction
-	if st.sess.loggedOn() {
-		tx = s.deps.Login.StartFor(req.MinLevel, ret, st.sess.row.AccountID)
+	if bound != 0 {
+		tx = s.deps.Login.StartFor(req.MinLevel, ret, bound)
 	} else {
 		tx = s.deps.Login.Start(req.MinLevel, ret)
 	}
@@ -169,6 +182,17 @@ func (s *Server) oidcComplete(w http.ResponseWriter, r *http.Request, req oidcop
 	if sess.data.OIDC != nil && sess.data.OIDC.Request == req.ID {
 		sess.data.OIDC, changed = nil, true
 	}
+	if sess.data.After == oidcContinueURL(req.ID, req.ClientID) {
+		sess.data.After, changed = "", true // a registration's way back, now taken
+	}
+	if !slices.Contains(sess.data.Issued, req.ID) {
+		// Recorded before the request completes: a request that then does not complete is
+		// revoked for nothing at the logout, one that completes unrecorded would outlive it.
+		sess.data.Issued, changed = append(sess.data.Issued, req.ID), true
+		if n := len(sess.data.Issued); n > maxIssued {
+			sess.data.Issued = sess.data.Issued[n-maxIssued:]
+		}
+	}
 	if changed {
 		if err := s.sessions.Save(r.Context(), w, sess); err != nil {
 			return err
@@ -196,4 +220,11 @@ func (s *Server) renderContinue(w http.ResponseWriter, r *http.Request, clientNa
 	p.Title = p.T("oidc.continue.title")
 	w.Header().Set("Refresh", "0; url="+target)
 	return s.render(w, r, http.StatusOK, "oidc_continue", p)
+}
+
+// oidcContinueURL is where the logon for request id returns.
+// The client rides along, so that should the request be gone by the time the logon returns
+// (answered in another tab, expired, swept), the page still leads back to it.
+func oidcContinueURL(id, clientID string) string {
+	return oidcContinuePath + "?" + url.Values{"id": {id}, "client": {clientID}}.Encode()
 }

@@ -68,11 +68,16 @@ func (s *Server) oidcLogout(w http.ResponseWriter, r *http.Request) error {
 // endOIDCSession ends the Sleutelbos session in this browser, audits it, and moves on.
 func (s *Server) endOIDCSession(w http.ResponseWriter, r *http.Request, l oidcop.Logout, interstitial bool) error {
 	st := stateOf(r)
-	accountID := st.sess.row.AccountID
+	accountID, issued := st.sess.row.AccountID, st.sess.data.Issued
 	if err := s.sessions.Destroy(r.Context(), w, st.sess); err != nil {
 		return err
 	}
 	st.sess, st.account = nil, nil
+	// The access tokens issued for the session end with it: an online service that logs the
+	// citizen out cannot go on reading their data, nor can one that holds a token.
+	if err := s.deps.OIDC.RevokeRequests(r.Context(), issued); err != nil {
+		return err
+	}
 	if err := s.deps.OIDC.RecordLogout(r.Context(), l, accountID, s.clientIP(r)); err != nil {
 		s.log.ErrorContext(r.Context(), "record logout", "err", err)
 	}

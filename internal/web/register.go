@@ -3,12 +3,14 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
 	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
@@ -19,7 +21,10 @@ import (
 // address, and — only when the username was taken meanwhile — another username. The
 // registration in progress lives in the session (sessionData.Signup); the account is created
 // in the transaction that rotates the session id and logs the citizen on at level low, who then
-// lands in the activation wizard.
+// lands in the activation wizard. A registration started from the chooser of an online
+// service's logon carries its return path (registerURL, sessionData.After): when level low
+// answers the online service the new citizen goes straight back to it, otherwise the wizard's
+// last step links back to it, where the citizen logs on with the new key.
 
 // registerPage is "Create an account".
 type registerPage struct {
@@ -29,6 +34,8 @@ type registerPage struct {
 	Languages             []languageOption
 	PasswordMin           int
 	Notice                *Notice
+	// Return is where the citizen goes once registered (a path on this site), or "".
+	Return string
 }
 
 // registerCodePage asks for the code sent to the address (shown masked).
@@ -96,6 +103,7 @@ func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	st.sess.data.Signup = p
+	st.sess.data.After = registerReturn(r)
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err
 	}
@@ -144,7 +152,7 @@ func (s *Server) formErrors(r *http.Request, inv *signup.InvalidError) FormError
 // renderRegister shows the form with f's values (never its passwords) and errs.
 func (s *Server) renderRegister(w http.ResponseWriter, r *http.Request, f signup.Form, errs FormErrors, notice *Notice) error {
 	p := &registerPage{BasePage: s.basePath(r, "/register", nil), Username: f.Username, Name: f.Name, Email: f.Email,
-		PasswordMin: password.MinLength, Notice: notice}
+		PasswordMin: password.MinLength, Notice: notice, Return: registerReturn(r)}
 	p.Errors = errs
 	lang := f.Language
 	if !i18n.Supported(lang) {
@@ -266,8 +274,14 @@ func (s *Server) completeSignup(w http.ResponseWriter, r *http.Request, p *signu
 	st := stateOf(r)
 	sess := st.sess
 	before, beforeRow := sess.data, sess.row
-	// Nothing of the anonymous session carries over (a logon it had started, the registration).
-	sess.data = sessionData{Kind: keys.Password}
+	// Nothing of the anonymous session carries over (a logon it had started, the registration)
+	// but where the citizen was going: straight there when level low is enough for it, else
+	// after the wizard.
+	target, after := "/keys/activate", before.After
+	if after != "" && s.lowSuffices(r, after) {
+		target, after = after, ""
+	}
+	sess.data = sessionData{Kind: keys.Password, After: after}
 	sess.row.LoA, sess.row.AMR, sess.row.AuthTime = keys.LevelLow.String(), []string{"pwd"}, s.deps.Now()
 	var acct store.Account
 	err := s.sessions.Rotate(r.Context(), w, sess, func(tx rotateStore, row *store.Session) error {
@@ -280,7 +294,7 @@ func (s *Server) completeSignup(w http.ResponseWriter, r *http.Request, p *signu
 	})
 	if err == nil {
 		s.rememberDevice(w, r, acct.ID)
-		http.Redirect(w, r, "/keys/activate", http.StatusSeeOther)
+		http.Redirect(w, r, target, http.StatusSeeOther)
 		return nil
 	}
 	sess.data, sess.row = before, beforeRow
@@ -409,4 +423,37 @@ func (s *Server) registerUsernameSubmit(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	return s.completeSignup(w, r, p)
+}
+
+// registerURL is "Create an account" from the chooser of tx: it carries tx's return path, so a
+// newcomer sent by an online service comes back to it.
+func registerURL(tx *login.Transaction) string {
+	if tx == nil || tx.Return == "" || safeReturn(tx.Return) == "/" {
+		return "/register"
+	}
+	return "/register?" + url.Values{"return": {tx.Return}}.Encode()
+}
+
+// registerReturn is the registration's return path from the request (the link's query, the
+// form's hidden field): a path on this site, or "" for none.
+func registerReturn(r *http.Request) string {
+	if ret := safeReturn(r.FormValue("return")); ret != "/" {
+		return ret
+	}
+	return ""
+}
+
+// lowSuffices reports whether a citizen just registered, logged on at level low, can go to
+// path at once: anything but an online service's request that needs more (which the new
+// citizen reaches with a key activated in the wizard first).
+func (s *Server) lowSuffices(r *http.Request, path string) bool {
+	u, err := url.Parse(path)
+	if err != nil {
+		return false
+	}
+	if u.Path != oidcContinuePath || s.deps.OIDC == nil {
+		return true
+	}
+	req, err := s.deps.OIDC.Request(r.Context(), u.Query().Get("id"))
+	return err == nil && keys.LevelLow.Meets(req.MinLevel)
 }

@@ -39,12 +39,18 @@ type sessionData struct {
 	// the logon running for an authorization request (oidc_login.go).
 	SID  string       `json:"sid,omitempty"`
 	OIDC *oidcPending `json:"oidc,omitempty"`
+	// Issued are the authorization requests this session answered (the most recent
+	// maxIssued): their access tokens end with it at an online service's logout.
+	Issued []string `json:"issued,omitempty"`
 	// Wizard is the activation of a new key in progress (My digital keys).
 	Wizard *portal.Wizard `json:"wizard,omitempty"`
 	// EmailChange is the profile's change of e-mail address awaiting its code.
 	EmailChange *portal.EmailChange `json:"email_change,omitempty"`
-	// Signup is the self-registration in progress (register.go).
+	// Signup is the self-registration in progress (register.go); After is where its citizen
+	// goes once registered (an online service's request), kept until the wizard's last step
+	// when the new citizen needs a stronger key for it first.
 	Signup *signup.Pending `json:"signup,omitempty"`
+	After  string          `json:"after,omitempty"`
 }
 
 // session is one server-side session as a request sees it.

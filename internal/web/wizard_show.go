@@ -18,6 +18,9 @@ type wizardPage struct {
 	WizardID string
 	Step     string
 	Progress []progressStep
+	// After is the online service a newly registered citizen was on their way to: the last
+	// step links back to it, where they log on with the new key.
+	After string
 	// Step 1: the address and the value typed in the field (after an error); the e-mail code
 	// step: the new address and the code's validity.
 	Email       string
@@ -165,6 +168,7 @@ func (s *Server) renderWizard(w http.ResponseWriter, r *http.Request, wz *portal
 		title = p.T("portal.wizard.step.3")
 	case portal.StepDone:
 		title = p.T("portal.wizard.step.4")
+		p.After = st.sess.data.After
 	}
 	p.Title = title
 	return s.render(w, r, http.StatusOK, "wizard_"+strings.ReplaceAll(string(wz.Step()), "-", "_"), p)

@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -253,8 +256,13 @@ func (db *DB) ListAccountAudit(ctx context.Context, accountID, afterID int64, li
 	return out, nil
 }
 
-// ListAccountMessages returns the outbox messages to the account, oldest first.
+// ListAccountMessages returns the outbox messages to the account, and those without an account
+// to its address (the registration's), oldest first.
 func (db *DB) ListAccountMessages(ctx context.Context, accountID int64) ([]store.Message, error) {
+	msgIDs, _, err := db.accountRegistrationRows(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list messages of account %d: %w", accountID, err)
+	}
 	rows, err := db.q.QueryContext(ctx, `SELECT `+messageColumns+` FROM outbox WHERE account_id = $1 ORDER BY id`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list messages of account %d: %w", accountID, err)
@@ -263,7 +271,92 @@ func (db *DB) ListAccountMessages(ctx context.Context, accountID int64) ([]store
 	if err != nil {
 		return nil, fmt.Errorf("list messages of account %d: %w", accountID, err)
 	}
+	for _, id := range msgIDs {
+		rows, err := db.q.QueryContext(ctx, `SELECT `+messageColumns+` FROM outbox WHERE id = $1`, id)
+		if err != nil {
+			return nil, fmt.Errorf("list messages of account %d: %w", accountID, err)
+		}
+		ms, err := scanMessages(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list messages of account %d: %w", accountID, err)
+		}
+		out = append(out, ms...)
+	}
+	slices.SortFunc(out, func(a, b store.Message) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// ListAccountSignups returns the registrations with the account's e-mail address or username,
+// oldest first.
+func (db *DB) ListAccountSignups(ctx context.Context, accountID int64) ([]store.Signup, error) {
+	_, ids, err := db.accountRegistrationRows(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list registrations of account %d: %w", accountID, err)
+	}
+	out := make([]store.Signup, 0, len(ids))
+	for _, id := range ids {
+		su, err := db.GetSignup(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("list registrations of account %d: %w", accountID, err)
+		}
+		out = append(out, su)
+	}
+	return out, nil
+}
+
+// accountRegistrationRows is registrationRows of the account with id; none when there is no
+// such account.
+func (db *DB) accountRegistrationRows(ctx context.Context, id int64) (msgIDs, signupIDs []int64, err error) {
+	a, err := db.GetAccount(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return db.registrationRows(ctx, a)
+}
+
+// registrationRows returns the ids, in order, of the rows about a citizen that were written
+// before their account existed, so carry no account_id: the outbox messages without an account
+// to their address (the registration's code) and the registrations with their address or
+// username. Both are matched here rather than in SQL, with the keys the rest of the store uses
+// (store.EmailKey, usernameKey): the registrations are swept after a day, and messages without
+// an account are few, so the scans are short.
+func (db *DB) registrationRows(ctx context.Context, a store.Account) (msgIDs, signupIDs []int64, err error) {
+	email, user := store.EmailKey(a.Email), usernameKey(a.Username)
+	match := func(q string, keep func(addr, name string) bool) ([]int64, error) {
+		rows, err := db.q.QueryContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			var addr, name string
+			if err := rows.Scan(&id, &addr, &name); err != nil {
+				return nil, err
+			}
+			if keep(addr, name) {
+				ids = append(ids, id)
+			}
+		}
+		return ids, rows.Err()
+	}
+	msgIDs, err = match(`SELECT id, to_address, '' FROM outbox WHERE account_id = 0 ORDER BY id`,
+		func(addr, _ string) bool { return email != "" && store.EmailKey(addr) == email })
+	if err != nil {
+		return nil, nil, fmt.Errorf("registration e-mails: %w", err)
+	}
+	signupIDs, err = match(`SELECT id, email, username FROM signups ORDER BY id`,
+		func(addr, name string) bool {
+			return (email != "" && store.EmailKey(addr) == email) || usernameKey(name) == user
+		})
+	if err != nil {
+		return nil, nil, fmt.Errorf("registrations: %w", err)
+	}
+	return msgIDs, signupIDs, nil
 }
 
 // ListAccountSessions returns the account's sessions, oldest first.
@@ -314,6 +407,11 @@ func (db *DB) ListAccountCodes(ctx context.Context, accountID int64) ([]store.Co
 // kept (the sqlstore test TestDeleteAccountLeavesNoRow lists every such column).
 var accountRows = []string{"sessions", "codes", "keys", "outbox", "oidc_auth_requests"}
 
+// accountDetailKeys are the audit detail keys whose value is an account ID, pseudonymised with
+// the account's events (a logon.failure with reason other_account names the citizen the
+// refused step-up was bound to). A new one belongs here, or the ID stays behind a deletion.
+var accountDetailKeys = []string{"bound_account"}
+
 // DeleteAccount removes the account and its rows, and pseudonymises its audit events, in one
 // transaction (the caller's, or its own).
 func (db *DB) DeleteAccount(ctx context.Context, id, pseudonym int64) error {
@@ -324,13 +422,41 @@ func (db *DB) DeleteAccount(ctx context.Context, id, pseudonym int64) error {
 		if err := tx.LockAccount(ctx, id); err != nil {
 			return fmt.Errorf("delete account %d: %w", id, err)
 		}
+		a, err := tx.GetAccount(ctx, id)
+		if err != nil {
+			return fmt.Errorf("delete account %d: %w", id, err)
+		}
+		msgIDs, signupIDs, err := tx.registrationRows(ctx, a)
+		if err != nil {
+			return fmt.Errorf("delete account %d: %w", id, err)
+		}
 		for _, table := range accountRows {
 			if _, err := tx.q.ExecContext(ctx, `DELETE FROM `+table+` WHERE account_id = $1`, id); err != nil {
 				return fmt.Errorf("delete account %d: %s: %w", id, table, err)
 			}
 		}
+		for _, del := range []struct {
+			table string
+			ids   []int64
+		}{{"outbox", msgIDs}, {"signups", signupIDs}} {
+			for _, rowID := range del.ids {
+				if _, err := tx.q.ExecContext(ctx, `DELETE FROM `+del.table+` WHERE id = $1`, rowID); err != nil {
+					return fmt.Errorf("delete account %d: %s: %w", id, del.table, err)
+				}
+			}
+		}
 		if _, err := tx.q.ExecContext(ctx, `UPDATE audit_events SET account_id = $1 WHERE account_id = $2`, pseudonym, id); err != nil {
 			return fmt.Errorf("delete account %d: pseudonymise audit events: %w", id, err)
+		}
+		// Another citizen's event may name this account in its detail: a step-up bound to it
+		// that was tried with the other's password (logon.failure, other_account). The
+		// detail is JSON of a map[string]string, so the value is exactly "<id>".
+		for _, key := range accountDetailKeys {
+			from, to := fmt.Sprintf(`"%s":"%d"`, key, id), fmt.Sprintf(`"%s":"%d"`, key, pseudonym)
+			if _, err := tx.q.ExecContext(ctx, `UPDATE audit_events SET detail = replace(detail, $1, $2)
+				WHERE detail LIKE $3`, from, to, "%"+from+"%"); err != nil {
+				return fmt.Errorf("delete account %d: pseudonymise audit details: %w", id, err)
+			}
 		}
 		res, err := tx.q.ExecContext(ctx, `DELETE FROM accounts WHERE id = $1`, id)
 		if err == nil {

@@ -66,15 +66,16 @@ func (db *DB) CompleteAuthRequest(ctx context.Context, id string, c store.AuthCo
 	return n == 1, nil
 }
 
-// ConsumeAuthCode marks the code used and returns the request as it was before.
-func (db *DB) ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time) (store.AuthRequest, error) {
+// ConsumeAuthCode marks the code of clientID's request used and returns the request as it was
+// before.
+func (db *DB) ConsumeAuthCode(ctx context.Context, codeHash []byte, clientID string, now time.Time) (store.AuthRequest, error) {
 	if len(codeHash) == 0 {
 		return store.AuthRequest{}, fmt.Errorf("consume auth code: %w", store.ErrNotFound)
 	}
 	var out store.AuthRequest
 	err := db.inTx(ctx, func(tx *DB) error {
 		r, err := scanAuthRequest(tx.q.QueryRowContext(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests
-			WHERE code_hash = $1`+tx.d.forUpdate, codeHash))
+			WHERE code_hash = $1 AND client_id = $2`+tx.d.forUpdate, codeHash, clientID))
 		if err != nil {
 			return notFoundOr(err)
 		}

@@ -220,6 +220,7 @@ func testListAccountRows(t *testing.T, s store.Store) {
 		func() (int, error) { x, err := s.ListAccountMessages(ctx, 999); return len(x), err },
 		func() (int, error) { x, err := s.ListAccountSessions(ctx, 999); return len(x), err },
 		func() (int, error) { x, err := s.ListAccountCodes(ctx, 999); return len(x), err },
+		func() (int, error) { x, err := s.ListAccountSignups(ctx, 999); return len(x), err },
 	} {
 		if n, err := empty(); n != 0 || err != nil {
 			t.Errorf("a list for an unknown account has %d rows, %v", n, err)

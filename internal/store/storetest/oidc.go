@@ -19,6 +19,7 @@ var authRequestTests = []test{
 	{"NotFound", testAuthRequestNotFound},
 	{"Sweep", testAuthRequestSweep},
 	{"ConsumeConcurrently", testAuthRequestConsumeConcurrently},
+	{"ConsumeOtherClient", testAuthRequestConsumeOtherClient},
 }
 
 var clientTests = []test{
@@ -66,7 +67,7 @@ func testAuthRequestLifecycle(t *testing.T, s store.Store) {
 		t.Errorf("after CompleteAuthRequest (-want +got):\n%s", d)
 	}
 
-	got, err = s.ConsumeAuthCode(ctx, c.CodeHash, at(10*time.Minute+time.Second))
+	got, err = s.ConsumeAuthCode(ctx, c.CodeHash, "client-req-1", at(10*time.Minute+time.Second))
 	must(t, err)
 	if d := diff(r, got); d != "" {
 		t.Errorf("ConsumeAuthCode returned (-want +got):\n%s", d)
@@ -115,7 +116,7 @@ func testAuthRequestCompleteOnce(t *testing.T, s store.Store) {
 	if string(got.CodeHash) != "hash of first" || !got.DoneAt.Equal(at(time.Minute)) {
 		t.Errorf("second completion changed the request: %+v", got)
 	}
-	if _, err := s.ConsumeAuthCode(ctx, []byte("hash of second"), at(3*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.ConsumeAuthCode(ctx, []byte("hash of second"), "client-req-1", at(3*time.Minute)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the refused completion's code: %v, want ErrNotFound", err)
 	}
 	ok, err = s.CompleteAuthRequest(ctx, "no-such-request", completion("x"), at(time.Minute))
@@ -141,7 +142,7 @@ func testAuthRequestReplay(t *testing.T, s store.Store) {
 	if _, err := s.CompleteAuthRequest(ctx, "req-1", c, at(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.ConsumeAuthCode(ctx, c.CodeHash, at(2*time.Minute))
+	first, err := s.ConsumeAuthCode(ctx, c.CodeHash, "client-req-1", at(2*time.Minute))
 	must(t, err)
 	if !first.CodeUsedAt.IsZero() {
 		t.Fatalf("first use of the code reported as a replay: %v", first.CodeUsedAt)
@@ -149,7 +150,7 @@ func testAuthRequestReplay(t *testing.T, s store.Store) {
 	if ok, err := s.SetAuthRequestToken(ctx, "req-1", []byte("token"), at(12*time.Minute)); err != nil || !ok {
 		t.Fatalf("SetAuthRequestToken: %v, %v", ok, err)
 	}
-	second, err := s.ConsumeAuthCode(ctx, c.CodeHash, at(3*time.Minute))
+	second, err := s.ConsumeAuthCode(ctx, c.CodeHash, "client-req-1", at(3*time.Minute))
 	must(t, err)
 	if !second.CodeUsedAt.Equal(at(2 * time.Minute)) {
 		t.Errorf("replay: CodeUsedAt = %v, want the first use %v", second.CodeUsedAt, at(2*time.Minute))
@@ -174,7 +175,7 @@ func testAuthRequestRevokeBeforeToken(t *testing.T, s store.Store) {
 	if ok, err := s.SetAuthRequestToken(ctx, "req-1", []byte("token"), at(12*time.Minute)); err != nil || ok {
 		t.Errorf("a token recorded before the code was consumed: %v, %v", ok, err)
 	}
-	if _, err := s.ConsumeAuthCode(ctx, c.CodeHash, at(2*time.Minute)); err != nil {
+	if _, err := s.ConsumeAuthCode(ctx, c.CodeHash, "client-req-1", at(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	// A replay revoked the request between the exchange's consumption and its token.
@@ -188,9 +189,9 @@ func testAuthRequestNotFound(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	_, err := s.GetAuthRequest(ctx, "nope")
 	wantErr(t, "GetAuthRequest", err, store.ErrNotFound)
-	_, err = s.ConsumeAuthCode(ctx, []byte("nope"), t0)
+	_, err = s.ConsumeAuthCode(ctx, []byte("nope"), "client-pending", t0)
 	wantErr(t, "ConsumeAuthCode", err, store.ErrNotFound)
-	_, err = s.ConsumeAuthCode(ctx, nil, t0)
+	_, err = s.ConsumeAuthCode(ctx, nil, "client-pending", t0)
 	wantErr(t, "ConsumeAuthCode of an empty hash", err, store.ErrNotFound)
 	_, err = s.GetAuthRequestByToken(ctx, []byte("nope"))
 	wantErr(t, "GetAuthRequestByToken", err, store.ErrNotFound)
@@ -198,7 +199,7 @@ func testAuthRequestNotFound(t *testing.T, s store.Store) {
 	newAuthRequest(t, s, "pending")
 	_, err = s.GetAuthRequestByToken(ctx, nil)
 	wantErr(t, "GetAuthRequestByToken of an empty hash", err, store.ErrNotFound)
-	_, err = s.ConsumeAuthCode(ctx, []byte{}, t0)
+	_, err = s.ConsumeAuthCode(ctx, []byte{}, "client-pending", t0)
 	wantErr(t, "ConsumeAuthCode of an empty hash with a pending request", err, store.ErrNotFound)
 }
 
@@ -235,7 +236,7 @@ func testAuthRequestConsumeConcurrently(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := s.ConsumeAuthCode(ctx, c.CodeHash, at(2*time.Minute))
+			r, err := s.ConsumeAuthCode(ctx, c.CodeHash, "client-req-1", at(2*time.Minute))
 			if err != nil {
 				t.Error(err)
 				return
@@ -329,5 +330,30 @@ func testSigningKeyLifecycle(t *testing.T, s store.Store) {
 	must(t, err)
 	if d := diff([]store.SigningKey{k2}, list); d != "" {
 		t.Errorf("after DeleteSigningKey (-want +got):\n%s", d)
+	}
+}
+
+// testAuthRequestConsumeOtherClient: a code presented by another client is not found and not
+// spent; its own client consumes it afterwards.
+func testAuthRequestConsumeOtherClient(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	newAuthRequest(t, s, "req-1")
+	c := completion("code-1")
+	if _, err := s.CompleteAuthRequest(ctx, "req-1", c, at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		_, err := s.ConsumeAuthCode(ctx, c.CodeHash, "client-other", at(2*time.Minute))
+		wantErr(t, "ConsumeAuthCode by another client", err, store.ErrNotFound)
+	}
+	got, err := s.GetAuthRequest(ctx, "req-1")
+	must(t, err)
+	if !got.CodeUsedAt.IsZero() {
+		t.Fatalf("another client's attempt spent the code at %v", got.CodeUsedAt)
+	}
+	first, err := s.ConsumeAuthCode(ctx, c.CodeHash, "client-req-1", at(3*time.Minute))
+	must(t, err)
+	if !first.CodeUsedAt.IsZero() {
+		t.Errorf("the owner's first use was reported as a replay (used at %v)", first.CodeUsedAt)
 	}
 }
