@@ -34,8 +34,9 @@ const (
 	// once the change is done.
 	TemplateEmailChanged = "email_changed"
 	// TemplateKeyActivated: Kind (password, tokencard, emailcode, totp), Replaces (the kind of
-	// the key the new one replaced and deactivated, or ""), Reactivated (a locked key made
-	// active again rather than a new one).
+	// the key the new one replaced and deactivated, or ""; Kind itself when it replaced the
+	// citizen's earlier key of the same kind, which gets no e-mail of its own), Reactivated (a
+	// locked key made active again rather than a new one).
 	TemplateKeyActivated = "key_activated"
 	// TemplateKeyDeactivated: Kind, Cause (keys.Causes: citizen, migration, helpdesk, lockout,
 	// unused, phase-out).
