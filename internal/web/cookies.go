@@ -41,6 +41,7 @@ const (
 	flashOutOfOrder     = "out-of-order"    // a replayed wizard step (Back, a second click)
 	flashSignupExpired  = "signup-expired"  // the registration took too long, or was stopped
 	flashSignupResent   = "signup-resent"   // the registration sent a new code
+	flashStaleLogon     = "stale-logon"     // a key change needs a (recent enough) logon again
 	flashMaxAge         = 60
 )
 
@@ -48,7 +49,7 @@ const (
 var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
-	flashSignupExpired: true, flashSignupResent: true,
+	flashSignupExpired: true, flashSignupResent: true, flashStaleLogon: true,
 }
 
 // setFlash makes the next page that shows notices show v.

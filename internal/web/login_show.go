@@ -51,6 +51,8 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 		notice = &Notice{Text: s.printer(r).T("login.error.expired"), Warning: true}
 	case flashSignedOut:
 		notice = &Notice{Text: s.printer(r).T("web.logout.done")}
+	case flashStaleLogon:
+		notice = &Notice{Text: s.printer(r).T("portal.error.stale_logon"), Warning: true}
 	case flashCompleted:
 		if s.holdsLevel(r, level) {
 			// This browser holds the logon another request completed: go where it was for.
@@ -93,7 +95,7 @@ func (s *Server) renderChooserLink(w http.ResponseWriter, r *http.Request, tx *l
 		Return:   tx.Return,
 		Notice:   notice,
 		KeysLink: keysLink,
-		Register: s.cfg.Registration,
+		Register: s.cfg.Registration && !stateOf(r).sess.loggedOn(), // a citizen has one account
 	}
 	p.Title = p.T("web.login.title")
 	for _, c := range s.deps.Login.Choices(tx) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -169,6 +170,41 @@ func TestWizardDoubleClickSendsOneCode(t *testing.T) {
 		b.next(url.Values{"code": {f.mailedCode("registration_code", "anke.new@example.org")}})
 		if got := f.countKeys(c, keys.EmailCode); got != 1 {
 			t.Errorf("%d e-mail keys, want 1", got)
+		}
+	})
+}
+
+// TestStaleLogonSaysWhy: sent to log on again for a key change, the citizen reads why on the
+// chooser, which does not offer to create an account to someone who has one.
+func TestStaleLogonSaysWhy(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, withRegistration)
+		c := f.newCitizen("stef", "en", keys.TokenCard)
+		b := f.browser()
+		wantContains(t, "chooser before logging on", b.get("/login").body, `href="/register"`)
+		b.logonAs(c, keys.TokenCard, "/keys")
+		f.clock.Advance(10 * time.Minute)
+		b.get("/keys")
+		f.clock.Advance(6 * time.Minute)
+		res := b.get("/keys/activate")
+		if res.status != http.StatusSeeOther {
+			t.Fatalf("stale wizard: %d", res.status)
+		}
+		page := b.get(res.location())
+		wantContains(t, "chooser after a stale logon", page.body,
+			`<p class="notice warning" role="alert">For your security, please log on again before you change your digital keys.</p>`)
+		if strings.Contains(page.body, `href="/register"`) {
+			t.Error("the chooser offers a logged-on citizen to create an account")
+		}
+		if strings.Contains(b.get(res.location()).body, "please log on again") {
+			t.Error("the notice is shown twice")
+		}
+		// Not logged on at all: no such notice.
+		b2 := f.browser()
+		res = b2.get("/keys/activate")
+		if page := b2.get(res.location()); strings.Contains(page.body, "please log on again") {
+			t.Error("a visitor who never logged on is told to log on again")
 		}
 	})
 }
