@@ -393,10 +393,12 @@ func (s *Service) Activate(ctx context.Context, w *Wizard, acct store.Account, a
 	if err != nil {
 		return s.activationFailed(ctx, w, acct, err, release, counts[1], c)
 	}
-	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); err != nil {
-		s.log.Warn("reset registration code attempts", "err", err)
-	}
+	// The key is created at once — the counters are reset afterwards — so that a parallel
+	// copy which the used code failed finds the activation finished (activationFailed).
 	err = store.InTx(ctx, s.st, func(tx keyStore) error { return s.createKey(ctx, tx, w, acct, &key, c) })
+	if rerr := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); rerr != nil {
+		s.log.Warn("reset registration code attempts", "err", rerr)
+	}
 	if errors.Is(err, errTokenSpent) {
 		if done, err := s.finishedElsewhere(ctx, w, acct); done || err != nil {
 			return err
@@ -442,13 +444,16 @@ func (s *Service) activationFailed(ctx context.Context, w *Wizard, acct store.Ac
 		release()
 		return fmt.Errorf("check %s registration code: %w", w.kind, err)
 	}
+	// A parallel submission of the same activation (a double click) may have used the code,
+	// or its tries, to create the key: then this one did not fail, and nothing is recorded or
+	// counted for it. The check waits for the account's lock, which the creating transaction
+	// holds until the key exists.
+	if done, ferr := s.finishedElsewhereLocked(ctx, w, acct); done || ferr != nil {
+		release()
+		return ferr
+	}
 	if errors.Is(err, keys.ErrCodeExpired) {
 		release() // nothing was compared
-		// A concurrent submission may have used the code to create the key: then this one did
-		// not fail, and nothing is recorded for it.
-		if done, ferr := s.finishedElsewhere(ctx, w, acct); done || ferr != nil {
-			return ferr
-		}
 	}
 	s.record(ctx, store.AuditEvent{Type: audit.EnrolmentFailure, AccountID: acct.ID, KeyKind: w.kind, Reason: failureReason(err), IP: c.IP})
 	if errors.Is(err, keys.ErrCodeExpired) {
@@ -567,6 +572,30 @@ func (s *Service) replaceSameKind(ctx context.Context, tx keyStore, w *Wizard, a
 // (its token used): the wizard then moves to the confirmation.
 func (s *Service) finishedElsewhere(ctx context.Context, w *Wizard, acct store.Account) (bool, error) {
 	tok, err := s.st.LatestCode(ctx, acct.ID, store.CodeEnrolment)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("enrolment token: %w", err)
+	}
+	if tok.ID != w.token || tok.UsedAt.IsZero() {
+		return false, nil
+	}
+	return true, w.Finish(0, s.now())
+}
+
+// finishedElsewhereLocked is finishedElsewhere under the account's lock: a transaction
+// creating the key (createKey) has committed or not begun.
+func (s *Service) finishedElsewhereLocked(ctx context.Context, w *Wizard, acct store.Account) (bool, error) {
+	var tok store.Code
+	err := store.InTx(ctx, s.st, func(tx keyStore) error {
+		if err := tx.LockAccount(ctx, acct.ID); err != nil {
+			return err
+		}
+		var err error
+		tok, err = tx.LatestCode(ctx, acct.ID, store.CodeEnrolment)
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

@@ -265,3 +265,73 @@ func TestParallelStepsSendOneCode(t *testing.T) {
 		}
 	})
 }
+
+// TestParallelRightCodesRecordNoFailure: of parallel submissions of the right registration
+// code, one creates the key; the others finish with it and leave no enrolment failure behind.
+func TestParallelRightCodesRecordNoFailure(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, []string{keys.TokenCard}, nil)
+		auth := f.auth(keys.LevelSubstantial)
+		w := f.wizardAtSelect()
+		f.must("select", f.svc.Select(f.ctx(), w, f.acct, auth, keys.EmailCode, f.c))
+		code := f.code(mail.TemplateRegistrationCode, "anna@example.org")
+		raw, err := json.Marshal(w)
+		f.must("marshal", err)
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			c := new(portal.Wizard)
+			f.must("unmarshal", json.Unmarshal(raw, c))
+			wg.Go(func() { errs[i] = f.svc.Activate(t.Context(), c, f.acct, auth, code, f.c) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("copy %d: %v", i, err)
+			}
+		}
+		if es := f.events(audit.EnrolmentFailure); len(es) != 0 {
+			t.Errorf("enrolment failures after parallel right codes: %+v", es)
+		}
+		if es := f.events(audit.KeyActivated); len(es) != 1 {
+			t.Errorf("%d key.activated events, want 1", len(es))
+		}
+	})
+}
+
+// TestReactivateNeedsAnotherKey: "Activate again" is offered for a locked key only when another
+// active key reaches its level (the logon it asks for); otherwise Reactivate says why.
+func TestReactivateNeedsAnotherKey(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		kinds []string
+		can   bool
+	}{
+		{"alone", []string{keys.TOTP}, false},
+		{"with a card", []string{keys.TokenCard, keys.TOTP}, true},
+	} {
+		eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+			f := newFixture(t, db, tt.kinds, nil)
+			app := f.keyOf(keys.TOTP)
+			if _, err := db.TransitionKey(f.ctx(), app.ID, store.KeyActive, store.KeyLocked, keys.CauseLockout, f.w.Clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			v, err := f.svc.Key(f.ctx(), f.acct, app.ID, f.c)
+			f.must("key", err)
+			if v.CanReactivate != tt.can || v.NoWayBack == tt.can {
+				t.Errorf("%s: CanReactivate %v, NoWayBack %v; want %v, %v", tt.name, v.CanReactivate, v.NoWayBack, tt.can, !tt.can)
+			}
+			err = f.svc.Reactivate(f.ctx(), f.acct, f.auth(keys.LevelLow), app.ID, f.c)
+			if !tt.can && !errors.Is(err, portal.ErrNoOtherKey) {
+				t.Errorf("%s: reactivate: %v, want %v", tt.name, err, portal.ErrNoOtherKey)
+			}
+			var stale *portal.StaleLogonError
+			if tt.can && !errors.As(err, &stale) {
+				t.Errorf("%s: reactivate after a password logon: %v, want a stale logon", tt.name, err)
+			}
+		})
+	}
+}

@@ -139,6 +139,9 @@ var (
 	ErrEnrolmentLocked = i18n.NewError("portal.error.enrolment_locked")
 	// ErrSuperseded: an activation started elsewhere (another window) replaced this one.
 	ErrSuperseded = i18n.NewError("portal.error.superseded")
+	// ErrNoOtherKey: a locked key is reactivated after a logon with another active key of its
+	// level, and the citizen has none.
+	ErrNoOtherKey = i18n.NewError("portal.error.no_other_key")
 	// ErrEmailChangeRestricted: the e-mail address cannot be changed after this logon (a
 	// logon below substantial of a citizen who holds or held a substantial key, MailboxOnly).
 	ErrEmailChangeRestricted = i18n.NewError("portal.error.email_change_restricted")

@@ -208,3 +208,25 @@ func TestStaleLogonSaysWhy(t *testing.T) {
 		}
 	})
 }
+
+// TestLockedKeyWithoutWayBack: a locked key that no other active key can reactivate shows why,
+// and no "Activate again".
+func TestLockedKeyWithoutWayBack(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		c := f.newCitizen("olaf", "en", keys.TOTP)
+		app := f.keysOf(c)[0]
+		if _, err := db.TransitionKey(t.Context(), app.ID, store.KeyActive, store.KeyLocked, keys.CauseLockout, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		b := f.browser()
+		b.logonAs(c, keys.Password, "/keys")
+		page := b.get("/keys")
+		wantContains(t, "key list", page.body, `data-kind="totp" data-status="locked"`,
+			"To activate this key again you have to log on with another active digital key of the same level, and you have none.")
+		if strings.Contains(page.body, "/reactivate") {
+			t.Error("the key list offers to activate the locked key again")
+		}
+	})
+}
