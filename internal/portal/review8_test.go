@@ -3,9 +3,11 @@ package portal_test
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -334,4 +336,43 @@ func TestReactivateNeedsAnotherKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestForgedRequestsAreAggregated: a script sending forged requests writes a bounded number of
+// audit events, not one per request.
+func TestForgedRequestsAreAggregated(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, []string{keys.TokenCard}, nil)
+		const n = 50
+		for i := range n {
+			if _, err := f.svc.Key(f.ctx(), f.acct, int64(100000+i), f.c); !errors.Is(err, portal.ErrNoSuchKey) {
+				t.Fatalf("forged key id %d: %v", i, err)
+			}
+		}
+		forged, throttled := f.events(audit.PortalForged), f.events(audit.LogonThrottled)
+		if len(forged) == 0 || len(forged) > 5 || len(throttled) != 1 || throttled[0].Reason != audit.ReasonThrottleStarted {
+			t.Errorf("after %d forged requests: %d portal.forged and %d logon.throttled events %+v; want at most 5 and 1 start",
+				n, len(forged), len(throttled), throttled)
+		}
+		// After the throttle period (the first lasts a minute), the next one is recorded again,
+		// with the period's total.
+		f.later(2 * time.Minute)
+		if _, err := f.svc.Key(f.ctx(), f.acct, 99, f.c); !errors.Is(err, portal.ErrNoSuchKey) {
+			t.Fatal(err)
+		}
+		if got := f.events(audit.PortalForged); len(got) != len(forged)+1 {
+			t.Errorf("%d portal.forged events after the period, want %d", len(got), len(forged)+1)
+		}
+		throttled = f.events(audit.LogonThrottled)
+		total := 0
+		for _, e := range throttled {
+			if e.Reason == audit.ReasonThrottleEnded {
+				total, _ = strconv.Atoi(e.Detail["refused"])
+			}
+		}
+		if total != n-len(forged) {
+			t.Errorf("summary of refused requests: %d, want %d (%+v)", total, n-len(forged), throttled)
+		}
+	})
 }

@@ -248,10 +248,26 @@ func (s *Service) record(ctx context.Context, e store.AuditEvent) {
 	}
 }
 
-// forged records a request that named something the page never offered.
+// forged records a request that named something the page never offered. The account's
+// ForgedScope counts them: the first few each get their portal.forged event, and once it
+// throttles, the rest are aggregated as throttled requests are (audit.Throttled: one event
+// when the period starts, its total when it is over) — a script cannot fill the audit log.
 func (s *Service) forged(ctx context.Context, acct store.Account, c Client, field, value string) {
-	s.record(ctx, store.AuditEvent{Type: audit.PortalForged, AccountID: acct.ID, IP: c.IP,
-		Detail: map[string]string{"field": field, "value": value}})
+	e := store.AuditEvent{Type: audit.PortalForged, AccountID: acct.ID, IP: c.IP,
+		Detail: map[string]string{"field": field, "value": value}}
+	a, err := s.limiter.Reserve(ctx, attempts.ForgedScope(acct.ID))
+	switch {
+	case errors.Is(err, attempts.ErrThrottled):
+		if a.Refused == 1 {
+			s.record(ctx, audit.Throttled(e, a, audit.ReasonThrottleStarted))
+		}
+		return
+	case err != nil:
+		s.log.Warn("count forged request", "err", err) // recorded all the same
+	case a.Refused > 0:
+		s.record(ctx, audit.Throttled(store.AuditEvent{AccountID: acct.ID}, a, audit.ReasonThrottleEnded))
+	}
+	s.record(ctx, e)
 }
 
 // recipient is the citizen as an e-mail's addressee, in their preferred language.
