@@ -359,7 +359,37 @@ var errTokenSpent = errors.New("enrolment token spent")
 // replaced key deactivated, both e-mails and the audit events — in the transaction that uses
 // the activation's single-use token, so parallel or repeated submissions create one key; the
 // others find the activation finished and show the confirmation too.
+//
+// The code errors of the kinds speak of the logon's "security code"; the step asks for a
+// "registration code", and its errors say so (they still match keys.ErrWrongCode and the
+// others with errors.Is).
 func (s *Service) Activate(ctx context.Context, w *Wizard, acct store.Account, auth Auth, answer string, c Client) error {
+	return registrationError(s.activate(ctx, w, acct, auth, answer, c))
+}
+
+// registrationCodeErrors names the activation step's own message for each code error.
+var registrationCodeErrors = map[string]string{
+	keys.ErrWrongCode.Key:   "portal.error.registration.wrong",
+	keys.ErrCodeExpired.Key: "portal.error.registration.expired",
+	keys.ErrCodeTries.Key:   "portal.error.registration.tries",
+	keys.ErrCodeUsed.Key:    "portal.error.registration.used",
+	keys.ErrCodeFormat.Key:  "portal.error.registration.format",
+	keys.ErrCodeEmpty.Key:   "portal.error.registration.empty",
+}
+
+// registrationError rewords a kind's code error for the registration code step.
+func registrationError(err error) error {
+	var le *i18n.LocalizedError
+	if !errors.As(err, &le) {
+		return err
+	}
+	if key, ok := registrationCodeErrors[le.Key]; ok {
+		return &i18n.LocalizedError{Key: key, Args: le.Args, Err: err}
+	}
+	return err
+}
+
+func (s *Service) activate(ctx context.Context, w *Wizard, acct store.Account, auth Auth, answer string, c Client) error {
 	if err := own(w, acct); err != nil {
 		return err
 	}
