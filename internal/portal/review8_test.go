@@ -376,3 +376,20 @@ func TestForgedRequestsAreAggregated(t *testing.T) {
 		}
 	})
 }
+
+// TestEmailChangedAuditTellsAddressesApart: the audit event of a change between two addresses
+// with the same first letter and domain shows two different masks.
+func TestEmailChangedAuditTellsAddressesApart(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, []string{keys.TokenCard}, nil)
+		auth := f.auth(keys.LevelSubstantial)
+		ch, err := f.svc.RequestEmailChange(f.ctx(), f.acct, auth, "anna.janssens@example.org", f.c)
+		f.must("request", err)
+		f.must("confirm", f.svc.ConfirmEmailChange(f.ctx(), f.acct, auth, ch, f.code(mail.TemplateEmailChange, "anna.janssens@example.org"), f.c))
+		es := f.events(audit.EmailChanged)
+		if len(es) != 1 || es[0].Detail["old"] == es[0].Detail["new"] || strings.Contains(es[0].Detail["new"], "anna.janssens") {
+			t.Errorf("email.changed %+v: want two different masks, neither the address", es)
+		}
+	})
+}

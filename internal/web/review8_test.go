@@ -223,7 +223,7 @@ func TestLockedKeyWithoutWayBack(t *testing.T) {
 		b := f.browser()
 		b.logonAs(c, keys.Password, "/keys")
 		page := b.get("/keys")
-		wantContains(t, "key list", page.body, `data-kind="totp" data-status="locked"`,
+		wantContains(t, "key list", page.body, `data-kind="totp" data-status="locked"`, "at every logon",
 			"To activate this key again you have to log on with another active digital key of the same level, and you have none.")
 		if strings.Contains(page.body, "/reactivate") {
 			t.Error("the key list offers to activate the locked key again")
