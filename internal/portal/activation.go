@@ -178,6 +178,22 @@ func (s *Service) ConfirmNewEmail(ctx context.Context, w *Wizard, acct store.Acc
 	return w.EmailConfirmed(s.now())
 }
 
+// ResendEmailCode is the e-mail code step's "Request a new code": a new code to the same new
+// address, within the limits of RequestEmailChange; it supersedes the earlier one.
+func (s *Service) ResendEmailCode(ctx context.Context, w *Wizard, acct store.Account, auth Auth, c Client) error {
+	if err := own(w, acct); err != nil {
+		return err
+	}
+	if err := w.Expect(StepEmailCode, s.now()); err != nil {
+		return err
+	}
+	ch, err := s.requestEmailChange(ctx, acct, auth, w.change.address, c, nil)
+	if err != nil {
+		return err
+	}
+	return w.EmailCodeResent(ch, s.now())
+}
+
 // Select is step 2: the citizen chooses kind. A kind that needs preparing moves to its
 // preparation; any other begins at once (an e-mailed registration code is sent). A kind that is
 // not offered is refused (ErrNotOffered) and, since the page never offers it, recorded as

@@ -145,6 +145,19 @@ func (w *Wizard) AwaitEmailCode(c *EmailChange, now time.Time) error {
 	return nil
 }
 
+// EmailCodeResent: a new code went to the new address, superseding the earlier one
+// (StepEmailCode stays).
+func (w *Wizard) EmailCodeResent(c *EmailChange, now time.Time) error {
+	if err := w.Expect(StepEmailCode, now); err != nil {
+		return err
+	}
+	if c == nil || c.address != w.change.address {
+		return ErrOutOfOrder
+	}
+	w.change = c
+	return nil
+}
+
 // EmailConfirmed: the new address is confirmed and in use (StepEmailCode → StepEmail, where
 // the citizen sees it and goes on).
 func (w *Wizard) EmailConfirmed(now time.Time) error {

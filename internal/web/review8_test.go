@@ -230,3 +230,37 @@ func TestLockedKeyWithoutWayBack(t *testing.T) {
 		}
 	})
 }
+
+// TestWizardEmailCodeResend: the new address's code step offers "Request a new code"; the new
+// code supersedes the first.
+func TestWizardEmailCodeResend(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		c := f.newCitizen("nina", "en", keys.TokenCard)
+		b := f.browser()
+		b.logonAs(c, keys.TokenCard, "/keys")
+		_, hidden := b.wizard()
+		if res := b.wizardPost(hidden, "change", url.Values{"email": {"nina.new@example.org"}}); res.status != http.StatusSeeOther {
+			t.Fatalf("change: %d\n%s", res.status, res.body)
+		}
+		page, hidden := b.wizard()
+		wantContains(t, "e-mail code step", page.body, `name="action" value="resend"`, "Request a new code")
+		first := f.mailedCode("email_change", "nina.new@example.org")
+		res := b.wizardPost(hidden, "resend", nil)
+		wantFlash(t, "resend", f, res, "/keys/activate", flashEmailCodeResent)
+		wantContains(t, "after resend", b.get("/keys/activate").body, "A new code has been sent to your new e-mail address.")
+		if n := f.mails("email_change", "nina.new@example.org"); n != 2 {
+			t.Fatalf("%d codes to the new address, want 2", n)
+		}
+		fresh := f.mailedCode("email_change", "nina.new@example.org")
+		if fresh != first {
+			res = b.wizardPost(hidden, "next", url.Values{"code": {first}})
+			wantContains(t, "the first code", res.body, `class="error-summary"`)
+		}
+		b.next(url.Values{"code": {fresh}})
+		if got, _ := db.GetAccount(t.Context(), c.acct.ID); got.Email != "nina.new@example.org" {
+			t.Errorf("address %q after the new code", got.Email)
+		}
+	})
+}
