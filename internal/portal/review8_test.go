@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
@@ -290,7 +291,9 @@ func TestParallelRightCodesRecordNoFailure(t *testing.T) {
 		}
 		wg.Wait()
 		for i, err := range errs {
-			if err != nil {
+			// Reservations are counted before the code is compared: past the throttle's
+			// threshold a copy is refused (recorded as a throttle, not as a failure).
+			if err != nil && !errors.Is(err, attempts.ErrThrottled) {
 				t.Errorf("copy %d: %v", i, err)
 			}
 		}
