@@ -17,6 +17,7 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -30,6 +31,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/oidcop"
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
 	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
@@ -63,6 +65,13 @@ type Node struct {
 	TOTP      *totp.Kind
 	Login     *login.Service
 	Portal    *portal.Service
+	// Policies is the node's view of the phase-out policies (SPEC §5) that the logon, My
+	// digital keys and the jobs decide with; Phaseout sets and clears them.
+	Policies *phaseout.Policies
+	Phaseout *phaseout.Service
+	// PhaseoutJobs records switched-off keys as expired and deactivates unused ones (serve's
+	// sweeper runs them; one node at a time).
+	PhaseoutJobs *phaseout.Jobs
 	// Signup runs self-registrations (nil when --registration=false).
 	Signup *signup.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
@@ -108,6 +117,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // slow database shows as sleutelbos_outbox_status_up 0 rather than a hung scrape.
 const metricsScrapeTimeout = 5 * time.Second
 
+// phaseoutJobLease bounds one run of the phase-out jobs on one node: another node takes over
+// when a node dies mid-run.
+const phaseoutJobLease = 10 * time.Minute
+
 // Option changes how Open wires a node; tests use it to fix the clock.
 type Option func(*Node)
 
@@ -121,6 +134,15 @@ func WithProgress(report func(msg string)) Option { return func(n *Node) { n.pro
 // Open opens the database, applies migrations and wires every service.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
 	n := &Node{Config: cfg, Log: log, Now: time.Now, Rand: rand.Reader}
+	if cfg.TestClockFile != "" {
+		// Demo mode only (config.Validate): browser tests move this node's time.
+		fc, err := clock.FromFile(cfg.TestClockFile)
+		if err != nil {
+			return nil, err
+		}
+		n.Now = fc.Now
+		log.Warn("the clock follows a test file (--test-clock-file): for tests only", "file", cfg.TestClockFile, "now", n.Now())
+	}
 	for _, o := range opts {
 		o(n)
 	}
@@ -240,6 +262,15 @@ func (n *Node) wire() error {
 	if n.Kinds, err = keys.NewRegistry(passwordkind.New(), n.TokenCard, n.EmailCode, n.TOTP); err != nil {
 		return err
 	}
+	// The view ages by the real clock even when a test clock decides the phases: a policy set
+	// by another process is seen within the refresh period either way.
+	n.Policies = phaseout.NewPolicies(n.Store, time.Now, phaseout.DefaultRefresh, n.Log)
+	n.Phaseout = phaseout.NewService(n.Store, n.Kinds, n.Audit, n.Now)
+	n.PhaseoutJobs, err = phaseout.NewJobs(phaseout.JobsConfig{Owner: cfg.NodeName, Lease: phaseoutJobLease, Batch: 200,
+		LogonURL: public + "/keys"}, n.Store, composer, n.Audit, n.Now, n.Log)
+	if err != nil {
+		return err
+	}
 	policy := attempts.Policy{Threshold: cfg.ThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
 	// Per-address counters forget after a quiet period as long as the longest throttle, so a
 	// shared address is never throttled for good by failures spread over days.
@@ -250,17 +281,16 @@ func (n *Node) wire() error {
 	n.Login, err = login.New(lcfg, login.Deps{
 		Store: n.Store, Kinds: n.Kinds, Passwords: n.Passwords,
 		Limiter: limiter, IPLimiter: ipLimiter, ScopeHasher: n.Hasher,
-		Audit: n.Audit, Now: n.Now, Log: n.Log,
+		Audit: n.Audit, Now: n.Now, Phases: n.Policies, Log: n.Log,
 	})
 	if err != nil {
 		return err
 	}
 	pcfg := portal.DefaultConfig()
 	pcfg.RecentLogon, pcfg.WizardLifetime, pcfg.LockAfter = cfg.RecentLogon, cfg.WizardLifetime, cfg.LockAfter
-	// Every kind may be activated until the phase-out policy (SPEC §5) plugs in here.
 	n.Portal, err = portal.New(pcfg, portal.Deps{
 		Store: n.Store, Kinds: n.Kinds, Codes: n.EmailCode, Mailer: composer,
-		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: portal.AllOpen{},
+		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: phaseout.PortalPolicy{P: n.Policies},
 		Now: n.Now, Rand: n.Rand, Log: n.Log,
 	})
 	if err != nil {

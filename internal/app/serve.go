@@ -214,11 +214,13 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 
 		AccessibilityURL: cfg.AccessibilityURL,
 		Registration:     n.Signup != nil,
+		HashingRequests:  cfg.PasswordQueue,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, StartQuota: starts, Now: n.Now, Rand: n.Rand,
 		Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"), DeviceKey: n.Hasher,
 		OIDC: n.OIDC, DemoService: n.demoHandler(), Signup: n.Signup, Requests: n.Metrics,
+		Policies: n.Policies,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)
@@ -352,5 +354,11 @@ func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 	}
 	if err := n.OIDC.Sweep(ctx); err != nil && ctx.Err() == nil {
 		n.Log.Warn("sweep the OpenID provider", "err", err)
+	}
+	// Phase-out: record switched-off keys as expired, warn of and deactivate unused keys.
+	if rep, err := n.PhaseoutJobs.Run(ctx); err != nil && ctx.Err() == nil {
+		n.Log.Warn("phase-out jobs", "err", err)
+	} else if rep.Expired+rep.Warned+rep.Deactivated > 0 {
+		n.Log.Info("phase-out jobs", "expired", rep.Expired, "warned", rep.Warned, "deactivated", rep.Deactivated)
 	}
 }

@@ -34,10 +34,13 @@ type Config struct {
 	Demo            bool
 	// DevMailbox serves held mail at /dev/mailbox without Demo (a developer's machine only).
 	DevMailbox bool
-	TrustProxy bool
-	LogLevel   string
-	LogFormat  string
-	NodeName   string
+	// TestClockFile, only with Demo, makes the node's clock run from the instant the file
+	// holds (internal/clock.FromFile): browser tests walk a phase-out's dates with it.
+	TestClockFile string
+	TrustProxy    bool
+	LogLevel      string
+	LogFormat     string
+	NodeName      string
 
 	// How citizens reach the operator (the help page and every page's footer): any of them
 	// may be empty. With Demo, an empty e-mail address gets DemoOperatorEmail.
@@ -64,6 +67,9 @@ type Config struct {
 	PasswordTime      uint
 	PasswordThreads   uint
 	PasswordMaxHashes int
+	// PasswordQueue bounds the requests in a password-hashing step at once (running or
+	// waiting for a slot); more get 503 "busy, try again" with Retry-After.
+	PasswordQueue int
 
 	ThrottleAfter   int
 	ThrottleBase    time.Duration
@@ -137,6 +143,7 @@ func Default() Config {
 		ThrottleBase:            time.Minute,
 		ThrottleMax:             time.Hour,
 		LockAfter:               100,
+		PasswordQueue:           256,
 		IPThrottleAfter:         50,
 		LogonStarts:             200,
 		Registration:            true,
@@ -176,6 +183,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.StringVar(&c.ServiceName, "service-name", c.ServiceName, "name shown in the header, e-mails and authenticator apps")
 	fs.StringVar(&c.DefaultLanguage, "default-language", c.DefaultLanguage, "language when nothing else decides: nl, fr, de or en")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create demo citizens and print their credentials")
+	fs.StringVar(&c.TestClockFile, "test-clock-file", c.TestClockFile, "tests only, with --demo: the clock runs from the RFC 3339 instant this file holds (rewrite it to move time)")
 	fs.BoolVar(&c.DevMailbox, "dev-mailbox", c.DevMailbox, "show held mail at /dev/mailbox without --demo (development only; refused with https or --trust-proxy)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "take the client address from X-Forwarded-For")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -198,6 +206,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.UintVar(&c.PasswordTime, "password-time", c.PasswordTime, "argon2id iterations")
 	fs.UintVar(&c.PasswordThreads, "password-threads", c.PasswordThreads, "argon2id parallelism")
 	fs.IntVar(&c.PasswordMaxHashes, "password-max-hashes", c.PasswordMaxHashes, "password hashes at once (0: GOMAXPROCS)")
+	fs.IntVar(&c.PasswordQueue, "password-queue", c.PasswordQueue, "requests in a password-hashing step at once, running or waiting for a slot; more are answered 503 busy with Retry-After")
 	fs.IntVar(&c.ThrottleAfter, "throttle-after", c.ThrottleAfter, "consecutive failures before a factor is throttled")
 	fs.DurationVar(&c.ThrottleBase, "throttle-base", c.ThrottleBase, "first throttle period (doubles)")
 	fs.DurationVar(&c.ThrottleMax, "throttle-max", c.ThrottleMax, "longest throttle period")
@@ -461,6 +470,9 @@ func (c *Config) Validate() error {
 	if c.PasswordMaxHashes < 0 {
 		bad("password-max-hashes", c.PasswordMaxHashes, "must be 0 (GOMAXPROCS) or more")
 	}
+	if c.PasswordQueue < 1 || c.PasswordQueue > 100000 {
+		bad("password-queue", c.PasswordQueue, "want 1 to 100000 (requests hashing or waiting to hash at once)")
+	}
 	for _, n := range []struct {
 		name string
 		v    int
@@ -487,6 +499,9 @@ func (c *Config) Validate() error {
 		if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
 			bad("smtp-username", strconv.Quote(c.SMTPUsername), "set both --smtp-username and --smtp-password, or neither")
 		}
+	}
+	if c.TestClockFile != "" && !c.Demo {
+		bad("test-clock-file", strconv.Quote(c.TestClockFile), "a clock that a file sets is for browser tests only: refused without --demo")
 	}
 	if c.DevMailbox {
 		// The mailbox shows every citizen's codes to whoever reaches it: never where the

@@ -94,6 +94,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"listen", func(c *Config) { c.Listen = "localhost" }, []string{`--listen "localhost": want host:port`}},
 		{"port", func(c *Config) { c.Listen = "127.0.0.1:99999" }, []string{"port must be 0 to 65535"}},
+		{"password queue", func(c *Config) { c.PasswordQueue = 0 }, []string{"--password-queue 0: want 1 to 100000"}},
 		{"metrics listen", func(c *Config) { c.MetricsListen = "9464" }, []string{`--metrics-listen "9464": want host:port`, "or empty to turn the metrics off"}},
 		{"metrics port", func(c *Config) { c.MetricsListen = "127.0.0.1:70000" }, []string{`--metrics-listen "127.0.0.1:70000": port must be 0 to 65535`}},
 		{"metrics on the citizens' listener", func(c *Config) { c.MetricsListen = c.Listen }, []string{"--metrics-listen", "must differ from --listen"}},
@@ -121,6 +122,7 @@ func TestValidate(t *testing.T) {
 		{"dev mailbox behind a proxy", func(c *Config) { c.DevMailbox, c.TrustProxy = true, true }, []string{"--dev-mailbox true:", "refused together with --trust-proxy"}},
 		{"dev mailbox on https", func(c *Config) { c.DevMailbox, c.BaseURL = true, "HTTPS://login.example.test" }, []string{"--dev-mailbox true:", "refused together with an https:// --base-url"}},
 		{"dev mailbox with smtp", func(c *Config) { c.DevMailbox, c.SMTPHost = true, "mail.example.org" }, []string{"--dev-mailbox true:", "--smtp-host"}},
+		{"test clock without demo", func(c *Config) { c.TestClockFile = "/tmp/clock" }, []string{`--test-clock-file "/tmp/clock":`, "refused without --demo"}},
 		{"acr table", func(c *Config) { c.ACRValues = "urn:a=low,urn:b=medium" }, []string{"--acr-values", "entry 2", "medium"}},
 		{"acr table without high", func(c *Config) { c.ACRValues = "urn:a=low,urn:b=substantial" }, []string{"--acr-values", "no acr value names level high"}},
 		{"oidc lifetimes", func(c *Config) {

@@ -43,6 +43,7 @@ const (
 	flashSignupResent    = "signup-resent"     // the registration sent a new code
 	flashStaleLogon      = "stale-logon"       // a key change needs a (recent enough) logon again
 	flashEmailCodeResent = "email-code-resent" // the wizard sent a new code to a new address
+	flashOtherKey        = "other-key"         // the phase-out pop-up's "another digital key"
 	flashMaxAge          = 60
 )
 
@@ -50,7 +51,7 @@ const (
 var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
-	flashSignupExpired: true, flashSignupResent: true, flashStaleLogon: true, flashEmailCodeResent: true,
+	flashSignupExpired: true, flashSignupResent: true, flashStaleLogon: true, flashEmailCodeResent: true, flashOtherKey: true,
 }
 
 // setFlash makes the next page that shows notices show v.

@@ -37,7 +37,8 @@ func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 		if !errors.As(err, &le) {
 			return err
 		}
-		return s.renderChooser(w, r, tx, nil, s.printer(r).Error(le))
+		// A kind switched off gets the "no such key" message with its way to My digital keys.
+		return s.renderChooserLink(w, r, tx, nil, s.printer(r).Error(le), le.Key == "login.error.no_key")
 	}
 	if !st.sess.stored {
 		// A new session row: only so many per address (a browser that has one reuses it).
@@ -45,10 +46,12 @@ func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	// The phase-out pop-up is recorded when the choice leads to it, not on each showing.
+	s.deps.Login.PromptShown(r.Context(), tx, s.client(r))
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/login/password", http.StatusSeeOther)
+	http.Redirect(w, r, stepURL(tx), http.StatusSeeOther)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 )
@@ -53,6 +54,9 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 		notice = &Notice{Text: s.printer(r).T("web.logout.done")}
 	case flashStaleLogon:
 		notice = &Notice{Text: s.printer(r).T("portal.error.stale_logon"), Warning: true}
+	case flashOtherKey:
+		// Back from the phase-out pop-up: which keys are the way on.
+		notice = &Notice{Text: s.printer(r).T("web.prompt.other_notice", i18n.Msg("key.emailcode.name"), i18n.Msg("key.totp.name"))}
 	case flashCompleted:
 		if s.holdsLevel(r, level) {
 			// This browser holds the logon another request completed: go where it was for.
@@ -98,6 +102,7 @@ func (s *Server) renderChooserLink(w http.ResponseWriter, r *http.Request, tx *l
 		Register: s.cfg.Registration && !stateOf(r).sess.loggedOn(), // a citizen has one account
 	}
 	p.Title = p.T("web.login.title")
+	p.ClosedNotes = s.closedNotes(p.BasePage, tx, "")
 	for _, c := range s.deps.Login.Choices(tx) {
 		p.Choices = append(p.Choices, choiceView{
 			Kind:        c.Kind,
