@@ -241,6 +241,7 @@ func (n *Node) wire() error {
 	composer, err := mail.NewComposer(n.Bundle, mail.ComposerConfig{
 		ServiceName: cfg.ServiceName, BaseURL: public, From: from, MessageIDDomain: mailDomain(host),
 		Now: n.Now, Rand: n.Rand, Hold: cfg.SMTPHost == "", Wake: wake,
+		Helpdesk: mail.Helpdesk{Email: cfg.OperatorEmail, Phone: cfg.OperatorPhone, URL: cfg.OperatorURL},
 	})
 	if err != nil {
 		return fmt.Errorf("mail templates: %w", err)

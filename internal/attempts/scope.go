@@ -48,6 +48,13 @@ func EmailChangeScope(accountID int64) Scope {
 	return Scope("email:" + strconv.FormatInt(accountID, 10))
 }
 
+// ForgedScope counts the requests of one account to My digital keys that named something the
+// pages never offered (a forged form or URL). Nothing is refused by it: it bounds the audit
+// events they write, which are aggregated like throttled requests once it throttles.
+func ForgedScope(accountID int64) Scope {
+	return Scope("forged:" + strconv.FormatInt(accountID, 10))
+}
+
 // IPScope counts an action ("logon", "code") from one client address. IPv4-mapped IPv6
 // addresses count as their IPv4 address, and IPv6 addresses count per /64 network, the
 // smallest block a client usually holds, so an attacker cannot escape the limit by rotating

@@ -12,7 +12,7 @@ const (
 	KeyReactivated      = "key.reactivated"       // a locked key was made active again by its citizen
 	EnrolmentFailure    = "key.enrolment_failure" // a wrong, expired or throttled registration code; Reason says which
 	EmailChangeFailure  = "email.change_failure"  // a wrong, expired or throttled code for a new e-mail address
-	PortalForged        = "portal.forged"         // a request to My digital keys named something the page never offered; Detail["field"] says what
+	PortalForged        = "portal.forged"         // a request to My digital keys named something the page never offered; Detail["field"] says what; past a few per account they are aggregated (logon.throttled, scope forged:ID)
 	EmailChanged        = "email.changed"         // a citizen's e-mail address changed
 	PhaseoutPromptShown = "phaseout.prompt_shown" // the phase-out pop-up was shown
 	PhaseoutChoice      = "phaseout.choice"       // the citizen's answer to the phase-out pop-up

@@ -674,23 +674,33 @@ func (s *Service) ReportEndedThrottles(ctx context.Context) (int, error) {
 }
 
 // activeKey finds the account's active key of kind, or the error the citizen sees — with the
-// locked key when that is why.
+// locked key when that is why. A citizen has one active key per kind (activating a kind
+// replaces the active key of that kind), but should two ever be active — rows from before
+// that rule, an import — the newest is the one used, so which key a code counts against never
+// depends on the order rows come back in.
 func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c Client) (store.Key, error) {
 	ks, err := s.st.ListKeys(ctx, accountID)
 	if err != nil {
 		return store.Key{}, fmt.Errorf("list keys: %w", err)
 	}
-	var locked store.Key
+	var active, locked store.Key
 	for _, k := range ks {
 		if k.Kind != kind {
 			continue
 		}
 		switch k.Status {
 		case store.KeyActive:
-			return k, nil
+			if active.ID == 0 || newer(k, active) {
+				active = k
+			}
 		case store.KeyLocked:
-			locked = k
+			if locked.ID == 0 || newer(k, locked) {
+				locked = k
+			}
 		}
+	}
+	if active.ID != 0 {
+		return active, nil
 	}
 	reason, err := audit.ReasonKeyMissing, error(NoKeyError(kind))
 	if locked.ID != 0 {
@@ -698,6 +708,14 @@ func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c
 	}
 	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, KeyID: locked.ID, Reason: reason, IP: c.IP})
 	return locked, err
+}
+
+// newer reports whether a was activated after b (the larger id when at the same instant).
+func newer(a, b store.Key) bool {
+	if !a.ActivatedAt.Equal(b.ActivatedAt) {
+		return a.ActivatedAt.After(b.ActivatedAt)
+	}
+	return a.ID > b.ID
 }
 
 // SubmitCode checks the answer to the key's challenge.

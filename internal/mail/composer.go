@@ -21,7 +21,8 @@ import (
 )
 
 // Template names, one per kind of e-mail. The data each expects is listed beside it; every
-// template also gets the recipient's Name, the Service name, the BaseURL and the Lang.
+// template also gets the recipient's Name, the Service name, the BaseURL, the Lang and the
+// Helpdesk's contact (a line, "" when none is configured).
 const (
 	// TemplateLogonCode: Code (the 6-digit code), Minutes (validity), ExpiresAt (a time.Time:
 	// when the code stops being valid).
@@ -34,8 +35,9 @@ const (
 	// once the change is done.
 	TemplateEmailChanged = "email_changed"
 	// TemplateKeyActivated: Kind (password, tokencard, emailcode, totp), Replaces (the kind of
-	// the key the new one replaced and deactivated, or ""), Reactivated (a locked key made
-	// active again rather than a new one).
+	// the key the new one replaced and deactivated, or ""; Kind itself when it replaced the
+	// citizen's earlier key of the same kind, which gets no e-mail of its own), Reactivated (a
+	// locked key made active again rather than a new one).
 	TemplateKeyActivated = "key_activated"
 	// TemplateKeyDeactivated: Kind, Cause (keys.Causes: citizen, migration, helpdesk, lockout,
 	// unused, phase-out).
@@ -81,7 +83,7 @@ const DefaultMaxBytes = 256 << 10
 var ErrTooLarge = errors.New("message too large")
 
 // reservedKeys are the template data keys the Composer sets itself.
-var reservedKeys = []string{"Name", "Service", "BaseURL", "Lang", "Subject"}
+var reservedKeys = []string{"Name", "Service", "BaseURL", "Lang", "Subject", "Helpdesk"}
 
 //go:embed templates/*.tmpl
 var embeddedTemplates embed.FS
@@ -123,6 +125,30 @@ type ComposerConfig struct {
 	Wake func()
 	// Templates replaces the embedded templates (a directory of *.tmpl files); tests use it.
 	Templates fs.FS
+	// Helpdesk is how citizens reach the helpdesk (the operator-email, -phone and -url
+	// settings): every e-mail's footer names what is set, so "contact the helpdesk" says how.
+	Helpdesk Helpdesk
+}
+
+// Helpdesk is the helpdesk's contact; any field may be empty. A URL may be a path of the
+// service ("/help"), made absolute with BaseURL.
+type Helpdesk struct {
+	Email, Phone, URL string
+}
+
+// line is the helpdesk's contact on one line ("helpdesk@example.org · +32 2 … · https://…"),
+// or "" when none is set.
+func (h Helpdesk) line(baseURL string) string {
+	var parts []string
+	for _, p := range []string{h.Email, h.Phone, h.URL} {
+		if p = oneLine(p); p != "" {
+			if strings.HasPrefix(p, "/") {
+				p = strings.TrimSuffix(baseURL, "/") + p
+			}
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 // Composer renders messages from the embedded templates and the i18n catalogues. It is safe
@@ -360,6 +386,7 @@ func (c *Composer) Render(to Recipient, template string, data map[string]any) (s
 		dot[k] = v
 	}
 	dot["Name"], dot["Service"], dot["BaseURL"], dot["Lang"] = name, c.cfg.ServiceName, c.cfg.BaseURL, lang
+	dot["Helpdesk"] = c.cfg.Helpdesk.line(c.cfg.BaseURL)
 
 	var buf bytes.Buffer
 	if err := set.text.ExecuteTemplate(&buf, "subject", dot); err != nil {

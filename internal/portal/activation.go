@@ -2,11 +2,15 @@ package portal
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
@@ -22,6 +26,40 @@ type Offer struct {
 	Level keys.Level
 	// Prepare: the kind asks the citizen to prepare first (install an app).
 	Prepare bool
+	// Replaces: the citizen has an active key of this kind, which the new one replaces (it is
+	// deactivated when the new one is active: a citizen has one active key per kind).
+	Replaces bool
+}
+
+// Offers is what step 2 offers a citizen.
+type Offers struct {
+	List []Offer
+	// MailboxOnly: only the e-mail key is offered, because of how the citizen logged on
+	// (Service.MailboxOnly); the page says why and points to the helpdesk.
+	MailboxOnly bool
+}
+
+// OffersFor lists the kinds acct may activate after the logon auth: Offered, narrowed to the
+// e-mail key when MailboxOnly, each marked when it replaces an active key of the citizen.
+func (s *Service) OffersFor(ctx context.Context, acct store.Account, auth Auth) (Offers, error) {
+	ks, err := s.st.ListKeys(ctx, acct.ID)
+	if err != nil {
+		return Offers{}, fmt.Errorf("offers: %w", err)
+	}
+	now := s.now()
+	out := Offers{MailboxOnly: s.MailboxOnly(ks, auth)}
+	for _, o := range s.Offered() {
+		if out.MailboxOnly && o.Kind != keys.EmailCode {
+			continue
+		}
+		for _, k := range ks {
+			if k.Kind == o.Kind && StatusOf(k, s.policy, now) == StatusActive {
+				o.Replaces = true
+			}
+		}
+		out.List = append(out.List, o)
+	}
+	return out, nil
 }
 
 // Offered lists the kinds whose activation is open now: enabled, an Enroller (token cards and
@@ -48,6 +86,21 @@ func (s *Service) enroller(kind string) (keys.Enroller, bool) {
 		}
 	}
 	return nil, false
+}
+
+// enrollerFor returns the Enroller called kind when OffersFor offers it to acct after auth.
+func (s *Service) enrollerFor(ctx context.Context, acct store.Account, auth Auth, kind string) (keys.Enroller, bool, error) {
+	offers, err := s.OffersFor(ctx, acct, auth)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, o := range offers.List {
+		if o.Kind == kind {
+			k, ok := s.enroller(kind)
+			return k, ok, nil
+		}
+	}
+	return nil, false, nil
 }
 
 // WizardOption changes how StartWizard starts.
@@ -95,7 +148,15 @@ func (s *Service) ChangeEmail(ctx context.Context, w *Wizard, acct store.Account
 	if err := w.Expect(StepEmail, s.now()); err != nil {
 		return err
 	}
-	ch, err := s.RequestEmailChange(ctx, acct, auth, addr, c)
+	// Parallel submissions of this step (a double click) each work on their own copy of the
+	// wizard: the first sends the code, the others find it and take it, so one e-mail goes
+	// out and every copy waits for the same code. A code the wizard dropped (Previous) is
+	// never taken up again.
+	reuse := func(prev store.Code) bool {
+		return prev.ID > w.skip && !prev.CreatedAt.Before(w.startedAt) && prev.UsedAt.IsZero() &&
+			s.now().Before(prev.ExpiresAt) && strings.EqualFold(prev.Target, strings.TrimSpace(addr))
+	}
+	ch, err := s.requestEmailChange(ctx, acct, auth, addr, c, reuse)
 	if err != nil {
 		return err
 	}
@@ -117,6 +178,22 @@ func (s *Service) ConfirmNewEmail(ctx context.Context, w *Wizard, acct store.Acc
 	return w.EmailConfirmed(s.now())
 }
 
+// ResendEmailCode is the e-mail code step's "Request a new code": a new code to the same new
+// address, within the limits of RequestEmailChange; it supersedes the earlier one.
+func (s *Service) ResendEmailCode(ctx context.Context, w *Wizard, acct store.Account, auth Auth, c Client) error {
+	if err := own(w, acct); err != nil {
+		return err
+	}
+	if err := w.Expect(StepEmailCode, s.now()); err != nil {
+		return err
+	}
+	ch, err := s.requestEmailChange(ctx, acct, auth, w.change.address, c, nil)
+	if err != nil {
+		return err
+	}
+	return w.EmailCodeResent(ch, s.now())
+}
+
 // Select is step 2: the citizen chooses kind. A kind that needs preparing moves to its
 // preparation; any other begins at once (an e-mailed registration code is sent). A kind that is
 // not offered is refused (ErrNotOffered) and, since the page never offers it, recorded as
@@ -128,7 +205,10 @@ func (s *Service) Select(ctx context.Context, w *Wizard, acct store.Account, aut
 	if err := w.Expect(StepSelect, s.now()); err != nil {
 		return err
 	}
-	k, ok := s.enroller(kind)
+	k, ok, err := s.enrollerFor(ctx, acct, auth, kind)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		s.forged(ctx, acct, c, "kind", kind)
 		return ErrNotOffered
@@ -150,7 +230,10 @@ func (s *Service) Prepared(ctx context.Context, w *Wizard, acct store.Account, a
 	if err := w.Expect(StepPrepare, s.now()); err != nil {
 		return err
 	}
-	k, ok := s.enroller(w.kind)
+	k, ok, err := s.enrollerFor(ctx, acct, auth, w.kind)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return ErrNotOffered // closed since it was chosen
 	}
@@ -160,24 +243,47 @@ func (s *Service) Prepared(ctx context.Context, w *Wizard, acct store.Account, a
 	return s.begin(ctx, w, acct, k, c)
 }
 
-// begin starts k's enrolment and the wizard's single-use token in one transaction.
+// begin starts k's enrolment and the wizard's single-use token in one transaction, under the
+// account's lock. The token records the enrolment and the wizard it belongs to, which makes
+// the step idempotent: parallel submissions of it (a double click) each work on their own copy
+// of the wizard, and all but the first find the token the first one made and take its
+// enrolment instead of beginning another — one registration code is sent, and every copy
+// lands on the same step with the same enrolment, whichever copy the session keeps.
 func (s *Service) begin(ctx context.Context, w *Wizard, acct store.Account, k keys.Enroller, c Client) error {
-	if err := s.reserveCodeRequest(ctx, store.AuditEvent{AccountID: acct.ID, KeyKind: k.Name(), IP: c.IP}); err != nil {
+	release, _, err := s.reserve(ctx, store.AuditEvent{AccountID: acct.ID, KeyKind: k.Name(), IP: c.IP},
+		reservation{s.ipLimiter, attempts.IPScope("code-request", c.IP)})
+	if err != nil {
 		return err
 	}
 	now := s.now()
 	var (
-		e     keys.Enrolment
-		token store.Code
+		e      keys.Enrolment
+		token  store.Code
+		reused bool
 	)
-	err := store.InTx(ctx, s.st, func(tx enrolStore) error {
-		var err error
+	err = store.InTx(ctx, s.st, func(tx enrolStore) error {
+		if err := tx.LockAccount(ctx, acct.ID); err != nil {
+			return err
+		}
+		prev, err := tx.LatestCode(ctx, acct.ID, store.CodeEnrolment)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && s.begunBy(w, prev, k.Name(), now, &e) {
+			token, reused = prev, true
+			return nil
+		}
 		if e, err = k.BeginEnrolment(ctx, tx, acct); err != nil {
+			return err
+		}
+		state, err := json.Marshal(e)
+		if err != nil {
 			return err
 		}
 		// The token supersedes any earlier activation of this account: only the newest can
 		// create a key.
-		token = store.Code{AccountID: acct.ID, Purpose: store.CodeEnrolment, Target: k.Name(), CreatedAt: now, ExpiresAt: w.expiresAt}
+		token = store.Code{AccountID: acct.ID, Purpose: store.CodeEnrolment, Hash: w.binding(), Target: string(state),
+			CreatedAt: now, ExpiresAt: w.expiresAt}
 		return tx.CreateCode(ctx, &token)
 	})
 	if err != nil {
@@ -187,7 +293,25 @@ func (s *Service) begin(ctx context.Context, w *Wizard, acct store.Account, k ke
 		}
 		return fmt.Errorf("begin %s enrolment: %w", k.Name(), err)
 	}
+	if reused {
+		release() // nothing was sent for this request
+	}
 	return w.Begin(k.Name(), e, token.ID, now)
+}
+
+// begunBy reports whether tok is a live token that a parallel submission of w's current step
+// made for kind, and if so puts its enrolment in e.
+func (s *Service) begunBy(w *Wizard, tok store.Code, kind string, now time.Time, e *keys.Enrolment) bool {
+	if tok.ID <= w.skip || !tok.UsedAt.IsZero() || !now.Before(tok.ExpiresAt) ||
+		subtle.ConstantTimeCompare(tok.Hash, w.binding()) != 1 {
+		return false
+	}
+	var got keys.Enrolment
+	if err := json.Unmarshal([]byte(tok.Target), &got); err != nil || got.Kind != kind {
+		return false
+	}
+	*e = got
+	return true
 }
 
 // Resend sends a new registration code (kinds that send one), within the kind's limits.
@@ -251,7 +375,37 @@ var errTokenSpent = errors.New("enrolment token spent")
 // replaced key deactivated, both e-mails and the audit events — in the transaction that uses
 // the activation's single-use token, so parallel or repeated submissions create one key; the
 // others find the activation finished and show the confirmation too.
+//
+// The code errors of the kinds speak of the logon's "security code"; the step asks for a
+// "registration code", and its errors say so (they still match keys.ErrWrongCode and the
+// others with errors.Is).
 func (s *Service) Activate(ctx context.Context, w *Wizard, acct store.Account, auth Auth, answer string, c Client) error {
+	return registrationError(s.activate(ctx, w, acct, auth, answer, c))
+}
+
+// registrationCodeErrors names the activation step's own message for each code error.
+var registrationCodeErrors = map[string]string{
+	keys.ErrWrongCode.Key:   "portal.error.registration.wrong",
+	keys.ErrCodeExpired.Key: "portal.error.registration.expired",
+	keys.ErrCodeTries.Key:   "portal.error.registration.tries",
+	keys.ErrCodeUsed.Key:    "portal.error.registration.used",
+	keys.ErrCodeFormat.Key:  "portal.error.registration.format",
+	keys.ErrCodeEmpty.Key:   "portal.error.registration.empty",
+}
+
+// registrationError rewords a kind's code error for the registration code step.
+func registrationError(err error) error {
+	var le *i18n.LocalizedError
+	if !errors.As(err, &le) {
+		return err
+	}
+	if key, ok := registrationCodeErrors[le.Key]; ok {
+		return &i18n.LocalizedError{Key: key, Args: le.Args, Err: err}
+	}
+	return err
+}
+
+func (s *Service) activate(ctx context.Context, w *Wizard, acct store.Account, auth Auth, answer string, c Client) error {
 	if err := own(w, acct); err != nil {
 		return err
 	}
@@ -268,6 +422,9 @@ func (s *Service) Activate(ctx context.Context, w *Wizard, acct store.Account, a
 	if err := s.Fresh(ctx, acct, auth); err != nil {
 		return err
 	}
+	if err := s.provesMailbox(ctx, w, acct, auth); err != nil {
+		return err
+	}
 	norm, err := k.NormalizeAnswer(answer)
 	if err != nil {
 		return err
@@ -282,10 +439,12 @@ func (s *Service) Activate(ctx context.Context, w *Wizard, acct store.Account, a
 	if err != nil {
 		return s.activationFailed(ctx, w, acct, err, release, counts[1], c)
 	}
-	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); err != nil {
-		s.log.Warn("reset registration code attempts", "err", err)
-	}
+	// The key is created at once — the counters are reset afterwards — so that a parallel
+	// copy which the used code failed finds the activation finished (activationFailed).
 	err = store.InTx(ctx, s.st, func(tx keyStore) error { return s.createKey(ctx, tx, w, acct, &key, c) })
+	if rerr := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); rerr != nil {
+		s.log.Warn("reset registration code attempts", "err", rerr)
+	}
 	if errors.Is(err, errTokenSpent) {
 		if done, err := s.finishedElsewhere(ctx, w, acct); done || err != nil {
 			return err
@@ -301,6 +460,29 @@ func (s *Service) Activate(ctx context.Context, w *Wizard, acct store.Account, a
 	return w.Finish(key.ID, s.now())
 }
 
+// provesMailbox refuses an activation that a MailboxOnly logon may not finish: any kind but
+// the e-mail key, or a registration code that went to an address other than the current one
+// (the address changed since it was sent). The activation ends; the citizen chooses again.
+func (s *Service) provesMailbox(ctx context.Context, w *Wizard, acct store.Account, auth Auth) error {
+	only, err := s.mailboxOnly(ctx, acct, auth)
+	if err != nil || !only {
+		return err
+	}
+	if w.kind == keys.EmailCode {
+		v, err := s.View(w, acct)
+		if err != nil {
+			return err
+		}
+		if strings.EqualFold(v.Address, acct.Email) {
+			return nil
+		}
+	}
+	if err := w.Abandon(s.now()); err != nil {
+		return err
+	}
+	return ErrNotOffered
+}
+
 // activationFailed answers a wrong, expired or used-up registration code.
 func (s *Service) activationFailed(ctx context.Context, w *Wizard, acct store.Account, err error, release func(), count store.Attempt, c Client) error {
 	var le *i18n.LocalizedError
@@ -308,13 +490,19 @@ func (s *Service) activationFailed(ctx context.Context, w *Wizard, acct store.Ac
 		release()
 		return fmt.Errorf("check %s registration code: %w", w.kind, err)
 	}
-	s.record(ctx, store.AuditEvent{Type: audit.EnrolmentFailure, AccountID: acct.ID, KeyKind: w.kind, Reason: failureReason(err), IP: c.IP})
+	// A parallel submission of the same activation (a double click) may have used the code,
+	// or its tries, to create the key: then this one did not fail, and nothing is recorded or
+	// counted for it. The check waits for the account's lock, which the creating transaction
+	// holds until the key exists.
+	if done, ferr := s.finishedElsewhereLocked(ctx, w, acct); done || ferr != nil {
+		release()
+		return ferr
+	}
 	if errors.Is(err, keys.ErrCodeExpired) {
 		release() // nothing was compared
-		// A concurrent submission may have used the code to create the key.
-		if done, ferr := s.finishedElsewhere(ctx, w, acct); done || ferr != nil {
-			return ferr
-		}
+	}
+	s.record(ctx, store.AuditEvent{Type: audit.EnrolmentFailure, AccountID: acct.ID, KeyKind: w.kind, Reason: failureReason(err), IP: c.IP})
+	if errors.Is(err, keys.ErrCodeExpired) {
 		return err
 	}
 	if count.Failures >= s.cfg.LockAfter {
@@ -372,9 +560,19 @@ func (s *Service) createKey(ctx context.Context, tx keyStore, w *Wizard, acct st
 			}
 		}
 	}
+	same, err := s.replaceSameKind(ctx, tx, w, acct, *key, c)
+	if err != nil {
+		return err
+	}
 	detail := map[string]string{}
 	if replaced != "" {
 		detail["replaces"] = strconv.FormatInt(w.replace, 10)
+	}
+	if same != 0 {
+		detail["replaces_same_kind"] = strconv.FormatInt(same, 10)
+		if replaced == "" {
+			replaced = key.Kind // the e-mail says the new key replaces the earlier one
+		}
 	}
 	if err := s.audit.Record(ctx, tx, store.AuditEvent{Type: audit.KeyActivated, AccountID: acct.ID, KeyKind: key.Kind,
 		KeyID: key.ID, IP: c.IP, Detail: detail}); err != nil {
@@ -384,10 +582,66 @@ func (s *Service) createKey(ctx context.Context, tx keyStore, w *Wizard, acct st
 		map[string]any{"Kind": key.Kind, "Replaces": replaced, "Reactivated": false})
 }
 
+// replaceSameKind deactivates, in tx, the citizen's other active keys of key's kind (cause
+// citizen, recorded with replaced_by, the new kind, as the phase-out's migration records it):
+// a citizen has one active key per kind, since the logon asks for "the" key of the kind
+// chosen. The activation e-mail says so; there is no e-mail of its own. It returns the id of
+// a key it deactivated, or 0.
+func (s *Service) replaceSameKind(ctx context.Context, tx keyStore, w *Wizard, acct store.Account, key store.Key, c Client) (int64, error) {
+	ks, err := tx.ListKeys(ctx, acct.ID)
+	if err != nil {
+		return 0, err
+	}
+	now, found := s.now(), int64(0)
+	for _, o := range ks {
+		if o.ID == key.ID || o.ID == w.replace || o.Kind != key.Kind || o.Status != store.KeyActive {
+			continue
+		}
+		moved, err := tx.TransitionKey(ctx, o.ID, store.KeyActive, store.KeyDeactivated, keys.CauseCitizen, now)
+		if err != nil {
+			return 0, err
+		}
+		if !moved {
+			continue
+		}
+		found = o.ID
+		if err := s.audit.Record(ctx, tx, store.AuditEvent{Type: audit.KeyDeactivated, AccountID: acct.ID, KeyKind: o.Kind,
+			KeyID: o.ID, Reason: keys.CauseCitizen, IP: c.IP, Detail: map[string]string{"cause": keys.CauseCitizen, "kind": o.Kind,
+				"replaced_by": key.Kind}}); err != nil {
+			return 0, err
+		}
+	}
+	return found, nil
+}
+
 // finishedElsewhere reports whether the wizard's activation was finished by another request
 // (its token used): the wizard then moves to the confirmation.
 func (s *Service) finishedElsewhere(ctx context.Context, w *Wizard, acct store.Account) (bool, error) {
 	tok, err := s.st.LatestCode(ctx, acct.ID, store.CodeEnrolment)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("enrolment token: %w", err)
+	}
+	if tok.ID != w.token || tok.UsedAt.IsZero() {
+		return false, nil
+	}
+	return true, w.Finish(0, s.now())
+}
+
+// finishedElsewhereLocked is finishedElsewhere under the account's lock: a transaction
+// creating the key (createKey) has committed or not begun.
+func (s *Service) finishedElsewhereLocked(ctx context.Context, w *Wizard, acct store.Account) (bool, error) {
+	var tok store.Code
+	err := store.InTx(ctx, s.st, func(tx keyStore) error {
+		if err := tx.LockAccount(ctx, acct.ID); err != nil {
+			return err
+		}
+		var err error
+		tok, err = tx.LatestCode(ctx, acct.ID, store.CodeEnrolment)
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

@@ -46,10 +46,12 @@ type profileStore interface {
 	audit.Appender
 }
 
-// enrolStore is what beginning an activation takes inside its transaction: what the kind
-// needs (a registration code and its e-mail join the transaction) and the activation's token.
+// enrolStore is what beginning an activation or sending an e-mail change code takes inside its
+// transaction: the account lock, what the kind needs (a registration code and its e-mail join
+// the transaction) and the activation's token.
 type enrolStore interface {
 	keys.Store
+	LockAccount(ctx context.Context, id int64) error
 	CreateCode(ctx context.Context, c *store.Code) error
 }
 

@@ -77,10 +77,25 @@ func (c *EmailChange) UnmarshalJSON(b []byte) error {
 
 // RequestEmailChange validates addr and e-mails a code to it (5 minutes, a few tries, at most
 // three codes per quarter of an hour). Whether another account uses addr is never looked at:
-// the answer is the same for every valid address. It needs a recent logon.
+// the answer is the same for every valid address. It needs a recent logon, and one of level
+// substantial for a citizen who holds or held a substantial key (ErrEmailChangeRestricted,
+// see MailboxOnly: otherwise a password alone could move the mailbox that the e-mail key's
+// activation proves).
 func (s *Service) RequestEmailChange(ctx context.Context, acct store.Account, auth Auth, addr string, c Client) (*EmailChange, error) {
+	return s.requestEmailChange(ctx, acct, auth, addr, c, nil)
+}
+
+// requestEmailChange is RequestEmailChange; when reuse accepts the account's newest e-mail
+// change code (a parallel submission's), that code is taken instead of sending another.
+func (s *Service) requestEmailChange(ctx context.Context, acct store.Account, auth Auth, addr string, c Client, reuse func(store.Code) bool) (*EmailChange, error) {
 	if err := s.Fresh(ctx, acct, auth); err != nil {
 		return nil, err
+	}
+	if only, err := s.mailboxOnly(ctx, acct, auth); err != nil || only {
+		if err != nil {
+			return nil, fmt.Errorf("request e-mail change: %w", err)
+		}
+		return nil, ErrEmailChangeRestricted
 	}
 	addr = strings.TrimSpace(addr)
 	if err := mail.ValidateAddress(addr); err != nil {
@@ -89,18 +104,49 @@ func (s *Service) RequestEmailChange(ctx context.Context, acct store.Account, au
 	if strings.EqualFold(addr, acct.Email) {
 		return nil, ErrSameAddress
 	}
-	if err := s.reserveCodeRequest(ctx, store.AuditEvent{AccountID: acct.ID, IP: c.IP}); err != nil {
+	release, _, err := s.reserve(ctx, store.AuditEvent{AccountID: acct.ID, IP: c.IP},
+		reservation{s.ipLimiter, attempts.IPScope("code-request", c.IP)})
+	if err != nil {
 		return nil, err
 	}
-	// The code and its e-mail are written in a transaction of Issue's own.
-	code, err := s.codes.Issue(ctx, s.st, acct, store.CodeEmailChange, addr, mail.TemplateEmailChange)
+	var (
+		code   store.Code
+		reused bool
+	)
+	// The code and its e-mail are written in this transaction (Issue joins it), under the
+	// account's lock, so that parallel requests see each other's code.
+	err = store.InTx(ctx, s.st, func(tx enrolStore) error {
+		if err := tx.LockAccount(ctx, acct.ID); err != nil {
+			return err
+		}
+		if reuse != nil {
+			prev, err := tx.LatestCode(ctx, acct.ID, store.CodeEmailChange)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err == nil && reuse(prev) {
+				code, reused = prev, true
+				return nil
+			}
+		}
+		var err error
+		code, err = s.codes.Issue(ctx, tx, acct, store.CodeEmailChange, addr, mail.TemplateEmailChange)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, keys.ErrResendLimit) {
-			return nil, err // a *keys.ResendLimitError: it says how long to wait
+			var limit *keys.ResendLimitError
+			if errors.As(err, &limit) {
+				return nil, limit // it says how long to wait
+			}
+			return nil, err
 		}
 		return nil, fmt.Errorf("request e-mail change: %w", err)
 	}
-	return &EmailChange{accountID: acct.ID, address: addr, codeID: code.ID, sentAt: code.CreatedAt, expiresAt: code.ExpiresAt}, nil
+	if reused {
+		release() // nothing was sent for this request
+	}
+	return &EmailChange{accountID: acct.ID, address: code.Target, codeID: code.ID, sentAt: code.CreatedAt, expiresAt: code.ExpiresAt}, nil
 }
 
 // ConfirmEmailChange checks the code of ch and, when right, makes the new address the
@@ -150,7 +196,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, acct store.Account, au
 			return err
 		}
 		if err := s.audit.Record(ctx, tx, store.AuditEvent{Type: audit.EmailChanged, AccountID: cur.ID, IP: c.IP,
-			Detail: map[string]string{"old": mail.MaskAddress(cur.Email), "new": mail.MaskAddress(ch.address)}}); err != nil {
+			Detail: map[string]string{"old": auditMask(cur.Email), "new": auditMask(ch.address)}}); err != nil {
 			return err
 		}
 		return s.mailer.Enqueue(ctx, tx, recipient(cur), mail.TemplateEmailChanged,
@@ -160,6 +206,19 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, acct store.Account, au
 		return fmt.Errorf("change e-mail address: %w", err)
 	}
 	return nil
+}
+
+// auditMask masks addr for the audit log: the local part's first and last character and its
+// length, and the domain ("j•••n(8)@example.org"). Two addresses of a change then read
+// differently in nearly every case (mail.MaskAddress, for e-mails, keeps the first character
+// alone), while the log still does not hold the address itself.
+func auditMask(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return "•••"
+	}
+	local := []rune(addr[:at])
+	return fmt.Sprintf("%c•••%c(%d)%s", local[0], local[len(local)-1], len(local), addr[at:])
 }
 
 // SetLanguage makes lang the citizen's preferred language: pages (unless the citizen picks

@@ -70,7 +70,7 @@ func TestEmailChangeInTheWizard(t *testing.T) {
 		if len(old) != 1 || !strings.Contains(old[0].TextBody, "a•••@new.example.org") || strings.Contains(old[0].TextBody+old[0].HTMLBody, "anna@new") {
 			t.Errorf("e-mail to the old address %+v", old)
 		}
-		if es := f.events(audit.EmailChanged); len(es) != 1 || es[0].Detail["new"] != "a•••@new.example.org" {
+		if es := f.events(audit.EmailChanged); len(es) != 1 || es[0].Detail["new"] != "a•••a(4)@new.example.org" || es[0].Detail["old"] != "a•••a(4)@example.org" {
 			t.Errorf("events %+v", es)
 		}
 		// The replayed code changes nothing more.

@@ -60,9 +60,12 @@ type KeyView struct {
 	// refused, it is the citizen's last active key of level substantial or higher.
 	CanDeactivate bool
 	LastKey       bool
-	// CanReactivate: the key is locked; logging on with another key lets the citizen
-	// reactivate it.
+	// CanReactivate: the key is locked and the citizen has another active key of at least its
+	// level, with which they log on to reactivate it. NoWayBack: the key is locked and they have
+	// no such key, so reactivating it is not offered (the page points to a new key and the
+	// helpdesk).
 	CanReactivate bool
+	NoWayBack     bool
 }
 
 // Keys returns the citizen's keys for the key list: the password first, then every key row,
@@ -94,8 +97,29 @@ func (s *Service) view(k store.Key, all []store.Key, now time.Time) KeyView {
 	}
 	v.CanDeactivate = v.Status == StatusActive
 	v.LastKey = v.CanDeactivate && s.lastStrongKey(k, all, now)
-	v.CanReactivate = v.Status == StatusLocked
+	if v.Status == StatusLocked {
+		v.CanReactivate = s.otherKeyReaches(k, all, now)
+		v.NoWayBack = !v.CanReactivate
+	}
 	return v
+}
+
+// otherKeyReaches reports whether the citizen has an active key other than k of at least k's
+// level: the logon that Reactivate asks for.
+func (s *Service) otherKeyReaches(k store.Key, all []store.Key, now time.Time) bool {
+	kind, ok := s.kinds.Get(k.Kind)
+	if !ok {
+		return false
+	}
+	if !kind.Level().Meets(keys.LevelSubstantial) {
+		return true // the password reaches it
+	}
+	for _, o := range all {
+		if ok, found := s.kinds.Get(o.Kind); o.ID != k.ID && found && ok.Level().Meets(kind.Level()) && StatusOf(o, s.policy, now) == StatusActive {
+			return true
+		}
+	}
+	return false
 }
 
 // lastStrongKey reports whether k is of level substantial or higher and no other active key
@@ -216,6 +240,14 @@ func (s *Service) Reactivate(ctx context.Context, acct store.Account, auth Auth,
 	}
 	if StatusOf(k, s.policy, s.now()) != StatusLocked {
 		return ErrNotLocked
+	}
+	ks, err := s.st.ListKeys(ctx, acct.ID)
+	if err != nil {
+		return fmt.Errorf("reactivate key: %w", err)
+	}
+	if !s.otherKeyReaches(k, ks, s.now()) {
+		// A logon it asks for could not be finished: say so rather than send the citizen there.
+		return ErrNoOtherKey
 	}
 	var level keys.Level
 	if kind, ok := s.kinds.Get(k.Kind); ok {

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -138,8 +139,13 @@ func TestForgedKeyID(t *testing.T) {
 		if k, _ := db.GetKey(f.ctx(), theirs.ID); k.Status != store.KeyActive {
 			t.Errorf("the other citizen's key was changed: %+v", k)
 		}
-		if es := f.events(audit.PortalForged); len(es) != 6 || es[0].Detail["field"] != "key_id" {
+		// The first five are recorded one by one; the sixth starts an aggregated period
+		// (TestForgedRequestsAreAggregated).
+		if es := f.events(audit.PortalForged); len(es) != 5 || es[0].Detail["field"] != "key_id" {
 			t.Errorf("forged events %+v", es)
+		}
+		if es := f.events(audit.LogonThrottled); len(es) != 1 || es[0].Detail["scope"] != "forged:"+strconv.FormatInt(f.acct.ID, 10) {
+			t.Errorf("aggregated forged requests %+v", es)
 		}
 	})
 }

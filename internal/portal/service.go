@@ -139,6 +139,12 @@ var (
 	ErrEnrolmentLocked = i18n.NewError("portal.error.enrolment_locked")
 	// ErrSuperseded: an activation started elsewhere (another window) replaced this one.
 	ErrSuperseded = i18n.NewError("portal.error.superseded")
+	// ErrNoOtherKey: a locked key is reactivated after a logon with another active key of its
+	// level, and the citizen has none.
+	ErrNoOtherKey = i18n.NewError("portal.error.no_other_key")
+	// ErrEmailChangeRestricted: the e-mail address cannot be changed after this logon (a
+	// logon below substantial of a citizen who holds or held a substantial key, MailboxOnly).
+	ErrEmailChangeRestricted = i18n.NewError("portal.error.email_change_restricted")
 	// ErrCannotResend: the kind sends no code.
 	ErrCannotResend = i18n.NewError("login.error.cannot_resend")
 )
@@ -165,8 +171,13 @@ func (e *StaleLogonError) Unwrap() error { return i18n.NewError("portal.error.st
 // RequiredLevel returns the level a logon must have reached before the citizen may change keys:
 // substantial (the highest their active keys reach) when they have an active key of at least
 // that level, else low. Otherwise a stolen password alone could add an app key and so reach
-// substantial. A citizen whose only active key is the password may activate a key after a fresh
-// password logon: the wizard's registration code or e-mail verification proves the mailbox.
+// substantial.
+//
+// A low level does not mean a password logon may add any key: a citizen who holds or held a
+// substantial key (one now locked, deactivated or expired — an attacker with the password can
+// lock a key with wrong codes) may then only activate a key whose activation proves the
+// registered mailbox (MailboxOnly). Only a citizen who never had a substantial key activates
+// any kind after a password logon: their first such key (SPEC §4).
 func (s *Service) RequiredLevel(ks []store.Key) keys.Level {
 	need := keys.LevelLow
 	now := s.now()
@@ -180,6 +191,34 @@ func (s *Service) RequiredLevel(ks []store.Key) keys.Level {
 		}
 	}
 	return need
+}
+
+// MailboxOnly reports whether a citizen with keys ks, logged on as auth, may only activate a
+// key whose activation proves the registered mailbox: the e-mail key, its registration code
+// sent to the current address, with no change of address (a changed address proves nothing).
+// That is so when the logon is below substantial and the citizen holds or held a key of level
+// substantial or higher, none of them active (locked, deactivated or expired: with one active,
+// RequiredLevel asks for a substantial logon instead). The citizen's way out otherwise is the
+// helpdesk.
+func (s *Service) MailboxOnly(ks []store.Key, auth Auth) bool {
+	if auth.Level.Meets(keys.LevelSubstantial) || s.RequiredLevel(ks).Meets(keys.LevelSubstantial) {
+		return false
+	}
+	for _, k := range ks {
+		if kind, ok := s.kinds.Get(k.Kind); ok && kind.Level().Meets(keys.LevelSubstantial) {
+			return true
+		}
+	}
+	return false
+}
+
+// mailboxOnly is MailboxOnly for the citizen's keys as they are now.
+func (s *Service) mailboxOnly(ctx context.Context, acct store.Account, auth Auth) (bool, error) {
+	ks, err := s.st.ListKeys(ctx, acct.ID)
+	if err != nil {
+		return false, fmt.Errorf("list keys: %w", err)
+	}
+	return s.MailboxOnly(ks, auth), nil
 }
 
 // CheckAuth returns a *StaleLogonError unless auth is a logon within Config.RecentLogon that
@@ -209,10 +248,26 @@ func (s *Service) record(ctx context.Context, e store.AuditEvent) {
 	}
 }
 
-// forged records a request that named something the page never offered.
+// forged records a request that named something the page never offered. The account's
+// ForgedScope counts them: the first few each get their portal.forged event, and once it
+// throttles, the rest are aggregated as throttled requests are (audit.Throttled: one event
+// when the period starts, its total when it is over) — a script cannot fill the audit log.
 func (s *Service) forged(ctx context.Context, acct store.Account, c Client, field, value string) {
-	s.record(ctx, store.AuditEvent{Type: audit.PortalForged, AccountID: acct.ID, IP: c.IP,
-		Detail: map[string]string{"field": field, "value": value}})
+	e := store.AuditEvent{Type: audit.PortalForged, AccountID: acct.ID, IP: c.IP,
+		Detail: map[string]string{"field": field, "value": value}}
+	a, err := s.limiter.Reserve(ctx, attempts.ForgedScope(acct.ID))
+	switch {
+	case errors.Is(err, attempts.ErrThrottled):
+		if a.Refused == 1 {
+			s.record(ctx, audit.Throttled(e, a, audit.ReasonThrottleStarted))
+		}
+		return
+	case err != nil:
+		s.log.Warn("count forged request", "err", err) // recorded all the same
+	case a.Refused > 0:
+		s.record(ctx, audit.Throttled(store.AuditEvent{AccountID: acct.ID}, a, audit.ReasonThrottleEnded))
+	}
+	s.record(ctx, e)
 }
 
 // recipient is the citizen as an e-mail's addressee, in their preferred language.

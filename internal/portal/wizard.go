@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"crypto/sha256"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -62,6 +63,10 @@ type Wizard struct {
 	keyID int64
 	// replace is a key to deactivate when the new one is active (the phase-out's migration).
 	replace int64
+	// skip is the newest code (an enrolment token, an e-mail change code) that the wizard
+	// dropped (Previous, an ended activation): parallel submissions of a step take up a code
+	// another of them made (Service.begin), never one of these.
+	skip int64
 }
 
 // NewWizard returns a wizard for accountID at StepEmail, expiring lifetime after now. id names
@@ -140,6 +145,19 @@ func (w *Wizard) AwaitEmailCode(c *EmailChange, now time.Time) error {
 	return nil
 }
 
+// EmailCodeResent: a new code went to the new address, superseding the earlier one
+// (StepEmailCode stays).
+func (w *Wizard) EmailCodeResent(c *EmailChange, now time.Time) error {
+	if err := w.Expect(StepEmailCode, now); err != nil {
+		return err
+	}
+	if c == nil || c.address != w.change.address {
+		return ErrOutOfOrder
+	}
+	w.change = c
+	return nil
+}
+
 // EmailConfirmed: the new address is confirmed and in use (StepEmailCode → StepEmail, where
 // the citizen sees it and goes on).
 func (w *Wizard) EmailConfirmed(now time.Time) error {
@@ -200,8 +218,16 @@ func (w *Wizard) Abandon(now time.Time) error {
 	if err := w.Expect(StepActivate, now); err != nil {
 		return err
 	}
+	w.skip = max(w.skip, w.token)
 	w.step, w.kind, w.enrolment, w.token = StepSelect, "", nil, 0
 	return nil
+}
+
+// binding is what ties an enrolment token to this wizard (its Hash): a digest of the id, which
+// stays secret in the session.
+func (w *Wizard) binding() []byte {
+	sum := sha256.Sum256([]byte("sleutelbos wizard " + w.id))
+	return sum[:]
 }
 
 // Back is the Previous button: StepEmailCode → StepEmail (the address stays unchanged),
@@ -214,12 +240,14 @@ func (w *Wizard) Back(now time.Time) error {
 	}
 	switch w.step {
 	case StepEmailCode:
+		w.skip = max(w.skip, w.change.codeID)
 		w.step, w.change = StepEmail, nil
 	case StepSelect:
 		w.step = StepEmail
 	case StepPrepare:
 		w.step, w.kind = StepSelect, ""
 	case StepActivate:
+		w.skip = max(w.skip, w.token)
 		w.step, w.kind, w.enrolment, w.token = StepSelect, "", nil, 0
 	default:
 		return ErrOutOfOrder

@@ -25,12 +25,13 @@ type wizardSnapshot struct {
 	Token        int64                `json:"token,omitempty"`
 	KeyID        int64                `json:"key_id,omitempty"`
 	Replace      int64                `json:"replace,omitempty"`
+	Skip         int64                `json:"skip,omitempty"`
 }
 
 // MarshalJSON stores the wizard.
 func (w *Wizard) MarshalJSON() ([]byte, error) {
 	s := wizardSnapshot{ID: w.id, AccountID: w.accountID, Step: w.step, StartedAt: w.startedAt, ExpiresAt: w.expiresAt,
-		EmailChanged: w.emailChanged, Kind: w.kind, Enrolment: w.enrolment, Token: w.token, KeyID: w.keyID, Replace: w.replace}
+		EmailChanged: w.emailChanged, Kind: w.kind, Enrolment: w.enrolment, Token: w.token, KeyID: w.keyID, Replace: w.replace, Skip: w.skip}
 	if w.change != nil {
 		c := w.change.snapshot()
 		s.Change = &c
@@ -66,7 +67,7 @@ func (w *Wizard) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("wizard: %w", err)
 	}
 	*w = Wizard{id: s.ID, accountID: s.AccountID, step: s.Step, startedAt: s.StartedAt, expiresAt: s.ExpiresAt,
-		emailChanged: s.EmailChanged, kind: s.Kind, enrolment: s.Enrolment, token: s.Token, keyID: s.KeyID, replace: s.Replace}
+		emailChanged: s.EmailChanged, kind: s.Kind, enrolment: s.Enrolment, token: s.Token, keyID: s.KeyID, replace: s.Replace, skip: s.Skip}
 	if s.Change != nil {
 		c, err := s.Change.restore()
 		if err != nil {

@@ -76,6 +76,10 @@ func (s *Server) toLogon(w http.ResponseWriter, r *http.Request, level keys.Leve
 			ret += "?" + q.Encode()
 		}
 	}
+	if stateOf(r).sess.loggedOn() {
+		// Logged on, but not recently enough or not at the level: the chooser says why.
+		s.setFlash(w, flashStaleLogon)
+	}
 	http.Redirect(w, r, logonURL(level, ret, r.URL.Query().Get("lang")), http.StatusSeeOther)
 }
 

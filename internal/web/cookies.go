@@ -29,22 +29,24 @@ const flashCookie = "flash"
 
 // The flashes and how long one waits for the page that shows it.
 const (
-	flashExpired        = "expired"         // the logon in progress expired
-	flashCompleted      = "completed"       // another request completed (or ended) the logon
-	flashSignedOut      = "signed-out"      // the citizen signed out
-	flashKeyDeactivated = "key-deactivated" // My digital keys: a key was deactivated
-	flashKeyReactivated = "key-reactivated" // a locked key was reactivated
-	flashLanguage       = "language"        // the preferred language was changed
-	flashEmail          = "email"           // the e-mail address was changed
-	flashCodeResent     = "code-resent"     // the wizard sent a new registration code
-	flashWizardExpired  = "wizard-expired"  // the activation took too long and starts again
-	flashOutOfOrder     = "out-of-order"    // a replayed wizard step (Back, a second click)
-	flashSignupExpired  = "signup-expired"  // the registration took too long, or was stopped
-	flashSignupResent   = "signup-resent"   // the registration sent a new code
-	flashCompletedHere  = "completed-here"  // a stale logon form: the browser is logged on meanwhile
-	flashStaleForm      = "stale-form"      // a stale form of a logged-on citizen: nothing was done
-	flashOtherKey       = "other-key"       // the phase-out pop-up's "another digital key"
-	flashMaxAge         = 60
+	flashExpired         = "expired"           // the logon in progress expired
+	flashCompleted       = "completed"         // another request completed (or ended) the logon
+	flashSignedOut       = "signed-out"        // the citizen signed out
+	flashKeyDeactivated  = "key-deactivated"   // My digital keys: a key was deactivated
+	flashKeyReactivated  = "key-reactivated"   // a locked key was reactivated
+	flashLanguage        = "language"          // the preferred language was changed
+	flashEmail           = "email"             // the e-mail address was changed
+	flashCodeResent      = "code-resent"       // the wizard sent a new registration code
+	flashWizardExpired   = "wizard-expired"    // the activation took too long and starts again
+	flashOutOfOrder      = "out-of-order"      // a replayed wizard step (Back, a second click)
+	flashSignupExpired   = "signup-expired"    // the registration took too long, or was stopped
+	flashSignupResent    = "signup-resent"     // the registration sent a new code
+	flashCompletedHere   = "completed-here"    // a stale logon form: the browser is logged on meanwhile
+	flashStaleForm       = "stale-form"        // a stale form of a logged-on citizen: nothing was done
+	flashOtherKey        = "other-key"         // the phase-out pop-up's "another digital key"
+	flashStaleLogon      = "stale-logon"       // a key change needs a (recent enough) logon again
+	flashEmailCodeResent = "email-code-resent" // the wizard sent a new code to a new address
+	flashMaxAge          = 60
 )
 
 // flashes are the values a flash cookie may carry; anything else is ignored.
@@ -52,6 +54,7 @@ var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
 	flashSignupExpired: true, flashSignupResent: true, flashCompletedHere: true, flashStaleForm: true, flashOtherKey: true,
+	flashStaleLogon: true, flashEmailCodeResent: true,
 }
 
 // setFlash makes the next page that shows notices show v.

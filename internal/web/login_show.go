@@ -54,6 +54,8 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 		notice = &Notice{Text: s.printer(r).T("login.error.expired"), Warning: true}
 	case flashSignedOut:
 		notice = &Notice{Text: s.printer(r).T("web.logout.done")}
+	case flashStaleLogon:
+		notice = &Notice{Text: s.printer(r).T("portal.error.stale_logon"), Warning: true}
 	case flashOtherKey:
 		// Back from the phase-out pop-up: which keys are the way on.
 		notice = &Notice{Text: s.printer(r).T("web.prompt.other_notice", i18n.Msg("key.emailcode.name"), i18n.Msg("key.totp.name"))}
@@ -94,12 +96,13 @@ func (s *Server) renderChooserLink(w http.ResponseWriter, r *http.Request, tx *l
 		q.Set("return", tx.Return)
 	}
 	p := &chooserPage{
-		BasePage: s.basePath(r, "/login", q),
-		Level:    tx.MinLevel.String(),
-		Return:   tx.Return,
-		Notice:   notice,
-		KeysLink: keysLink,
-		Register: s.cfg.Registration, RegisterURL: registerURL(tx),
+		BasePage:    s.basePath(r, "/login", q),
+		Level:       tx.MinLevel.String(),
+		Return:      tx.Return,
+		Notice:      notice,
+		KeysLink:    keysLink,
+		Register:    s.cfg.Registration && !stateOf(r).sess.loggedOn(), // a citizen has one account
+		RegisterURL: registerURL(tx),
 	}
 	p.Title = p.T("web.login.title")
 	p.ClosedNotes = s.closedNotes(p.BasePage, tx, "")

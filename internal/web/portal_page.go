@@ -42,13 +42,14 @@ var portalNotices = map[string]struct {
 	key     string
 	warning bool
 }{
-	flashKeyDeactivated: {"portal.keys.notice.deactivated", false},
-	flashKeyReactivated: {"portal.keys.notice.reactivated", false},
-	flashLanguage:       {"portal.profile.notice.language", false},
-	flashEmail:          {"portal.profile.notice.email", false},
-	flashCodeResent:     {"portal.activate.resent", false},
-	flashWizardExpired:  {"portal.error.expired", true},
-	flashOutOfOrder:     {"portal.error.out_of_order", true},
+	flashKeyDeactivated:  {"portal.keys.notice.deactivated", false},
+	flashKeyReactivated:  {"portal.keys.notice.reactivated", false},
+	flashLanguage:        {"portal.profile.notice.language", false},
+	flashEmail:           {"portal.profile.notice.email", false},
+	flashCodeResent:      {"portal.activate.resent", false},
+	flashEmailCodeResent: {"portal.email_code.resent", false},
+	flashWizardExpired:   {"portal.error.expired", true},
+	flashOutOfOrder:      {"portal.error.out_of_order", true},
 }
 
 // redirectWithFlash sends the citizen to target (POST → 303 → GET), whose page shows the

@@ -27,9 +27,12 @@ type wizardPage struct {
 	EmailValue  string
 	NewEmail    string
 	CodeMinutes int
-	// Step 2: the kinds offered and the recommendation.
+	// Step 2: the kinds offered and the recommendation. MailboxOnly (also on step 1, where the
+	// address cannot be changed then) explains why only the e-mail key is offered after this
+	// logon (portal.Service.MailboxOnly).
 	Offers         []offerView
 	Recommendation string
+	MailboxOnly    string
 	// Step 3: the kind, its preparation, where its code went or its QR code and secret.
 	KindName      string
 	Preparation   string
@@ -54,6 +57,8 @@ type offerView struct {
 	Name        string
 	Description string
 	Checked     bool
+	// Replaces says the new key replaces the citizen's active key of this kind.
+	Replaces string
 }
 
 // wizardShow serves GET /keys/activate: the wizard's current step. Without a live wizard
@@ -112,6 +117,16 @@ func (s *Server) renderWizard(w http.ResponseWriter, r *http.Request, wz *portal
 			Current: n == wz.Step().Number(), Done: n < wz.Step().Number()})
 	}
 	var title string
+	var offers portal.Offers
+	if wz.Step() == portal.StepEmail || wz.Step() == portal.StepSelect {
+		var err error
+		if offers, err = s.deps.Portal.OffersFor(r.Context(), acct, s.auth(r)); err != nil {
+			return err
+		}
+		if offers.MailboxOnly {
+			p.MailboxOnly = p.T("portal.select.mailbox_only", p.T("portal.select.quoted", kindName(p.BasePage, keys.EmailCode)))
+		}
+	}
 	switch wz.Step() {
 	case portal.StepEmail:
 		p.Email, p.EmailValue = acct.Email, acct.Email
@@ -129,15 +144,18 @@ func (s *Server) renderWizard(w http.ResponseWriter, r *http.Request, wz *portal
 		title = p.T("portal.email_code.title")
 	case portal.StepSelect:
 		var names []string
-		for _, o := range s.deps.Portal.Offered() {
+		for _, o := range offers.List {
 			name := kindName(p.BasePage, o.Kind)
-			p.Offers = append(p.Offers, offerView{Kind: o.Kind, Name: name, Description: p.T("key." + o.Kind + ".description"),
-				Checked: o.Kind == kind})
+			v := offerView{Kind: o.Kind, Name: name, Description: p.T("key." + o.Kind + ".description"), Checked: o.Kind == kind}
+			if o.Replaces {
+				v.Replaces = p.T("portal.select.replaces", name)
+			}
+			p.Offers = append(p.Offers, v)
 			if o.Level.Meets(keys.LevelSubstantial) {
 				names = append(names, p.T("portal.select.quoted", name))
 			}
 		}
-		if len(names) > 0 {
+		if len(names) > 0 && !offers.MailboxOnly {
 			p.Recommendation = p.T("portal.select.recommend", joinOr(p.BasePage, names))
 		}
 		title = p.T("portal.wizard.step.2")

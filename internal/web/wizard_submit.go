@@ -72,7 +72,11 @@ func (s *Server) wizardSubmit(w http.ResponseWriter, r *http.Request) error {
 		field = "email"
 		err = svc.ChangeEmail(ctx, wz, acct, auth, r.PostForm.Get("email"), c)
 	case "resend":
-		err = svc.Resend(ctx, wz, acct, auth, c)
+		if from == portal.StepEmailCode {
+			err = svc.ResendEmailCode(ctx, wz, acct, auth, c)
+		} else {
+			err = svc.Resend(ctx, wz, acct, auth, c)
+		}
 	case "back":
 		err = svc.Back(wz, acct)
 	case "cancel":
@@ -124,7 +128,11 @@ func (s *Server) wizardSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if action == "resend" {
-		s.redirectWithFlash(w, r, "/keys/activate", flashCodeResent)
+		flash := flashCodeResent
+		if from == portal.StepEmailCode {
+			flash = flashEmailCodeResent
+		}
+		s.redirectWithFlash(w, r, "/keys/activate", flash)
 		return nil
 	}
 	http.Redirect(w, r, "/keys/activate", http.StatusSeeOther)

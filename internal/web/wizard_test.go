@@ -62,9 +62,9 @@ func TestWizardEmailKey(t *testing.T) {
 		}
 		code := f.mailedCode("registration_code", c.email)
 		scope := string(attempts.EnrolmentScope(c.acct.ID))
-		// The same messages as the logon's code step (keys.NormalizeCode).
-		for bad, msg := range map[string]string{"": "Enter the security code.", "12ab56": "The security code must be 6 digits.",
-			"12345": "The security code must be 6 digits."} {
+		// The messages of the logon's code step (keys.NormalizeCode), naming the registration code.
+		for bad, msg := range map[string]string{"": "Enter the registration code.", "12ab56": "The registration code must be 6 digits.",
+			"12345": "The registration code must be 6 digits."} {
 			res := b.wizardPost(hidden, "next", url.Values{"code": {bad}})
 			wantFormError(t, f, "code "+bad, "en", res.body, "code", msg)
 		}
@@ -73,7 +73,7 @@ func TestWizardEmailKey(t *testing.T) {
 		}
 		wrong := strings.Map(func(r rune) rune { return '0' + (r-'0'+1)%10 }, code)
 		res = b.wizardPost(hidden, "next", url.Values{"code": {wrong}})
-		wantFormError(t, f, "wrong code", "en", res.body, "code", "The security code is not correct. Please try again.")
+		wantFormError(t, f, "wrong code", "en", res.body, "code", "The registration code is not correct. Please try again.")
 		if strings.Contains(res.body, wrong) {
 			t.Error("the page echoes the code")
 		}
@@ -159,7 +159,7 @@ func TestWizardAppKey(t *testing.T) {
 		// Outside the window, then the right code.
 		f.clock.Advance(15 * time.Second)
 		res := b.wizardPost(hidden, "next", url.Values{"code": {appCode(t, secret, f.clock.Now().Add(-2*time.Minute))}})
-		wantFormError(t, f, "old app code", "nl", res.body, "code", f.bundle.Printer("nl").T("login.error.wrong_code"))
+		wantFormError(t, f, "old app code", "nl", res.body, "code", f.bundle.Printer("nl").T("portal.error.registration.wrong"))
 		right := appCode(t, secret, f.clock.Now())
 		if res := b.wizardPost(hidden, "next", url.Values{"code": {right[:3] + " " + right[3:]}}); res.location() != "/keys/activate" {
 			t.Fatalf("right app code: %d %s\n%s", res.status, res.location(), res.body)
@@ -461,7 +461,7 @@ func TestWizardExpiredCode(t *testing.T) {
 		old := f.mailedCode("registration_code", c.email)
 		f.clock.Advance(5 * time.Minute)
 		res := b.wizardPost(hidden, "next", url.Values{"code": {old}})
-		wantFormError(t, f, "expired code", "de", res.body, "code", f.bundle.Printer("de").T("login.error.code_expired"))
+		wantFormError(t, f, "expired code", "de", res.body, "code", "Dieser Registrierungscode ist nicht mehr gültig. Bitte fordern Sie einen neuen Code an.")
 		if a, _ := db.GetAttempt(t.Context(), string(attempts.EnrolmentScope(c.acct.ID))); a.Failures != 0 {
 			t.Errorf("an expired code counted %d attempts", a.Failures)
 		}
