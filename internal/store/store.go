@@ -42,6 +42,9 @@ type Store interface {
 	SigningKeys
 	Citizens
 	Signups
+	Roles
+	Campaigns
+	Reminders
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.
