@@ -146,7 +146,7 @@ func TestCampaignEventCounts(t *testing.T) {
 			ev("phaseout.prompt_shown", "never", "tokencard", hour, nil),
 			ev("phaseout.prompt_shown", "never", "tokencard", hour, nil),
 			ev("phaseout.prompt_shown", "recent", "", hour, map[string]string{"kind": "tokencard"}), // kind in Detail
-			ev("phaseout.prompt_shown", "recent", "totp", hour, nil),                                 // another kind
+			ev("phaseout.prompt_shown", "recent", "totp", hour, nil),                                // another kind
 			ev("phaseout.choice", "never", "tokencard", hour, map[string]string{"choice": "close"}),
 			ev("phaseout.choice", "never", "tokencard", hour, map[string]string{"choice": "activate"}),
 			ev("phaseout.choice", "recent", "tokencard", hour, map[string]string{"choice": "activate"}),
