@@ -85,7 +85,7 @@ func (db *DB) ListRoles(ctx context.Context, role string) ([]store.RoleGrant, er
 }
 
 // detailField is the SQL expression of an audit event's Detail field (stored as a JSON
-// object), ” when absent. field is a constant of the caller's, checked here all the same: it
+// object), the empty string when absent. field is a constant of the caller's, checked here all the same: it
 // becomes part of the statement.
 func (db *DB) detailField(field string) string {
 	for _, r := range field {
