@@ -134,6 +134,18 @@ func (s *Service) Kinds() []string {
 	return out
 }
 
+// Phase returns the kind's phase now.
+func (s *Service) Phase(ctx context.Context, kind string) (string, error) {
+	if _, err := s.check(kind); err != nil {
+		return "", err
+	}
+	d, has, err := s.d.Policies.PhaseOut(ctx, kind)
+	if err != nil {
+		return "", fmt.Errorf("campaign %s: policy: %w", kind, err)
+	}
+	return phaseOf(d, has, s.d.Now()), nil
+}
+
 // Phases of a kind at an instant, by its policy.
 const (
 	PhaseNone             = "none"              // no policy: nothing is phased out

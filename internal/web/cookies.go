@@ -41,14 +41,18 @@ const (
 	flashOutOfOrder     = "out-of-order"    // a replayed wizard step (Back, a second click)
 	flashSignupExpired  = "signup-expired"  // the registration took too long, or was stopped
 	flashSignupResent   = "signup-resent"   // the registration sent a new code
-	flashMaxAge         = 60
+	// flashRemindersSent and flashRemindersPartial: an operator's reminder round finished, or
+	// sent its share of one request and waits to be continued.
+	flashRemindersSent    = "reminders-sent"
+	flashRemindersPartial = "reminders-partial"
+	flashMaxAge           = 60
 )
 
 // flashes are the values a flash cookie may carry; anything else is ignored.
 var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
-	flashSignupExpired: true, flashSignupResent: true,
+	flashSignupExpired: true, flashSignupResent: true, flashRemindersSent: true, flashRemindersPartial: true,
 }
 
 // setFlash makes the next page that shows notices show v.

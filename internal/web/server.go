@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/campaign"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
@@ -115,6 +116,10 @@ type Deps struct {
 	DemoService http.Handler
 	// Signup runs self-registrations; needed when Config.Registration is set.
 	Signup *signup.Service
+	// Campaigns and Roles serve the operator pages (operator.go); without them /operator/…
+	// is a 404.
+	Campaigns *campaign.Service
+	Roles     Roles
 }
 
 // DemoServicePath is where the demo online service lives (serve --demo).
