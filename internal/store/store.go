@@ -42,6 +42,9 @@ type Store interface {
 	SigningKeys
 	Citizens
 	Signups
+	PhaseoutPolicies
+	JobLeases
+	KeysOfKind
 	Roles
 	Campaigns
 	Reminders
