@@ -13,6 +13,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -34,17 +35,27 @@ type remindStore interface {
 
 var _ remindStore = store.Store(nil)
 
-// Dates are a kind's phase-out policy (SPEC §5): activation closed, the migration prompt
-// shown, the kind switched off. A zero instant is "not set".
+// Dates are a kind's phase-out policy as a report shows it (SPEC §5): activation closed, the
+// migration prompt shown, the kind switched off. A zero instant is "not set".
 type Dates struct {
-	ActivationClosedFrom, MigrationPromptFrom, DisabledFrom time.Time
+	ActivationClosedFrom time.Time `json:"activation_closed_from"`
+	MigrationPromptFrom  time.Time `json:"migration_prompt_from"`
+	DisabledFrom         time.Time `json:"disabled_from"`
+	UnusedMonths         int       `json:"unused_months,omitempty"`
 }
 
-// Policies looks up phase-out policies.
-type Policies interface {
-	// PhaseOut returns the kind's policy; false when the kind has none.
-	PhaseOut(ctx context.Context, kind string) (Dates, bool, error)
+func datesOf(p phaseout.Policy) Dates {
+	return Dates{ActivationClosedFrom: p.ActivationClosedFrom, MigrationPromptFrom: p.MigrationPromptFrom,
+		DisabledFrom: p.DisabledFrom, UnusedMonths: p.UnusedMonths}
 }
+
+// Policies looks up phase-out policies (phaseout.Policies, the node's view of the stored ones).
+type Policies interface {
+	// Get returns the kind's policy; false when the kind has none.
+	Get(kind string) (phaseout.Policy, bool)
+}
+
+var _ Policies = (*phaseout.Policies)(nil)
 
 // Mailer renders an e-mail and writes it to the outbox of a transaction (mail.Composer).
 type Mailer interface {
@@ -139,11 +150,8 @@ func (s *Service) Phase(ctx context.Context, kind string) (string, error) {
 	if _, err := s.check(kind); err != nil {
 		return "", err
 	}
-	d, has, err := s.d.Policies.PhaseOut(ctx, kind)
-	if err != nil {
-		return "", fmt.Errorf("campaign %s: policy: %w", kind, err)
-	}
-	return phaseOf(d, has, s.d.Now()), nil
+	p, has := s.d.Policies.Get(kind)
+	return phaseOf(p, has, s.d.Now()), nil
 }
 
 // Phases of a kind at an instant, by its policy.
@@ -155,17 +163,18 @@ const (
 	PhaseDisabled         = "disabled"          // the kind no longer logs on; its keys are expired
 )
 
-// phaseOf is the phase of a kind with policy d (has: there is one) at now.
-func phaseOf(d Dates, has bool, now time.Time) string {
-	reached := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
-	switch {
-	case !has:
+// phaseOf is the phase of a kind with policy p (has: there is one) at now, as phaseout.Decide
+// says, telling a policy yet to begin from none.
+func phaseOf(p phaseout.Policy, has bool, now time.Time) string {
+	if !has {
 		return PhaseNone
-	case reached(d.DisabledFrom):
+	}
+	switch phaseout.Decide(p, now) {
+	case phaseout.Disabled:
 		return PhaseDisabled
-	case reached(d.MigrationPromptFrom):
+	case phaseout.Prompt:
 		return PhasePrompt
-	case reached(d.ActivationClosedFrom):
+	case phaseout.ActivationClosed:
 		return PhaseActivationClosed
 	}
 	return PhaseAnnounced
@@ -240,11 +249,11 @@ func (s *Service) Report(ctx context.Context, kind string) (*Report, error) {
 		return nil, err
 	}
 	now := s.d.Now()
-	dates, has, err := s.d.Policies.PhaseOut(ctx, kind)
-	if err != nil {
-		return nil, fmt.Errorf("campaign %s: policy: %w", kind, err)
+	pol, has := s.d.Policies.Get(kind)
+	r := &Report{Kind: kind, GeneratedAt: now, Phase: phaseOf(pol, has, now), HasPolicy: has, AtRiskOthers: c.Others}
+	if has {
+		r.Policy = datesOf(pol)
 	}
-	r := &Report{Kind: kind, GeneratedAt: now, Phase: phaseOf(dates, has, now), HasPolicy: has, Policy: dates, AtRiskOthers: c.Others}
 	counts, err := s.d.Store.CountByLastUse(ctx, kind, []time.Time{now.Add(-month), now.Add(-6 * month), now.Add(-12 * month)})
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: %w", kind, err)

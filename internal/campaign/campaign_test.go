@@ -18,17 +18,18 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore/sqltest"
 )
 
 // policies is a fixed table of phase-out policies.
-type policies map[string]campaign.Dates
+type policies map[string]phaseout.Policy
 
-func (p policies) PhaseOut(_ context.Context, kind string) (campaign.Dates, bool, error) {
+func (p policies) Get(kind string) (phaseout.Policy, bool) {
 	d, ok := p[kind]
-	return d, ok, nil
+	return d, ok
 }
 
 // fixture is a campaign service over a real store, with the logon's parts (logintest) and
@@ -53,7 +54,7 @@ var brussels = func() *time.Location {
 func newFixture(t *testing.T, db *sqlstore.DB, mailer campaign.Mailer) *fixture {
 	t.Helper()
 	w := logintest.New(t, db, logintest.Options{Kinds: []string{}, Start: time.Date(2024, 1, 10, 12, 0, 0, 0, time.UTC)})
-	f := &fixture{t: t, db: db, w: w, ids: map[string]int64{}, pol: policies{"tokencard": {
+	f := &fixture{t: t, db: db, w: w, ids: map[string]int64{}, pol: policies{"tokencard": {Kind: "tokencard",
 		ActivationClosedFrom: time.Date(2023, 6, 1, 0, 0, 0, 0, brussels),
 		MigrationPromptFrom:  time.Date(2023, 12, 1, 0, 0, 0, 0, brussels),
 		DisabledFrom:         time.Date(2024, 1, 31, 0, 0, 0, 0, brussels),
@@ -150,7 +151,9 @@ func TestReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := &campaign.Report{
-			Kind: "tokencard", GeneratedAt: f.w.Clock.Now(), Phase: campaign.PhasePrompt, HasPolicy: true, Policy: f.pol["tokencard"],
+			Kind: "tokencard", GeneratedAt: f.w.Clock.Now(), Phase: campaign.PhasePrompt, HasPolicy: true, Policy: campaign.Dates{
+				ActivationClosedFrom: f.pol["tokencard"].ActivationClosedFrom, MigrationPromptFrom: f.pol["tokencard"].MigrationPromptFrom,
+				DisabledFrom: f.pol["tokencard"].DisabledFrom},
 			Active: 4,
 			LastUse: []campaign.Bucket{{Name: "never", Citizens: 1}, {Name: "month", Citizens: 1}, {Name: "half_year", Citizens: 1},
 				{Name: "year", Citizens: 0}, {Name: "older", Citizens: 1}},

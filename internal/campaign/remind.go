@@ -72,10 +72,8 @@ func (s *Service) Remind(ctx context.Context, kind string, opt RemindOptions) (R
 	if err != nil {
 		return RoundResult{}, err
 	}
-	dates, has, err := s.d.Policies.PhaseOut(ctx, kind)
-	if err != nil {
-		return RoundResult{}, fmt.Errorf("remind %s: policy: %w", kind, err)
-	}
+	pol, has := s.d.Policies.Get(kind)
+	dates := datesOf(pol)
 	if !has || dates.DisabledFrom.IsZero() {
 		return RoundResult{}, fmt.Errorf("remind %s: %w", kind, ErrNoPolicy)
 	}

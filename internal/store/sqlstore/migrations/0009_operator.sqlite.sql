@@ -35,4 +35,4 @@ CREATE INDEX reminders_account ON reminders (account_id);
 -- The campaign report: the phase-out events by type and time, and the active keys of a kind
 -- with their account and last use (an index-only scan for the counts by last use).
 CREATE INDEX audit_events_type_time ON audit_events (type, time);
-CREATE INDEX keys_kind_status ON keys (kind, status, account_id, last_used_at);
+CREATE INDEX keys_kind_status_account ON keys (kind, status, account_id, last_used_at);
