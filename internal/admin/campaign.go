@@ -178,10 +178,9 @@ func reportFigures(r *campaign.Report) [][2]string {
 		out = append(out, [2]string{"last_use." + b.Name, n(b.Citizens)})
 	}
 	out = append(out, [2]string{"at_risk", n(r.AtRisk)},
-		[2]string{"funnel.prompts_shown", n(r.Funnel.PromptsShown)}, [2]string{"funnel.prompt_citizens", n(r.Funnel.PromptCitizens)})
+		[2]string{"funnel.prompts_shown", n(r.Funnel.PromptsShown)})
 	for _, c := range r.Funnel.Choices {
-		out = append(out, [2]string{"funnel.choice." + c.Choice + ".events", n(c.Events)},
-			[2]string{"funnel.choice." + c.Choice + ".citizens", n(c.Citizens)})
+		out = append(out, [2]string{"funnel.choice." + c.Choice, n(c.Events)})
 	}
 	out = append(out, [2]string{"funnel.migrated", n(r.Funnel.Migrated)})
 	for _, m := range r.Migrations {
@@ -236,12 +235,12 @@ func reportText(w io.Writer, r *campaign.Report) error {
 		fmt.Fprintf(tw, "  last used %s\t%d\n", bucketNames[b.Name], b.Citizens)
 	}
 	fmt.Fprintf(tw, "At risk (no active %s)\t%d\n", strings.Join(r.AtRiskOthers, ", "), r.AtRisk)
-	fmt.Fprintf(tw, "\nPhase-out pop-up\ttimes\tcitizens\n")
-	fmt.Fprintf(tw, "  shown\t%d\t%d\n", r.Funnel.PromptsShown, r.Funnel.PromptCitizens)
+	fmt.Fprintf(tw, "\nPhase-out pop-up\ttimes\n")
+	fmt.Fprintf(tw, "  shown\t%d\n", r.Funnel.PromptsShown)
 	for _, c := range r.Funnel.Choices {
-		fmt.Fprintf(tw, "  chose %s\t%d\t%d\n", c.Choice, c.Events, c.Citizens)
+		fmt.Fprintf(tw, "  chose %s\t%d\n", c.Choice, c.Events)
 	}
-	fmt.Fprintf(tw, "  keys replaced by a new key\t%d\t\n", r.Funnel.Migrated)
+	fmt.Fprintf(tw, "  keys replaced by a new key\t%d\n", r.Funnel.Migrated)
 	if len(r.Migrations) > 0 {
 		fmt.Fprintf(tw, "\nMigrations per day (%s)\t%s\n", phaseout.Zone, strings.Join(r.Targets, "\t"))
 		byDay := map[string]map[string]int64{}

@@ -89,7 +89,7 @@ func TestPhaseoutReportAndRemind(t *testing.T) {
 		for _, row := range rows {
 			figures[row[0]] = row[1]
 		}
-		if figures["at_risk"] != "2" || figures["phase"] != "prompt" || figures["last_use.never"] != "2" || figures["funnel.choice.close.events"] != "0" {
+		if figures["at_risk"] != "2" || figures["phase"] != "prompt" || figures["last_use.never"] != "2" || figures["funnel.choice.close"] != "0" {
 			t.Errorf("csv report %v", figures)
 		}
 

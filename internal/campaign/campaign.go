@@ -189,10 +189,11 @@ type Bucket struct {
 	Citizens int64  `json:"citizens"`
 }
 
-// Funnel is what citizens did with the phase-out pop-up, and how many migrated.
+// Funnel is what citizens did with the phase-out pop-up, and how many migrated. The pop-up
+// comes before the password, when nobody knows who the citizen is: it counts times, not
+// citizens.
 type Funnel struct {
-	PromptsShown   int64 `json:"prompts_shown"`
-	PromptCitizens int64 `json:"prompt_citizens"`
+	PromptsShown int64 `json:"prompts_shown"`
 	// Choices per choice: "activate", "other_key", "close" (always present, maybe zero).
 	Choices  []Choice `json:"choices"`
 	Migrated int64    `json:"migrated"` // keys of the kind replaced by a new key (cause migration)
@@ -203,9 +204,8 @@ var Choices = []string{"activate", "other_key", "close"}
 
 // Choice counts one answer to the pop-up.
 type Choice struct {
-	Choice   string `json:"choice"`
-	Events   int64  `json:"events"`
-	Citizens int64  `json:"citizens"`
+	Choice string `json:"choice"`
+	Events int64  `json:"events"`
 }
 
 // DayCount is the migrations of one day (in the service's time zone) to one target kind.
@@ -294,17 +294,14 @@ func (s *Service) funnel(ctx context.Context, kind string) (Funnel, error) {
 	for _, c := range counts {
 		switch c.Type {
 		case audit.PhaseoutPromptShown:
-			// The prompt has no choice field: one row. Distinct citizens summed over values
-			// would count one citizen twice, but there is only the empty value.
 			f.PromptsShown += c.Events
-			f.PromptCitizens += c.Citizens
 		case audit.PhaseoutChoice:
 			byChoice[c.Value] = c
 		}
 	}
 	for _, ch := range Choices {
 		c := byChoice[ch]
-		f.Choices = append(f.Choices, Choice{Choice: ch, Events: c.Events, Citizens: c.Citizens})
+		f.Choices = append(f.Choices, Choice{Choice: ch, Events: c.Events})
 	}
 	return f, nil
 }

@@ -158,8 +158,8 @@ func TestReport(t *testing.T) {
 			LastUse: []campaign.Bucket{{Name: "never", Citizens: 1}, {Name: "month", Citizens: 1}, {Name: "half_year", Citizens: 1},
 				{Name: "year", Citizens: 0}, {Name: "older", Citizens: 1}},
 			AtRisk: 3, AtRiskOthers: []string{"emailcode", "totp"},
-			Funnel: campaign.Funnel{PromptsShown: 3, PromptCitizens: 2, Migrated: 3, Choices: []campaign.Choice{
-				{Choice: "activate", Events: 1, Citizens: 1}, {Choice: "other_key", Events: 0, Citizens: 0}, {Choice: "close", Events: 1, Citizens: 1}}},
+			Funnel: campaign.Funnel{PromptsShown: 3, Migrated: 3, Choices: []campaign.Choice{
+				{Choice: "activate", Events: 1}, {Choice: "other_key", Events: 0}, {Choice: "close", Events: 1}}},
 			Migrations: []campaign.DayCount{{Day: "2024-01-11", Target: "totp", Count: 1},
 				{Day: "2024-01-12", Target: "emailcode", Count: 1}, {Day: "2024-01-12", Target: "totp", Count: 1}},
 			Targets: []string{"emailcode", "totp"},

@@ -56,7 +56,7 @@ type EventCount struct {
 	Type     string
 	Value    string // the Detail field's value ("" when the event has none)
 	Events   int64
-	Citizens int64 // distinct accounts
+	Citizens int64 // distinct known accounts (events of a logon before its password have none)
 }
 
 // HourCount counts events in one hour (unix hours: the Time's unix seconds / 3600), per value

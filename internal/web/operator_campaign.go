@@ -43,9 +43,8 @@ type labelCount struct {
 }
 
 type funnelRow struct {
-	Label            string
-	Events, Citizens int64
-	NoCitizens       bool // the row counts keys, not citizens
+	Label  string
+	Events int64
 }
 
 type roundView struct {
@@ -108,11 +107,11 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, kind str
 		others = append(others, kindName(b, o))
 	}
 	p.AtRiskText = b.T("operator.campaign.at_risk_text", rep.AtRisk, strings.Join(others, ", "))
-	p.Funnel = append(p.Funnel, funnelRow{Label: b.T("operator.funnel.shown"), Events: rep.Funnel.PromptsShown, Citizens: rep.Funnel.PromptCitizens})
+	p.Funnel = append(p.Funnel, funnelRow{Label: b.T("operator.funnel.shown"), Events: rep.Funnel.PromptsShown})
 	for _, c := range rep.Funnel.Choices {
-		p.Funnel = append(p.Funnel, funnelRow{Label: b.T("operator.funnel." + c.Choice), Events: c.Events, Citizens: c.Citizens})
+		p.Funnel = append(p.Funnel, funnelRow{Label: b.T("operator.funnel." + c.Choice), Events: c.Events})
 	}
-	p.Funnel = append(p.Funnel, funnelRow{Label: b.T("operator.funnel.migrated"), Events: rep.Funnel.Migrated, NoCitizens: true})
+	p.Funnel = append(p.Funnel, funnelRow{Label: b.T("operator.funnel.migrated"), Events: rep.Funnel.Migrated})
 	p.Table = newMigrationTable(b, rep)
 	p.Chart = newChart(b, rep, s.cfg.Location)
 

@@ -230,7 +230,7 @@ func (db *DB) CountEvents(ctx context.Context, kind string, types []string, fiel
 		args = append(args, t)
 	}
 	value := db.detailField(field)
-	rows, err := db.q.QueryContext(ctx, `SELECT type, `+value+` AS v, COUNT(*), COUNT(DISTINCT account_id)
+	rows, err := db.q.QueryContext(ctx, `SELECT type, `+value+` AS v, COUNT(*), COUNT(DISTINCT CASE WHEN account_id > 0 THEN account_id END)
 		FROM audit_events
 		WHERE type IN (`+numbered(2, len(types))+`) AND `+db.eventKind()+` = $1
 		GROUP BY type, v ORDER BY type, v`, args...)
