@@ -256,7 +256,7 @@ func (n *Node) wire() error {
 	n.Login, err = login.New(lcfg, login.Deps{
 		Store: n.Store, Kinds: n.Kinds, Passwords: n.Passwords,
 		Limiter: limiter, IPLimiter: ipLimiter, ScopeHasher: n.Hasher,
-		Audit: n.Audit, Now: n.Now, Log: n.Log,
+		Audit: n.Audit, Now: n.Now, Phases: n.Policies, Log: n.Log,
 	})
 	if err != nil {
 		return err
@@ -265,7 +265,7 @@ func (n *Node) wire() error {
 	pcfg.RecentLogon, pcfg.WizardLifetime, pcfg.LockAfter = cfg.RecentLogon, cfg.WizardLifetime, cfg.LockAfter
 	n.Portal, err = portal.New(pcfg, portal.Deps{
 		Store: n.Store, Kinds: n.Kinds, Codes: n.EmailCode, Mailer: composer,
-		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: kindPolicy{n.Policies},
+		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: phaseout.PortalPolicy{P: n.Policies},
 		Now: n.Now, Rand: n.Rand, Log: n.Log,
 	})
 	if err != nil {

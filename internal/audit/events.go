@@ -60,6 +60,7 @@ const (
 	ReasonKeyLocked      = "key_locked"      // the chosen key is locked
 	ReasonOtherAccount   = "other_account"   // a step-up bound to one citizen was tried with another's password
 	ReasonUsernameTaken  = "username_taken"  // a self-registration's username was taken (said after its code was right)
+	ReasonForged         = "forged"          // a form named what the page never offered (a phase-out pop-up answer); Detail["field"] says which
 )
 
 // Actors: who caused an event.

@@ -35,6 +35,8 @@ var seedPhrases = map[string][]string{
 	"en": {
 		"Sign in here to create or edit your digital keys.",
 		"With these digital keys, you can log into most online services.",
+		"can continue to use it in order to log into online services.",
+		"I want to log in with another digital key",
 	},
 }
 

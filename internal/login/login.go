@@ -14,6 +14,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -22,7 +23,10 @@ type Step string
 
 // The steps of a logon.
 const (
-	StepChoose   Step = "choose"
+	StepChoose Step = "choose"
+	// StepPrompt is the phase-out pop-up (SPEC §5) of a kind chosen during its prompt period,
+	// before the password step.
+	StepPrompt   Step = "prompt"
 	StepPassword Step = "password"
 	StepCode     Step = "code"
 	StepDone     Step = "done"
@@ -54,6 +58,10 @@ type Transaction struct {
 	// codes lately: the citizen waits at the code step (the password stays accepted) and may ask
 	// for a new code from then on, or choose another key.
 	ResendAt time.Time `json:"resend_at,omitzero"`
+	// Migrate is set when the citizen took the phase-out pop-up's "Activate a new digital key
+	// now": the logon with the old key ends in the activation wizard, which deactivates that
+	// key when the new one is active.
+	Migrate bool `json:"migrate,omitempty"`
 }
 
 // Waiting reports whether tx is at the code step without a code: the kind's resend limit held
@@ -96,9 +104,13 @@ func FoldUsername(username string) string { return strings.ToLower(username) }
 type Result struct {
 	AccountID int64
 	Kind      string
-	Level     keys.Level
-	AMR       []string
-	AuthTime  time.Time
+	// KeyID is the key the citizen logged on with (0 for the password kind).
+	KeyID int64
+	// Migrate: the citizen logs on to replace that key (the phase-out pop-up's first way).
+	Migrate  bool
+	Level    keys.Level
+	AMR      []string
+	AuthTime time.Time
 }
 
 // Errors a citizen may see.
@@ -119,7 +131,28 @@ var (
 	// ErrNoCode: a code was answered at a code step that has sent none yet (it is waiting out
 	// the resend limit).
 	ErrNoCode = i18n.NewError("login.error.no_code")
+	// ErrUnknownChoice: an answer to the phase-out pop-up that the pop-up does not offer (a
+	// forged form).
+	ErrUnknownChoice = i18n.NewError("login.error.unknown_choice")
 )
+
+// The answers to the phase-out pop-up (audit Detail "choice" of phaseout.choice).
+const (
+	ChoiceActivate = "activate"  // "Activate a new digital key now"
+	ChoiceOtherKey = "other_key" // "I want to log in with another digital key"
+	ChoiceClose    = "close"     // the pop-up's ×: go on with the old key, for now
+)
+
+// Phases tells the phase of a key kind's phase-out at an instant (phaseout.Policies).
+type Phases interface {
+	Phase(kind string, now time.Time) phaseout.Phase
+}
+
+// PhaseFunc adapts a function to Phases.
+type PhaseFunc func(kind string, now time.Time) phaseout.Phase
+
+// Phase calls f.
+func (f PhaseFunc) Phase(kind string, now time.Time) phaseout.Phase { return f(kind, now) }
 
 // NoKeyError says the citizen has no active key of the chosen kind (never had one,
 // deactivated, expired). It is only returned after a correct password.
@@ -163,9 +196,6 @@ type Config struct {
 	Lifetime time.Duration
 	// LockAfter consecutive wrong codes lock a key (SPEC §8: 100).
 	LockAfter int
-	// Offered, when set, filters the kinds shown on the chooser and accepted by Choose (the
-	// phase-out policy switches kinds off with it).
-	Offered func(kind string, now time.Time) bool
 }
 
 // maxUsernameBytes bounds a typed username (usernames have at most 64 characters).
@@ -220,6 +250,9 @@ type Deps struct {
 	ScopeHasher ScopeHasher
 	Audit       Auditor
 	Now         func() time.Time
+	// Phases is the phase-out policies (nil: nothing is phased out). A disabled kind is not
+	// offered; choosing a kind in its prompt period shows the pop-up first.
+	Phases Phases
 	// Log receives what goes wrong without changing the outcome (nil: discarded).
 	Log *slog.Logger
 }
@@ -235,6 +268,7 @@ type Service struct {
 	scopeHash ScopeHasher
 	audit     Auditor
 	now       func() time.Time
+	phases    Phases
 	log       *slog.Logger
 }
 
@@ -254,7 +288,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, st: d.Store, kinds: d.Kinds, passwords: d.Passwords, limiter: d.Limiter,
-		ipLimiter: d.IPLimiter, scopeHash: d.ScopeHasher, audit: d.Audit, now: d.Now, log: log}, nil
+		ipLimiter: d.IPLimiter, scopeHash: d.ScopeHasher, audit: d.Audit, now: d.Now, phases: d.Phases, log: log}, nil
 }
 
 // Start begins a logon that must reach min; returnTo is where the citizen goes when done.
@@ -273,9 +307,27 @@ func (s *Service) StartFor(min keys.Level, returnTo string, accountID int64) *Tr
 	return tx
 }
 
-// offered reports whether the policy offers kind now.
-func (s *Service) offered(kind string) bool {
-	return s.cfg.Offered == nil || s.cfg.Offered(kind, s.now())
+// phase returns kind's phase-out phase now.
+func (s *Service) phase(kind string) phaseout.Phase {
+	if s.phases == nil {
+		return phaseout.Normal
+	}
+	return s.phases.Phase(kind, s.now())
+}
+
+// offered reports whether the policy offers kind now: every kind until its disabled_from.
+func (s *Service) offered(kind string) bool { return s.phase(kind) != phaseout.Disabled }
+
+// ActivationClosed lists the kinds of tx's chooser whose activation is closed now (the
+// chooser's side note, SPEC §3).
+func (s *Service) ActivationClosed(tx *Transaction) []string {
+	var out []string
+	for _, c := range s.Choices(tx) {
+		if s.phase(c.Kind) >= phaseout.ActivationClosed {
+			out = append(out, c.Kind)
+		}
+	}
+	return out
 }
 
 // Choices lists the kinds offered for tx: enabled, meeting its level, and offered by policy.
@@ -296,28 +348,78 @@ func (s *Service) Expired(tx *Transaction) bool {
 	return s.now().Sub(tx.StartedAt) >= s.cfg.Lifetime
 }
 
-// Choose picks the key kind; the transaction moves to the password step. Choosing again (the
-// "other key" link) is allowed until the password is accepted.
+// Choose picks the key kind; the transaction moves to the password step — or, for a kind in
+// its phase-out's prompt period, to the pop-up (StepPrompt; the caller records it with
+// PromptShown). Choosing again (the "other key" link) is allowed until the password is
+// accepted.
 func (s *Service) Choose(tx *Transaction, kind string) error {
 	if s.Expired(tx) {
 		return ErrExpired
 	}
-	if tx.Step != StepChoose && tx.Step != StepPassword {
+	if tx.Step != StepChoose && tx.Step != StepPassword && tx.Step != StepPrompt {
 		return ErrOutOfOrder
 	}
 	for _, c := range s.Choices(tx) {
 		if c.Kind == kind {
 			// Nothing of an earlier attempt with another key (one that was locked) carries over.
-			tx.Kind, tx.Step, tx.AccountID, tx.KeyID, tx.Challenge = kind, StepPassword, 0, 0, nil
+			tx.Kind, tx.Step, tx.AccountID, tx.KeyID, tx.Challenge, tx.Migrate = kind, StepPassword, 0, 0, nil, false
+			if s.phase(kind) == phaseout.Prompt {
+				tx.Step = StepPrompt
+			}
 			return nil
 		}
 	}
 	return ErrUnknownKind
 }
 
+// PromptShown records that tx's pop-up is shown (phaseout.prompt_shown): once per choice of
+// the kind, whatever reloads the page.
+func (s *Service) PromptShown(ctx context.Context, tx *Transaction, c Client) {
+	if tx.Step != StepPrompt {
+		return
+	}
+	s.record(ctx, store.AuditEvent{Type: audit.PhaseoutPromptShown, KeyKind: tx.Kind, IP: c.IP,
+		Detail: map[string]string{"kind": tx.Kind}})
+}
+
+// Answer takes the citizen's answer to the phase-out pop-up: ChoiceActivate continues to the
+// password step and ends the logon in the activation wizard (Migrate), ChoiceOtherKey goes
+// back to the chooser, ChoiceClose continues with the old key. Anything else changes nothing
+// and is ErrUnknownChoice, recorded as a logon failure (a forged form). When the kind was
+// switched off since it was chosen, every answer but another key is told the citizen has no
+// such key.
+func (s *Service) Answer(ctx context.Context, tx *Transaction, choice string, c Client) error {
+	if s.Expired(tx) {
+		return ErrExpired
+	}
+	switch choice {
+	case ChoiceActivate, ChoiceOtherKey, ChoiceClose:
+	default:
+		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, KeyKind: tx.Kind, Reason: audit.ReasonForged, IP: c.IP,
+			Detail: map[string]string{"field": "choice"}})
+		return ErrUnknownChoice
+	}
+	if tx.Step != StepPrompt {
+		return ErrOutOfOrder
+	}
+	s.record(ctx, store.AuditEvent{Type: audit.PhaseoutChoice, KeyKind: tx.Kind, IP: c.IP,
+		Detail: map[string]string{"kind": tx.Kind, "choice": choice}})
+	switch {
+	case choice == ChoiceOtherKey:
+		s.Back(tx)
+		return nil
+	case !s.offered(tx.Kind):
+		kind := tx.Kind
+		s.Back(tx)
+		return NoKeyError(kind)
+	}
+	tx.Step, tx.Migrate = StepPassword, choice == ChoiceActivate
+	return nil
+}
+
 // Back returns tx to the chooser (a different key), forgetting any account it had reached.
 func (s *Service) Back(tx *Transaction) {
-	tx.Step, tx.Kind, tx.AccountID, tx.KeyID, tx.Challenge, tx.ResendAt = StepChoose, "", 0, 0, nil, time.Time{}
+	tx.Step, tx.Kind, tx.AccountID, tx.KeyID, tx.Challenge, tx.ResendAt, tx.Migrate = StepChoose, "", 0, 0, nil, time.Time{}, false
 }
 
 // SubmitPassword checks username and password. On success the transaction moves to the code
@@ -778,7 +880,8 @@ func (s *Service) Result(tx *Transaction) (Result, bool) {
 	if !ok {
 		return Result{}, false
 	}
-	return Result{AccountID: tx.AccountID, Kind: tx.Kind, Level: k.Level(), AMR: k.AMR(), AuthTime: tx.DoneAt}, true
+	return Result{AccountID: tx.AccountID, Kind: tx.Kind, KeyID: tx.KeyID, Migrate: tx.Migrate && tx.KeyID != 0,
+		Level: k.Level(), AMR: k.AMR(), AuthTime: tx.DoneAt}, true
 }
 
 // record writes an audit event; a failure to audit is logged by the recorder and does not

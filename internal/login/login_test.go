@@ -25,6 +25,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
@@ -47,7 +48,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, db *sqlstore.DB, mutate func(*login.Config)) *fixture {
 	t.Helper()
-	w := logintest.New(t, db, logintest.Options{Config: mutate})
+	return newFixtureWith(t, db, logintest.Options{Config: mutate})
+}
+
+// newFixtureWith is newFixture with the World's options.
+func newFixtureWith(t *testing.T, db *sqlstore.DB, o logintest.Options) *fixture {
+	t.Helper()
+	w := logintest.New(t, db, o)
 	return &fixture{t: t, st: db, clock: w.Clock, svc: w.Service, acct: w.Account, codes: w.CardCodes,
 		secret: w.TOTPSecret, ctx: context.Background()}
 }
@@ -480,8 +487,15 @@ func TestKindSwitchedOffMidLogon(t *testing.T) {
 	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
 		var mu sync.Mutex
 		off := map[string]bool{}
-		offered := func(kind string, _ time.Time) bool { mu.Lock(); defer mu.Unlock(); return !off[kind] }
-		f := newFixture(t, db, func(c *login.Config) { c.Offered = offered })
+		phases := login.PhaseFunc(func(kind string, _ time.Time) phaseout.Phase {
+			mu.Lock()
+			defer mu.Unlock()
+			if off[kind] {
+				return phaseout.Disabled
+			}
+			return phaseout.Normal
+		})
+		f := newFixtureWith(t, db, logintest.Options{Deps: func(d *login.Deps) { d.Phases = phases }})
 		noKey := func(err error) bool {
 			var le *i18n.LocalizedError
 			return errors.As(err, &le) && le.Key == "login.error.no_key"

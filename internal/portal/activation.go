@@ -366,7 +366,7 @@ func (s *Service) createKey(ctx context.Context, tx keyStore, w *Wizard, acct st
 			}
 			if moved {
 				replaced = old.Kind
-				if err := s.deactivated(ctx, tx, acct, old, keys.CauseMigration, c); err != nil {
+				if err := s.deactivated(ctx, tx, acct, old, keys.CauseMigration, key.Kind, c); err != nil {
 					return err
 				}
 			}

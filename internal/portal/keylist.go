@@ -184,7 +184,7 @@ func (s *Service) Deactivate(ctx context.Context, acct store.Account, auth Auth,
 		if !moved {
 			return ErrNotActive
 		}
-		return s.deactivated(ctx, tx, acct, k, keys.CauseCitizen, c)
+		return s.deactivated(ctx, tx, acct, k, keys.CauseCitizen, "", c)
 	})
 	if err != nil {
 		return s.keyChangeError("deactivate key", err)
@@ -193,9 +193,14 @@ func (s *Service) Deactivate(ctx context.Context, acct store.Account, auth Auth,
 }
 
 // deactivated records and e-mails the deactivation of k, in tx.
-func (s *Service) deactivated(ctx context.Context, tx keyStore, acct store.Account, k store.Key, cause string, c Client) error {
+func (s *Service) deactivated(ctx context.Context, tx keyStore, acct store.Account, k store.Key, cause, replacedBy string, c Client) error {
+	detail := map[string]string{"cause": cause, "kind": k.Kind}
+	if replacedBy != "" {
+		// The phase-out's campaign counts migrations per day and target kind from this.
+		detail["replaced_by"] = replacedBy
+	}
 	if err := s.audit.Record(ctx, tx, store.AuditEvent{Type: audit.KeyDeactivated, AccountID: acct.ID, KeyKind: k.Kind,
-		KeyID: k.ID, Reason: cause, IP: c.IP, Detail: map[string]string{"cause": cause}}); err != nil {
+		KeyID: k.ID, Reason: cause, IP: c.IP, Detail: detail}); err != nil {
 		return err
 	}
 	return s.mailer.Enqueue(ctx, tx, recipient(acct), mail.TemplateKeyDeactivated, map[string]any{"Kind": k.Kind, "Cause": cause})

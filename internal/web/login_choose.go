@@ -45,10 +45,12 @@ func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	// The phase-out pop-up is recorded when the choice leads to it, not on each showing.
+	s.deps.Login.PromptShown(r.Context(), tx, s.client(r))
 	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/login/password", http.StatusSeeOther)
+	http.Redirect(w, r, stepURL(tx), http.StatusSeeOther)
 	return nil
 }
 

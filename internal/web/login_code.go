@@ -112,6 +112,7 @@ func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, tx *login.Tr
 	}
 	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
+	p.ClosedNotes = s.closedNotes(p.BasePage, tx, tx.Kind)
 	if intro := "login." + tx.Kind + ".step1"; s.deps.Bundle.Has(p.Lang, intro) {
 		p.Intro = p.T(intro)
 	}

@@ -2,9 +2,11 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
@@ -31,6 +33,21 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transa
 	sess.row.AuthTime = res.AuthTime
 	sess.data.Login = nil
 	sess.data.Kind = res.Kind
+	next := safeReturn(tx.Return)
+	if res.Migrate {
+		// "Activate a new digital key now": straight into step 1 of the wizard, which
+		// deactivates the key just used once the new one is active. Until then the old key
+		// stays active: a migration left half-way can be started again.
+		acct, err := s.deps.Store.GetAccount(r.Context(), res.AccountID)
+		if err != nil {
+			return fmt.Errorf("finish logon: %w", err)
+		}
+		wz, err := s.deps.Portal.StartWizard(acct, portal.Replacing(res.KeyID))
+		if err != nil {
+			return fmt.Errorf("finish logon: %w", err)
+		}
+		sess.data.Wizard, next = wz, "/keys/activate"
+	}
 	err := s.sessions.Rotate(r.Context(), w, sess, func(st rotateStore, _ *store.Session) error {
 		return s.deps.Login.Complete(r.Context(), st, tx, s.client(r))
 	})
@@ -44,7 +61,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transa
 		return err
 	}
 	s.rememberDevice(w, r, res.AccountID)
-	http.Redirect(w, r, safeReturn(tx.Return), http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
 

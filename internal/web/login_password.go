@@ -78,6 +78,7 @@ func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, tx *logi
 	}
 	p.Heading = withHeading(p.BasePage, tx.Kind)
 	p.Title = p.Heading
+	p.ClosedNotes = s.closedNotes(p.BasePage, tx, tx.Kind)
 	return s.render(w, r, http.StatusOK, "login_password", p)
 }
 

@@ -96,6 +96,7 @@ func (s *Server) renderChooserLink(w http.ResponseWriter, r *http.Request, tx *l
 		Register: s.cfg.Registration,
 	}
 	p.Title = p.T("web.login.title")
+	p.ClosedNotes = s.closedNotes(p.BasePage, tx, "")
 	for _, c := range s.deps.Login.Choices(tx) {
 		p.Choices = append(p.Choices, choiceView{
 			Kind:        c.Kind,

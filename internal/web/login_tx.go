@@ -62,6 +62,8 @@ func chooserURL(tx *login.Transaction) string {
 // stepURL is the page where tx continues.
 func stepURL(tx *login.Transaction) string {
 	switch tx.Step {
+	case login.StepPrompt:
+		return "/login/prompt"
 	case login.StepPassword:
 		return "/login/password"
 	case login.StepCode:
@@ -158,4 +160,16 @@ func (s *Server) afterStep(w http.ResponseWriter, r *http.Request, tx *login.Tra
 		keysLink := le.Key == "login.error.no_key" || le.Key == "login.error.key_locked"
 		return s.renderChooserLink(w, r, tx, nil, msg, keysLink)
 	}
+}
+
+// closedNotes are the side notes of the kinds on tx's chooser whose activation is closed — only
+// kind's when it is set (the password and code steps of that kind).
+func (s *Server) closedNotes(b BasePage, tx *login.Transaction, kind string) []string {
+	var out []string
+	for _, k := range s.deps.Login.ActivationClosed(tx) {
+		if kind == "" || k == kind {
+			out = append(out, b.T("web.login.closed_note", i18n.Msg("key."+k+".noun")))
+		}
+	}
+	return out
 }

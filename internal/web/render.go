@@ -28,7 +28,7 @@ var staticAssets embed.FS
 // one is missing, so a typo is found at start-up rather than by the first visitor. Every page
 // is parsed with templates/layout.html and the shared pieces of templates/partials.html.
 func pageNames() []string {
-	return []string{"login", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error",
+	return []string{"login", "login_prompt", "login_password", "login_code", "home", "help_forgot", "privacy", "accessibility", "error",
 		"oidc_continue", "oidc_logout",
 		"keys", "key_deactivate", "wizard_email", "wizard_email_code", "wizard_select", "wizard_prepare",
 		"wizard_activate", "wizard_done", "profile", "info", "info_why",
@@ -82,9 +82,12 @@ type BasePage struct {
 	JS  string
 	// Errors are the errors of the form the page answers, shown in the error summary at the
 	// top and next to their fields; the title then starts with "Error: ".
-	Errors  FormErrors
-	printer *i18n.Printer
-	loc     *time.Location
+	Errors FormErrors
+	// ClosedNotes are the logon pages' side notes for kinds whose activation is closed ("Note!
+	// You cannot activate a new token anymore…", SPEC §3), shown in the "More information" aside.
+	ClosedNotes []string
+	printer     *i18n.Printer
+	loc         *time.Location
 }
 
 // Date shows t as a date and time of day in the page language and the service's time zone

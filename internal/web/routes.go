@@ -30,6 +30,8 @@ var publicRoutes = map[string]bool{
 	"POST " + oidcop.EndSessionPath: true,
 	"GET /login":                    true,
 	"POST /login/choose":            true,
+	"GET /login/prompt":             true,
+	"POST /login/prompt":            true,
 	"GET /login/password":           true,
 	"POST /login/password":          true,
 	"GET /login/code":               true,
@@ -82,7 +84,9 @@ var recentRoutes = map[string]bool{
 //	     /dev/mailbox[/]     the development mailbox (only with Config.DevMailbox)
 //	GET  /                   welcome page (logged off: 303 to /login)
 //	GET  /login              key chooser (?level=low|substantial|high, ?return=/local/path)
-//	POST /login/choose       start the logon with a kind → /login/password
+//	POST /login/choose       start the logon with a kind → /login/password (or the pop-up)
+//	GET  /login/prompt       the phase-out pop-up of a kind in its prompt period
+//	POST /login/prompt       choice=activate|other_key|close
 //	GET  /login/password     username and password
 //	POST /login/password
 //	GET  /login/code         the kind's security code step
@@ -125,6 +129,8 @@ func (s *Server) routes() http.Handler {
 	route("GET /{$}", s.home)
 	route("GET /login", s.loginShow)
 	route("POST /login/choose", s.loginChoose)
+	route("GET /login/prompt", s.loginPromptShow)
+	route("POST /login/prompt", s.loginPromptSubmit)
 	route("GET /login/password", s.loginPasswordShow)
 	route("POST /login/password", s.loginPasswordSubmit)
 	route("GET /login/code", s.loginCodeShow)

@@ -15,6 +15,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
@@ -116,10 +117,17 @@ type Deps struct {
 	DemoService http.Handler
 	// Signup runs self-registrations; needed when Config.Registration is set.
 	Signup *signup.Service
+	// Policies are the phase-out policies, for the dates the pop-up names (nil: none).
+	Policies PolicySource
 	// Campaigns and Roles serve the operator pages (operator.go); without them /operator/…
 	// is a 404.
 	Campaigns *campaign.Service
 	Roles     Roles
+}
+
+// PolicySource returns a key kind's phase-out policy (phaseout.Policies).
+type PolicySource interface {
+	Get(kind string) (phaseout.Policy, bool)
 }
 
 // DemoServicePath is where the demo online service lives (serve --demo).

@@ -8,3 +8,27 @@
     summary.focus();
   }
 })();
+
+// The phase-out pop-up (templates/login_prompt.html) is a page that works without this script.
+// With it, the dialog opens modally: the rest of the page is inert and focus stays inside, and
+// Esc answers like the × button (choice=close) instead of leaving an empty page behind.
+(function () {
+  'use strict';
+  var dialog = document.querySelector('dialog[data-modal]');
+  if (!dialog || typeof dialog.showModal !== 'function') {
+    return;
+  }
+  dialog.close();
+  dialog.showModal();
+  dialog.addEventListener('cancel', function (event) {
+    event.preventDefault();
+    var close = dialog.querySelector('[data-close]');
+    if (close) {
+      close.click();
+    }
+  });
+  var summary = document.getElementById('error-summary');
+  if (summary) {
+    summary.focus();
+  }
+})();
