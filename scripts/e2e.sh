@@ -4,7 +4,8 @@
 # - installs Debian's chromium with apt-get when /usr/bin/chromium is missing (Playwright's own
 #   browser download is not used);
 # - runs `npm ci` in e2e/ when node_modules is missing or older than package.json/package-lock.json;
-# - builds the server into e2e/.bin/sleutelbos (global-setup.ts starts it with `serve --demo`);
+# - builds the server into e2e/.bin/sleutelbos (global-setup.ts starts it with `serve --demo`)
+#   and the test SMTP server into e2e/.bin/smtpsink (phaseout.spec.ts starts both of its own);
 # - runs `npx playwright test` with any arguments given here (e.g. -g 'password', --headed).
 #
 # SLEUTELBOS_E2E_URL=http://127.0.0.1:8080 tests a server that is already running instead.
@@ -63,6 +64,9 @@ if [ -z "${SLEUTELBOS_E2E_URL:-}" ]; then
 	log "go build -o e2e/.bin/sleutelbos ./cmd/sleutelbos"
 	go build -o e2e/.bin/sleutelbos ./cmd/sleutelbos
 fi
+# The SMTP server whose mail phaseout.spec.ts reads (a test tool, never deployed).
+log "go build -o e2e/.bin/smtpsink ./cmd/smtpsink"
+go build -o e2e/.bin/smtpsink ./cmd/smtpsink
 
 # 5. The tests.
 cd e2e

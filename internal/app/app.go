@@ -18,6 +18,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/campaign"
+	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -68,6 +69,9 @@ type Node struct {
 	// digital keys and the jobs decide with; Phaseout sets and clears them.
 	Policies *phaseout.Policies
 	Phaseout *phaseout.Service
+	// PhaseoutJobs records switched-off keys as expired and deactivates unused ones (serve's
+	// sweeper runs them; one node at a time).
+	PhaseoutJobs *phaseout.Jobs
 	// Campaigns is the operator's campaign report and reminder rounds (admin phaseout
 	// report|remind, the operator pages).
 	Campaigns *campaign.Service
@@ -110,6 +114,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// phaseoutJobLease bounds one run of the phase-out jobs on one node: another node takes over
+// when a node dies mid-run.
+const phaseoutJobLease = 10 * time.Minute
+
 // Option changes how Open wires a node; tests use it to fix the clock.
 type Option func(*Node)
 
@@ -123,6 +131,15 @@ func WithProgress(report func(msg string)) Option { return func(n *Node) { n.pro
 // Open opens the database, applies migrations and wires every service.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
 	n := &Node{Config: cfg, Log: log, Now: time.Now, Rand: rand.Reader}
+	if cfg.TestClockFile != "" {
+		// Demo mode only (config.Validate): browser tests move this node's time.
+		fc, err := clock.FromFile(cfg.TestClockFile)
+		if err != nil {
+			return nil, err
+		}
+		n.Now = fc.Now
+		log.Warn("the clock follows a test file (--test-clock-file): for tests only", "file", cfg.TestClockFile, "now", n.Now())
+	}
 	for _, o := range opts {
 		o(n)
 	}
@@ -240,6 +257,11 @@ func (n *Node) wire() error {
 	// by another process is seen within the refresh period either way.
 	n.Policies = phaseout.NewPolicies(n.Store, time.Now, phaseout.DefaultRefresh, n.Log)
 	n.Phaseout = phaseout.NewService(n.Store, n.Kinds, n.Audit, n.Now)
+	n.PhaseoutJobs, err = phaseout.NewJobs(phaseout.JobsConfig{Owner: cfg.NodeName, Lease: phaseoutJobLease, Batch: 200,
+		LogonURL: public + "/keys"}, n.Store, composer, n.Audit, n.Now, n.Log)
+	if err != nil {
+		return err
+	}
 	if n.Campaigns, err = campaign.New(campaign.Deps{
 		Store: n.Store, Kinds: n.Kinds, Policies: n.Policies, Mailer: composer, Audit: n.Audit, Now: n.Now,
 		Location: phaseout.Brussels(), ActivateURL: strings.TrimRight(public, "/") + "/keys/activate", Log: n.Log,

@@ -332,4 +332,10 @@ func (n *Node) sweep(ctx context.Context, s sessionSweeper) {
 	if err := n.OIDC.Sweep(ctx); err != nil && ctx.Err() == nil {
 		n.Log.Warn("sweep the OpenID provider", "err", err)
 	}
+	// Phase-out: record switched-off keys as expired, warn of and deactivate unused keys.
+	if rep, err := n.PhaseoutJobs.Run(ctx); err != nil && ctx.Err() == nil {
+		n.Log.Warn("phase-out jobs", "err", err)
+	} else if rep.Expired+rep.Warned+rep.Deactivated > 0 {
+		n.Log.Info("phase-out jobs", "expired", rep.Expired, "warned", rep.Warned, "deactivated", rep.Deactivated)
+	}
 }

@@ -31,10 +31,13 @@ type Config struct {
 	Demo            bool
 	// DevMailbox serves held mail at /dev/mailbox without Demo (a developer's machine only).
 	DevMailbox bool
-	TrustProxy bool
-	LogLevel   string
-	LogFormat  string
-	NodeName   string
+	// TestClockFile, only with Demo, makes the node's clock run from the instant the file
+	// holds (internal/clock.FromFile): browser tests walk a phase-out's dates with it.
+	TestClockFile string
+	TrustProxy    bool
+	LogLevel      string
+	LogFormat     string
+	NodeName      string
 
 	// How citizens reach the operator (the help page and every page's footer): any of them
 	// may be empty. With Demo, an empty e-mail address gets DemoOperatorEmail.
@@ -171,6 +174,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.StringVar(&c.ServiceName, "service-name", c.ServiceName, "name shown in the header, e-mails and authenticator apps")
 	fs.StringVar(&c.DefaultLanguage, "default-language", c.DefaultLanguage, "language when nothing else decides: nl, fr, de or en")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create demo citizens and print their credentials")
+	fs.StringVar(&c.TestClockFile, "test-clock-file", c.TestClockFile, "tests only, with --demo: the clock runs from the RFC 3339 instant this file holds (rewrite it to move time)")
 	fs.BoolVar(&c.DevMailbox, "dev-mailbox", c.DevMailbox, "show held mail at /dev/mailbox without --demo (development only; refused with https or --trust-proxy)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "take the client address from X-Forwarded-For")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -473,6 +477,9 @@ func (c *Config) Validate() error {
 		if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
 			bad("smtp-username", strconv.Quote(c.SMTPUsername), "set both --smtp-username and --smtp-password, or neither")
 		}
+	}
+	if c.TestClockFile != "" && !c.Demo {
+		bad("test-clock-file", strconv.Quote(c.TestClockFile), "a clock that a file sets is for browser tests only: refused without --demo")
 	}
 	if c.DevMailbox {
 		// The mailbox shows every citizen's codes to whoever reaches it: never where the

@@ -118,6 +118,7 @@ func TestValidate(t *testing.T) {
 		{"dev mailbox behind a proxy", func(c *Config) { c.DevMailbox, c.TrustProxy = true, true }, []string{"--dev-mailbox true:", "refused together with --trust-proxy"}},
 		{"dev mailbox on https", func(c *Config) { c.DevMailbox, c.BaseURL = true, "HTTPS://login.example.test" }, []string{"--dev-mailbox true:", "refused together with an https:// --base-url"}},
 		{"dev mailbox with smtp", func(c *Config) { c.DevMailbox, c.SMTPHost = true, "mail.example.org" }, []string{"--dev-mailbox true:", "--smtp-host"}},
+		{"test clock without demo", func(c *Config) { c.TestClockFile = "/tmp/clock" }, []string{`--test-clock-file "/tmp/clock":`, "refused without --demo"}},
 		{"acr table", func(c *Config) { c.ACRValues = "urn:a=low,urn:b=medium" }, []string{"--acr-values", "entry 2", "medium"}},
 		{"acr table without high", func(c *Config) { c.ACRValues = "urn:a=low,urn:b=substantial" }, []string{"--acr-values", "no acr value names level high"}},
 		{"oidc lifetimes", func(c *Config) {

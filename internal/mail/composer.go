@@ -43,6 +43,9 @@ const (
 	// TemplatePhaseoutReminder: Kind, DisabledFrom (a time.Time, formatted here in the
 	// recipient's language and ComposerConfig.Location), ActivateURL.
 	TemplatePhaseoutReminder = "phaseout_reminder"
+	// TemplateKeyUnusedWarning: Kind, Deadline (a time.Time: when the key is deactivated for
+	// lack of use, SPEC §5), LogonURL — sent 14 days before.
+	TemplateKeyUnusedWarning = "key_unused_warning"
 	// TemplateSignupCode: Code, Minutes, ExpiresAt — the code of a self-registration, sent to
 	// the address typed. It names nobody: the name typed with it is not proven (the recipient
 	// is addressed without one).
@@ -58,7 +61,7 @@ const (
 func TemplateNames() []string {
 	return []string{
 		TemplateLogonCode, TemplateRegistrationCode, TemplateEmailChange, TemplateEmailChanged,
-		TemplateKeyActivated, TemplateKeyDeactivated, TemplatePhaseoutReminder,
+		TemplateKeyActivated, TemplateKeyDeactivated, TemplatePhaseoutReminder, TemplateKeyUnusedWarning,
 		TemplateSignupCode, TemplateSignupInUse, TemplateWelcome,
 	}
 }

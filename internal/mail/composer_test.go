@@ -84,6 +84,7 @@ var sampleData = map[string]map[string]any{
 	TemplateKeyActivated:     {"Kind": "emailcode", "Replaces": "tokencard", "Reactivated": false},
 	TemplateKeyDeactivated:   {"Kind": "tokencard", "Cause": "migration"},
 	TemplatePhaseoutReminder: {"Kind": "tokencard", "DisabledFrom": disabledFrom, "ActivateURL": "https://login.example.be/keys/activate?from=tokencard"},
+	TemplateKeyUnusedWarning: {"Kind": "tokencard", "Deadline": disabledFrom, "LogonURL": "https://login.example.be/keys"},
 	TemplateSignupCode:       {"Code": "619204", "Minutes": 5, "ExpiresAt": codeExpiry},
 	TemplateSignupInUse:      {},
 	TemplateWelcome:          {"Username": "jan.peeters"},

@@ -3,6 +3,7 @@ package smtptest
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/mail"
@@ -75,6 +76,29 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
+// Listen runs a server on addr (127.0.0.1:0 for a random port) outside a test, for the browser
+// tests' mail sink (cmd/smtpsink); Stop ends it.
+func Listen(addr string, opts ...Option) (*Server, error) {
+	s := &Server{}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.wantTLS {
+		srvCfg, cliCfg, err := selfSigned()
+		if err != nil {
+			return nil, fmt.Errorf("smtptest: certificate: %w", err)
+		}
+		s.serverTLS, s.clientTLS = srvCfg, cliCfg
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("smtptest: listen: %w", err)
+	}
+	s.addr = l.Addr().String()
+	s.serve(l)
+	return s, nil
+}
+
 func (s *Server) serve(l net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s}, nil
@@ -138,6 +162,7 @@ func (s *Server) Stop() {
 }
 
 // Restart starts a stopped server again on the same port. Recorded messages and knobs are kept.
+// Only for a server from Start (it fails the test when the port is gone).
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.mu.Lock()
