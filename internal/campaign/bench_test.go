@@ -106,7 +106,10 @@ func BenchmarkAtRiskCSV(b *testing.B) {
 
 type countingWriter int64
 
-func (c *countingWriter) Write(p []byte) (int, error) { *c += countingWriter(len(p)); return len(p), nil }
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
 
 // BenchmarkReminderRound runs a reminder round over SLEUTELBOS_BENCH_REMINDERS citizens at
 // risk (default 100,000), on SQLite and PostgreSQL: each gets the reminder e-mail, rendered in
