@@ -285,7 +285,7 @@ func (s *Service) Report(ctx context.Context, kind string) (*Report, error) {
 }
 
 func (s *Service) funnel(ctx context.Context, kind string) (Funnel, error) {
-	counts, err := s.d.Store.CountEvents(ctx, kind, []string{audit.PhaseoutPromptShown, audit.PhaseoutChoice}, "choice")
+	counts, err := s.d.Store.CountEvents(ctx, kind, []string{audit.PhaseoutPromptShown, audit.PhaseoutChoice})
 	if err != nil {
 		return Funnel{}, fmt.Errorf("campaign %s: %w", kind, err)
 	}
@@ -341,8 +341,8 @@ func (s *Service) migrations(ctx context.Context, kind string) ([]DayCount, []st
 	return out, targets, nil
 }
 
-// atRiskPage is how many citizens at risk one query reads (CSV and reminder batches).
-const atRiskPage = 500
+// atRiskWindow is how many holders of the kind one query looks at (CSV pages).
+const atRiskWindow = 1000
 
 // EachAtRisk calls fn with every citizen at risk in kind's campaign, by account ID, reading
 // them in pages (the list is never held whole).
@@ -353,7 +353,7 @@ func (s *Service) EachAtRisk(ctx context.Context, kind string, fn func(store.AtR
 	}
 	var after int64
 	for {
-		page, err := s.d.Store.ListAtRisk(ctx, c, after, atRiskPage)
+		page, last, err := s.d.Store.ListAtRisk(ctx, c, after, atRiskWindow)
 		if err != nil {
 			return fmt.Errorf("campaign %s: %w", kind, err)
 		}
@@ -362,10 +362,10 @@ func (s *Service) EachAtRisk(ctx context.Context, kind string, fn func(store.AtR
 				return err
 			}
 		}
-		if len(page) < atRiskPage {
+		if last == 0 {
 			return nil
 		}
-		after = page[len(page)-1].AccountID
+		after = last
 	}
 }
 

@@ -10,7 +10,7 @@
 // over a million citizens takes well under the two seconds the issue allows (make bench). The
 // pop-up's events are written by the logon (audit.PhaseoutPromptShown, audit.PhaseoutChoice),
 // migrations by My digital keys (audit.KeyDeactivated with Detail cause "migration" and
-// "replaced_by"); the report reads them by the event's KeyKind, or its Detail "kind".
+// "replaced_by"); the report reads them by the event's KeyKind.
 //
 // The citizens at risk are streamed as CSV (WriteAtRiskCSV), a keyset page at a time, with
 // cells defused against formula injection.

@@ -19,7 +19,8 @@ type RemindOptions struct {
 	NewRound bool
 	// Operator is who started it (audited).
 	Operator Operator
-	// Batch is how many citizens one transaction reminds (default 500).
+	// Batch is how many holders of the kind one transaction looks at, reminding those at risk
+	// among them (default 500).
 	Batch int
 	// MaxBatches, when positive, stops after that many batches and leaves the round open for
 	// the next call to continue (a web request must end within its write timeout).
@@ -90,7 +91,7 @@ func (s *Service) Remind(ctx context.Context, kind string, opt RemindOptions) (R
 	}
 	var after int64
 	for batches := 1; ; batches++ {
-		n, last, sent, skipped, err := s.remindBatch(ctx, c, res.Round, after, opt.Batch)
+		last, sent, skipped, err := s.remindBatch(ctx, c, res.Round, after, opt.Batch)
 		if err != nil {
 			return res, fmt.Errorf("remind %s: round %d: %w", kind, res.Round.Number, err)
 		}
@@ -99,7 +100,7 @@ func (s *Service) Remind(ctx context.Context, kind string, opt RemindOptions) (R
 		if opt.Progress != nil {
 			opt.Progress(res.Sent)
 		}
-		if n < opt.Batch {
+		if last == 0 {
 			break
 		}
 		if opt.MaxBatches > 0 && batches >= opt.MaxBatches {
@@ -169,20 +170,20 @@ func (s *Service) openRound(ctx context.Context, kind string, dates Dates, opt R
 	return store.ReminderRound{}, false, fmt.Errorf("remind %s: rounds keep being started concurrently", kind)
 }
 
-// remindBatch reminds, in one transaction, up to batch citizens at risk whom the round has
-// not reminded, with an account ID above after. It returns how many citizens it looked at,
-// the last one's ID, and how many it reminded and skipped.
-func (s *Service) remindBatch(ctx context.Context, c store.CampaignKeys, round store.ReminderRound, after int64, batch int) (n int, last, sent, skipped int64, err error) {
+// remindBatch reminds, in one transaction, the citizens at risk whom the round has not
+// reminded among the next batch holders of the kind after account after. It returns the last
+// account it looked at (0: none was left), and how many it reminded and skipped.
+func (s *Service) remindBatch(ctx context.Context, c store.CampaignKeys, round store.ReminderRound, after int64, batch int) (last, sent, skipped int64, err error) {
 	now := s.d.Now()
 	err = store.InTx(ctx, s.d.Store, func(tx remindStore) error {
-		n, last, sent, skipped = 0, after, 0, 0 // Tx may run this again
-		page, err := tx.UnremindedAtRisk(ctx, round.ID, c, after, batch)
+		sent, skipped = 0, 0 // Tx may run this again
+		var page []store.AtRisk
+		var err error
+		page, last, err = tx.UnremindedAtRisk(ctx, round.ID, c, after, batch)
 		if err != nil {
 			return err
 		}
-		n = len(page)
 		for _, r := range page {
-			last = r.AccountID
 			if mail.ValidateAddress(r.Email) != nil {
 				skipped++ // imported without a usable address: nothing to send to
 				continue
@@ -203,5 +204,5 @@ func (s *Service) remindBatch(ctx context.Context, c store.CampaignKeys, round s
 		}
 		return nil
 	})
-	return n, last, sent, skipped, err
+	return last, sent, skipped, err
 }

@@ -51,12 +51,11 @@ type LastUseCount struct {
 	Citizens int64
 }
 
-// EventCount counts audit events of one type and one value of a Detail field.
+// EventCount counts audit events of one type and one answer (Detail "choice").
 type EventCount struct {
-	Type     string
-	Value    string // the Detail field's value ("" when the event has none)
-	Events   int64
-	Citizens int64 // distinct known accounts (events of a logon before its password have none)
+	Type   string
+	Value  string // the Detail "choice" ("" when the event has none)
+	Events int64
 }
 
 // HourCount counts events in one hour (unix hours: the Time's unix seconds / 3600), per value
@@ -87,15 +86,18 @@ type Campaigns interface {
 	CountByLastUse(ctx context.Context, kind string, bounds []time.Time) ([]int64, error)
 	// CountAtRisk counts the citizens at risk (see AtRisk).
 	CountAtRisk(ctx context.Context, c CampaignKeys) (int64, error)
-	// ListAtRisk returns up to limit citizens at risk with an account ID above afterID, by
-	// account ID: a caller streams them all with keyset pages.
-	ListAtRisk(ctx context.Context, c CampaignKeys, afterID int64, limit int) ([]AtRisk, error)
-	// CountEvents counts the audit events of the given types whose key kind (the KeyKind
-	// column, or the Detail field "kind" when that is empty) is kind, per type and per value of
-	// the Detail field field.
-	CountEvents(ctx context.Context, kind string, types []string, field string) ([]EventCount, error)
-	// CountMigrationsByHour counts the key.deactivated events of cause "migration" of the kind's
-	// keys per hour and per Detail "replaced_by" (the kind that replaced them).
+	// ListAtRisk looks at the next window citizens with an active key of c.Kind after account
+	// afterID, by account ID, and returns those at risk among them, and the last account it
+	// looked at (0: none was left). A caller streams them all by passing last back until it is
+	// 0. A window, not a count of citizens at risk, bounds the work of one call: a page of the
+	// citizens at risk could otherwise mean reading most of the keys.
+	ListAtRisk(ctx context.Context, c CampaignKeys, afterID int64, window int) (page []AtRisk, last int64, err error)
+	// CountEvents counts the audit events of the given types whose KeyKind is kind, per type
+	// and Detail "choice" (the phase-out pop-up's answer).
+	CountEvents(ctx context.Context, kind string, types []string) ([]EventCount, error)
+	// CountMigrationsByHour counts the key.deactivated events of cause "migration" (Detail
+	// "cause") of the kind's keys (KeyKind) per hour and per Detail "replaced_by" (the kind that
+	// replaced them).
 	CountMigrationsByHour(ctx context.Context, kind string) ([]HourCount, error)
 }
 
@@ -125,7 +127,7 @@ type Reminders interface {
 	// finished already.
 	FinishReminderRound(ctx context.Context, id int64, at time.Time) (bool, error)
 	// UnremindedAtRisk is ListAtRisk without the citizens the round reminded already.
-	UnremindedAtRisk(ctx context.Context, roundID int64, c CampaignKeys, afterID int64, limit int) ([]AtRisk, error)
+	UnremindedAtRisk(ctx context.Context, roundID int64, c CampaignKeys, afterID int64, window int) (page []AtRisk, last int64, err error)
 	// RecordReminder records that the round reminds the account and reports whether this call
 	// did: false when the round reminded it already (a concurrent run of the same round). Call
 	// it in the transaction that enqueues the e-mail, and enqueue only on true.

@@ -34,8 +34,7 @@ type Population struct {
 //     turn), and a key.deactivated event (cause migration, replaced by an app or an e-mail
 //     key) per migrated card, spread over the last 60 days.
 //
-// It returns the counts. The statistics the query planners use are refreshed (ANALYZE), as a
-// production database's would be.
+// It returns the counts. The database is then settled as a production one would be (settle).
 func Seed(ctx context.Context, db *sqlstore.DB, n int, now time.Time) (Population, error) {
 	s := seeder{db: db, n: n, now: now.UnixMicro()}
 	day := int64(24 * time.Hour / time.Microsecond)
@@ -82,8 +81,8 @@ func Seed(ctx context.Context, db *sqlstore.DB, n int, now time.Time) (Populatio
 			return pop, fmt.Errorf("seed: account ids: %w", err)
 		}
 	}
-	if _, err := db.SQL().ExecContext(ctx, `ANALYZE`); err != nil {
-		return pop, fmt.Errorf("seed: analyze: %w", err)
+	if err := settle(ctx, db); err != nil {
+		return pop, err
 	}
 	return pop, nil
 }
@@ -108,8 +107,19 @@ func SeedAtRisk(ctx context.Context, db *sqlstore.DB, n int, now time.Time) erro
 			return fmt.Errorf("seed: account ids: %w", err)
 		}
 	}
-	if _, err := db.SQL().ExecContext(ctx, `ANALYZE`); err != nil {
-		return fmt.Errorf("seed: analyze: %w", err)
+	return settle(ctx, db)
+}
+
+// settle does what a production database's maintenance would have done by the time such a
+// population is in it: the planner's statistics (ANALYZE) and, on PostgreSQL, the visibility
+// map that lets it answer from an index alone (VACUUM; autovacuum in production).
+func settle(ctx context.Context, db *sqlstore.DB) error {
+	q := `ANALYZE`
+	if db.Dialect() == "postgres" {
+		q = `VACUUM ANALYZE`
+	}
+	if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("seed: %s: %w", q, err)
 	}
 	return nil
 }

@@ -85,8 +85,8 @@ func (db *DB) ListRoles(ctx context.Context, role string) ([]store.RoleGrant, er
 }
 
 // detailField is the SQL expression of an audit event's Detail field (stored as a JSON
-// object), the empty string when absent. field is a constant of the caller's, checked here all the same: it
-// becomes part of the statement.
+// object), NULL when absent. field is a constant of the caller's, checked here all the same:
+// it becomes part of the statement.
 func (db *DB) detailField(field string) string {
 	for _, r := range field {
 		if (r < 'a' || r > 'z') && r != '_' {
@@ -94,15 +94,9 @@ func (db *DB) detailField(field string) string {
 		}
 	}
 	if db.d == &postgresDialect {
-		return `COALESCE(detail::jsonb ->> '` + field + `', '')`
+		return `((detail::jsonb) ->> '` + field + `')`
 	}
-	return `COALESCE(json_extract(detail, '$.` + field + `'), '')`
-}
-
-// eventKind is the SQL expression of the key kind an audit event is about: its KeyKind, or
-// its Detail field "kind".
-func (db *DB) eventKind() string {
-	return `CASE WHEN key_kind <> '' THEN key_kind ELSE ` + db.detailField("kind") + ` END`
+	return `json_extract(detail, '$.` + field + `')`
 }
 
 // numbered returns n placeholders numbered from first: "$3, $4".
@@ -176,52 +170,72 @@ func (db *DB) CountAtRisk(ctx context.Context, c store.CampaignKeys) (int64, err
 	return n, nil
 }
 
-// ListAtRisk returns a keyset page of the citizens at risk in c.
-func (db *DB) ListAtRisk(ctx context.Context, c store.CampaignKeys, afterID int64, limit int) ([]store.AtRisk, error) {
-	return db.listAtRisk(ctx, c, 0, afterID, limit)
+// ListAtRisk returns the citizens at risk among the next window holders of c.Kind.
+func (db *DB) ListAtRisk(ctx context.Context, c store.CampaignKeys, afterID int64, window int) ([]store.AtRisk, int64, error) {
+	return db.listAtRisk(ctx, c, 0, afterID, window)
 }
 
 // UnremindedAtRisk is ListAtRisk without those the round reminded.
-func (db *DB) UnremindedAtRisk(ctx context.Context, roundID int64, c store.CampaignKeys, afterID int64, limit int) ([]store.AtRisk, error) {
-	return db.listAtRisk(ctx, c, roundID, afterID, limit)
+func (db *DB) UnremindedAtRisk(ctx context.Context, roundID int64, c store.CampaignKeys, afterID int64, window int) ([]store.AtRisk, int64, error) {
+	return db.listAtRisk(ctx, c, roundID, afterID, window)
 }
 
-func (db *DB) listAtRisk(ctx context.Context, c store.CampaignKeys, roundID, afterID int64, limit int) ([]store.AtRisk, error) {
-	args := []any{afterID, limitOrAll(limit)}
-	where, args := atRiskWhere(c, 3, args)
+// listAtRisk reads a window of the kind's holders in account order (an index-only scan of
+// keys_kind_status_account that stops after window accounts) and says of each whether it is
+// at risk (and, with a round, not reminded), probing keys_account_status_kind and reminders
+// per account. A NOT EXISTS in the WHERE clause would let PostgreSQL plan a hash anti-join
+// over every key before the LIMIT: the window keeps a page's work bounded on both databases.
+func (db *DB) listAtRisk(ctx context.Context, c store.CampaignKeys, roundID, afterID int64, window int) ([]store.AtRisk, int64, error) {
+	args := []any{c.Kind, afterID, limitOrAll(window)}
+	safe := "0"
+	if len(c.Others) > 0 {
+		safe = `CASE WHEN EXISTS (SELECT 1 FROM keys o WHERE o.account_id = t.account_id AND o.status = 'active'
+			AND o.kind IN (` + numbered(len(args)+1, len(c.Others)) + `)) THEN 1 ELSE 0 END`
+		for _, o := range c.Others {
+			args = append(args, o)
+		}
+	}
+	reminded := "0"
 	if roundID != 0 {
 		args = append(args, roundID)
-		where += ` AND NOT EXISTS (SELECT 1 FROM reminders r WHERE r.round_id = $` + strconv.Itoa(len(args)) +
-			` AND r.account_id = k.account_id)`
+		reminded = `CASE WHEN EXISTS (SELECT 1 FROM reminders r WHERE r.round_id = $` + strconv.Itoa(len(args)) +
+			` AND r.account_id = t.account_id) THEN 1 ELSE 0 END`
 	}
-	rows, err := db.q.QueryContext(ctx, `SELECT a.id, a.username, a.name, a.email, a.language, t.m
+	rows, err := db.q.QueryContext(ctx, `SELECT a.id, a.username, a.name, a.email, a.language, t.m, `+safe+`, `+reminded+`
 		FROM (SELECT k.account_id, MAX(k.last_used_at) AS m FROM keys k
-			WHERE k.account_id > $1 AND `+where+`
-			GROUP BY k.account_id ORDER BY k.account_id LIMIT $2) t
+			WHERE k.kind = $1 AND k.status = 'active' AND k.account_id > $2
+			GROUP BY k.account_id ORDER BY k.account_id LIMIT $3) t
 		JOIN accounts a ON a.id = t.account_id
 		ORDER BY a.id`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list citizens at risk (%s): %w", c.Kind, err)
+		return nil, 0, fmt.Errorf("list citizens at risk (%s): %w", c.Kind, err)
 	}
 	defer rows.Close()
 	var out []store.AtRisk
+	var last int64
 	for rows.Next() {
 		var r store.AtRisk
 		var m int64
-		if err := rows.Scan(&r.AccountID, &r.Username, &r.Name, &r.Email, &r.Language, &m); err != nil {
-			return nil, fmt.Errorf("list citizens at risk (%s): %w", c.Kind, err)
+		var safe, reminded int
+		if err := rows.Scan(&r.AccountID, &r.Username, &r.Name, &r.Email, &r.Language, &m, &safe, &reminded); err != nil {
+			return nil, 0, fmt.Errorf("list citizens at risk (%s): %w", c.Kind, err)
+		}
+		last = r.AccountID
+		if safe == 1 || reminded == 1 {
+			continue
 		}
 		r.LastUsedAt = fromMicros(m)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list citizens at risk (%s): %w", c.Kind, err)
+		return nil, 0, fmt.Errorf("list citizens at risk (%s): %w", c.Kind, err)
 	}
-	return out, nil
+	return out, last, nil
 }
 
-// CountEvents counts the kind's audit events of types per type and Detail field value.
-func (db *DB) CountEvents(ctx context.Context, kind string, types []string, field string) ([]store.EventCount, error) {
+// CountEvents counts the kind's audit events of types per type and answer: an index-only scan
+// of audit_events_kind_choice (the answer is the generated column detail_choice).
+func (db *DB) CountEvents(ctx context.Context, kind string, types []string) ([]store.EventCount, error) {
 	if len(types) == 0 {
 		return nil, nil
 	}
@@ -229,11 +243,10 @@ func (db *DB) CountEvents(ctx context.Context, kind string, types []string, fiel
 	for _, t := range types {
 		args = append(args, t)
 	}
-	value := db.detailField(field)
-	rows, err := db.q.QueryContext(ctx, `SELECT type, `+value+` AS v, COUNT(*), COUNT(DISTINCT CASE WHEN account_id > 0 THEN account_id END)
+	rows, err := db.q.QueryContext(ctx, `SELECT type, detail_choice, COUNT(*)
 		FROM audit_events
-		WHERE type IN (`+numbered(2, len(types))+`) AND `+db.eventKind()+` = $1
-		GROUP BY type, v ORDER BY type, v`, args...)
+		WHERE type IN (`+numbered(2, len(types))+`) AND key_kind = $1
+		GROUP BY type, detail_choice ORDER BY type, detail_choice`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events of %s: %w", kind, err)
 	}
@@ -241,9 +254,11 @@ func (db *DB) CountEvents(ctx context.Context, kind string, types []string, fiel
 	var out []store.EventCount
 	for rows.Next() {
 		var c store.EventCount
-		if err := rows.Scan(&c.Type, &c.Value, &c.Events, &c.Citizens); err != nil {
+		var v sql.NullString
+		if err := rows.Scan(&c.Type, &v, &c.Events); err != nil {
 			return nil, fmt.Errorf("count audit events of %s: %w", kind, err)
 		}
+		c.Value = v.String
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -256,7 +271,7 @@ func (db *DB) CountEvents(ctx context.Context, kind string, types []string, fiel
 func (db *DB) CountMigrationsByHour(ctx context.Context, kind string) ([]store.HourCount, error) {
 	rows, err := db.q.QueryContext(ctx, `SELECT time / 3600000000 AS h, `+db.detailField("replaced_by")+` AS v, COUNT(*)
 		FROM audit_events
-		WHERE type = 'key.deactivated' AND `+db.eventKind()+` = $1 AND `+db.detailField("cause")+` = 'migration'
+		WHERE type = 'key.deactivated' AND key_kind = $1 AND `+db.detailField("cause")+` = 'migration'
 		GROUP BY h, v ORDER BY h, v`, kind)
 	if err != nil {
 		return nil, fmt.Errorf("count migrations from %s: %w", kind, err)
@@ -265,9 +280,11 @@ func (db *DB) CountMigrationsByHour(ctx context.Context, kind string) ([]store.H
 	var out []store.HourCount
 	for rows.Next() {
 		var c store.HourCount
-		if err := rows.Scan(&c.Hour, &c.Value, &c.Events); err != nil {
+		var v sql.NullString
+		if err := rows.Scan(&c.Hour, &v, &c.Events); err != nil {
 			return nil, fmt.Errorf("count migrations from %s: %w", kind, err)
 		}
+		c.Value = v.String
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

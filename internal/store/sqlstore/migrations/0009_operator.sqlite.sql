@@ -32,7 +32,14 @@ CREATE TABLE reminders (
 );
 CREATE INDEX reminders_account ON reminders (account_id);
 
--- The campaign report: the phase-out events by type and time, and the active keys of a kind
--- with their account and last use (an index-only scan for the counts by last use).
-CREATE INDEX audit_events_type_time ON audit_events (type, time);
+-- The campaign report (internal/campaign), every figure an index-only scan or probe:
+-- - the phase-out pop-up's answers: Detail "choice" as a generated column, indexed with the
+--   event's type and kind, so counting them reads no JSON (SQLite computes the virtual column
+--   into the index; PostgreSQL stores it, since it only scans an index alone for plain columns);
+-- - the active keys of a kind with their account and last use (the counts by last use, the
+--   citizens at risk, their list in account order);
+-- - an account's active keys by kind (is this citizen at risk: an active key of another kind?).
+ALTER TABLE audit_events ADD COLUMN detail_choice TEXT GENERATED ALWAYS AS (json_extract(detail, '$.choice')) VIRTUAL;
+CREATE INDEX audit_events_kind_choice ON audit_events (type, key_kind, detail_choice);
 CREATE INDEX keys_kind_status_account ON keys (kind, status, account_id, last_used_at);
+CREATE INDEX keys_account_status_kind ON keys (account_id, status, kind);
