@@ -160,11 +160,14 @@ func (db *DB) CountByLastUse(ctx context.Context, kind string, bounds []time.Tim
 	return out, nil
 }
 
-// CountAtRisk counts the citizens at risk in c.
+// CountAtRisk counts the citizens at risk in c. The holders are grouped in index order (a
+// COUNT(DISTINCT …) made SQLite sort them again); PostgreSQL answers the NOT EXISTS with a hash
+// anti-join, SQLite with a probe of keys_account_status_kind per holder.
 func (db *DB) CountAtRisk(ctx context.Context, c store.CampaignKeys) (int64, error) {
 	where, args := atRiskWhere(c, 1, nil)
 	var n int64
-	if err := db.q.QueryRowContext(ctx, `SELECT COUNT(DISTINCT k.account_id) FROM keys k WHERE `+where, args...).Scan(&n); err != nil {
+	if err := db.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT k.account_id FROM keys k WHERE `+where+`
+		GROUP BY k.account_id) t`, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count citizens at risk (%s): %w", c.Kind, err)
 	}
 	return n, nil
