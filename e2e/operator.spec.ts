@@ -103,6 +103,7 @@ async function logonWithCard(page: Page, who: DemoCitizen, ret: string): Promise
 }
 
 test('a citizen without the operator role is refused, in their language', async ({ page }) => {
+  test.setTimeout(90_000);
   await logonWithCard(page, citizens.get('token')!, '/keys');
   const res = await page.goto(`${base}/operator?lang=nl`);
   expect(res?.status()).toBe(403);
@@ -111,6 +112,8 @@ test('a citizen without the operator role is refused, in their language', async 
 });
 
 test('the operator sees the campaign, downloads the list at risk and sends reminders', async ({ page }) => {
+  // Eight pages go through axe, on a machine that may be busy.
+  test.setTimeout(240_000);
   expect(admin('users', 'grant-operator', 'demo')).toContain('demo now has the operator role');
   await logonWithCard(page, citizens.get('demo')!, '/operator');
   await expect(page.locator('h1')).toHaveText('Operator');
