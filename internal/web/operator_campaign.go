@@ -145,8 +145,10 @@ func newMigrationTable(b BasePage, rep *campaign.Report) migrationTable {
 		t.Targets = append(t.Targets, targetName(b, target))
 	}
 	for _, m := range rep.Migrations {
-		if len(t.Rows) == 0 || t.Rows[len(t.Rows)-1].Day != m.Day {
-			t.Rows = append(t.Rows, migrationRow{Day: m.Day, Counts: make([]int64, len(rep.Targets))})
+		// Non-breaking hyphens keep a date on one line of the narrow column.
+		day := strings.ReplaceAll(m.Day, "-", "\u2011")
+		if len(t.Rows) == 0 || t.Rows[len(t.Rows)-1].Day != day {
+			t.Rows = append(t.Rows, migrationRow{Day: day, Counts: make([]int64, len(rep.Targets))})
 		}
 		row := &t.Rows[len(t.Rows)-1]
 		row.Counts[slices.Index(rep.Targets, m.Target)] += m.Count
@@ -179,6 +181,9 @@ type chartBar struct {
 type chartTick struct {
 	X, Y  int
 	Label string
+	// Anchor is the text-anchor of an axis label: the first day starts at its bar, the last
+	// ends at its bar, so neither leaves the drawing.
+	Anchor string
 }
 
 type chartLegend struct {
@@ -210,7 +215,9 @@ func newChart(b BasePage, rep *campaign.Report, loc *time.Location) *chartView {
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
 		days = append(days, d.Format(time.DateOnly))
 	}
-	c := &chartView{Width: 760, Height: 300, PlotLeft: 56, PlotTop: 16, PlotRight: 744, PlotBottom: 240}
+	// The page's column is some 640 px wide: the view box is drawn at about its own size, so
+	// the 16-unit text stays readable.
+	c := &chartView{Width: 640, Height: 320, PlotLeft: 48, PlotTop: 16, PlotRight: 620, PlotBottom: 240}
 	if len(days) > chartDays {
 		days = days[len(days)-chartDays:]
 		c.Range = b.T("operator.chart.range", chartDays)
@@ -261,12 +268,20 @@ func newChart(b BasePage, rep *campaign.Report, loc *time.Location) *chartView {
 		c.YTicks = append(c.YTicks, chartTick{X: c.PlotLeft - 8, Y: y(v), Label: strconv.FormatInt(v, 10)})
 	}
 	for _, i := range uniqueInts(0, len(days)/2, len(days)-1) {
-		c.XTicks = append(c.XTicks, chartTick{X: c.PlotLeft + int(float64(i)*slot+slot/2), Y: c.PlotBottom + 18, Label: days[i]})
+		tick := chartTick{X: c.PlotLeft + int(float64(i)*slot+slot/2), Y: c.PlotBottom + 22, Label: days[i], Anchor: "middle"}
+		switch {
+		case i == 0:
+			tick.X, tick.Anchor = c.PlotLeft+int((slot-float64(barW))/2), "start"
+		case i == len(days)-1:
+			tick.X, tick.Anchor = c.PlotLeft+int(float64(i)*slot+(slot+float64(barW))/2), "end"
+		}
+		c.XTicks = append(c.XTicks, tick)
 	}
 	for t, target := range rep.Targets {
-		c.Legend = append(c.Legend, chartLegend{X: c.PlotLeft + t*200, Y: c.Height - 24, Fill: chartColours[t%len(chartColours)],
+		c.Legend = append(c.Legend, chartLegend{X: c.PlotLeft + (t%2)*290, Y: c.PlotBottom + 40 + (t/2)*24, Fill: chartColours[t%len(chartColours)],
 			Label: targetName(b, target)})
 	}
+	c.Height = c.PlotBottom + 40 + (len(rep.Targets)+1)/2*24 + 8
 	c.Title = b.T("operator.chart.title")
 	c.Desc = b.T("operator.chart.desc", total, days[0], days[len(days)-1], peak)
 	return c
