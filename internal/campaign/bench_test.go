@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,10 +72,16 @@ func BenchmarkCampaign(b *testing.B) {
 			svc := benchService(b, db)
 			b.Run("report", func(b *testing.B) {
 				var r *campaign.Report
+				cpu := processCPU(b)
 				for b.Loop() {
 					if r, err = svc.Report(b.Context(), "tokencard"); err != nil {
 						b.Fatal(err)
 					}
+				}
+				if be.Name == "sqlite" {
+					// SQLite works in this process: its CPU time per report is what the report
+					// costs, however busy the machine (the wall time then waits for a core).
+					b.ReportMetric(float64((processCPU(b)-cpu).Milliseconds())/float64(b.N), "cpu-ms/op")
 				}
 				b.ReportMetric(float64(r.Active), "active")
 				b.ReportMetric(float64(r.AtRisk), "at-risk")
@@ -92,6 +99,16 @@ func BenchmarkCampaign(b *testing.B) {
 			})
 		})
 	}
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type countingWriter int64
