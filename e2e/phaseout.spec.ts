@@ -295,6 +295,8 @@ test('I want to log in with another digital key: back to the chooser, without ou
   await page.getByRole('button', { name: 'I want to log in with another digital key' }).click();
   await expect(page).toHaveURL(/\/login\?level=substantial&return=%2Fkeys$/);
   await expect(page.locator('button[name=kind][value=tokencard]')).toBeVisible();
+  await expect(page.locator('main')).toContainText('Choose the digital key you want to log on with, for example “Security code by e-mail”');
+  await expectAccessible(page, 'the chooser after another key');
   expect(who.kinds).toContain('tokencard');
 });
 

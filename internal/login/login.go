@@ -369,6 +369,11 @@ func (s *Service) Choose(tx *Transaction, kind string) error {
 			return nil
 		}
 	}
+	if k, ok := s.kinds.Get(kind); ok && k.Level() >= tx.MinLevel && !s.offered(kind) {
+		// Switched off (SPEC §5): trying it gets the SPEC §3 message, which says nothing about
+		// any account — it is the same for everyone.
+		return NoKeyError(kind)
+	}
 	return ErrUnknownKind
 }
 

@@ -182,8 +182,8 @@ func TestPromptThenDisabled(t *testing.T) {
 		if !errors.As(err, &le) || le.Key != "login.error.no_key" || tx.Step != login.StepChoose {
 			t.Errorf("closing the pop-up of a kind switched off meanwhile: %v at %s", err, tx.Step)
 		}
-		if err := f.svc.Choose(tx, keys.TokenCard); !errors.Is(err, login.ErrUnknownKind) {
-			t.Errorf("choosing a disabled kind: %v", err)
+		if err := f.svc.Choose(tx, keys.TokenCard); !errors.As(err, &le) || le.Key != "login.error.no_key" {
+			t.Errorf("choosing a disabled kind: %v, want the no-key message", err)
 		}
 		if closed := f.svc.ActivationClosed(tx); len(closed) != 0 {
 			t.Errorf("ActivationClosed lists %v, but a disabled kind is not on the chooser at all", closed)

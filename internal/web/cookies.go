@@ -41,6 +41,7 @@ const (
 	flashOutOfOrder     = "out-of-order"    // a replayed wizard step (Back, a second click)
 	flashSignupExpired  = "signup-expired"  // the registration took too long, or was stopped
 	flashSignupResent   = "signup-resent"   // the registration sent a new code
+	flashOtherKey       = "other-key"       // the phase-out pop-up's "another digital key"
 	// flashRemindersSent and flashRemindersPartial: an operator's reminder round finished, or
 	// sent its share of one request and waits to be continued.
 	flashRemindersSent    = "reminders-sent"
@@ -52,7 +53,7 @@ const (
 var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
-	flashSignupExpired: true, flashSignupResent: true, flashRemindersSent: true, flashRemindersPartial: true,
+	flashSignupExpired: true, flashSignupResent: true, flashOtherKey: true, flashRemindersSent: true, flashRemindersPartial: true,
 }
 
 // setFlash makes the next page that shows notices show v.

@@ -37,7 +37,8 @@ func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 		if !errors.As(err, &le) {
 			return err
 		}
-		return s.renderChooser(w, r, tx, nil, s.printer(r).Error(le))
+		// A kind switched off gets the "no such key" message with its way to My digital keys.
+		return s.renderChooserLink(w, r, tx, nil, s.printer(r).Error(le), le.Key == "login.error.no_key")
 	}
 	if !st.sess.stored {
 		// A new session row: only so many per address (a browser that has one reuses it).

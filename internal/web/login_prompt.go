@@ -50,6 +50,9 @@ func (s *Server) loginPromptSubmit(w http.ResponseWriter, r *http.Request) error
 		http.Redirect(w, r, stepURL(tx), http.StatusSeeOther)
 		return nil
 	}
+	if err == nil && tx.Step == login.StepChoose {
+		s.setFlash(w, flashOtherKey)
+	}
 	return s.afterStep(w, r, tx, err, "")
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 )
@@ -51,6 +52,9 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 		notice = &Notice{Text: s.printer(r).T("login.error.expired"), Warning: true}
 	case flashSignedOut:
 		notice = &Notice{Text: s.printer(r).T("web.logout.done")}
+	case flashOtherKey:
+		// Back from the phase-out pop-up: which keys are the way on.
+		notice = &Notice{Text: s.printer(r).T("web.prompt.other_notice", i18n.Msg("key.emailcode.name"), i18n.Msg("key.totp.name"))}
 	case flashCompleted:
 		if s.holdsLevel(r, level) {
 			// This browser holds the logon another request completed: go where it was for.

@@ -148,6 +148,8 @@ func TestPhaseoutPopup(t *testing.T) {
 		if res.status != http.StatusSeeOther || res.location() != "/login?level=substantial&return=%2Fkeys" {
 			t.Errorf("other key → %d %s", res.status, res.location())
 		}
+		wantContains(t, "the chooser after another key", b.get(res.location()).body,
+			"Choose the digital key you want to log on with, for example “Security code by e-mail” or “Security code via mobile app”.")
 		// Close: the logon goes on with the old key, as before.
 		b.toPrompt()
 		if res := b.post("/login/prompt", url.Values{"choice": {login.ChoiceClose}}); res.location() != "/login/password" {
@@ -198,6 +200,8 @@ func TestPhaseoutMigration(t *testing.T) {
 		}
 		done, _ := b.wizard()
 		wantContains(t, "confirmation", done.body, "You have successfully created a new digital key.")
+		wantContains(t, "info", b.get("/info").body,
+			"This digital key is being phased out: new keys cannot be activated from 1 July 2023, and from 31 January 2024 it can no longer be used to log on.")
 		var token, email store.Key
 		for _, k := range f.keysOf(c) {
 			switch k.Kind {
@@ -296,9 +300,10 @@ func TestPhaseoutDisabled(t *testing.T) {
 		if strings.Contains(chooser, `value="tokencard"`) {
 			t.Error("the chooser still offers the token after disabled_from")
 		}
-		if res := f.browser().choose(keys.TokenCard, "substantial", "/"); res.status == http.StatusSeeOther {
-			t.Errorf("choosing the disabled token → %d %s", res.status, res.location())
-		}
+		res = f.browser().choose(keys.TokenCard, "substantial", "/")
+		wantStatus(t, "choosing the disabled token", res, http.StatusOK)
+		wantContains(t, "choosing the disabled token", res.body,
+			"You do not have this digital key (security code via token) or the key may have expired.", `<a href="/keys">`)
 		// Nothing is deleted; My digital keys shows the key expired.
 		if ks := f.keysOf(c); len(ks) != 1 || ks[0].Status != store.KeyActive {
 			t.Errorf("keys after the switch-off: %s (the row is kept; the expiry is computed)", statuses(ks))
@@ -306,6 +311,7 @@ func TestPhaseoutDisabled(t *testing.T) {
 		viewer := f.browser()
 		viewer.logonAs(c, keys.Password, "/keys")
 		wantContains(t, "key list", viewer.get("/keys").body, `data-kind="tokencard" data-status="expired"`)
+		wantContains(t, "info", viewer.get("/info").body, "This digital key has been phased out since 31 January 2024")
 	})
 }
 

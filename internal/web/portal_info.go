@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 )
@@ -33,8 +34,20 @@ func (s *Server) infoShow(w http.ResponseWriter, r *http.Request) error {
 	for _, ki := range s.deps.Portal.Info() {
 		v := kindInfo{Name: kindName(p.BasePage, ki.Kind), Description: p.T("key." + ki.Kind + ".description"),
 			Level: p.T("portal.level." + ki.Level.String()), ActivationClosed: !ki.ActivationOpen}
-		if po := ki.PhaseOut; po != nil {
-			v.PhaseOut = p.T("portal.info.phaseout", p.DayOf(po.ActivationClosedFrom), p.DayOf(po.DisabledFrom))
+		if po := ki.PhaseOut; po != nil && !po.DisabledFrom.IsZero() {
+			// Activation closes at the first instant the policy sets (each phase keeps the
+			// restrictions of the ones before it).
+			closed := po.DisabledFrom
+			for _, t := range []time.Time{po.MigrationPromptFrom, po.ActivationClosedFrom} {
+				if !t.IsZero() {
+					closed = t
+				}
+			}
+			if s.deps.Now().Before(po.DisabledFrom) {
+				v.PhaseOut = p.T("portal.info.phaseout", p.DayOf(closed), p.DayOf(po.DisabledFrom))
+			} else {
+				v.PhaseOut = p.T("web.info.phaseout_disabled", p.DayOf(po.DisabledFrom))
+			}
 		}
 		p.Kinds = append(p.Kinds, v)
 	}

@@ -149,6 +149,7 @@ func TestInfoShowsPhaseOut(t *testing.T) {
 
 func testInfoShowsPhaseOut(t *testing.T, db *sqlstore.DB) {
 	f := newFixture(t, db)
+	f.clock.Set(time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)) // in the prompt period
 	f.portal = portaltest.NewWithPolicy(t, f.world, nil, phaseOutPolicy{})
 	f.newServer(f.db, f.world.Service, f.world.Kinds, nil)
 	b := f.browser()
@@ -161,4 +162,9 @@ func testInfoShowsPhaseOut(t *testing.T, db *sqlstore.DB) {
 	nl.cookies[langCookie] = "nl"
 	nl.logon()
 	wantContains(t, "info nl", nl.get("/info").body, "vanaf 1 januari 2024", "vanaf 31 januari 2024")
+	// From disabled_from the page says since when.
+	f.clock.Set(time.Date(2024, 1, 30, 23, 0, 0, 0, time.UTC))
+	b = f.browser()
+	b.logon()
+	wantContains(t, "info after the switch-off", b.get("/info").body, "This digital key has been phased out since 31 January 2024: it can no longer be used to log on.")
 }
