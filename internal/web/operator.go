@@ -34,9 +34,10 @@ var _ Roles = store.Store(nil)
 // operatorLevel is the level of assurance the operator pages need.
 const operatorLevel = keys.LevelSubstantial
 
-// webRemindBatches bounds the batches of reminders one request sends (500 each): a request must
-// end within the server's write timeout, and the round stays open for the next request.
-const webRemindBatches = 40
+// webRemindBatches bounds the batches of reminders one request sends (500 holders each, some
+// seconds on a busy machine): a request must end within the server's write timeout (30 s), and
+// the round stays open for the next request.
+const webRemindBatches = 10
 
 // isOperatorRoute reports whether pattern is an operator page.
 func isOperatorRoute(pattern string) bool {
