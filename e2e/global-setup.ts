@@ -31,7 +31,7 @@ export default async function globalSetup(_config: FullConfig): Promise<void> {
   fs.mkdirSync(path.dirname(serverLog), { recursive: true });
   const log = fs.openSync(serverLog, 'w');
 
-  const child = spawn(serverBinary, ['serve', '--demo', '--listen', listen, '--data-dir', dataDir], {
+  const child = spawn(serverBinary, ['serve', '--demo', '--listen', listen, '--metrics-listen', '127.0.0.1:0', '--data-dir', dataDir], {
     cwd: dataDir,
     env: serverEnv(),
     stdio: ['ignore', log, log],

@@ -102,7 +102,7 @@ test.beforeAll(async () => {
   const log = fs.openSync(logFile, 'w');
   server = spawn(
     serverBinary,
-    ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--test-clock-file', clockFile,
+    ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0', '--data-dir', dataDir, '--test-clock-file', clockFile,
       '--smtp-host', '127.0.0.1', '--smtp-port', smtpPort, '--smtp-tls', 'none', '--mail-poll', '200ms'],
     { cwd: dataDir, env: serverEnv(), stdio: ['ignore', log, log] },
   );

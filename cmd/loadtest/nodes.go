@@ -41,7 +41,7 @@ func (n *node) alive() bool {
 // serveArgs are the flags of `serve` for cfg: everything the seeding used, spelled out, so the
 // nodes hash with the very parameters of the seeded password hash.
 func serveArgs(cfg config.Config, name string, mailPort int) []string {
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", cfg.DataDir, "--log-level", "warn",
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--data-dir", cfg.DataDir, "--log-level", "warn",
 		"--node-name", name,
 		"--encryption-keys", cfg.EncryptionKeys, "--hash-key", cfg.HashKey,
 		"--password-memory-kib", strconv.FormatUint(uint64(cfg.PasswordMemoryKiB), 10),

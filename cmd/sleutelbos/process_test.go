@@ -76,7 +76,7 @@ func (n *node) output() string { n.mu.Lock(); defer n.mu.Unlock(); return n.out.
 // startNode runs `sleutelbos serve args…` on a free port and waits until it prints its URL.
 func startNode(t *testing.T, args ...string) *node {
 	t.Helper()
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--encryption-keys", procEncKeys, "--hash-key", procHashKey,
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--encryption-keys", procEncKeys, "--hash-key", procHashKey,
 		"--password-memory-kib", "8192", "--password-time", "1"}, args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
@@ -353,7 +353,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { os.Chmod(dir, 0o755); os.Chmod(filepath.Dir(binary), 0o755) })
-	for _, args := range [][]string{{"migrate", "--data-dir", dir}, {"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}} {
+	for _, args := range [][]string{{"migrate", "--data-dir", dir}, {"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}} {
 		args = append(args, "--encryption-keys", procEncKeys, "--hash-key", procHashKey)
 		cmd := exec.Command(binary, args...)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
@@ -494,6 +494,24 @@ func TestDemoOutput(t *testing.T) {
 
 	if want := "  E-mailed codes appear in the development mailbox: " + n.url + "/dev/mailbox"; !strings.Contains(out, want+"\n") {
 		t.Errorf("no absolute mailbox URL %q:\n%s", want, out)
+	}
+
+	// The demo online service is announced with a full URL that answers (issue 10 item 6).
+	var service string
+	for _, line := range lines {
+		if s, ok := strings.CutPrefix(line, "Demo online service: "); ok {
+			service = s
+		}
+	}
+	if !strings.HasPrefix(service, n.url+"/") {
+		t.Errorf("serve --demo does not announce the demo online service under %s:\n%s", n.url, out)
+	} else if resp, err := http.Get(service); err != nil {
+		t.Errorf("demo online service %s: %v", service, err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("demo online service %s answered %s", service, resp.Status)
+		}
 	}
 
 	var secret, uri string
@@ -660,4 +678,43 @@ func jwtKeyID(t *testing.T, jwt string) string {
 		t.Fatalf("JWT header %s: %v", b, err)
 	}
 	return h.Kid
+}
+
+// TestMetricsListener: serve announces its metrics listener, which answers in the Prometheus
+// format, and the citizens' listener does not serve the metrics.
+func TestMetricsListener(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--data-dir", t.TempDir())
+	var addr string
+	for _, line := range strings.Split(n.output(), "\n") {
+		if s, ok := strings.CutPrefix(line, "Metrics for Prometheus: "); ok {
+			addr = s
+		}
+	}
+	if !strings.HasPrefix(addr, "http://127.0.0.1:") || !strings.HasSuffix(addr, "/metrics") || strings.HasPrefix(addr, n.url) {
+		t.Fatalf("no metrics listener of its own announced (got %q):\n%s", addr, n.output())
+	}
+	resp, err := http.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "sleutelbos_password_hash_queue_length 0") ||
+		!strings.Contains(string(body), "sleutelbos_outbox_status_up 1") {
+		t.Errorf("GET %s: %s\n%.2000s", addr, resp.Status, body)
+	}
+	resp, err = http.Get(n.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the citizens' listener answers /metrics with %s, want 404", resp.Status)
+	}
+
+	off := startNode(t, "--data-dir", t.TempDir(), "--metrics-listen=")
+	if strings.Contains(off.output(), "Metrics for Prometheus") {
+		t.Errorf("--metrics-listen= still serves metrics:\n%s", off.output())
+	}
 }

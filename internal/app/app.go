@@ -28,6 +28,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/keys/totp"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/metrics"
 	"github.com/sleutelbos/sleutelbos/internal/oidcop"
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
 	"github.com/sleutelbos/sleutelbos/internal/password"
@@ -81,7 +82,9 @@ type Node struct {
 	Worker *outbox.Worker
 	// OIDC is the OpenID provider online services log on through.
 	OIDC *oidcop.Provider
-	demo demoParts
+	// Metrics is what operators watch the node with (serve's --metrics-listen serves it).
+	Metrics *metrics.Metrics
+	demo    demoParts
 
 	progress func(msg string) // nil: report nothing
 }
@@ -113,6 +116,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// metricsScrapeTimeout bounds the database query a scrape makes (the outbox summary), so a
+// slow database shows as sleutelbos_outbox_status_up 0 rather than a hung scrape.
+const metricsScrapeTimeout = 5 * time.Second
 
 // phaseoutJobLease bounds one run of the phase-out jobs on one node: another node takes over
 // when a node dies mid-run.
@@ -212,8 +219,13 @@ func (n *Node) wire() error {
 	}
 	// Failed logons cost what the dearest parameters among the stored hashes cost, so that
 	// accounts not rehashed since a parameter change do not stand out (nor unknown usernames).
-	n.Passwords = password.New(params, cfg.PasswordMaxHashes, n.Rand, password.WithStoredClasses(n.Store.PasswordHashParams))
-	n.Audit = audit.New(n.Now, n.Log)
+	n.Metrics = metrics.New()
+	n.Metrics.WatchOutbox(n.Store, n.Now, metricsScrapeTimeout)
+	n.Metrics.WatchPool(n.Store.SQL(), n.Store.Dialect())
+	n.Passwords = password.New(params, cfg.PasswordMaxHashes, n.Rand,
+		password.WithStoredClasses(n.Store.PasswordHashParams), password.WithQueueObserver(n.Metrics))
+	// Logons, throttles and lockouts are counted from their audit events once committed.
+	n.Audit = audit.New(n.Now, n.Log, audit.WithObserver(n.Metrics.ObserveAudit))
 	public := cfg.PublicURL()
 	host := "localhost"
 	if u, err := url.Parse(public); err == nil && u.Hostname() != "" {

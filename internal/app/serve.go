@@ -62,6 +62,13 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("listen on %s (--metrics-listen; empty turns the metrics off): %w", cfg.MetricsListen, err)
+		}
+		defer metricsLn.Close()
+	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + ln.Addr().String()
 	}
@@ -130,6 +137,16 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if !cfg.HasOperatorContact() {
 		log.Warn("no helpdesk contact configured: the help page cannot tell citizens how to reach you; set --operator-email, --operator-phone or --operator-url")
 	}
+	// Before the citizens' address is printed: whoever waits for that line finds both.
+	var metricsSrv *http.Server
+	metricsErr := make(chan error, 1)
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", n.Metrics.Handler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() { metricsErr <- metricsSrv.Serve(metricsLn) }()
+		fmt.Fprintf(stdout, "Metrics for Prometheus: http://%s/metrics\n", metricsLn.Addr())
+	}
 	fmt.Fprintf(stdout, "Listening on %s\n", ln.Addr())
 	fmt.Fprintf(stdout, "Sleutelbos is serving at %s\n", cfg.BaseURL)
 	log.Info("serving", "url", cfg.BaseURL, "database", strings.SplitN(cfg.Database(), ":", 2)[0], "smtp", cfg.SMTPHost != "")
@@ -139,11 +156,17 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-metricsErr:
+		return fmt.Errorf("serve metrics: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
+	if metricsSrv != nil {
+		// Scrapes are short; the citizens' requests below get the rest of the grace period.
+		_ = metricsSrv.Shutdown(shutCtx)
+	}
 	if err := srv.Shutdown(shutCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -192,12 +215,13 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 
 		AccessibilityURL: cfg.AccessibilityURL,
 		Registration:     n.Signup != nil,
+		HashingRequests:  cfg.PasswordQueue,
 	}, web.Deps{
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, StartQuota: starts, Now: n.Now, Rand: n.Rand,
 		Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"), DeviceKey: n.Hasher,
-		OIDC: n.OIDC, DemoService: n.demoHandler(), Signup: n.Signup, Policies: n.Policies,
-		Campaigns: n.Campaigns, Roles: n.Store,
+		OIDC: n.OIDC, DemoService: n.demoHandler(), Signup: n.Signup, Requests: n.Metrics,
+		Policies: n.Policies, Campaigns: n.Campaigns, Roles: n.Store,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)

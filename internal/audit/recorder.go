@@ -13,16 +13,29 @@ import (
 // Recorder appends audit events to the store and mirrors them in the log. It is safe for
 // concurrent use.
 type Recorder struct {
-	now func() time.Time
-	log *slog.Logger
+	now     func() time.Time
+	log     *slog.Logger
+	observe func(store.AuditEvent)
 }
 
+// Option configures a Recorder.
+type Option func(*Recorder)
+
+// WithObserver makes the Recorder hand every event to fn once it is durable: after the
+// transaction it was recorded in commits (never for one that rolls back), or at once outside a
+// transaction. Metrics count logons, throttles and lockouts this way. fn must not block.
+func WithObserver(fn func(store.AuditEvent)) Option { return func(r *Recorder) { r.observe = fn } }
+
 // New returns a Recorder reading the time from now and logging to log (nil discards).
-func New(now func() time.Time, log *slog.Logger) *Recorder {
+func New(now func() time.Time, log *slog.Logger, opts ...Option) *Recorder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Recorder{now: now, log: log}
+	r := &Recorder{now: now, log: log}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Appender is where Record writes an event: usually the transaction of the change the event
@@ -59,5 +72,12 @@ func (r *Recorder) Record(ctx context.Context, st Appender, e store.AuditEvent) 
 		slog.String("ip", e.IP),
 		slog.String("actor", e.Actor),
 	)
+	if r.observe != nil {
+		if c, ok := st.(store.Committer); ok {
+			c.AfterCommit(func() { r.observe(e) })
+		} else {
+			r.observe(e)
+		}
+	}
 	return nil
 }

@@ -22,7 +22,10 @@ import (
 
 // Config is the whole configuration of a Sleutelbos node.
 type Config struct {
-	Listen          string
+	Listen string
+	// MetricsListen is the address of the Prometheus /metrics listener, kept apart from the
+	// citizens' one; empty turns it off.
+	MetricsListen   string
 	BaseURL         string
 	DataDir         string
 	DatabaseURL     string
@@ -64,6 +67,9 @@ type Config struct {
 	PasswordTime      uint
 	PasswordThreads   uint
 	PasswordMaxHashes int
+	// PasswordQueue bounds the requests in a password-hashing step at once (running or
+	// waiting for a slot); more get 503 "busy, try again" with Retry-After.
+	PasswordQueue int
 
 	ThrottleAfter   int
 	ThrottleBase    time.Duration
@@ -115,6 +121,7 @@ func Default() Config {
 	host, _ := os.Hostname()
 	return Config{
 		Listen:                  "127.0.0.1:8080",
+		MetricsListen:           "127.0.0.1:9464",
 		DataDir:                 "data",
 		ServiceName:             "Sleutelbos",
 		DefaultLanguage:         "en",
@@ -136,6 +143,7 @@ func Default() Config {
 		ThrottleBase:            time.Minute,
 		ThrottleMax:             time.Hour,
 		LockAfter:               100,
+		PasswordQueue:           256,
 		IPThrottleAfter:         50,
 		LogonStarts:             200,
 		Registration:            true,
@@ -168,6 +176,7 @@ func Default() Config {
 // FlagSet binds every setting of c to a flag of fs; the flag names are also the file keys.
 func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address of the Prometheus /metrics listener (host:port; empty: off); it has no authentication, keep it on loopback or a private network")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of this service (default http://LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded SQLite database and generated secrets")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://… for PostgreSQL (default: SQLite file in --data-dir)")
@@ -197,6 +206,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.UintVar(&c.PasswordTime, "password-time", c.PasswordTime, "argon2id iterations")
 	fs.UintVar(&c.PasswordThreads, "password-threads", c.PasswordThreads, "argon2id parallelism")
 	fs.IntVar(&c.PasswordMaxHashes, "password-max-hashes", c.PasswordMaxHashes, "password hashes at once (0: GOMAXPROCS)")
+	fs.IntVar(&c.PasswordQueue, "password-queue", c.PasswordQueue, "requests in a password-hashing step at once, running or waiting for a slot; more are answered 503 busy with Retry-After")
 	fs.IntVar(&c.ThrottleAfter, "throttle-after", c.ThrottleAfter, "consecutive failures before a factor is throttled")
 	fs.DurationVar(&c.ThrottleBase, "throttle-base", c.ThrottleBase, "first throttle period (doubles)")
 	fs.DurationVar(&c.ThrottleMax, "throttle-max", c.ThrottleMax, "longest throttle period")
@@ -375,6 +385,15 @@ func (c *Config) Validate() error {
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		bad("listen", strconv.Quote(c.Listen), "port must be 0 to 65535")
 	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics-listen", strconv.Quote(c.MetricsListen), "want host:port, e.g. 127.0.0.1:9464, or empty to turn the metrics off")
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("metrics-listen", strconv.Quote(c.MetricsListen), "port must be 0 to 65535")
+		} else if c.MetricsListen == c.Listen && p != 0 {
+			bad("metrics-listen", strconv.Quote(c.MetricsListen), "must differ from --listen: the metrics have a listener of their own")
+		}
+	}
 	if c.BaseURL != "" {
 		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("base-url", strconv.Quote(c.BaseURL), "want an absolute http:// or https:// URL")
@@ -450,6 +469,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordMaxHashes < 0 {
 		bad("password-max-hashes", c.PasswordMaxHashes, "must be 0 (GOMAXPROCS) or more")
+	}
+	if c.PasswordQueue < 1 || c.PasswordQueue > 100000 {
+		bad("password-queue", c.PasswordQueue, "want 1 to 100000 (requests hashing or waiting to hash at once)")
 	}
 	for _, n := range []struct {
 		name string

@@ -94,6 +94,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{"listen", func(c *Config) { c.Listen = "localhost" }, []string{`--listen "localhost": want host:port`}},
 		{"port", func(c *Config) { c.Listen = "127.0.0.1:99999" }, []string{"port must be 0 to 65535"}},
+		{"password queue", func(c *Config) { c.PasswordQueue = 0 }, []string{"--password-queue 0: want 1 to 100000"}},
+		{"metrics listen", func(c *Config) { c.MetricsListen = "9464" }, []string{`--metrics-listen "9464": want host:port`, "or empty to turn the metrics off"}},
+		{"metrics port", func(c *Config) { c.MetricsListen = "127.0.0.1:70000" }, []string{`--metrics-listen "127.0.0.1:70000": port must be 0 to 65535`}},
+		{"metrics on the citizens' listener", func(c *Config) { c.MetricsListen = c.Listen }, []string{"--metrics-listen", "must differ from --listen"}},
 		{"base url", func(c *Config) { c.BaseURL = "ftp://x" }, []string{"--base-url"}},
 		{"database", func(c *Config) { c.DatabaseURL = "mysql://u:secret@x/db" }, []string{"--database-url", "want postgres://"}},
 		{"postgres needs secrets", func(c *Config) { c.DatabaseURL = "postgres://x/db" }, []string{"--encryption-keys and --hash-key: required with PostgreSQL"}},

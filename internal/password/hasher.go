@@ -25,6 +25,39 @@ type Hasher struct {
 	// is the machine's actual speed, not a rule's time, so it is not the injected clock.
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration)
+	// queue, when set, is told how many hashes wait for a slot and how long they waited.
+	queue QueueObserver
+}
+
+// QueueObserver watches the hashing slots' queue (internal/metrics implements it).
+type QueueObserver interface {
+	HashQueued(delta int)       // a hash starts (+1) or stops (-1) waiting for a slot
+	HashWaited(d time.Duration) // a hash got its slot after waiting d
+}
+
+// WithQueueObserver reports the hashing slots' queue to q.
+func WithQueueObserver(q QueueObserver) Option { return func(h *Hasher) { h.queue = q } }
+
+// acquire takes a hashing slot, waiting for one as long as ctx allows.
+func (h *Hasher) acquire(ctx context.Context) error {
+	if h.queue == nil {
+		select {
+		case h.sem <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("wait for a hashing slot: %w", ctx.Err())
+		}
+	}
+	start := h.now()
+	h.queue.HashQueued(1)
+	defer h.queue.HashQueued(-1)
+	select {
+	case h.sem <- struct{}{}:
+		h.queue.HashWaited(h.now().Sub(start))
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for a hashing slot: %w", ctx.Err())
+	}
 }
 
 // New returns a Hasher that hashes new passwords with p and runs at most maxConcurrent hashes
@@ -128,10 +161,8 @@ func (h *Hasher) run(ctx context.Context, c costClass, password, salt []byte) ([
 	if err := ctx.Err(); err != nil {
 		return nil, 0, fmt.Errorf("wait for a hashing slot: %w", err)
 	}
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, 0, fmt.Errorf("wait for a hashing slot: %w", ctx.Err())
+	if err := h.acquire(ctx); err != nil {
+		return nil, 0, err
 	}
 	defer func() { <-h.sem }()
 	start := h.now()

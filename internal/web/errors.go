@@ -93,7 +93,7 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 // (web.error.<status>.title, web.error.<status>.text); other statuses use the 500 texts.
 func errorKey(status int) int {
 	switch status {
-	case 400, 403, 404, 405, 413, 429, 500:
+	case 400, 403, 404, 405, 413, 429, 500, 503:
 		return status
 	}
 	return 500

@@ -38,9 +38,19 @@ type reqState struct {
 	// sessionGone: the request named a session that no longer exists (rotated by a parallel
 	// request that completed the logon, ended, or swept).
 	sessionGone bool
+	// route is the pattern of the route that served the request (metrics label by it).
+	route string
 }
 
 type stateKey struct{}
+
+// routed wraps h, the handler of pattern, so the request records which route served it.
+func routed(pattern string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stateOf(r).route = pattern
+		h.ServeHTTP(w, r)
+	})
+}
 
 // stateOf returns the request's state; a request that bypassed logRequests gets an empty one.
 func stateOf(r *http.Request) *reqState {
@@ -82,10 +92,14 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, &reqState{}))
+		st := &reqState{}
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
+		}
+		if s.deps.Requests != nil {
+			s.deps.Requests.ObserveRequest(st.route, r.Method, sw.status, time.Since(start))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),

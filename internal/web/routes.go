@@ -120,11 +120,11 @@ func (s *Server) routes() http.Handler {
 	outer := http.NewServeMux()
 	route := func(pattern string, h handlerFunc) {
 		s.patterns = append(s.patterns, pattern)
-		app.Handle(pattern, s.guard(pattern, s.handle(h)))
+		app.Handle(pattern, routed(pattern, s.guard(pattern, s.handle(h))))
 	}
 	outerRoute := func(pattern string, h http.Handler) {
 		s.patterns = append(s.patterns, pattern)
-		outer.Handle(pattern, h)
+		outer.Handle(pattern, routed(pattern, h))
 	}
 	route("GET /{$}", s.home)
 	route("GET /login", s.loginShow)
@@ -132,14 +132,14 @@ func (s *Server) routes() http.Handler {
 	route("GET /login/prompt", s.loginPromptShow)
 	route("POST /login/prompt", s.loginPromptSubmit)
 	route("GET /login/password", s.loginPasswordShow)
-	route("POST /login/password", s.loginPasswordSubmit)
+	route("POST /login/password", s.admitHashing(s.loginPasswordSubmit))
 	route("GET /login/code", s.loginCodeShow)
 	route("POST /login/code", s.loginCodeSubmit)
 	route("POST /login/resend", s.loginResend)
 	route("POST /logout", s.logout)
 	route("GET /help/forgot", s.helpForgot)
 	route("GET /register", s.registerShow)
-	route("POST /register", s.registerSubmit)
+	route("POST /register", s.admitHashing(s.registerSubmit))
 	route("GET /register/code", s.registerCodeShow)
 	route("POST /register/code", s.registerCodeSubmit)
 	route("POST /register/resend", s.registerResend)

@@ -64,6 +64,9 @@ type Config struct {
 	// Registration offers "Create an account" (Deps.Signup); off, /register is a 404 and the
 	// logon page has no link to it.
 	Registration bool
+	// HashingRequests bounds the requests in a password-hashing step at once (default
+	// DefaultHashingRequests); more are answered 503 with Retry-After.
+	HashingRequests int
 }
 
 // Contact is how to reach the operator's helpdesk.
@@ -117,12 +120,20 @@ type Deps struct {
 	DemoService http.Handler
 	// Signup runs self-registrations; needed when Config.Registration is set.
 	Signup *signup.Service
+	// Requests, when set, is told every request's route, method, status and duration.
+	Requests RequestObserver
 	// Policies are the phase-out policies, for the dates the pop-up names (nil: none).
 	Policies PolicySource
 	// Campaigns and Roles serve the operator pages (operator.go); without them /operator/…
 	// is a 404.
 	Campaigns *campaign.Service
 	Roles     Roles
+}
+
+// RequestObserver watches the requests served (internal/metrics implements it). route is
+// the pattern that served the request, empty for none.
+type RequestObserver interface {
+	ObserveRequest(route, method string, code int, d time.Duration)
 }
 
 // PolicySource returns a key kind's phase-out policy (phaseout.Policies).
@@ -135,13 +146,15 @@ const DemoServicePath = "/demo-service/"
 
 // Server is the citizen-facing web application. It is safe for concurrent use.
 type Server struct {
-	cfg      Config
-	deps     Deps
-	log      *slog.Logger
-	pages    *pageSet
-	static   *staticFiles
-	cookies  cookieNames
-	csrfKey  []byte
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	pages   *pageSet
+	static  *staticFiles
+	cookies cookieNames
+	csrfKey []byte
+	// hashing holds a place per request in a password-hashing step (admitHashing).
+	hashing  chan struct{}
 	sessions *sessionManager
 	devices  *deviceCookies
 	origins  *http.CrossOriginProtection
@@ -159,7 +172,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := checkDeps(cfg, deps); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: deps, log: deps.Log, cookies: newCookieNames(cfg.Secure), csrfKey: deps.CSRFKey}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Log, cookies: newCookieNames(cfg.Secure), csrfKey: deps.CSRFKey,
+		hashing: make(chan struct{}, cfg.HashingRequests)}
 	if len(s.csrfKey) == 0 {
 		s.csrfKey = make([]byte, csrfKeyBytes)
 		if _, err := io.ReadFull(deps.Rand, s.csrfKey); err != nil {
@@ -197,6 +211,12 @@ func withDefaults(cfg Config) (Config, error) {
 	var errs []error
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.HashingRequests == 0 {
+		cfg.HashingRequests = DefaultHashingRequests
+	}
+	if cfg.HashingRequests < 0 {
+		errs = append(errs, fmt.Errorf("hashing requests %d: must be positive", cfg.HashingRequests))
 	}
 	if cfg.SessionIdle == 0 {
 		cfg.SessionIdle = DefaultSessionIdle
