@@ -17,6 +17,7 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/campaign"
 	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
@@ -72,6 +73,9 @@ type Node struct {
 	// PhaseoutJobs records switched-off keys as expired and deactivates unused ones (serve's
 	// sweeper runs them; one node at a time).
 	PhaseoutJobs *phaseout.Jobs
+	// Campaigns is the operator's campaign report and reminder rounds (admin phaseout
+	// report|remind, the operator pages).
+	Campaigns *campaign.Service
 	// Signup runs self-registrations (nil when --registration=false).
 	Signup *signup.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
@@ -269,6 +273,12 @@ func (n *Node) wire() error {
 	n.PhaseoutJobs, err = phaseout.NewJobs(phaseout.JobsConfig{Owner: cfg.NodeName, Lease: phaseoutJobLease, Batch: 200,
 		LogonURL: public + "/keys"}, n.Store, composer, n.Audit, n.Now, n.Log)
 	if err != nil {
+		return err
+	}
+	if n.Campaigns, err = campaign.New(campaign.Deps{
+		Store: n.Store, Kinds: n.Kinds, Policies: n.Policies, Mailer: composer, Audit: n.Audit, Now: n.Now,
+		Location: phaseout.Brussels(), ActivateURL: strings.TrimRight(public, "/") + "/keys/activate", Log: n.Log,
+	}); err != nil {
 		return err
 	}
 	policy := attempts.Policy{Threshold: cfg.ThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}

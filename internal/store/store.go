@@ -45,6 +45,9 @@ type Store interface {
 	PhaseoutPolicies
 	JobLeases
 	KeysOfKind
+	Roles
+	Campaigns
+	Reminders
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -46,7 +46,11 @@ const (
 	flashOtherKey        = "other-key"         // the phase-out pop-up's "another digital key"
 	flashStaleLogon      = "stale-logon"       // a key change needs a (recent enough) logon again
 	flashEmailCodeResent = "email-code-resent" // the wizard sent a new code to a new address
-	flashMaxAge          = 60
+	// flashRemindersSent and flashRemindersPartial: an operator's reminder round finished, or
+	// sent its share of one request and waits to be continued.
+	flashRemindersSent    = "reminders-sent"
+	flashRemindersPartial = "reminders-partial"
+	flashMaxAge           = 60
 )
 
 // flashes are the values a flash cookie may carry; anything else is ignored.
@@ -54,7 +58,7 @@ var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
 	flashSignupExpired: true, flashSignupResent: true, flashCompletedHere: true, flashStaleForm: true, flashOtherKey: true,
-	flashStaleLogon: true, flashEmailCodeResent: true,
+	flashStaleLogon: true, flashEmailCodeResent: true, flashRemindersSent: true, flashRemindersPartial: true,
 }
 
 // setFlash makes the next page that shows notices show v.

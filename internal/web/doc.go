@@ -19,6 +19,9 @@
 // the logon — a page coming back to itself afterwards, a form changing nothing. Routes that
 // change keys or the e-mail address (recentRoutes) also need a recent logon of the level the
 // portal asks for (portal.Service.CheckAuth); otherwise the citizen logs on again and returns.
+// The operator pages under /operator (operator.go: a phase-out's campaign, its chart, the
+// at-risk CSV, reminders, over internal/campaign) need the operator role, read from the store
+// on every request, and a logon at level substantial.
 //
 // Each middleware fills a per-request state (the session, the account, the language, the CSRF
 // token) that handlers and the error pages read, so even a 413 or a 500 is shown in the

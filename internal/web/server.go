@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/campaign"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
@@ -123,6 +124,10 @@ type Deps struct {
 	Requests RequestObserver
 	// Policies are the phase-out policies, for the dates the pop-up names (nil: none).
 	Policies PolicySource
+	// Campaigns and Roles serve the operator pages (operator.go); without them /operator/…
+	// is a 404.
+	Campaigns *campaign.Service
+	Roles     Roles
 }
 
 // RequestObserver watches the requests served (internal/metrics implements it). route is

@@ -405,7 +405,7 @@ func (db *DB) ListAccountCodes(ctx context.Context, accountID int64) ([]store.Co
 // children before the account they reference. Audit events are not among them: they are kept,
 // pseudonymised. A table added with an account_id column belongs here, or must be said to be
 // kept (the sqlstore test TestDeleteAccountLeavesNoRow lists every such column).
-var accountRows = []string{"sessions", "codes", "keys", "outbox", "oidc_auth_requests"}
+var accountRows = []string{"sessions", "codes", "keys", "outbox", "oidc_auth_requests", "account_roles", "reminders"}
 
 // accountDetailKeys are the audit detail keys whose value is an account ID, pseudonymised with
 // the account's events (a logon.failure with reason other_account names the citizen the
