@@ -188,6 +188,9 @@ const (
 	// its Target names the key kind, and it is used in the transaction that creates the key,
 	// so two submissions of one activation never create two keys.
 	CodeEnrolment CodePurpose = "enrolment"
+	// CodeReset is the secret of a password reset link (internal/recovery): e-mailed, single
+	// use, the newest superseding older ones.
+	CodeReset CodePurpose = "password_reset"
 )
 
 // Code is a one-time code sent to a citizen, stored as a keyed hash.
@@ -251,6 +254,9 @@ type Sessions interface {
 	// DeleteSessionsBefore removes sessions last seen before idleCutoff or created before
 	// absCutoff, returning how many were removed.
 	DeleteSessionsBefore(ctx context.Context, idleCutoff, absCutoff time.Time) (int64, error)
+	// DeleteAccountSessions removes every session logged on as the account (a password reset
+	// ends them all), returning how many were removed.
+	DeleteAccountSessions(ctx context.Context, accountID int64) (int64, error)
 }
 
 // Attempt is the failure counter of one scope ("pwd:42", "key:7", "ip:logon:192.0.2.1").
