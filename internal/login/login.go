@@ -369,7 +369,14 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		s.rehash(ctx, acct.ID, password)
 	}
 	tx.AccountID, tx.KnownAccountID = acct.ID, acct.ID
+	return s.challenge(ctx, tx, acct, c)
+}
 
+// challenge moves tx, whose account acct is identified (by its password, or by a password
+// reset link), to the code step of its kind: the kind's challenge begins, or the error says why
+// not (no such key, the key is locked, too many codes lately). A kind without a challenge is
+// done at once.
+func (s *Service) challenge(ctx context.Context, tx *Transaction, acct store.Account, c Client) error {
 	kind, ok := s.kinds.Get(tx.Kind)
 	if !ok {
 		return ErrUnknownKind
