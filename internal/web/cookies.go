@@ -41,6 +41,7 @@ const (
 	flashOutOfOrder     = "out-of-order"    // a replayed wizard step (Back, a second click)
 	flashSignupExpired  = "signup-expired"  // the registration took too long, or was stopped
 	flashSignupResent   = "signup-resent"   // the registration sent a new code
+	flashPasswordReset  = "password-reset"  // a new password was set with a reset link
 	flashMaxAge         = 60
 )
 
@@ -48,7 +49,7 @@ const (
 var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
-	flashSignupExpired: true, flashSignupResent: true,
+	flashSignupExpired: true, flashSignupResent: true, flashPasswordReset: true,
 }
 
 // setFlash makes the next page that shows notices show v.

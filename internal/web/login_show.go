@@ -51,6 +51,8 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 		notice = &Notice{Text: s.printer(r).T("login.error.expired"), Warning: true}
 	case flashSignedOut:
 		notice = &Notice{Text: s.printer(r).T("web.logout.done")}
+	case flashPasswordReset:
+		notice = &Notice{Text: s.printer(r).T("web.reset.done")}
 	case flashCompleted:
 		if s.holdsLevel(r, level) {
 			// This browser holds the logon another request completed: go where it was for.

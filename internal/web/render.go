@@ -32,7 +32,8 @@ func pageNames() []string {
 		"oidc_continue", "oidc_logout",
 		"keys", "key_deactivate", "wizard_email", "wizard_email_code", "wizard_select", "wizard_prepare",
 		"wizard_activate", "wizard_done", "profile", "info", "info_why",
-		"register", "register_code", "register_username"}
+		"register", "register_code", "register_username",
+		"forgot_username", "forgot_password", "forgot_sent", "reset_key", "reset_password", "reset_invalid"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.

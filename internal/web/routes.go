@@ -37,6 +37,19 @@ var publicRoutes = map[string]bool{
 	"POST /login/resend":            true,
 	"POST /logout":                  true,
 	"GET /help/forgot":              true,
+	// Forgotten username or password (forgot.go, reset.go): a 404 without Deps.Recovery.
+	"GET /forgot/username":      true,
+	"POST /forgot/username":     true,
+	"GET /forgot/username/sent": true,
+	"GET /forgot/password":      true,
+	"POST /forgot/password":     true,
+	"GET /forgot/password/sent": true,
+	"GET /reset":                true,
+	"GET /reset/key":            true,
+	"POST /reset/key":           true,
+	"POST /reset/code":          true,
+	"GET /reset/password":       true,
+	"POST /reset/password":      true,
 	// Self-registration (register.go): a 404 when Config.Registration is off.
 	"GET /register":           true,
 	"POST /register":          true,
@@ -90,6 +103,10 @@ var recentRoutes = map[string]bool{
 //	POST /login/resend       send a new code
 //	POST /logout
 //	GET  /help/forgot        forgotten username or password, the helpdesk
+//	GET  /forgot/username    the username e-mailed to an address; POST, then …/sent
+//	GET  /forgot/password    a reset link e-mailed (username or address); POST, then …/sent
+//	GET  /reset?t=…          the reset link: → /reset/key (a token card or app key's code,
+//	                         POST /reset/key chooses, POST /reset/code answers) → /reset/password
 //	GET  /register           "Create an account" (only with Config.Registration)
 //	POST /register           → a code to the address → /register/code
 //	GET  /register/code      the code; POST /register/code creates the account → /keys/activate
@@ -130,6 +147,18 @@ func (s *Server) routes() http.Handler {
 	route("POST /login/resend", s.loginResend)
 	route("POST /logout", s.logout)
 	route("GET /help/forgot", s.helpForgot)
+	route("GET /forgot/username", s.forgotUsernameShow)
+	route("POST /forgot/username", s.forgotUsernameSubmit)
+	route("GET /forgot/username/sent", s.forgotSent("username"))
+	route("GET /forgot/password", s.forgotPasswordShow)
+	route("POST /forgot/password", s.forgotPasswordSubmit)
+	route("GET /forgot/password/sent", s.forgotSent("password"))
+	route("GET /reset", s.resetOpen)
+	route("GET /reset/key", s.resetKeyShow)
+	route("POST /reset/key", s.resetKeyChoose)
+	route("POST /reset/code", s.resetCode)
+	route("GET /reset/password", s.resetPasswordShow)
+	route("POST /reset/password", s.resetPasswordSubmit)
 	route("GET /register", s.registerShow)
 	route("POST /register", s.registerSubmit)
 	route("GET /register/code", s.registerCodeShow)

@@ -16,6 +16,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
+	"github.com/sleutelbos/sleutelbos/internal/recovery"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
@@ -115,6 +116,8 @@ type Deps struct {
 	DemoService http.Handler
 	// Signup runs self-registrations; needed when Config.Registration is set.
 	Signup *signup.Service
+	// Recovery runs the forgotten username and password pages; nil leaves them a 404.
+	Recovery *recovery.Service
 }
 
 // DemoServicePath is where the demo online service lives (serve --demo).
