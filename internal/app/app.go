@@ -30,8 +30,8 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
 	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
-	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/recovery"
+	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 )
