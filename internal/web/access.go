@@ -103,7 +103,7 @@ func formPage(path string) string {
 	switch {
 	case strings.HasPrefix(path, "/keys/activate"):
 		return "/keys/activate"
-	case strings.HasSuffix(path, "/deactivate"):
+	case strings.HasSuffix(path, "/deactivate"), strings.HasSuffix(path, "/lost"):
 		return path
 	case strings.HasPrefix(path, "/keys"):
 		return "/keys"

@@ -42,6 +42,7 @@ const (
 	flashSignupExpired  = "signup-expired"  // the registration took too long, or was stopped
 	flashSignupResent   = "signup-resent"   // the registration sent a new code
 	flashPasswordReset  = "password-reset"  // a new password was set with a reset link
+	flashKeyLost        = "key-lost"        // My digital keys: a lost key was deactivated
 	flashMaxAge         = 60
 )
 
@@ -50,6 +51,7 @@ var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
 	flashSignupExpired: true, flashSignupResent: true, flashPasswordReset: true,
+	flashKeyLost: true,
 }
 
 // setFlash makes the next page that shows notices show v.

@@ -359,6 +359,11 @@ func TestRecoveryPagesInEveryLanguage(t *testing.T) {
 			b.get(f.resetLink(ann.email))
 			pages["new password"] = b.get("/reset/password")
 			pages["new password error"] = b.post("/reset/password", url.Values{"password": {"x"}, "confirm": {"y"}})
+			lotte := f.newCitizen("lotte"+lang, lang, keys.TokenCard)
+			lb := f.browser()
+			lb.cookies[langCookie] = lang
+			lb.logonAs(lotte, keys.TokenCard, "/keys")
+			pages["lost key"] = lb.get("/keys/" + strconv64(f.keysOf(lotte)[0].ID) + "/lost")
 			for name, res := range pages {
 				checkPage(t, lang+" "+name, lang, res.body)
 			}

@@ -18,6 +18,8 @@ var privateExamples = map[string]string{
 	"GET /keys/{id}/deactivate":  "/keys/1/deactivate",
 	"POST /keys/{id}/deactivate": "/keys/1/deactivate",
 	"POST /keys/{id}/reactivate": "/keys/1/reactivate",
+	"GET /keys/{id}/lost":        "/keys/1/lost",
+	"POST /keys/{id}/lost":       "/keys/1/lost",
 	"GET /keys/activate":         "/keys/activate",
 	"POST /keys/activate":        "/keys/activate",
 	"GET /keys/activate/qr":      "/keys/activate/qr?w=x",

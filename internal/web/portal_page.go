@@ -44,6 +44,7 @@ var portalNotices = map[string]struct {
 }{
 	flashKeyDeactivated: {"portal.keys.notice.deactivated", false},
 	flashKeyReactivated: {"portal.keys.notice.reactivated", false},
+	flashKeyLost:        {"portal.lost.done", true},
 	flashLanguage:       {"portal.profile.notice.language", false},
 	flashEmail:          {"portal.profile.notice.email", false},
 	flashCodeResent:     {"portal.activate.resent", false},

@@ -117,6 +117,7 @@ var recentRoutes = map[string]bool{
 //	GET  /keys               My digital keys: the key list
 //	GET  /keys/{id}/deactivate, POST   deactivate a key, with a confirmation step
 //	POST /keys/{id}/reactivate          reactivate a locked key
+//	GET  /keys/{id}/lost, POST          "I lost this key": deactivate it at once (even the last)
 //	GET  /keys/activate                 the activation wizard's current step
 //	POST /keys/activate                 action=next, change, resend, back, cancel or end
 //	GET  /keys/activate/qr              the QR code of the app key being activated (PNG)
@@ -173,6 +174,8 @@ func (s *Server) routes() http.Handler {
 	route("GET /keys/{id}/deactivate", s.keyDeactivateShow)
 	route("POST /keys/{id}/deactivate", s.keyDeactivate)
 	route("POST /keys/{id}/reactivate", s.keyReactivate)
+	route("GET /keys/{id}/lost", s.keyLostShow)
+	route("POST /keys/{id}/lost", s.keyLost)
 	route("GET /keys/activate", s.wizardShow)
 	route("POST /keys/activate", s.wizardSubmit)
 	route("GET /keys/activate/qr", s.wizardQR)
