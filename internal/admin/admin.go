@@ -48,7 +48,7 @@ const usage = `Usage: sleutelbos admin [config flags] COMMAND …
   clients list | show ID | remove ID | rotate-secret ID
   signing-keys rotate               a new ID token signing key (published now, signs later)
   signing-keys list                 the signing keys and their state
-
+` + phaseoutUsage + `
 Config flags are those of 'sleutelbos serve' (for example --database-url, --data-dir).
 `
 
@@ -125,6 +125,10 @@ var commands = map[string]func(*env, *flag.FlagSet, []string) error{
 	"clients rotate-secret": clientsRotateSecret,
 	"signing-keys rotate":   signingKeysRotate,
 	"signing-keys list":     signingKeysList,
+
+	"phaseout set":   phaseoutSet,
+	"phaseout show":  phaseoutShow,
+	"phaseout clear": phaseoutClear,
 }
 
 // explain renders an error for the operator: LocalizedErrors in English, one per line.

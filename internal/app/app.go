@@ -29,6 +29,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/oidcop"
 	"github.com/sleutelbos/sleutelbos/internal/outbox"
 	"github.com/sleutelbos/sleutelbos/internal/password"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/recovery"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
@@ -63,6 +64,10 @@ type Node struct {
 	TOTP      *totp.Kind
 	Login     *login.Service
 	Portal    *portal.Service
+	// Policies is the node's view of the phase-out policies (SPEC §5) that the logon, My
+	// digital keys and the jobs decide with; Phaseout sets and clears them.
+	Policies *phaseout.Policies
+	Phaseout *phaseout.Service
 	// Signup runs self-registrations (nil when --registration=false).
 	Signup *signup.Service
 	// Recovery runs the forgotten username and password pages.
@@ -230,6 +235,10 @@ func (n *Node) wire() error {
 	if n.Kinds, err = keys.NewRegistry(passwordkind.New(), n.TokenCard, n.EmailCode, n.TOTP); err != nil {
 		return err
 	}
+	// The view ages by the real clock even when a test clock decides the phases: a policy set
+	// by another process is seen within the refresh period either way.
+	n.Policies = phaseout.NewPolicies(n.Store, time.Now, phaseout.DefaultRefresh, n.Log)
+	n.Phaseout = phaseout.NewService(n.Store, n.Kinds, n.Audit, n.Now)
 	policy := attempts.Policy{Threshold: cfg.ThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
 	// Per-address counters forget after a quiet period as long as the longest throttle, so a
 	// shared address is never throttled for good by failures spread over days.
@@ -247,10 +256,9 @@ func (n *Node) wire() error {
 	}
 	pcfg := portal.DefaultConfig()
 	pcfg.RecentLogon, pcfg.WizardLifetime, pcfg.LockAfter = cfg.RecentLogon, cfg.WizardLifetime, cfg.LockAfter
-	// Every kind may be activated until the phase-out policy (SPEC §5) plugs in here.
 	n.Portal, err = portal.New(pcfg, portal.Deps{
 		Store: n.Store, Kinds: n.Kinds, Codes: n.EmailCode, Mailer: composer,
-		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: portal.AllOpen{},
+		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: kindPolicy{n.Policies},
 		Now: n.Now, Rand: n.Rand, Log: n.Log,
 	})
 	if err != nil {

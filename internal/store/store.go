@@ -42,6 +42,12 @@ type Store interface {
 	SigningKeys
 	Citizens
 	Signups
+	PhaseoutPolicies
+	JobLeases
+	KeysOfKind
+	Roles
+	Campaigns
+	Reminders
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.

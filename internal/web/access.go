@@ -12,18 +12,23 @@ import (
 )
 
 // guard wraps the handler of pattern with what the route needs: nothing for a public route
-// (publicRoutes), a logged-on session for every other one, and for a key change
-// (recentRoutes) also a recent logon of the right level. Deciding here, per pattern, keeps the
+// (publicRoutes), a logged-on session for every other one, for a key change (recentRoutes)
+// also a recent logon of the right level, and for an operator page (under /operator) the
+// operator role and a logon at level substantial (checkOperator). Deciding here, per pattern, keeps the
 // rule in one place: a handler never checks for a logon itself.
 func (s *Server) guard(pattern string, h http.Handler) http.Handler {
 	if publicRoutes[pattern] {
 		return h
 	}
 	recent := recentRoutes[pattern]
+	operator := isOperatorRoute(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
 		if !st.sess.loggedOn() || st.account == nil {
 			s.toLogon(w, r, keys.LevelNone)
+			return
+		}
+		if operator && !s.checkOperator(w, r) {
 			return
 		}
 		if recent && !s.finishedActivation(r, pattern) {

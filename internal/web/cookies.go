@@ -43,15 +43,19 @@ const (
 	flashSignupResent   = "signup-resent"   // the registration sent a new code
 	flashPasswordReset  = "password-reset"  // a new password was set with a reset link
 	flashKeyLost        = "key-lost"        // My digital keys: a lost key was deactivated
-	flashMaxAge         = 60
+	// flashRemindersSent and flashRemindersPartial: an operator's reminder round finished, or
+	// sent its share of one request and waits to be continued.
+	flashRemindersSent    = "reminders-sent"
+	flashRemindersPartial = "reminders-partial"
+	flashMaxAge           = 60
 )
 
 // flashes are the values a flash cookie may carry; anything else is ignored.
 var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
-	flashSignupExpired: true, flashSignupResent: true, flashPasswordReset: true,
-	flashKeyLost: true,
+	flashSignupExpired: true, flashSignupResent: true, flashRemindersSent: true, flashRemindersPartial: true,
+	flashPasswordReset: true, flashKeyLost: true,
 }
 
 // setFlash makes the next page that shows notices show v.

@@ -124,6 +124,8 @@ var recentRoutes = map[string]bool{
 //	GET  /profile            My profile; POST /profile/language, /profile/email,
 //	                         /profile/email/code, /profile/email/cancel
 //	GET  /info               Info: the key kinds; GET /info/why: levels of assurance
+//	     /operator/…         the operator pages (operator.go): the operator role and a
+//	                         logon at level substantial, checked by guard on every request
 //	     /oidc/…, /.well-known/openid-configuration   the OpenID provider (oidc.go)
 //	     /demo-service/      the demo online service (only with Deps.DemoService)
 //	everything else          localised 404
@@ -186,6 +188,7 @@ func (s *Server) routes() http.Handler {
 	route("POST /profile/email/cancel", s.profileEmailCancel)
 	route("GET /info", s.infoShow)
 	route("GET /info/why", s.infoWhy)
+	s.operatorRoutes(route)
 	route("/", func(http.ResponseWriter, *http.Request) error { return errNotFound })
 	s.oidcRoutes(outerRoute, route)
 

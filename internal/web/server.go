@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/campaign"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
@@ -118,6 +119,10 @@ type Deps struct {
 	Signup *signup.Service
 	// Recovery runs the forgotten username and password pages; nil leaves them a 404.
 	Recovery *recovery.Service
+	// Campaigns and Roles serve the operator pages (operator.go); without them /operator/…
+	// is a 404.
+	Campaigns *campaign.Service
+	Roles     Roles
 }
 
 // DemoServicePath is where the demo online service lives (serve --demo).

@@ -312,7 +312,7 @@ func (db *DB) ListAccountCodes(ctx context.Context, accountID int64) ([]store.Co
 // children before the account they reference. Audit events are not among them: they are kept,
 // pseudonymised. A table added with an account_id column belongs here, or must be said to be
 // kept (the sqlstore test TestDeleteAccountLeavesNoRow lists every such column).
-var accountRows = []string{"sessions", "codes", "keys", "outbox", "oidc_auth_requests"}
+var accountRows = []string{"sessions", "codes", "keys", "outbox", "oidc_auth_requests", "account_roles", "reminders"}
 
 // DeleteAccount removes the account and its rows, and pseudonymises its audit events, in one
 // transaction (the caller's, or its own).

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeys", signingKeyTests},
 		{"Citizens", citizenTests},
 		{"Signups", signupTests},
+		{"Phaseout", phaseoutTests},
 		{"Concurrent", concurrentTests},
 	}
 	for _, g := range groups {
