@@ -145,6 +145,8 @@ type Limiter interface {
 	Reserve(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
 	Release(ctx context.Context, scope attempts.Scope) error
 	Succeed(ctx context.Context, scope attempts.Scope) error
+	// Peek reads a scope's counter and whether Reserve would refuse it now (Diagnose).
+	Peek(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
 }
 
 // ScopeHasher computes keyed hashes (secrets.Hasher).
@@ -562,17 +564,9 @@ func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c
 	if err != nil {
 		return store.Key{}, fmt.Errorf("list keys: %w", err)
 	}
-	var locked store.Key
-	for _, k := range ks {
-		if k.Kind != kind {
-			continue
-		}
-		switch k.Status {
-		case store.KeyActive:
-			return k, nil
-		case store.KeyLocked:
-			locked = k
-		}
+	active, locked := pickKey(ks, kind)
+	if active.ID != 0 {
+		return active, nil
 	}
 	reason, err := audit.ReasonKeyMissing, error(NoKeyError(kind))
 	if locked.ID != 0 {
@@ -580,6 +574,23 @@ func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c
 	}
 	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, KeyID: locked.ID, Reason: reason, IP: c.IP})
 	return locked, err
+}
+
+// pickKey finds among ks the active key of kind that a logon uses, or else the locked one that
+// stops it (zero Keys when there is neither). Diagnose asks it too.
+func pickKey(ks []store.Key, kind string) (active, locked store.Key) {
+	for _, k := range ks {
+		if k.Kind != kind {
+			continue
+		}
+		switch k.Status {
+		case store.KeyActive:
+			return k, store.Key{}
+		case store.KeyLocked:
+			locked = k
+		}
+	}
+	return store.Key{}, locked
 }
 
 // SubmitCode checks the answer to the key's challenge.
