@@ -48,7 +48,7 @@ const usage = `Usage: sleutelbos admin [config flags] COMMAND …
   clients list | show ID | remove ID | rotate-secret ID
   signing-keys rotate               a new ID token signing key (published now, signs later)
   signing-keys list                 the signing keys and their state
-` + phaseoutUsage + `
+` + phaseoutUsage + campaignUsage + `
 Config flags are those of 'sleutelbos serve' (for example --database-url, --data-dir).
 `
 
@@ -129,6 +129,13 @@ var commands = map[string]func(*env, *flag.FlagSet, []string) error{
 	"phaseout set":   phaseoutSet,
 	"phaseout show":  phaseoutShow,
 	"phaseout clear": phaseoutClear,
+
+	"users grant-operator":  usersGrantOperator,
+	"users revoke-operator": usersRevokeOperator,
+	"users operators":       usersOperators,
+	"phaseout report":       phaseoutReport,
+	"phaseout at-risk":      phaseoutAtRisk,
+	"phaseout remind":       phaseoutRemind,
 }
 
 // explain renders an error for the operator: LocalizedErrors in English, one per line.

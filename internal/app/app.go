@@ -17,6 +17,7 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/campaign"
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
@@ -68,6 +69,9 @@ type Node struct {
 	// digital keys and the jobs decide with; Phaseout sets and clears them.
 	Policies *phaseout.Policies
 	Phaseout *phaseout.Service
+	// Campaigns is the operator's campaign report and reminder rounds (admin phaseout
+	// report|remind, the operator pages).
+	Campaigns *campaign.Service
 	// Signup runs self-registrations (nil when --registration=false).
 	Signup *signup.Service
 	// Recovery runs the forgotten username and password pages.
@@ -239,6 +243,12 @@ func (n *Node) wire() error {
 	// by another process is seen within the refresh period either way.
 	n.Policies = phaseout.NewPolicies(n.Store, time.Now, phaseout.DefaultRefresh, n.Log)
 	n.Phaseout = phaseout.NewService(n.Store, n.Kinds, n.Audit, n.Now)
+	if n.Campaigns, err = campaign.New(campaign.Deps{
+		Store: n.Store, Kinds: n.Kinds, Policies: n.Policies, Mailer: composer, Audit: n.Audit, Now: n.Now,
+		Location: phaseout.Brussels(), ActivateURL: strings.TrimRight(public, "/") + "/keys/activate", Log: n.Log,
+	}); err != nil {
+		return err
+	}
 	policy := attempts.Policy{Threshold: cfg.ThrottleAfter, Base: cfg.ThrottleBase, Max: cfg.ThrottleMax}
 	// Per-address counters forget after a quiet period as long as the longest throttle, so a
 	// shared address is never throttled for good by failures spread over days.

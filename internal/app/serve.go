@@ -197,6 +197,7 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"), DeviceKey: n.Hasher,
 		OIDC: n.OIDC, DemoService: n.demoHandler(), Signup: n.Signup, Recovery: n.Recovery,
+		Campaigns: n.Campaigns, Roles: n.Store,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("web: %w", err)

@@ -114,6 +114,8 @@ func formPage(path string) string {
 		return "/keys"
 	case strings.HasPrefix(path, "/profile"):
 		return "/profile"
+	case strings.HasPrefix(path, operatorPrefix+"/campaigns/") && strings.HasSuffix(path, "/remind"):
+		return strings.TrimSuffix(path, "/remind")
 	}
 	return "/"
 }
