@@ -59,6 +59,9 @@ const (
 	TemplatePasswordReset = "password_reset"
 	// TemplatePasswordChanged: no data — the password was reset (every session ended).
 	TemplatePasswordChanged = "password_changed"
+	// TemplateHelpdeskAction: Action (lift_password, lift_code, recovery_code), Kind (the key
+	// kind for lift_code, "" otherwise) — what a helpdesk agent did on the citizen's account.
+	TemplateHelpdeskAction = "helpdesk_action"
 )
 
 // TemplateNames returns every template a Composer must have, in a stable order.
@@ -67,7 +70,7 @@ func TemplateNames() []string {
 		TemplateLogonCode, TemplateRegistrationCode, TemplateEmailChange, TemplateEmailChanged,
 		TemplateKeyActivated, TemplateKeyDeactivated, TemplatePhaseoutReminder,
 		TemplateSignupCode, TemplateSignupInUse, TemplateWelcome,
-		TemplateForgotUsername, TemplatePasswordReset, TemplatePasswordChanged,
+		TemplateForgotUsername, TemplatePasswordReset, TemplatePasswordChanged, TemplateHelpdeskAction,
 	}
 }
 

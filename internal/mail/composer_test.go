@@ -90,6 +90,7 @@ var sampleData = map[string]map[string]any{
 	TemplateForgotUsername:   {"Username": "jan.peeters"},
 	TemplatePasswordReset:    {"Token": "42.c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I", "Minutes": 30, "ExpiresAt": codeExpiry},
 	TemplatePasswordChanged:  {},
+	TemplateHelpdeskAction:   {"Action": "lift_code", "Kind": "tokencard"},
 }
 
 func recipient(lang string) Recipient {

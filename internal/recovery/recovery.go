@@ -87,6 +87,8 @@ type Store interface {
 	GetAccountByEmail(ctx context.Context, email string) (store.Account, error)
 	ListKeys(ctx context.Context, accountID int64) ([]store.Key, error)
 	LatestCode(ctx context.Context, accountID int64, purpose store.CodePurpose) (store.Code, error)
+	// AddCodeAttempt counts a try of a recovery code (a single statement: it stays counted).
+	AddCodeAttempt(ctx context.Context, id int64) (int, error)
 	audit.Appender
 	store.Transactor
 }
@@ -161,6 +163,9 @@ type Deps struct {
 	Now                           func() time.Time
 	// Rand draws the link secrets (crypto/rand.Reader in production).
 	Rand io.Reader
+	// RecoveryCodes reads and hashes the helpdesk's recovery codes; nil: RedeemCode refuses
+	// every code.
+	RecoveryCodes RecoveryCodes
 	// Log receives what goes wrong without changing the outcome (nil: discarded).
 	Log *slog.Logger
 }
@@ -215,6 +220,8 @@ const (
 	FieldIdentifier = "identifier"
 	FieldPassword   = "password"
 	FieldConfirm    = "confirm"
+	FieldUsername   = "username"
+	FieldCode       = "code"
 )
 
 // Errors a citizen may see besides the form's (*InvalidError), the limits'
@@ -460,9 +467,12 @@ func (discard) AfterCommit(func())                            {}
 // link and the new password. It holds no secret: the link's secret stays in the store, hashed,
 // until SetPassword uses it up.
 type Reset struct {
-	AccountID int64     `json:"account_id"`
-	CodeID    int64     `json:"code_id"`
-	ExpiresAt time.Time `json:"expires_at"`
+	AccountID int64 `json:"account_id"`
+	// CodeID is the link's code (store.CodeReset), or the helpdesk's recovery code's
+	// (store.CodeRecovery, Purpose says which).
+	CodeID    int64             `json:"code_id"`
+	Purpose   store.CodePurpose `json:"purpose,omitempty"`
+	ExpiresAt time.Time         `json:"expires_at"`
 	// Factors are the kinds of the citizen's active keys the mailbox does not prove; when there
 	// are any, one of them must be proven (Proven) before a new password is set.
 	Factors []string `json:"factors,omitempty"`
@@ -470,6 +480,14 @@ type Reset struct {
 	Logon *login.Transaction `json:"logon,omitempty"`
 	// Proven is the kind whose key was proven.
 	Proven string `json:"proven,omitempty"`
+}
+
+// purpose is the kind of code the reset uses up.
+func (r *Reset) purpose() store.CodePurpose {
+	if r.Purpose == "" {
+		return store.CodeReset
+	}
+	return r.Purpose
 }
 
 // NeedsFactor reports whether a key must be proven before the new password.
@@ -615,7 +633,7 @@ func (s *Service) SetPassword(ctx context.Context, r *Reset, plain, confirm stri
 		if err := tx.LockAccount(ctx, r.AccountID); err != nil {
 			return err
 		}
-		code, err := tx.LatestCode(ctx, r.AccountID, store.CodeReset)
+		code, err := tx.LatestCode(ctx, r.AccountID, r.purpose())
 		if errors.Is(err, store.ErrNotFound) || (err == nil && code.ID != r.CodeID) {
 			return ErrLinkInvalid
 		} else if err != nil {
@@ -639,12 +657,17 @@ func (s *Service) SetPassword(ctx context.Context, r *Reset, plain, confirm stri
 		if err := s.d.Mailer.Enqueue(ctx, tx, recipientOf(acct), mail.TemplatePasswordChanged, map[string]any{}); err != nil {
 			return fmt.Errorf("e-mail: %w", err)
 		}
-		detail := map[string]string{"via": "reset", "sessions_ended": strconv.FormatInt(ended, 10)}
-		if r.Proven != "" {
-			detail["factor"] = r.Proven
+		via := "reset"
+		if r.purpose() == store.CodeRecovery {
+			via = "recovery_code"
+		}
+		detail := map[string]string{"via": via, "sessions_ended": strconv.FormatInt(ended, 10)}
+		kind := ""
+		if r.Proven != "" && r.Proven != ProvenRecoveryCode {
+			detail["factor"], kind = r.Proven, r.Proven
 		}
 		return s.d.Audit.Record(ctx, tx, store.AuditEvent{Type: audit.PasswordChanged, AccountID: r.AccountID,
-			KeyKind: r.Proven, IP: c.IP, Actor: audit.ActorCitizen, Detail: detail})
+			KeyKind: kind, IP: c.IP, Actor: audit.ActorCitizen, Detail: detail})
 	})
 	var le *i18n.LocalizedError
 	switch {

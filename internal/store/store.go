@@ -197,6 +197,10 @@ const (
 	// CodeReset is the secret of a password reset link (internal/recovery): e-mailed, single
 	// use, the newest superseding older ones.
 	CodeReset CodePurpose = "password_reset"
+	// CodeRecovery is a one-time recovery code a helpdesk agent issued (internal/helpdesk):
+	// read out or posted to the citizen, single use, the newest superseding older ones; with
+	// it the citizen sets a new password without a key.
+	CodeRecovery CodePurpose = "recovery"
 )
 
 // Code is a one-time code sent to a citizen, stored as a keyed hash.
