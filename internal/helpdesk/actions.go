@@ -283,4 +283,6 @@ type RecoveryCodes struct {
 func (c RecoveryCodes) Normalize(typed string) (string, bool) { return NormalizeRecoveryCode(typed) }
 
 // Hash is the stored form of code for the account (RecoveryHash).
-func (c RecoveryCodes) Hash(accountID int64, code string) []byte { return RecoveryHash(c.Hasher, accountID, code) }
+func (c RecoveryCodes) Hash(accountID int64, code string) []byte {
+	return RecoveryHash(c.Hasher, accountID, code)
+}
