@@ -19,6 +19,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/campaign"
 	"github.com/sleutelbos/sleutelbos/internal/config"
+	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/keys/emailcode"
@@ -74,8 +75,9 @@ type Node struct {
 	Campaigns *campaign.Service
 	// Signup runs self-registrations (nil when --registration=false).
 	Signup *signup.Service
-	// Recovery runs the forgotten username and password pages.
+	// Recovery runs the forgotten username and password pages; Helpdesk the helpdesk console.
 	Recovery *recovery.Service
+	Helpdesk *helpdesk.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
 	Worker *outbox.Worker
 	// OIDC is the OpenID provider online services log on through.
@@ -345,7 +347,14 @@ func (n *Node) wireRecovery() error {
 	n.Recovery, err = recovery.New(cfg, recovery.Deps{
 		Store: n.Store, Passwords: n.Passwords, Hasher: n.Hasher, Mailer: n.Mail, Audit: n.Audit,
 		Factors: n.Login, Kinds: n.Kinds, AddressQuota: perAddress, IdentifierQuota: perIdentifier,
-		Now: n.Now, Rand: n.Rand, Log: n.Log,
+		RecoveryCodes: helpdesk.RecoveryCodes{Hasher: n.Hasher}, Now: n.Now, Rand: n.Rand, Log: n.Log,
+	})
+	if err != nil {
+		return err
+	}
+	n.Helpdesk, err = helpdesk.New(helpdesk.DefaultConfig(), helpdesk.Deps{
+		Store: n.Store, Logons: n.Login, Kinds: n.Kinds, PhaseOuts: n.Policies, Mailer: n.Mail, Audit: n.Audit,
+		Hasher: n.Hasher, Now: n.Now, Rand: n.Rand, Log: n.Log,
 	})
 	return err
 }

@@ -43,6 +43,7 @@ const (
 	flashSignupResent   = "signup-resent"   // the registration sent a new code
 	flashPasswordReset  = "password-reset"  // a new password was set with a reset link
 	flashKeyLost        = "key-lost"        // My digital keys: a lost key was deactivated
+	flashHelpdeskDone   = "helpdesk-done"   // the helpdesk console: an action was done
 	// flashRemindersSent and flashRemindersPartial: an operator's reminder round finished, or
 	// sent its share of one request and waits to be continued.
 	flashRemindersSent    = "reminders-sent"
@@ -55,7 +56,7 @@ var flashes = map[string]bool{
 	flashExpired: true, flashCompleted: true, flashSignedOut: true, flashKeyDeactivated: true, flashKeyReactivated: true,
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
 	flashSignupExpired: true, flashSignupResent: true, flashRemindersSent: true, flashRemindersPartial: true,
-	flashPasswordReset: true, flashKeyLost: true,
+	flashPasswordReset: true, flashKeyLost: true, flashHelpdeskDone: true,
 }
 
 // setFlash makes the next page that shows notices show v.

@@ -135,3 +135,67 @@ func pathOfForgot(page string) string {
 func (s *Server) recoveryClient(r *http.Request) recovery.Client {
 	return recovery.Client{IP: s.clientIP(r), UserAgent: r.UserAgent()}
 }
+
+// recoverPage is where a citizen types the recovery code a helpdesk agent gave them.
+type recoverPage struct {
+	BasePage
+	Username string
+}
+
+// recoverShow serves GET /recover.
+func (s *Server) recoverShow(w http.ResponseWriter, r *http.Request) error {
+	if s.deps.Recovery == nil {
+		return errNotFound
+	}
+	return s.renderRecover(w, r, "", nil)
+}
+
+// recoverSubmit serves POST /recover: the right username and code open a reset that goes
+// straight to the new password.
+func (s *Server) recoverSubmit(w http.ResponseWriter, r *http.Request) error {
+	if s.deps.Recovery == nil {
+		return errNotFound
+	}
+	username := r.PostForm.Get("username")
+	rs, err := s.deps.Recovery.RedeemCode(r.Context(), username, r.PostForm.Get("code"), s.recoveryClient(r))
+	var inv *recovery.InvalidError
+	var throttled *attempts.ThrottledError
+	switch {
+	case errors.As(err, &inv):
+		pr := s.printer(r)
+		var errs FormErrors
+		for _, f := range inv.Fields {
+			errs = append(errs, FormError{Field: f.Field, Message: pr.Error(f.Err)})
+		}
+		return s.renderRecover(w, r, username, errs)
+	case errors.As(err, &throttled):
+		return s.tooManyRecoveries(w, r, throttled)
+	case errors.Is(err, recovery.ErrRecoveryCode):
+		return s.renderRecover(w, r, username, fieldError("code", s.printer(r).Error(recovery.ErrRecoveryCode)))
+	case err != nil:
+		return err
+	}
+	st := stateOf(r)
+	if st.sess.loggedOn() {
+		if err := s.sessions.Destroy(r.Context(), w, st.sess); err != nil {
+			return err
+		}
+		st.sess, st.account = nil, nil
+	}
+	if st.sess == nil {
+		st.sess = s.sessions.New()
+	}
+	st.sess.data.Reset = rs
+	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
+		return err
+	}
+	http.Redirect(w, r, resetStepURL(rs), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) renderRecover(w http.ResponseWriter, r *http.Request, username string, errs FormErrors) error {
+	p := &recoverPage{BasePage: s.basePath(r, "/recover", nil), Username: username}
+	p.Title = p.T("web.recover.title")
+	p.Errors = errs
+	return s.render(w, r, http.StatusOK, "recover", p)
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
+	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
 	"github.com/sleutelbos/sleutelbos/internal/recovery"
 )
 
@@ -27,7 +28,7 @@ func (f *fixture) newRecovery(cfg recovery.Config, perAddress int) *recovery.Ser
 	svc, err := recovery.New(cfg, recovery.Deps{
 		Store: f.db, Passwords: f.world.Passwords, Hasher: f.world.Hasher, Mailer: f.world.Mail, Audit: f.world.Audit,
 		Factors: f.world.Service, Kinds: f.world.Kinds, AddressQuota: addrQuota, IdentifierQuota: idQuota,
-		Now: f.clock.Now, Rand: rand.Reader,
+		RecoveryCodes: helpdesk.RecoveryCodes{Hasher: f.world.Hasher}, Now: f.clock.Now, Rand: rand.Reader,
 	})
 	if err != nil {
 		f.t.Fatal(err)

@@ -34,6 +34,10 @@ var privateExamples = map[string]string{
 	"GET /operator/campaigns/{kind}":             "/operator/campaigns/tokencard",
 	"GET /operator/campaigns/{kind}/at-risk.csv": "/operator/campaigns/tokencard/at-risk.csv",
 	"POST /operator/campaigns/{kind}/remind":     "/operator/campaigns/tokencard/remind",
+	"GET /helpdesk":                              "/helpdesk",
+	"POST /helpdesk":                             "/helpdesk",
+	"GET /helpdesk/citizens/{id}":                "/helpdesk/citizens/1",
+	"POST /helpdesk/citizens/{id}/actions":       "/helpdesk/citizens/1/actions",
 }
 
 // TestRoutesArePrivateByDefault: with everything mounted (the OpenID provider, the development

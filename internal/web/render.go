@@ -35,7 +35,7 @@ func pageNames() []string {
 		"register", "register_code", "register_username",
 		"operator", "operator_campaign",
 		"forgot_username", "forgot_password", "forgot_sent", "reset_key", "reset_password", "reset_invalid",
-		"key_lost"}
+		"key_lost", "helpdesk", "helpdesk_citizen", "helpdesk_code", "recover"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.

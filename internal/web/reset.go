@@ -8,6 +8,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/recovery"
+	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
 // The reset link of "Forgot your password?" (internal/recovery): GET /reset?t=… checks the
@@ -233,7 +234,12 @@ func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request) err
 			return err
 		}
 		st.sess, st.account = nil, nil
-		s.redirectWithFlash(w, r, "/login", flashPasswordReset)
+		target := "/login"
+		if rs.Purpose == store.CodeRecovery {
+			// A recovery code's citizen has no working key: next, a new one.
+			target = "/login?return=%2Fkeys%2Factivate"
+		}
+		s.redirectWithFlash(w, r, target, flashPasswordReset)
 		return nil
 	case errors.As(err, &inv):
 		pr := s.printer(r)

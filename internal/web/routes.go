@@ -45,6 +45,8 @@ var publicRoutes = map[string]bool{
 	"POST /forgot/password":     true,
 	"GET /forgot/password/sent": true,
 	"GET /reset":                true,
+	"GET /recover":              true,
+	"POST /recover":             true,
 	"GET /reset/key":            true,
 	"POST /reset/key":           true,
 	"POST /reset/code":          true,
@@ -105,6 +107,7 @@ var recentRoutes = map[string]bool{
 //	GET  /help/forgot        forgotten username or password, the helpdesk
 //	GET  /forgot/username    the username e-mailed to an address; POST, then …/sent
 //	GET  /forgot/password    a reset link e-mailed (username or address); POST, then …/sent
+//	GET  /recover            a helpdesk recovery code and the username (POST) → /reset/password
 //	GET  /reset?t=…          the reset link: → /reset/key (a token card or app key's code,
 //	                         POST /reset/key chooses, POST /reset/code answers) → /reset/password
 //	GET  /register           "Create an account" (only with Config.Registration)
@@ -156,6 +159,8 @@ func (s *Server) routes() http.Handler {
 	route("GET /forgot/password", s.forgotPasswordShow)
 	route("POST /forgot/password", s.forgotPasswordSubmit)
 	route("GET /forgot/password/sent", s.forgotSent("password"))
+	route("GET /recover", s.recoverShow)
+	route("POST /recover", s.recoverSubmit)
 	route("GET /reset", s.resetOpen)
 	route("GET /reset/key", s.resetKeyShow)
 	route("POST /reset/key", s.resetKeyChoose)
@@ -189,6 +194,7 @@ func (s *Server) routes() http.Handler {
 	route("GET /info", s.infoShow)
 	route("GET /info/why", s.infoWhy)
 	s.operatorRoutes(route)
+	s.helpdeskRoutes(route)
 	route("/", func(http.ResponseWriter, *http.Request) error { return errNotFound })
 	s.oidcRoutes(outerRoute, route)
 

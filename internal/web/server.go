@@ -12,6 +12,7 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/campaign"
+	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
@@ -123,6 +124,9 @@ type Deps struct {
 	// is a 404.
 	Campaigns *campaign.Service
 	Roles     Roles
+	// Helpdesk serves the helpdesk console (helpdesk.go), with Roles; without it /helpdesk/…
+	// is a 404.
+	Helpdesk *helpdesk.Service
 }
 
 // DemoServicePath is where the demo online service lives (serve --demo).
