@@ -13,7 +13,9 @@ type kindPolicy struct{ p *phaseout.Policies }
 var _ portal.KindPolicy = kindPolicy{}
 
 // ActivationOpen reports whether new keys of kind may be activated at now.
-func (k kindPolicy) ActivationOpen(kind string, now time.Time) bool { return k.p.ActivationOpen(kind, now) }
+func (k kindPolicy) ActivationOpen(kind string, now time.Time) bool {
+	return k.p.ActivationOpen(kind, now)
+}
 
 // Disabled reports whether keys of kind are expired at now.
 func (k kindPolicy) Disabled(kind string, now time.Time) bool { return k.p.Disabled(kind, now) }
