@@ -406,6 +406,11 @@ func (s *Service) sendLink(ctx context.Context, tx requestStore, acct store.Acco
 		return false, err
 	}
 	if len(times) >= s.cfg.PerIdentifier {
+		// The same work as a link sent: the e-mail is rendered, into nothing.
+		if err := s.d.Mailer.Enqueue(ctx, discard{}, recipientOf(acct), mail.TemplatePasswordReset,
+			s.linkData(token(acct.ID, secret), now)); err != nil {
+			return false, fmt.Errorf("e-mail: %w", err)
+		}
 		return false, nil
 	}
 	code := store.Code{AccountID: acct.ID, Purpose: store.CodeReset, Hash: s.linkHash(acct.ID, secret), Target: acct.Email,
