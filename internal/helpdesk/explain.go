@@ -127,18 +127,12 @@ func (s *Service) Explain(ctx context.Context, accountID int64, kind string, lev
 // lastCodeBounced returns the newest logon code e-mail to the account when it failed for
 // good, or a zero Message.
 func (s *Service) lastCodeBounced(ctx context.Context, accountID int64) (store.Message, error) {
-	ms, err := s.d.Store.ListAccountMessages(ctx, accountID)
+	ms, err := s.d.Store.RecentAccountMessages(ctx, accountID, mail.TemplateLogonCode, 1)
 	if err != nil {
 		return store.Message{}, fmt.Errorf("explain: %w", err)
 	}
-	for i := len(ms) - 1; i >= 0; i-- {
-		if ms[i].Template != mail.TemplateLogonCode {
-			continue
-		}
-		if ms[i].State == store.MessageFailed {
-			return ms[i], nil
-		}
-		break
+	if len(ms) == 1 && ms[0].State == store.MessageFailed {
+		return ms[0], nil
 	}
 	return store.Message{}, nil
 }

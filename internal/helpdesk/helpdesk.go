@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,8 +63,8 @@ type Store interface {
 	GetAccountByEmail(ctx context.Context, email string) (store.Account, error)
 	ListKeys(ctx context.Context, accountID int64) ([]store.Key, error)
 	GetAttempt(ctx context.Context, scope string) (store.Attempt, error)
-	ListAccountAudit(ctx context.Context, accountID, afterID int64, limit int) ([]store.AuditEvent, error)
-	ListAccountMessages(ctx context.Context, accountID int64) ([]store.Message, error)
+	RecentAccountAudit(ctx context.Context, accountID int64, typePrefix string, limit int) ([]store.AuditEvent, error)
+	RecentAccountMessages(ctx context.Context, accountID int64, template string, limit int) ([]store.Message, error)
 	audit.Appender
 	store.Transactor
 }
@@ -257,26 +256,17 @@ func (s *Service) Citizen(ctx context.Context, accountID int64) (View, error) {
 		l.Data = nil // a kind's private data never leaves here
 		v.Keys = append(v.Keys, l)
 	}
-	// TODO(issue 12 follow-up): a newest-first query with a limit; an account's trail is
-	// read whole today (hundreds of rows for a busy citizen: throttled refusals are
-	// aggregated).
-	events, err := s.d.Store.ListAccountAudit(ctx, acct.ID, 0, 0)
+	if v.Logons, err = s.d.Store.RecentAccountAudit(ctx, acct.ID, "logon.", s.cfg.Recent); err != nil {
+		return View{}, fmt.Errorf("citizen view: %w", err)
+	}
+	if v.Audit, err = s.d.Store.RecentAccountAudit(ctx, acct.ID, "", s.cfg.Recent); err != nil {
+		return View{}, fmt.Errorf("citizen view: %w", err)
+	}
+	ms, err := s.d.Store.RecentAccountMessages(ctx, acct.ID, "", s.cfg.Recent)
 	if err != nil {
 		return View{}, fmt.Errorf("citizen view: %w", err)
 	}
-	slices.Reverse(events)
-	for _, e := range events {
-		if strings.HasPrefix(e.Type, "logon.") && len(v.Logons) < s.cfg.Recent {
-			v.Logons = append(v.Logons, e)
-		}
-	}
-	v.Audit = events[:min(len(events), s.cfg.Recent)]
-	ms, err := s.d.Store.ListAccountMessages(ctx, acct.ID)
-	if err != nil {
-		return View{}, fmt.Errorf("citizen view: %w", err)
-	}
-	slices.Reverse(ms)
-	for _, m := range ms[:min(len(ms), s.cfg.Recent)] {
+	for _, m := range ms {
 		m.TextBody, m.HTMLBody = "", "" // codes stay with the citizen
 		v.Messages = append(v.Messages, m)
 	}

@@ -334,6 +334,10 @@ type Audit interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// ListAudit returns events with ID > afterID, oldest first.
 	ListAudit(ctx context.Context, afterID int64, limit int) ([]AuditEvent, error)
+	// RecentAccountAudit returns the account's newest events, newest first: at most limit,
+	// only those whose type starts with typePrefix ("logon.") when it is not empty. It reads
+	// from the newest back, so it stays cheap however long the account's trail is.
+	RecentAccountAudit(ctx context.Context, accountID int64, typePrefix string, limit int) ([]AuditEvent, error)
 }
 
 // MessageState is the delivery state of one outbox message.
@@ -417,5 +421,8 @@ type Outbox interface {
 	GetMessage(ctx context.Context, id int64) (Message, error)
 	// ListMessages returns the newest messages first (the development mailbox).
 	ListMessages(ctx context.Context, limit int) ([]Message, error)
+	// RecentAccountMessages returns the account's newest messages, newest first: at most
+	// limit, only of template when it is not empty (the helpdesk console).
+	RecentAccountMessages(ctx context.Context, accountID int64, template string, limit int) ([]Message, error)
 	OutboxStatus(ctx context.Context) (OutboxStatus, error)
 }
