@@ -109,6 +109,7 @@ type resetStore interface {
 	UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
 	UpdatePasswordHash(ctx context.Context, id int64, hash string, now time.Time) error
 	DeleteAccountSessions(ctx context.Context, accountID int64) (int64, error)
+	ResetAttempts(ctx context.Context, scope string) error
 	mail.Outbox
 	audit.Appender
 }
@@ -143,6 +144,9 @@ type Quota interface {
 type Factors interface {
 	BeginFactor(ctx context.Context, accountID int64, kind string, c login.Client) (*login.Transaction, error)
 	SubmitCode(ctx context.Context, tx *login.Transaction, answer string, c login.Client) error
+	// PasswordScope names the throttle of wrong passwords typed with a username: a reset
+	// clears it, so the new password logs on at once.
+	PasswordScope(username string) attempts.Scope
 }
 
 // Deps are the parts a Service works with.
@@ -657,6 +661,11 @@ func (s *Service) SetPassword(ctx context.Context, r *Reset, plain, confirm stri
 		}
 		ended, err := tx.DeleteAccountSessions(ctx, r.AccountID)
 		if err != nil {
+			return err
+		}
+		// Wrong passwords typed before (by the citizen, or a guesser) no longer matter: the
+		// new one logs on at once, and a guesser starts counting again.
+		if err := tx.ResetAttempts(ctx, string(s.d.Factors.PasswordScope(acct.Username))); err != nil {
 			return err
 		}
 		if err := s.d.Mailer.Enqueue(ctx, tx, recipientOf(acct), mail.TemplatePasswordChanged, map[string]any{}); err != nil {

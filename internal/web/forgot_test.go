@@ -141,6 +141,10 @@ func TestPasswordReset(t *testing.T) {
 			wantContains(t, c.what, res.body, `role="alert"`, c.want)
 		}
 		wantLogon(t, f, "ann", ann.password, true)
+		// A guesser throttled ann's username meanwhile: the reset clears it.
+		for range 5 {
+			wantLogon(t, f, "ann", "a wrong guess", false)
+		}
 
 		res = b.post("/reset/password", url.Values{"password": {newPassword}, "confirm": {newPassword}})
 		wantFlash(t, "new password", f, res, "/login", flashPasswordReset)
