@@ -48,7 +48,7 @@ const usage = `Usage: sleutelbos admin [config flags] COMMAND …
   clients list | show ID | remove ID | rotate-secret ID
   signing-keys rotate               a new ID token signing key (published now, signs later)
   signing-keys list                 the signing keys and their state
-` + phaseoutUsage + campaignUsage + `
+` + phaseoutUsage + campaignUsage + helpdeskUsage + `
 Config flags are those of 'sleutelbos serve' (for example --database-url, --data-dir).
 `
 
@@ -131,6 +131,8 @@ var commands = map[string]func(*env, *flag.FlagSet, []string) error{
 	"phaseout clear": phaseoutClear,
 
 	"users grant-operator":  usersGrantOperator,
+	"users grant-helpdesk":  usersGrantHelpdesk,
+	"users revoke-helpdesk": usersRevokeHelpdesk,
 	"users revoke-operator": usersRevokeOperator,
 	"users operators":       usersOperators,
 	"phaseout report":       phaseoutReport,

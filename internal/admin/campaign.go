@@ -44,15 +44,22 @@ type roleStore interface {
 var _ roleStore = store.Store(nil)
 
 func usersGrantOperator(e *env, fs *flag.FlagSet, args []string) error {
-	return changeRole(e, fs, args, "users grant-operator USERNAME", true)
+	return changeRole(e, fs, args, "users grant-operator USERNAME", store.RoleOperator, true)
 }
 
 func usersRevokeOperator(e *env, fs *flag.FlagSet, args []string) error {
-	return changeRole(e, fs, args, "users revoke-operator USERNAME", false)
+	return changeRole(e, fs, args, "users revoke-operator USERNAME", store.RoleOperator, false)
 }
 
-// changeRole grants or revokes the operator role, and records it, in one transaction.
-func changeRole(e *env, fs *flag.FlagSet, args []string, use string, grant bool) error {
+// roleNotes say, when a role is granted, what it needs.
+var roleNotes = map[string]string{
+	store.RoleOperator: " (the operator pages need a logon at level substantial)",
+	store.RoleHelpdesk: " (the helpdesk console needs a logon at level substantial)",
+}
+
+// changeRole grants or revokes role (the operator's, the helpdesk's), and records it, in one
+// transaction.
+func changeRole(e *env, fs *flag.FlagSet, args []string, use, role string, grant bool) error {
 	rest, err := parseWithArgs(fs, args)
 	if err != nil {
 		return err
@@ -74,28 +81,28 @@ func changeRole(e *env, fs *flag.FlagSet, args []string, use string, grant bool)
 		action := "role_revoked"
 		if grant {
 			action = "role_granted"
-			changed, err = tx.GrantRole(e.ctx, store.RoleGrant{AccountID: a.ID, Role: store.RoleOperator, GrantedAt: e.node.Now(), GrantedBy: "admin"})
+			changed, err = tx.GrantRole(e.ctx, store.RoleGrant{AccountID: a.ID, Role: role, GrantedAt: e.node.Now(), GrantedBy: "admin"})
 		} else {
-			changed, err = tx.RevokeRole(e.ctx, a.ID, store.RoleOperator)
+			changed, err = tx.RevokeRole(e.ctx, a.ID, role)
 		}
 		if err != nil || !changed {
 			return err
 		}
 		return e.node.Audit.Record(e.ctx, tx, store.AuditEvent{Type: audit.OperatorAction, Actor: audit.ActorOperator, AccountID: a.ID,
-			Detail: map[string]string{"action": action, "role": store.RoleOperator, "by": "admin"}})
+			Detail: map[string]string{"action": action, "role": role, "by": "admin"}})
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", strings.Fields(use)[1], err)
 	}
 	switch {
 	case grant && changed:
-		fmt.Fprintf(e.stdout, "%s now has the operator role (the operator pages need a logon at level substantial)\n", username)
+		fmt.Fprintf(e.stdout, "%s now has the %s role%s\n", username, role, roleNotes[role])
 	case grant:
-		fmt.Fprintf(e.stdout, "%s already has the operator role\n", username)
+		fmt.Fprintf(e.stdout, "%s already has the %s role\n", username, role)
 	case changed:
-		fmt.Fprintf(e.stdout, "%s no longer has the operator role\n", username)
+		fmt.Fprintf(e.stdout, "%s no longer has the %s role\n", username, role)
 	default:
-		fmt.Fprintf(e.stdout, "%s did not have the operator role\n", username)
+		fmt.Fprintf(e.stdout, "%s did not have the %s role\n", username, role)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/campaign"
 	"github.com/sleutelbos/sleutelbos/internal/clock"
 	"github.com/sleutelbos/sleutelbos/internal/config"
+	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/keys/emailcode"
@@ -34,6 +35,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/password"
 	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
+	"github.com/sleutelbos/sleutelbos/internal/recovery"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
@@ -78,6 +80,9 @@ type Node struct {
 	Campaigns *campaign.Service
 	// Signup runs self-registrations (nil when --registration=false).
 	Signup *signup.Service
+	// Recovery runs the forgotten username and password pages; Helpdesk the helpdesk console.
+	Recovery *recovery.Service
+	Helpdesk *helpdesk.Service
 	// Worker delivers the outbox over SMTP; nil when no SMTP server is configured.
 	Worker *outbox.Worker
 	// OIDC is the OpenID provider online services log on through.
@@ -306,6 +311,9 @@ func (n *Node) wire() error {
 	if err != nil {
 		return err
 	}
+	if err := n.wireRecovery(); err != nil {
+		return err
+	}
 	if cfg.Registration {
 		// Registrations (and new codes) per client address and hour: each costs a password
 		// hash and an e-mail.
@@ -357,4 +365,31 @@ func Migrate(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "database %s is up to date\n", config.Redact(cfg.Database()))
 	return nil
+}
+
+// wireRecovery builds the forgotten username and password pages' service: its limits are
+// quotas per client address and per typed address or username, each over recovery.Window.
+func (n *Node) wireRecovery() error {
+	cfg := recovery.DefaultConfig()
+	perAddress, err := attempts.NewQuota(n.Store, cfg.PerAddress, recovery.Window, n.Now)
+	if err != nil {
+		return fmt.Errorf("recovery requests per address: %w", err)
+	}
+	perIdentifier, err := attempts.NewQuota(n.Store, cfg.PerIdentifier, recovery.Window, n.Now)
+	if err != nil {
+		return fmt.Errorf("recovery requests per identifier: %w", err)
+	}
+	n.Recovery, err = recovery.New(cfg, recovery.Deps{
+		Store: n.Store, Passwords: n.Passwords, Hasher: n.Hasher, Mailer: n.Mail, Audit: n.Audit,
+		Factors: n.Login, Kinds: n.Kinds, AddressQuota: perAddress, IdentifierQuota: perIdentifier,
+		RecoveryCodes: helpdesk.RecoveryCodes{Hasher: n.Hasher}, Now: n.Now, Rand: n.Rand, Log: n.Log,
+	})
+	if err != nil {
+		return err
+	}
+	n.Helpdesk, err = helpdesk.New(helpdesk.DefaultConfig(), helpdesk.Deps{
+		Store: n.Store, Logons: n.Login, Kinds: n.Kinds, PhaseOuts: n.Policies, Mailer: n.Mail, Audit: n.Audit,
+		Hasher: n.Hasher, Now: n.Now, Rand: n.Rand, Log: n.Log,
+	})
+	return err
 }

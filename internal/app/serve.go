@@ -220,7 +220,7 @@ func (n *Node) webHandler() (http.Handler, *web.Server, error) {
 		Store: n.Store, Bundle: n.Bundle, Login: n.Login, Portal: n.Portal, Keys: n.Kinds, StartQuota: starts, Now: n.Now, Rand: n.Rand,
 		Log: n.Log, Mailbox: mailbox,
 		CSRFKey: n.Hasher.Sum("web.csrf-key"), DeviceKey: n.Hasher,
-		OIDC: n.OIDC, DemoService: n.demoHandler(), Signup: n.Signup, Requests: n.Metrics,
+		OIDC: n.OIDC, DemoService: n.demoHandler(), Signup: n.Signup, Requests: n.Metrics, Recovery: n.Recovery, Helpdesk: n.Helpdesk,
 		Policies: n.Policies, Campaigns: n.Campaigns, Roles: n.Store,
 	})
 	if err != nil {

@@ -89,11 +89,19 @@ func (l *Limiter) Policy() Policy { return l.policy }
 // Check returns a *ThrottledError when scope is throttled now, and nil otherwise. It only
 // reads: to guard a check of a password or code, use Reserve, which counts atomically.
 func (l *Limiter) Check(ctx context.Context, scope Scope) error {
+	_, err := l.Peek(ctx, scope)
+	return err
+}
+
+// Peek returns scope's counter and, when the scope is throttled now, the *ThrottledError that
+// Reserve would answer with — the same rule, read without counting (the helpdesk's
+// explanation of a failing logon asks it).
+func (l *Limiter) Peek(ctx context.Context, scope Scope) (store.Attempt, error) {
 	a, err := l.st.GetAttempt(ctx, string(scope))
 	if err != nil {
-		return fmt.Errorf("check attempts: %w", err)
+		return store.Attempt{}, fmt.Errorf("check attempts: %w", err)
 	}
-	return l.throttled(a)
+	return a, l.throttled(a)
 }
 
 // Reserve counts one attempt in scope before it is made, or returns a *ThrottledError (and

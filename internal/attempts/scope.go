@@ -74,3 +74,10 @@ func clientNetwork(ip string) string {
 	}
 	return netip.PrefixFrom(addr, 64).Masked().String()
 }
+
+// RecoveryScope counts the requests of the forgotten-username and forgotten-password pages for
+// one typed e-mail address or username, given as a keyed hash of it (the caller's): known and
+// unknown ones count alike, and what people type there is sometimes a password.
+func RecoveryScope(identifierHash string) Scope {
+	return Scope("recover:" + identifierHash)
+}

@@ -68,6 +68,7 @@ const (
 	ActorCitizen  = "citizen"
 	ActorOperator = "operator"
 	ActorSystem   = "system"
+	ActorHelpdesk = "helpdesk" // a helpdesk agent; Detail["agent"] names them
 )
 
 // AccountDeleted: an operator deleted an account (admin users delete) with its keys, codes,

@@ -41,22 +41,31 @@ type Citizen struct {
 	TOTPSecret string // base32, grouped for reading; empty without a totp key
 	// TOTPURI is the otpauth:// URI of the totp key, for an authenticator app (empty without).
 	TOTPURI string
+	// Role is a role the citizen holds besides being a citizen (store.RoleHelpdesk), or "".
+	Role string
 }
 
 type spec struct {
 	username, password, name, email, lang string
 	card, email2, app                     bool
+	role                                  string
 }
 
 // citizens: "demo" has every key; "token" has only a paper card, to walk the phase-out; "anna"
 // (English), "bram" (Dutch) and "chloe" (French) have only a paper card too, to walk My
 // digital keys without touching the others.
 var citizens = []spec{
-	{"demo", "demo-password-1", "Demo Citizen", "demo@example.org", "en", true, true, true},
-	{"token", "token-password-1", "Tessa Token", "token@example.org", "nl", true, false, false},
-	{"anna", "anna-password-1", "Anna Janssens", "anna@example.org", "en", true, false, false},
-	{"bram", "bram-password-1", "Bram Peeters", "bram@example.org", "nl", true, false, false},
-	{"chloe", "chloe-password-1", "Chloé Dubois", "chloe@example.org", "fr", true, false, false},
+	{"demo", "demo-password-1", "Demo Citizen", "demo@example.org", "en", true, true, true, ""},
+	{"token", "token-password-1", "Tessa Token", "token@example.org", "nl", true, false, false, ""},
+	{"anna", "anna-password-1", "Anna Janssens", "anna@example.org", "en", true, false, false, ""},
+	{"bram", "bram-password-1", "Bram Peeters", "bram@example.org", "nl", true, false, false, ""},
+	{"chloe", "chloe-password-1", "Chloé Dubois", "chloe@example.org", "fr", true, false, false, ""},
+	// "dora" (English) and "emile" (French) forget their password; "frank" (Dutch) locks himself
+	// out, and "helga" of the helpdesk explains and fixes it (issue 12).
+	{"dora", "dora-password-1", "Dora Dewulf", "dora@example.org", "en", true, false, false, ""},
+	{"emile", "emile-password-1", "Émile Lambert", "emile@example.org", "fr", true, false, false, ""},
+	{"frank", "frank-password-1", "Frank Maes", "frank@example.org", "nl", true, false, false, ""},
+	{"helga", "helga-password-1", "Helga Helpdesk", "helga@example.org", "en", true, false, false, store.RoleHelpdesk},
 }
 
 // Store is the storage the demo uses: it looks the demo citizens up and creates those missing,
@@ -70,6 +79,7 @@ type Store interface {
 type createStore interface {
 	CreateAccount(ctx context.Context, a *store.Account) error
 	CreateKey(ctx context.Context, k *store.Key) error
+	GrantRole(ctx context.Context, g store.RoleGrant) (bool, error)
 }
 
 var (
@@ -85,7 +95,7 @@ func Ensure(ctx context.Context, st Store, d Deps) ([]Citizen, error) {
 	seed := Seed(d.Hasher)
 	var out []Citizen
 	for _, c := range citizens {
-		cz := Citizen{Username: c.username, Password: c.password, Name: c.name, Email: c.email, Language: c.lang}
+		cz := Citizen{Username: c.username, Password: c.password, Name: c.name, Email: c.email, Language: c.lang, Role: c.role}
 		if c.card {
 			cz.Kinds = append(cz.Kinds, "tokencard")
 			cz.CardSerial = SerialPrefix + strings.ToUpper(c.username)
@@ -153,6 +163,11 @@ func ensureOne(ctx context.Context, st Store, d Deps, c spec, cz Citizen, secret
 				return err
 			}
 		}
+		if c.role != "" {
+			if _, err := tx.GrantRole(ctx, store.RoleGrant{AccountID: a.ID, Role: c.role, GrantedAt: now, GrantedBy: "demo"}); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
@@ -187,6 +202,9 @@ func Print(w io.Writer, cs []Citizen, opts PrintOptions) error {
 				fmt.Fprintf(w, " %2d:%s", i+1, code)
 			}
 			fmt.Fprintln(w)
+		}
+		if c.Role != "" {
+			fmt.Fprintf(w, "    role %s (the %s pages need a logon at level substantial)\n", c.Role, c.Role)
 		}
 		if c.TOTPSecret != "" {
 			fmt.Fprintf(w, "    authenticator app secret (base32): %s\n", c.TOTPSecret)

@@ -9,9 +9,10 @@ const (
 	CauseLockout   = "lockout"   // locked after too many wrong codes
 	CauseUnused    = "unused"    // deactivated after a long time without use
 	CausePhaseOut  = "phase-out" // its kind was switched off
+	CauseLost      = "lost"      // the citizen reported it lost or stolen ("I lost this key")
 )
 
 // Causes returns every deactivation cause, for the templates and tests that must cover them.
 func Causes() []string {
-	return []string{CauseCitizen, CauseMigration, CauseHelpdesk, CauseLockout, CauseUnused, CausePhaseOut}
+	return []string{CauseCitizen, CauseMigration, CauseHelpdesk, CauseLockout, CauseUnused, CausePhaseOut, CauseLost}
 }

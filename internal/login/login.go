@@ -183,6 +183,8 @@ type Limiter interface {
 	Reserve(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
 	Release(ctx context.Context, scope attempts.Scope) error
 	Succeed(ctx context.Context, scope attempts.Scope) error
+	// Peek reads a scope's counter and whether Reserve would refuse it now (Diagnose).
+	Peek(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
 }
 
 // ScopeHasher computes keyed hashes (secrets.Hasher).
@@ -494,7 +496,14 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		s.rehash(ctx, acct.ID, password)
 	}
 	tx.AccountID, tx.KnownAccountID = acct.ID, acct.ID
+	return s.challenge(ctx, tx, acct, c)
+}
 
+// challenge moves tx, whose account acct is identified (by its password, or by a password
+// reset link), to the code step of its kind: the kind's challenge begins, or the error says why
+// not (no such key, the key is locked, too many codes lately). A kind without a challenge is
+// done at once.
+func (s *Service) challenge(ctx context.Context, tx *Transaction, acct store.Account, c Client) error {
 	kind, ok := s.kinds.Get(tx.Kind)
 	if !ok {
 		return ErrUnknownKind
@@ -683,7 +692,22 @@ func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c
 	if err != nil {
 		return store.Key{}, fmt.Errorf("list keys: %w", err)
 	}
-	var active, locked store.Key
+	active, locked := pickKey(ks, kind)
+	if active.ID != 0 {
+		return active, nil
+	}
+	reason, err := audit.ReasonKeyMissing, error(NoKeyError(kind))
+	if locked.ID != 0 {
+		reason, err = audit.ReasonKeyLocked, KeyLockedError(kind)
+	}
+	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, KeyID: locked.ID, Reason: reason, IP: c.IP})
+	return locked, err
+}
+
+// pickKey finds among ks the active key of kind that a logon uses — the newest, should two
+// be active — or else the newest locked one that stops it (zero Keys when there is neither).
+// Diagnose asks it too.
+func pickKey(ks []store.Key, kind string) (active, locked store.Key) {
 	for _, k := range ks {
 		if k.Kind != kind {
 			continue
@@ -700,14 +724,9 @@ func (s *Service) activeKey(ctx context.Context, accountID int64, kind string, c
 		}
 	}
 	if active.ID != 0 {
-		return active, nil
+		return active, store.Key{}
 	}
-	reason, err := audit.ReasonKeyMissing, error(NoKeyError(kind))
-	if locked.ID != 0 {
-		reason, err = audit.ReasonKeyLocked, KeyLockedError(kind)
-	}
-	s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: accountID, KeyKind: kind, KeyID: locked.ID, Reason: reason, IP: c.IP})
-	return locked, err
+	return store.Key{}, locked
 }
 
 // newer reports whether a was activated after b (the larger id when at the same instant).

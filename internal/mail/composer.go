@@ -57,6 +57,16 @@ const (
 	TemplateSignupInUse = "signup_in_use"
 	// TemplateWelcome: Username — the account a self-registration created.
 	TemplateWelcome = "welcome"
+	// TemplateForgotUsername: Username — asked for on the forgotten-username page.
+	TemplateForgotUsername = "forgot_username"
+	// TemplatePasswordReset: Token (the link's parameter: /reset?t=Token), Minutes, ExpiresAt
+	// — the forgotten-password page's link.
+	TemplatePasswordReset = "password_reset"
+	// TemplatePasswordChanged: no data — the password was reset (every session ended).
+	TemplatePasswordChanged = "password_changed"
+	// TemplateHelpdeskAction: Action (lift_password, lift_code, recovery_code), Kind (the key
+	// kind for lift_code, "" otherwise) — what a helpdesk agent did on the citizen's account.
+	TemplateHelpdeskAction = "helpdesk_action"
 )
 
 // TemplateNames returns every template a Composer must have, in a stable order.
@@ -65,6 +75,7 @@ func TemplateNames() []string {
 		TemplateLogonCode, TemplateRegistrationCode, TemplateEmailChange, TemplateEmailChanged,
 		TemplateKeyActivated, TemplateKeyDeactivated, TemplatePhaseoutReminder, TemplateKeyUnusedWarning,
 		TemplateSignupCode, TemplateSignupInUse, TemplateWelcome,
+		TemplateForgotUsername, TemplatePasswordReset, TemplatePasswordChanged, TemplateHelpdeskAction,
 	}
 }
 
@@ -73,6 +84,7 @@ func TemplateNames() []string {
 // message failed for good, and never sends it after that.
 var codeTemplates = map[string]bool{
 	TemplateLogonCode: true, TemplateRegistrationCode: true, TemplateEmailChange: true, TemplateSignupCode: true,
+	TemplatePasswordReset: true,
 }
 
 // DefaultMaxBytes is the default limit on the size of one rendered message.

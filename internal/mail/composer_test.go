@@ -88,6 +88,10 @@ var sampleData = map[string]map[string]any{
 	TemplateSignupCode:       {"Code": "619204", "Minutes": 5, "ExpiresAt": codeExpiry},
 	TemplateSignupInUse:      {},
 	TemplateWelcome:          {"Username": "jan.peeters"},
+	TemplateForgotUsername:   {"Username": "jan.peeters"},
+	TemplatePasswordReset:    {"Token": "42.c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I", "Minutes": 30, "ExpiresAt": codeExpiry},
+	TemplatePasswordChanged:  {},
+	TemplateHelpdeskAction:   {"Action": "lift_code", "Kind": "tokencard"},
 }
 
 func recipient(lang string) Recipient {
@@ -583,7 +587,8 @@ func TestWakeAfterCommit(t *testing.T) {
 }
 
 // TestCodeMessagesKnowWhenTheirCodeExpires: a message of a template that carries a code gets the
-// code's expiry as SecretUntil (the outbox drops its text then); other messages carry none.
+// code's (or reset link's) expiry as SecretUntil (the outbox drops its text then); other
+// messages carry none.
 func TestCodeMessagesKnowWhenTheirCodeExpires(t *testing.T) {
 	t.Parallel()
 	c := newTestComposer(t, nil)
@@ -595,6 +600,9 @@ func TestCodeMessagesKnowWhenTheirCodeExpires(t *testing.T) {
 		want := time.Time{}
 		if _, code := sampleData[name]["Code"]; code {
 			want = codeExpiry
+		}
+		if _, link := sampleData[name]["Token"]; link {
+			want = codeExpiry // a reset link is a secret like a code
 		}
 		if !m.SecretUntil.Equal(want) {
 			t.Errorf("%s: SecretUntil %v, want %v", name, m.SecretUntil, want)

@@ -66,6 +66,9 @@ type KeyView struct {
 	// helpdesk).
 	CanReactivate bool
 	NoWayBack     bool
+	// CanReportLost: the key is active or locked and not the password — "I lost this key"
+	// deactivates it, even the last of level substantial.
+	CanReportLost bool
 }
 
 // Keys returns the citizen's keys for the key list: the password first, then every key row,
@@ -101,6 +104,7 @@ func (s *Service) view(k store.Key, all []store.Key, now time.Time) KeyView {
 		v.CanReactivate = s.otherKeyReaches(k, all, now)
 		v.NoWayBack = !v.CanReactivate
 	}
+	v.CanReportLost = v.Status == StatusActive || v.Status == StatusLocked
 	return v
 }
 
@@ -288,4 +292,50 @@ func (s *Service) keyChangeError(op string, err error) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// ReportLost deactivates the citizen's key keyID at once because it was lost or stolen (cause
+// lost), e-mails them and records it, in one transaction. Unlike Deactivate it takes the last
+// key of level substantial too — whoever holds a lost key must not log on with it, and the
+// citizen activates another (or asks the helpdesk) — and a locked key; and it needs a recent
+// logon of any level: someone whose only substantial key is gone can only log on with the
+// password. Errors: ErrNotActive (not active nor locked), ErrNoSuchKey, *StaleLogonError.
+func (s *Service) ReportLost(ctx context.Context, acct store.Account, auth Auth, keyID int64, c Client) error {
+	k, err := s.ownKey(ctx, acct, keyID, c)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if auth.Time.IsZero() || now.Sub(auth.Time) >= s.cfg.RecentLogon {
+		return &StaleLogonError{Level: keys.LevelLow}
+	}
+	err = store.InTx(ctx, s.st, func(tx keyStore) error {
+		if err := tx.LockAccount(ctx, acct.ID); err != nil {
+			return err
+		}
+		cur, err := tx.GetKey(ctx, k.ID)
+		if err != nil {
+			return err
+		}
+		from := store.KeyActive
+		switch StatusOf(cur, s.policy, now) {
+		case StatusActive:
+		case StatusLocked:
+			from = store.KeyLocked
+		default:
+			return ErrNotActive
+		}
+		moved, err := tx.TransitionKey(ctx, k.ID, from, store.KeyDeactivated, keys.CauseLost, now)
+		if err != nil {
+			return err
+		}
+		if !moved {
+			return ErrNotActive
+		}
+		return s.deactivated(ctx, tx, acct, cur, keys.CauseLost, "", c)
+	})
+	if err != nil {
+		return s.keyChangeError("report key lost", err)
+	}
+	return nil
 }

@@ -10,6 +10,9 @@ import (
 const (
 	// RoleOperator may use the operator pages (/operator/…): phase-out campaigns and reminders.
 	RoleOperator = "operator"
+	// RoleHelpdesk may use the helpdesk console (/helpdesk/…): find citizens, see why they
+	// cannot log on, and fix it.
+	RoleHelpdesk = "helpdesk"
 )
 
 // RoleGrant is one role held by one account.

@@ -194,6 +194,13 @@ const (
 	// its Target names the key kind, and it is used in the transaction that creates the key,
 	// so two submissions of one activation never create two keys.
 	CodeEnrolment CodePurpose = "enrolment"
+	// CodeReset is the secret of a password reset link (internal/recovery): e-mailed, single
+	// use, the newest superseding older ones.
+	CodeReset CodePurpose = "password_reset"
+	// CodeRecovery is a one-time recovery code a helpdesk agent issued (internal/helpdesk):
+	// read out or posted to the citizen, single use, the newest superseding older ones; with
+	// it the citizen sets a new password without a key.
+	CodeRecovery CodePurpose = "recovery"
 )
 
 // Code is a one-time code sent to a citizen, stored as a keyed hash.
@@ -257,6 +264,9 @@ type Sessions interface {
 	// DeleteSessionsBefore removes sessions last seen before idleCutoff or created before
 	// absCutoff, returning how many were removed.
 	DeleteSessionsBefore(ctx context.Context, idleCutoff, absCutoff time.Time) (int64, error)
+	// DeleteAccountSessions removes every session logged on as the account (a password reset
+	// ends them all), returning how many were removed.
+	DeleteAccountSessions(ctx context.Context, accountID int64) (int64, error)
 }
 
 // Attempt is the failure counter of one scope ("pwd:42", "key:7", "ip:logon:192.0.2.1").
@@ -324,6 +334,10 @@ type Audit interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// ListAudit returns events with ID > afterID, oldest first.
 	ListAudit(ctx context.Context, afterID int64, limit int) ([]AuditEvent, error)
+	// RecentAccountAudit returns the account's newest events, newest first: at most limit,
+	// only those whose type starts with typePrefix ("logon.") when it is not empty. It reads
+	// from the newest back, so it stays cheap however long the account's trail is.
+	RecentAccountAudit(ctx context.Context, accountID int64, typePrefix string, limit int) ([]AuditEvent, error)
 }
 
 // MessageState is the delivery state of one outbox message.
@@ -407,5 +421,8 @@ type Outbox interface {
 	GetMessage(ctx context.Context, id int64) (Message, error)
 	// ListMessages returns the newest messages first (the development mailbox).
 	ListMessages(ctx context.Context, limit int) ([]Message, error)
+	// RecentAccountMessages returns the account's newest messages, newest first: at most
+	// limit, only of template when it is not empty (the helpdesk console).
+	RecentAccountMessages(ctx context.Context, accountID int64, template string, limit int) ([]Message, error)
 	OutboxStatus(ctx context.Context) (OutboxStatus, error)
 }

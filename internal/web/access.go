@@ -22,6 +22,7 @@ func (s *Server) guard(pattern string, h http.Handler) http.Handler {
 	}
 	recent := recentRoutes[pattern]
 	operator := isOperatorRoute(pattern)
+	helpdesk := isHelpdeskRoute(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
 		if !st.sess.loggedOn() || st.account == nil {
@@ -29,6 +30,9 @@ func (s *Server) guard(pattern string, h http.Handler) http.Handler {
 			return
 		}
 		if operator && !s.checkOperator(w, r) {
+			return
+		}
+		if helpdesk && !s.checkHelpdesk(w, r) {
 			return
 		}
 		if recent && !s.finishedActivation(r, pattern) {
@@ -112,12 +116,14 @@ func formPage(path string) string {
 	switch {
 	case strings.HasPrefix(path, "/keys/activate"):
 		return "/keys/activate"
-	case strings.HasSuffix(path, "/deactivate"):
+	case strings.HasSuffix(path, "/deactivate"), strings.HasSuffix(path, "/lost"):
 		return path
 	case strings.HasPrefix(path, "/keys"):
 		return "/keys"
 	case strings.HasPrefix(path, "/profile"):
 		return "/profile"
+	case strings.HasPrefix(path, helpdeskPrefix):
+		return strings.TrimSuffix(path, "/actions")
 	case strings.HasPrefix(path, operatorPrefix+"/campaigns/") && strings.HasSuffix(path, "/remind"):
 		return strings.TrimSuffix(path, "/remind")
 	}

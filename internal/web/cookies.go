@@ -46,6 +46,9 @@ const (
 	flashOtherKey        = "other-key"         // the phase-out pop-up's "another digital key"
 	flashStaleLogon      = "stale-logon"       // a key change needs a (recent enough) logon again
 	flashEmailCodeResent = "email-code-resent" // the wizard sent a new code to a new address
+	flashPasswordReset   = "password-reset"    // a new password was set with a reset link
+	flashKeyLost         = "key-lost"          // My digital keys: a lost key was deactivated
+	flashHelpdeskDone    = "helpdesk-done"     // the helpdesk console: an action was done
 	// flashRemindersSent and flashRemindersPartial: an operator's reminder round finished, or
 	// sent its share of one request and waits to be continued.
 	flashRemindersSent    = "reminders-sent"
@@ -59,6 +62,7 @@ var flashes = map[string]bool{
 	flashLanguage: true, flashEmail: true, flashCodeResent: true, flashWizardExpired: true, flashOutOfOrder: true,
 	flashSignupExpired: true, flashSignupResent: true, flashCompletedHere: true, flashStaleForm: true, flashOtherKey: true,
 	flashStaleLogon: true, flashEmailCodeResent: true, flashRemindersSent: true, flashRemindersPartial: true,
+	flashPasswordReset: true, flashKeyLost: true, flashHelpdeskDone: true,
 }
 
 // setFlash makes the next page that shows notices show v.

@@ -69,13 +69,21 @@
 // transaction), and the citizen goes to the activation wizard. A registration started without
 // a session counts against the registration quota of its address, not the logon starts.
 //
+// "Forgot your username and/or password?" (forgot.go, reset.go, Deps.Recovery): the two request
+// forms redirect to the same page whatever they found; the reset link keeps a recovery.Reset in
+// the session and leaves its address at once, then asks a token card's or app's code when the
+// citizen has one (the logon's own code step) and the new password; /recover opens a reset with
+// a helpdesk recovery code. The helpdesk console (helpdesk.go, Deps.Helpdesk) lives under
+// /helpdesk, behind the helpdesk role and a substantial logon (checkHelpdesk, from guard).
+//
 // A form answered with errors sets BasePage.Errors and gets the GOV.UK error pattern from
 // templates/partials.html — the logon pages and My digital keys alike; a notice about what
 // happened before (the logon expired or was completed elsewhere, the citizen signed out, a key
 // was deactivated, a new registration code was sent) travels in a one-time flash cookie, never in the URL.
 //
 // Files follow the flows: login_show.go (the key chooser), login_choose.go, login_password.go,
-// login_code.go (with "send a new code"), login_finish.go, register.go, logout.go, home.go, help.go (help,
+// login_code.go (with "send a new code"), login_finish.go, register.go, forgot.go, reset.go,
+// helpdesk.go, portal_lost.go, logout.go, home.go, help.go (help,
 // privacy notice, accessibility statement), health.go, oidc*.go, portal_keys.go (key list,
 // deactivate, reactivate), wizard_*.go, portal_profile.go and portal_info.go; portal_page.go
 // holds the portal pages' base and notices; the machinery lives in server.go, routes.go,

@@ -24,6 +24,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/login/logintest"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/portal/portaltest"
+	"github.com/sleutelbos/sleutelbos/internal/recovery"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
@@ -73,6 +74,8 @@ type fixture struct {
 	// counts the password hashes it computed.
 	signup *signup.Service
 	hashes *countingPasswords
+	// recovery runs the forgotten username and password pages.
+	recovery *recovery.Service
 }
 
 // option changes the fixture's web configuration or dependencies before New.
@@ -87,6 +90,7 @@ func newFixture(t *testing.T, db *sqlstore.DB, opts ...option) *fixture {
 	f.world = w
 	f.portal = portaltest.New(t, w, nil)
 	f.signup = f.newSignup(signupSetup{cfg: signup.DefaultConfig(), perAddress: 1000})
+	f.recovery = f.newRecovery(recovery.DefaultConfig(), 1000)
 	f.newServer(db, w.Service, w.Kinds, opts)
 	return f
 }
@@ -100,7 +104,7 @@ func (f *fixture) newServer(db store.Store, svc *login.Service, reg *keys.Regist
 		f.t.Fatal(err)
 	}
 	deps := Deps{Store: db, Bundle: f.bundle, Login: svc, Portal: f.portal, Keys: reg, StartQuota: quota, Now: f.clock.Now, Rand: rand.Reader,
-		DeviceKey: testDeviceKey(f.t), Signup: f.signup,
+		DeviceKey: testDeviceKey(f.t), Signup: f.signup, Recovery: f.recovery,
 		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg, &deps)

@@ -59,6 +59,8 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) error {
 	case flashOtherKey:
 		// Back from the phase-out pop-up: which keys are the way on.
 		notice = &Notice{Text: s.printer(r).T("web.prompt.other_notice", i18n.Msg("key.emailcode.name"), i18n.Msg("key.totp.name"))}
+	case flashPasswordReset:
+		notice = &Notice{Text: s.printer(r).T("web.reset.done")}
 	case flashCompleted:
 		if s.holdsLevel(r, level) {
 			// This browser holds the logon another request completed: go where it was for.

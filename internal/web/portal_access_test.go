@@ -18,6 +18,8 @@ var privateExamples = map[string]string{
 	"GET /keys/{id}/deactivate":                  "/keys/1/deactivate",
 	"POST /keys/{id}/deactivate":                 "/keys/1/deactivate",
 	"POST /keys/{id}/reactivate":                 "/keys/1/reactivate",
+	"GET /keys/{id}/lost":                        "/keys/1/lost",
+	"POST /keys/{id}/lost":                       "/keys/1/lost",
 	"GET /keys/activate":                         "/keys/activate",
 	"POST /keys/activate":                        "/keys/activate",
 	"GET /keys/activate/qr":                      "/keys/activate/qr?w=x",
@@ -32,6 +34,10 @@ var privateExamples = map[string]string{
 	"GET /operator/campaigns/{kind}":             "/operator/campaigns/tokencard",
 	"GET /operator/campaigns/{kind}/at-risk.csv": "/operator/campaigns/tokencard/at-risk.csv",
 	"POST /operator/campaigns/{kind}/remind":     "/operator/campaigns/tokencard/remind",
+	"GET /helpdesk":                              "/helpdesk",
+	"POST /helpdesk":                             "/helpdesk",
+	"GET /helpdesk/citizens/{id}":                "/helpdesk/citizens/1",
+	"POST /helpdesk/citizens/{id}/actions":       "/helpdesk/citizens/1/actions",
 }
 
 // TestRoutesArePrivateByDefault: with everything mounted (the OpenID provider, the development

@@ -20,9 +20,10 @@ type keyLine struct {
 	Name       string
 	StatusName string
 	CauseName  string
-	// DeactivateURL and ReactivateURL are set when the action is offered.
+	// DeactivateURL, ReactivateURL and LostURL are set when the action is offered.
 	DeactivateURL string
 	ReactivateURL string
+	LostURL       string
 }
 
 // keysShow serves GET /keys.
@@ -48,6 +49,9 @@ func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, status int, 
 		}
 		if v.CanReactivate {
 			l.ReactivateURL = "/keys/" + strconv.FormatInt(v.ID, 10) + "/reactivate"
+		}
+		if v.ID != 0 && v.CanReportLost {
+			l.LostURL = "/keys/" + strconv.FormatInt(v.ID, 10) + "/lost"
 		}
 		p.Keys = append(p.Keys, l)
 	}

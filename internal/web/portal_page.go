@@ -50,6 +50,7 @@ var portalNotices = map[string]struct {
 	flashEmailCodeResent: {"portal.email_code.resent", false},
 	flashWizardExpired:   {"portal.error.expired", true},
 	flashOutOfOrder:      {"portal.error.out_of_order", true},
+	flashKeyLost:         {"portal.lost.done", true},
 }
 
 // redirectWithFlash sends the citizen to target (POST → 303 → GET), whose page shows the

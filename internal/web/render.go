@@ -33,7 +33,9 @@ func pageNames() []string {
 		"keys", "key_deactivate", "wizard_email", "wizard_email_code", "wizard_select", "wizard_prepare",
 		"wizard_activate", "wizard_done", "profile", "info", "info_why",
 		"register", "register_code", "register_username",
-		"operator", "operator_campaign"}
+		"operator", "operator_campaign",
+		"forgot_username", "forgot_password", "forgot_sent", "reset_key", "reset_password", "reset_invalid",
+		"key_lost", "helpdesk", "helpdesk_citizen", "helpdesk_code", "recover"}
 }
 
 // pageSet holds one parsed template per page, each combined with the layout.

@@ -39,6 +39,21 @@ var publicRoutes = map[string]bool{
 	"POST /login/resend":            true,
 	"POST /logout":                  true,
 	"GET /help/forgot":              true,
+	// Forgotten username or password (forgot.go, reset.go): a 404 without Deps.Recovery.
+	"GET /forgot/username":      true,
+	"POST /forgot/username":     true,
+	"GET /forgot/username/sent": true,
+	"GET /forgot/password":      true,
+	"POST /forgot/password":     true,
+	"GET /forgot/password/sent": true,
+	"GET /reset":                true,
+	"GET /recover":              true,
+	"POST /recover":             true,
+	"GET /reset/key":            true,
+	"POST /reset/key":           true,
+	"POST /reset/code":          true,
+	"GET /reset/password":       true,
+	"POST /reset/password":      true,
 	// Self-registration (register.go): a 404 when Config.Registration is off.
 	"GET /register":           true,
 	"POST /register":          true,
@@ -94,6 +109,11 @@ var recentRoutes = map[string]bool{
 //	POST /login/resend       send a new code
 //	POST /logout
 //	GET  /help/forgot        forgotten username or password, the helpdesk
+//	GET  /forgot/username    the username e-mailed to an address; POST, then …/sent
+//	GET  /forgot/password    a reset link e-mailed (username or address); POST, then …/sent
+//	GET  /recover            a helpdesk recovery code and the username (POST) → /reset/password
+//	GET  /reset?t=…          the reset link: → /reset/key (a token card or app key's code,
+//	                         POST /reset/key chooses, POST /reset/code answers) → /reset/password
 //	GET  /register           "Create an account" (only with Config.Registration)
 //	POST /register           → a code to the address → /register/code
 //	GET  /register/code      the code; POST /register/code creates the account → /keys/activate
@@ -104,6 +124,7 @@ var recentRoutes = map[string]bool{
 //	GET  /keys               My digital keys: the key list
 //	GET  /keys/{id}/deactivate, POST   deactivate a key, with a confirmation step
 //	POST /keys/{id}/reactivate          reactivate a locked key
+//	GET  /keys/{id}/lost, POST          "I lost this key": deactivate it at once (even the last)
 //	GET  /keys/activate                 the activation wizard's current step
 //	POST /keys/activate                 action=next, change, resend, back, cancel or end
 //	GET  /keys/activate/qr              the QR code of the app key being activated (PNG)
@@ -138,6 +159,20 @@ func (s *Server) routes() http.Handler {
 	route("POST /login/resend", s.loginResend)
 	route("POST /logout", s.logout)
 	route("GET /help/forgot", s.helpForgot)
+	route("GET /forgot/username", s.forgotUsernameShow)
+	route("POST /forgot/username", s.forgotUsernameSubmit)
+	route("GET /forgot/username/sent", s.forgotSent("username"))
+	route("GET /forgot/password", s.forgotPasswordShow)
+	route("POST /forgot/password", s.forgotPasswordSubmit)
+	route("GET /forgot/password/sent", s.forgotSent("password"))
+	route("GET /recover", s.recoverShow)
+	route("POST /recover", s.recoverSubmit)
+	route("GET /reset", s.resetOpen)
+	route("GET /reset/key", s.resetKeyShow)
+	route("POST /reset/key", s.resetKeyChoose)
+	route("POST /reset/code", s.resetCode)
+	route("GET /reset/password", s.resetPasswordShow)
+	route("POST /reset/password", s.resetPasswordSubmit)
 	route("GET /register", s.registerShow)
 	route("POST /register", s.admitHashing(s.registerSubmit))
 	route("GET /register/code", s.registerCodeShow)
@@ -152,6 +187,8 @@ func (s *Server) routes() http.Handler {
 	route("GET /keys/{id}/deactivate", s.keyDeactivateShow)
 	route("POST /keys/{id}/deactivate", s.keyDeactivate)
 	route("POST /keys/{id}/reactivate", s.keyReactivate)
+	route("GET /keys/{id}/lost", s.keyLostShow)
+	route("POST /keys/{id}/lost", s.keyLost)
 	route("GET /keys/activate", s.wizardShow)
 	route("POST /keys/activate", s.wizardSubmit)
 	route("GET /keys/activate/qr", s.wizardQR)
@@ -163,6 +200,7 @@ func (s *Server) routes() http.Handler {
 	route("GET /info", s.infoShow)
 	route("GET /info/why", s.infoWhy)
 	s.operatorRoutes(route)
+	s.helpdeskRoutes(route)
 	route("/", func(http.ResponseWriter, *http.Request) error { return errNotFound })
 	s.oidcRoutes(outerRoute, route)
 

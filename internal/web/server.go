@@ -12,11 +12,13 @@ import (
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/campaign"
+	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/phaseout"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
+	"github.com/sleutelbos/sleutelbos/internal/recovery"
 	"github.com/sleutelbos/sleutelbos/internal/secrets"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store"
@@ -124,10 +126,15 @@ type Deps struct {
 	Requests RequestObserver
 	// Policies are the phase-out policies, for the dates the pop-up names (nil: none).
 	Policies PolicySource
+	// Recovery runs the forgotten username and password pages; nil leaves them a 404.
+	Recovery *recovery.Service
 	// Campaigns and Roles serve the operator pages (operator.go); without them /operator/…
 	// is a 404.
 	Campaigns *campaign.Service
 	Roles     Roles
+	// Helpdesk serves the helpdesk console (helpdesk.go), with Roles; without it /helpdesk/…
+	// is a 404.
+	Helpdesk *helpdesk.Service
 }
 
 // RequestObserver watches the requests served (internal/metrics implements it). route is

@@ -14,6 +14,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
+	"github.com/sleutelbos/sleutelbos/internal/recovery"
 	"github.com/sleutelbos/sleutelbos/internal/signup"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
@@ -51,6 +52,8 @@ type sessionData struct {
 	// when the new citizen needs a stronger key for it first.
 	Signup *signup.Pending `json:"signup,omitempty"`
 	After  string          `json:"after,omitempty"`
+	// Reset is the password reset in progress, once its link was followed (reset.go).
+	Reset *recovery.Reset `json:"reset,omitempty"`
 }
 
 // session is one server-side session as a request sees it.

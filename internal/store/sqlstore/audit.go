@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/sleutelbos/sleutelbos/internal/store"
 )
@@ -57,6 +58,24 @@ func (db *DB) ListAudit(ctx context.Context, afterID int64, limit int) ([]store.
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return out, nil
+}
+
+// RecentAccountAudit returns up to limit of the account's newest events whose type starts with
+// typePrefix (any when empty), newest first: the index on (account_id, id) read backwards.
+func (db *DB) RecentAccountAudit(ctx context.Context, accountID int64, typePrefix string, limit int) ([]store.AuditEvent, error) {
+	// LIKE's own wildcards in the prefix are taken literally.
+	pattern := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(typePrefix) + "%"
+	rows, err := db.q.QueryContext(ctx, `SELECT id, time, type, account_id, key_kind, key_id, reason, ip, actor, detail
+		FROM audit_events WHERE account_id = $1 AND type LIKE $2 ESCAPE '\' ORDER BY id DESC LIMIT $3`,
+		accountID, pattern, limitOrAll(limit))
+	if err != nil {
+		return nil, fmt.Errorf("recent audit events of account %d: %w", accountID, err)
+	}
+	out, err := scanAuditEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("recent audit events of account %d: %w", accountID, err)
 	}
 	return out, nil
 }

@@ -236,6 +236,21 @@ func (db *DB) ListMessages(ctx context.Context, limit int) ([]store.Message, err
 	return msgs, nil
 }
 
+// RecentAccountMessages returns up to limit of the account's newest messages (of template, when
+// not empty), newest first: the index on (account_id, id) read backwards.
+func (db *DB) RecentAccountMessages(ctx context.Context, accountID int64, template string, limit int) ([]store.Message, error) {
+	rows, err := db.q.QueryContext(ctx, `SELECT `+messageColumns+` FROM outbox
+		WHERE account_id = $1 AND ($2 = '' OR template = $2) ORDER BY id DESC LIMIT $3`, accountID, template, limitOrAll(limit))
+	if err != nil {
+		return nil, fmt.Errorf("recent messages of account %d: %w", accountID, err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("recent messages of account %d: %w", accountID, err)
+	}
+	return msgs, nil
+}
+
 // allStates are reported by OutboxStatus even when no message is in them.
 var allStates = []store.MessageState{
 	store.MessagePending, store.MessageSending, store.MessageSent, store.MessageFailed, store.MessageHeld,

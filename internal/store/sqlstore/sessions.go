@@ -126,3 +126,20 @@ func (db *DB) DeleteSessionsBefore(ctx context.Context, idleCutoff, absCutoff ti
 	}
 	return n, nil
 }
+
+// DeleteAccountSessions removes every session logged on as the account and returns how many it
+// removed. Account 0 (the pre-logon sessions) is refused: they belong to nobody.
+func (db *DB) DeleteAccountSessions(ctx context.Context, accountID int64) (int64, error) {
+	if accountID <= 0 {
+		return 0, fmt.Errorf("delete sessions of account %d: not an account", accountID)
+	}
+	res, err := db.q.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID)
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of account %d: %w", accountID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of account %d: %w", accountID, err)
+	}
+	return n, nil
+}

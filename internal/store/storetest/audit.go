@@ -11,6 +11,49 @@ import (
 var auditTests = []test{
 	{"AppendAndList", testAuditAppendAndList},
 	{"Paging", testAuditPaging},
+	{"RecentOfAccount", testRecentAccountAudit},
+}
+
+func testRecentAccountAudit(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	var mine []store.AuditEvent
+	for i, typ := range []string{"logon.success", "key.activated", "logon.failure", "logon_x.other", "logon.throttled", "email.changed"} {
+		e := store.AuditEvent{Time: at(time.Duration(i) * time.Second), Type: typ, AccountID: 7, Actor: "citizen", Detail: map[string]string{}}
+		must(t, s.AppendAudit(ctx, &e))
+		mine = append(mine, e)
+		other := store.AuditEvent{Time: e.Time, Type: typ, AccountID: 8, Actor: "citizen"}
+		must(t, s.AppendAudit(ctx, &other))
+	}
+	ids := func(es []store.AuditEvent) []int64 {
+		var out []int64
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		prefix string
+		limit  int
+		want   []int64
+	}{
+		{"", 0, []int64{mine[5].ID, mine[4].ID, mine[3].ID, mine[2].ID, mine[1].ID, mine[0].ID}},
+		{"", 2, []int64{mine[5].ID, mine[4].ID}},
+		{"logon.", 0, []int64{mine[4].ID, mine[2].ID, mine[0].ID}},
+		{"logon.", 2, []int64{mine[4].ID, mine[2].ID}},
+		{"logon_", 0, []int64{mine[3].ID}}, // "_" is no wildcard
+		{"nothing.", 0, nil},
+	} {
+		got, err := s.RecentAccountAudit(ctx, 7, c.prefix, c.limit)
+		must(t, err)
+		if d := diff(c.want, ids(got)); d != "" {
+			t.Errorf("RecentAccountAudit(%q, %d) (-want +got):\n%s", c.prefix, c.limit, d)
+		}
+	}
+	got, err := s.RecentAccountAudit(ctx, 7, "", 1)
+	must(t, err)
+	if d := diff(mine[5:], got); d != "" {
+		t.Errorf("the newest event (-want +got):\n%s", d)
+	}
 }
 
 func testAuditAppendAndList(t *testing.T, s store.Store) {

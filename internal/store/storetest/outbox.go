@@ -17,6 +17,7 @@ var outboxTests = []test{
 	{"CodeFailed", testOutboxCodeFailed},
 	{"ExpireSecrets", testOutboxExpireSecrets},
 	{"List", testOutboxList},
+	{"RecentOfAccount", testOutboxRecentOfAccount},
 	{"Status", testOutboxStatus},
 	{"NotFound", testOutboxNotFound},
 }
@@ -454,5 +455,37 @@ func testOutboxExpireSecrets(t *testing.T, s store.Store) {
 	must(t, err)
 	if n != 0 {
 		t.Errorf("a second ExpireSecrets changed %d messages", n)
+	}
+}
+
+func testOutboxRecentOfAccount(t *testing.T, s store.Store) {
+	a := newAccount(t, s, "recent-mail")
+	var mine []int64
+	for i, tmpl := range []string{"logon_code", "key_activated", "logon_code", "welcome"} {
+		m := newMessage(i+1, t0)
+		m.AccountID, m.Template = a.ID, tmpl
+		mine = append(mine, enqueue(t, s, m).ID)
+		enqueue(t, s, newMessage(100+i, t0)) // nobody's
+	}
+	for _, c := range []struct {
+		template string
+		limit    int
+		want     []int64
+	}{
+		{"", 0, []int64{mine[3], mine[2], mine[1], mine[0]}},
+		{"", 1, []int64{mine[3]}},
+		{"logon_code", 0, []int64{mine[2], mine[0]}},
+		{"logon_code", 1, []int64{mine[2]}},
+		{"nothing", 0, nil},
+	} {
+		got, err := s.RecentAccountMessages(ctxOf(t), a.ID, c.template, c.limit)
+		must(t, err)
+		var ids []int64
+		for _, m := range got {
+			ids = append(ids, m.ID)
+		}
+		if d := diff(c.want, ids); d != "" {
+			t.Errorf("RecentAccountMessages(%q, %d) (-want +got):\n%s", c.template, c.limit, d)
+		}
 	}
 }

@@ -12,6 +12,7 @@ var sessionTests = []test{
 	{"Empty", testSessionEmpty},
 	{"NotFound", testSessionNotFound},
 	{"DeleteBefore", testSessionDeleteBefore},
+	{"DeleteAccountSessions", testDeleteAccountSessions},
 }
 
 func testSessionLifecycle(t *testing.T, s store.Store) {
@@ -118,5 +119,42 @@ func testSessionDeleteBefore(t *testing.T, s store.Store) {
 	must(t, err)
 	if n != 0 {
 		t.Errorf("second DeleteSessionsBefore removed %d, want 0", n)
+	}
+}
+
+func testDeleteAccountSessions(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	sessions := []struct {
+		id      string
+		account int64
+		kept    bool
+	}{
+		{"mine on a phone", 7, false},
+		{"mine on a laptop", 7, false},
+		{"someone else's", 8, true},
+		{"a logon in progress", 0, true},
+	}
+	for _, ss := range sessions {
+		must(t, s.CreateSession(ctx, &store.Session{IDHash: []byte(ss.id), AccountID: ss.account, CreatedAt: t0, LastSeenAt: t0}))
+	}
+	n, err := s.DeleteAccountSessions(ctx, 7)
+	must(t, err)
+	if n != 2 {
+		t.Errorf("DeleteAccountSessions removed %d, want 2", n)
+	}
+	for _, ss := range sessions {
+		_, err := s.GetSession(ctx, []byte(ss.id))
+		switch {
+		case ss.kept && err != nil:
+			t.Errorf("session %q: %v, want kept", ss.id, err)
+		case !ss.kept && err == nil:
+			t.Errorf("session %q kept, want removed", ss.id)
+		}
+	}
+	if _, err := s.DeleteAccountSessions(ctx, 0); err == nil {
+		t.Error("DeleteAccountSessions(0) succeeded: it would end every logon in progress")
+	}
+	if _, err := s.GetSession(ctx, []byte("a logon in progress")); err != nil {
+		t.Errorf("the pre-logon session after DeleteAccountSessions(0): %v", err)
 	}
 }

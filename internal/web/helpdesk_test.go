@@ -1,0 +1,379 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
+	"github.com/sleutelbos/sleutelbos/internal/i18n"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/mail"
+	"github.com/sleutelbos/sleutelbos/internal/phaseout"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+)
+
+// helpdeskFixture is a web fixture with the helpdesk console, an agent (a token card; the role
+// is granted by the test) and carla, a citizen with a token card and an e-mail code key.
+type helpdeskFixture struct {
+	*fixture
+	agent, carla citizen
+}
+
+func newHelpdeskFixture(t *testing.T, db *sqlstore.DB) *helpdeskFixture {
+	t.Helper()
+	f := newFixture(t, db)
+	w := f.world
+	svc, err := helpdesk.New(helpdesk.DefaultConfig(), helpdesk.Deps{Store: db, Logons: w.Service, Kinds: w.Kinds,
+		PhaseOuts: phaseout.NewPolicies(db, f.clock.Now, 0, nil), Mailer: w.Mail, Audit: w.Audit, Hasher: w.Hasher,
+		Now: f.clock.Now, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.newServer(db, w.Service, w.Kinds, []option{func(_ *Config, d *Deps) { d.Helpdesk, d.Roles = svc, db }})
+	return &helpdeskFixture{fixture: f, agent: f.newCitizen("agent", "en", keys.TokenCard),
+		carla: f.newCitizen("carla", "en", keys.TokenCard, keys.EmailCode)}
+}
+
+// grant gives c the helpdesk role.
+func (f *helpdeskFixture) grant(c citizen) {
+	f.t.Helper()
+	if _, err := f.db.GrantRole(context.Background(), store.RoleGrant{AccountID: c.acct.ID, Role: store.RoleHelpdesk, GrantedBy: "test"}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// console returns a browser of the agent, with the role, logged on at level substantial.
+func (f *helpdeskFixture) console() *browser {
+	f.t.Helper()
+	f.grant(f.agent)
+	b := f.browser()
+	if res := b.logonAs(f.agent, keys.TokenCard, "/"); res.status != http.StatusSeeOther {
+		f.t.Fatalf("agent logon: %d", res.status)
+	}
+	return b
+}
+
+// act posts an action on the citizen's page.
+func (b *browser) act(c citizen, action, reason string) *response {
+	b.f.t.Helper()
+	return b.post(citizenURL(c.acct.ID)+"/actions", url.Values{"action": {action}, "reason": {reason}})
+}
+
+// wrongPasswords types n wrong passwords for c in the logon.
+func (f *helpdeskFixture) wrongPasswords(c citizen, n int) {
+	f.t.Helper()
+	b := f.browser()
+	for range n {
+		b.choose("password", "low", "/")
+		b.post("/login/password", url.Values{"username": {c.username}, "password": {"not the password"}})
+	}
+}
+
+func TestHelpdeskNeedsTheRole(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		b := f.browser()
+		b.logonAs(f.agent, keys.TokenCard, "/")
+		card := f.keysOf(f.carla)[0]
+		for _, res := range []*response{
+			b.get("/helpdesk"), b.get(citizenURL(f.carla.acct.ID)), b.post("/helpdesk", url.Values{"q": {"carla"}}),
+			b.act(f.carla, "deactivate:"+strconv64(card.ID), "a citizen trying the console"),
+		} {
+			wantStatus(t, "without the role", res, http.StatusForbidden)
+			wantContains(t, "without the role", res.body, html.EscapeString(f.bundle.Printer("en").T("helpdesk.forbidden")))
+		}
+		if k, _ := db.GetKey(t.Context(), card.ID); k.Status != store.KeyActive {
+			t.Error("a citizen without the role deactivated a key")
+		}
+		// With the role, a password logon (level low) is sent to log on at substantial.
+		f.grant(f.agent)
+		low := f.browser()
+		low.logonAs(f.agent, keys.Password, "/")
+		if res := low.get("/helpdesk"); res.status != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/login?level=substantial") {
+			t.Errorf("the console at level low: %d %s", res.status, res.location())
+		}
+		// A revocation acts at once.
+		ok := f.console()
+		wantStatus(t, "with the role", ok.get("/helpdesk"), http.StatusOK)
+		if _, err := db.RevokeRole(t.Context(), f.agent.acct.ID, store.RoleHelpdesk); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "after the revocation", ok.get("/helpdesk"), http.StatusForbidden)
+	})
+}
+
+// TestHelpdeskExplainsAndLiftsAThrottle: carla is throttled after wrong passwords; the agent
+// finds her, the console explains it in words with the time it ends, and lifting it (with a
+// reason, audited with the agent's name, e-mailed) lets her log on — and the explanation says so.
+func TestHelpdeskExplainsAndLiftsAThrottle(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		f.wrongPasswords(f.carla, 5)
+		wantLogon(t, f.fixture, f.carla.username, f.carla.password, false)
+		b := f.console()
+
+		res := b.post("/helpdesk", url.Values{"q": {"CARLA@example.org"}})
+		if res.status != http.StatusSeeOther || res.location() != citizenURL(f.carla.acct.ID) {
+			t.Fatalf("find by address: %d %s", res.status, res.location())
+		}
+		notFound := b.post("/helpdesk", url.Values{"q": {"nobody"}})
+		wantContains(t, "find nobody", notFound.body, `role="alert"`, f.bundle.Printer("en").T("helpdesk.error.not_found"))
+
+		page := b.get(citizenURL(f.carla.acct.ID) + "?kind=tokencard&level=substantial")
+		wantStatus(t, "citizen page", page, http.StatusOK)
+		wantContains(t, "explanation", page.body, `data-obstacle="password_throttled"`, "5 wrong passwords in a row", "Lift the password block",
+			`value="lift_password"`)
+
+		res = b.act(f.carla, "lift_password", "   ")
+		wantStatus(t, "without a reason", res, http.StatusOK)
+		wantContains(t, "without a reason", res.body, `role="alert"`, f.bundle.Printer("en").T("helpdesk.error.reason_missing"),
+			`aria-invalid="true"`)
+		wantLogon(t, f.fixture, f.carla.username, f.carla.password, false)
+
+		res = b.act(f.carla, "lift_password", "carla called, identity checked")
+		wantFlash(t, "lift", f.fixture, res, citizenURL(f.carla.acct.ID), flashHelpdeskDone)
+		if n := f.mails(mail.TemplateHelpdeskAction, f.carla.email); n != 1 {
+			t.Errorf("%d helpdesk e-mails to carla, want 1", n)
+		}
+		es := f.events(helpdesk.Action)
+		if len(es) != 1 || es[0].Detail["agent"] != "agent" || es[0].Reason != "carla called, identity checked" ||
+			es[0].Detail["action"] != helpdesk.ActionLiftPassword || es[0].AccountID != f.carla.acct.ID {
+			t.Errorf("audit: %+v", es)
+		}
+		page = b.get(citizenURL(f.carla.acct.ID) + "?kind=tokencard&level=substantial")
+		wantContains(t, "explanation after", page.body, "Nothing stops a logon")
+		wantLogon(t, f.fixture, f.carla.username, f.carla.password, true)
+
+		// Lifting again: nothing to lift, said so, nothing recorded.
+		res = b.act(f.carla, "lift_password", "again")
+		wantContains(t, "lift again", res.body, `role="alert"`, f.bundle.Printer("en").T("helpdesk.error.not_throttled"))
+		if n := len(f.events(helpdesk.Action)); n != 1 {
+			t.Errorf("%d action events, want still 1", n)
+		}
+	})
+}
+
+// TestHelpdeskKeysAndMail: a locked card is explained and unlocked, a key deactivated, a
+// bounced code e-mail explained with the server's answer, a failed e-mail resent.
+func TestHelpdeskKeysAndMail(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		ctx := context.Background()
+		var card, email store.Key
+		for _, k := range f.keysOf(f.carla) {
+			if k.Kind == keys.TokenCard {
+				card = k
+			} else {
+				email = k
+			}
+		}
+		if _, err := db.TransitionKey(ctx, card.ID, store.KeyActive, store.KeyLocked, keys.CauseLockout, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		b := f.console()
+		page := b.get(citizenURL(f.carla.acct.ID) + "?kind=tokencard&level=substantial")
+		wantContains(t, "locked card", page.body, `data-obstacle="key_locked"`, `value="unlock:`+strconv64(card.ID)+`"`)
+		wantFlash(t, "unlock", f.fixture, b.act(f.carla, "unlock:"+strconv64(card.ID), "card found again"), citizenURL(f.carla.acct.ID), flashHelpdeskDone)
+		if k, _ := db.GetKey(ctx, card.ID); k.Status != store.KeyActive {
+			t.Errorf("card %s after unlock", k.Status)
+		}
+		wantFlash(t, "deactivate", f.fixture, b.act(f.carla, "deactivate:"+strconv64(card.ID), "card stolen"), citizenURL(f.carla.acct.ID), flashHelpdeskDone)
+		if k, _ := db.GetKey(ctx, card.ID); k.Status != store.KeyDeactivated || k.DeactivationCause != keys.CauseHelpdesk {
+			t.Errorf("card %s (%s) after deactivate", k.Status, k.DeactivationCause)
+		}
+		if f.mails(mail.TemplateKeyDeactivated, f.carla.email) != 1 || f.mails(mail.TemplateKeyActivated, f.carla.email) != 1 {
+			t.Error("the unlock and the deactivation were not both e-mailed")
+		}
+
+		// A logon code e-mail that bounced.
+		lb := f.browser()
+		lb.choose(keys.EmailCode, "substantial", "/")
+		lb.post("/login/password", url.Values{"username": {f.carla.username}, "password": {f.carla.password}})
+		failLatest(t, f.fixture, f.carla, mail.TemplateLogonCode, "550 5.1.1 mailbox unavailable")
+		page = b.get(citizenURL(f.carla.acct.ID) + "?kind=emailcode&level=substantial")
+		wantContains(t, "bounced", page.body, `data-obstacle="mail_bounced"`, "550 5.1.1 mailbox unavailable")
+		_ = email
+
+		// A failed e-mail without a code is resent; one whose code expired cannot be.
+		failed := failLatest(t, f.fixture, f.carla, mail.TemplateKeyDeactivated, "451 try later, for good")
+		wantFlash(t, "resend", f.fixture, b.act(f.carla, "resend:"+strconv64(failed.ID), "address fixed"), citizenURL(f.carla.acct.ID), flashHelpdeskDone)
+		if m, _ := db.GetMessage(ctx, failed.ID); m.State != store.MessagePending {
+			t.Errorf("resent message %s, want pending", m.State)
+		}
+		code := latestMessage(t, f.fixture, f.carla, mail.TemplateLogonCode)
+		res := b.act(f.carla, "resend:"+strconv64(code.ID), "try the code again")
+		wantContains(t, "resend a code", res.body, `role="alert"`, html.EscapeString(f.bundle.Printer("en").T("helpdesk.error.secret_gone")))
+	})
+}
+
+// failLatest makes the newest e-mail of template to c fail for good with answer.
+func failLatest(t *testing.T, f *fixture, c citizen, template, answer string) store.Message {
+	t.Helper()
+	ctx := context.Background()
+	m := latestMessage(t, f, c, template)
+	if err := f.db.RequeueMessage(ctx, m.ID, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := f.db.ClaimMessages(ctx, "test", f.clock.Now(), f.clock.Now().Add(time.Minute), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ms {
+		if c.ID == m.ID {
+			if err := f.db.MarkFailed(ctx, m.ID, "test", answer); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+	}
+	t.Fatalf("message %d not claimed", m.ID)
+	return m
+}
+
+func latestMessage(t *testing.T, f *fixture, c citizen, template string) store.Message {
+	t.Helper()
+	ms := f.messagesTo(c.email)
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Template == template {
+			return ms[i]
+		}
+	}
+	t.Fatalf("no %s e-mail to %s", template, c.email)
+	return store.Message{}
+}
+
+// TestHelpdeskRefusals: a forged citizen id, another citizen's key, the agent's own account,
+// an unknown action: refused, localised, nothing changed or recorded.
+func TestHelpdeskRefusals(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		b := f.console()
+		p := f.bundle.Printer("en")
+		agentCard := f.keysOf(f.agent)[0]
+		if res := b.get(citizenURL(999999)); res.status != http.StatusNotFound {
+			t.Errorf("a forged citizen's page: %d", res.status)
+		}
+		if res := b.post(citizenURL(999999)+"/actions", url.Values{"action": {"recovery_code"}, "reason": {"x"}}); res.status != http.StatusNotFound {
+			t.Errorf("an action on a forged citizen: %d", res.status)
+		}
+		for _, c := range []struct {
+			what, action string
+			on           citizen
+			want         string
+		}{
+			{"another citizen's key", "deactivate:" + strconv64(agentCard.ID), f.carla, p.T("helpdesk.error.no_such_key")},
+			{"the agent's own account", "deactivate:" + strconv64(agentCard.ID), f.agent, p.T("helpdesk.error.own_account")},
+			{"own account, recovery code", "recovery_code", f.agent, p.T("helpdesk.error.own_account")},
+			{"an unknown action", "format_disk", f.carla, p.T("helpdesk.error.action")},
+			{"a key id that is no number", "unlock:abc", f.carla, p.T("helpdesk.error.no_such_key")},
+		} {
+			res := b.act(c.on, c.action, "a reason")
+			wantStatus(t, c.what, res, http.StatusOK)
+			wantContains(t, c.what, res.body, `role="alert"`, html.EscapeString(c.want))
+		}
+		if k, _ := db.GetKey(t.Context(), agentCard.ID); k.Status != store.KeyActive {
+			t.Error("a refused action deactivated a key")
+		}
+		if n := len(f.events(helpdesk.Action)); n != 0 {
+			t.Errorf("%d action events after refusals, want 0", n)
+		}
+		page := b.get(citizenURL(f.agent.acct.ID))
+		wantContains(t, "own page", page.body, html.EscapeString(p.T("helpdesk.citizen.own")))
+		if strings.Contains(page.body, `name="reason"`) {
+			t.Error("the agent's own page offers actions")
+		}
+	})
+}
+
+var recoveryCodeRE = regexp.MustCompile(`<code id="recovery-code">([A-Z0-9-]+)</code>`)
+
+// TestRecoveryCode: the agent issues a code, shown once; the citizen, with no working key,
+// uses it with their username to set a new password (same answer for a wrong code and an
+// unknown username), then logs on and lands in the activation wizard; the code works once.
+func TestRecoveryCode(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		b := f.console()
+		res := b.act(f.carla, "recovery_code", "lost card and phone; identity checked at the counter")
+		wantStatus(t, "issue", res, http.StatusOK)
+		if res.header.Get("Cache-Control") != "no-store" {
+			t.Error("the recovery code page may be cached")
+		}
+		m := recoveryCodeRE.FindStringSubmatch(res.body)
+		if m == nil {
+			t.Fatalf("no code shown:\n%.3000s", res.body)
+		}
+		code := m[1]
+		if f.mails(mail.TemplateHelpdeskAction, f.carla.email) != 1 {
+			t.Error("the citizen was not told a code was issued")
+		}
+		for _, msg := range f.messagesTo(f.carla.email) {
+			if strings.Contains(msg.TextBody, code) || strings.Contains(msg.TextBody, strings.ReplaceAll(code, "-", "")) {
+				t.Error("an e-mail carries the recovery code")
+			}
+		}
+
+		c := f.browser()
+		p := f.bundle.Printer("en")
+		wrongCode := "ABCD-EFGH-JKLM-NPQR"
+		for _, try := range []struct{ user, code string }{{"carla", wrongCode}, {"nobody", code}} {
+			res := c.post("/recover", url.Values{"username": {try.user}, "code": {try.code}})
+			wantStatus(t, "wrong "+try.user, res, http.StatusOK)
+			wantContains(t, "wrong "+try.user, res.body, html.EscapeString(p.T("recovery.error.recovery_code")))
+		}
+		shape := c.post("/recover", url.Values{"username": {""}, "code": {"12"}})
+		wantContains(t, "shape", shape.body, html.EscapeString(p.T("recovery.error.username_empty")), html.EscapeString(p.T("recovery.error.code_shape")))
+
+		res = c.post("/recover", url.Values{"username": {"Carla"}, "code": {strings.ToLower(strings.ReplaceAll(code, "-", " "))}})
+		if res.status != http.StatusSeeOther || res.location() != "/reset/password" {
+			t.Fatalf("the right code: %d %s\n%.2000s", res.status, res.location(), res.body)
+		}
+		res = c.post("/reset/password", url.Values{"password": {newPassword}, "confirm": {newPassword}})
+		wantFlash(t, "new password", f.fixture, res, "/login?return=%2Fkeys%2Factivate", flashPasswordReset)
+		wantLogon(t, f.fixture, "carla", newPassword, true)
+		if ev := lastEvent(t, f.fixture, "password.changed"); ev.Detail["via"] != "recovery_code" {
+			t.Errorf("audit %+v, want via recovery_code", ev)
+		}
+		again := f.browser().post("/recover", url.Values{"username": {"carla"}, "code": {code}})
+		wantContains(t, "the code again", again.body, html.EscapeString(p.T("recovery.error.recovery_code")))
+	})
+}
+
+// TestHelpdeskPagesInEveryLanguage: the console's pages have the shape of every page in every
+// language.
+func TestHelpdeskPagesInEveryLanguage(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		f.wrongPasswords(f.carla, 5)
+		b := f.console()
+		for _, lang := range i18n.Languages() {
+			b.cookies[langCookie] = lang
+			pages := map[string]*response{
+				"find":          b.get("/helpdesk"),
+				"find error":    b.post("/helpdesk", url.Values{"q": {""}}),
+				"citizen":       b.get(citizenURL(f.carla.acct.ID) + "?kind=totp&level=high"),
+				"explained":     b.get(citizenURL(f.carla.acct.ID) + "?kind=tokencard&level=substantial"),
+				"action error":  b.act(f.carla, "lift_password", ""),
+				"recovery code": b.act(f.carla, "recovery_code", "identity checked"),
+				"recover":       b.get("/recover"),
+			}
+			for name, res := range pages {
+				checkPage(t, lang+" "+name, lang, res.body)
+			}
+		}
+	})
+}

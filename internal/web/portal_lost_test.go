@@ -1,0 +1,96 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
+)
+
+// TestLostKey: "I lost this key" deactivates even the citizen's last substantial key at once
+// (cause lost), after a page that says what happens next; the citizen is e-mailed and it is
+// audited. Another citizen's key, a key already deactivated and a stale logon are refused and
+// change nothing.
+func TestLostKey(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		c := f.newCitizen("lotte", "en", keys.TokenCard)
+		card := f.keysOf(c)[0]
+		b := f.browser()
+		b.logonAs(c, keys.TokenCard, "/keys")
+		lost := "/keys/" + strconv64(card.ID) + "/lost"
+		wantContains(t, "key list", b.get("/keys").body, `href="`+lost+`"`, "I lost this key")
+		if strings.Contains(b.get("/keys").body, `href="/keys/`+strconv64(card.ID)+`/deactivate"`) {
+			t.Error("the last substantial key can be deactivated the ordinary way")
+		}
+		page := b.get(lost)
+		wantStatus(t, "lost page", page, http.StatusOK)
+		p := f.bundle.Printer("en")
+		wantContains(t, "lost page", page.body, p.T("portal.lost.last"), p.T("portal.lost.next"), p.T("portal.lost.confirm"))
+
+		res := b.post(lost, nil)
+		wantFlash(t, "report lost", f, res, "/keys", flashKeyLost)
+		wantContains(t, "key list after", b.get("/keys").body, p.T("portal.lost.done"),
+			`data-kind="tokencard" data-status="deactivated"`, p.T("portal.cause.lost"))
+		k, err := db.GetKey(t.Context(), card.ID)
+		if err != nil || k.Status != store.KeyDeactivated || k.DeactivationCause != keys.CauseLost {
+			t.Errorf("the lost key: %+v %v, want deactivated with cause lost", k, err)
+		}
+		if f.mails("key_deactivated", c.email) != 1 {
+			t.Error("no deactivation e-mail")
+		}
+		if es := f.events(audit.KeyDeactivated); len(es) != 1 || es[0].Detail["cause"] != keys.CauseLost || es[0].AccountID != c.acct.ID {
+			t.Errorf("audit: %+v, want one key.deactivated with cause lost", es)
+		}
+
+		// Again: the key is not active any more.
+		res = b.post(lost, nil)
+		wantStatus(t, "lost again", res, http.StatusOK)
+		wantContains(t, "lost again", res.body, `role="alert"`)
+		// Another citizen's key, and nonsense: 404, nothing changed.
+		demoKey := f.keysOf(f.demoCitizen())[0]
+		for _, path := range []string{"/keys/" + strconv64(demoKey.ID) + "/lost", "/keys/999999/lost", "/keys/x/lost"} {
+			if res := b.post(path, nil); res.status != http.StatusNotFound {
+				t.Errorf("POST %s: %d, want 404", path, res.status)
+			}
+		}
+		if k, _ := db.GetKey(t.Context(), demoKey.ID); k.Status != store.KeyActive {
+			t.Error("another citizen's key was deactivated")
+		}
+	})
+}
+
+// TestLostKeyNeedsARecentLogonOfAnyLevel: a citizen whose only substantial key is gone can log
+// on with the password alone, and that is enough — but only recently.
+func TestLostKeyNeedsARecentLogonOfAnyLevel(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		c := f.newCitizen("pim", "en", keys.TOTP)
+		app := f.keysOf(c)[0]
+		b := f.browser()
+		b.logonAs(c, keys.Password, "/keys")
+		lost := "/keys/" + strconv64(app.ID) + "/lost"
+		f.clock.Advance(16 * time.Minute)
+		b.get("/keys") // keeps the session alive; the logon is 16 minutes old
+		res := b.post(lost, nil)
+		if res.status != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/login?") {
+			t.Errorf("stale logon: %d %s, want 303 to the logon", res.status, res.location())
+		}
+		if k, _ := db.GetKey(t.Context(), app.ID); k.Status != store.KeyActive {
+			t.Fatal("a stale logon deactivated the key")
+		}
+		b2 := f.browser()
+		b2.logonAs(c, keys.Password, "/keys")
+		wantFlash(t, "report lost after a password logon", f, b2.post(lost, nil), "/keys", flashKeyLost)
+		if k, _ := db.GetKey(t.Context(), app.ID); k.Status != store.KeyDeactivated {
+			t.Error("the lost app key is still active")
+		}
+	})
+}
