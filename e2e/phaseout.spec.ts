@@ -286,7 +286,7 @@ test('activate a new digital key now: an app key replaces the token', async ({ p
 });
 
 test('I want to log in with another digital key: back to the chooser, without our script', async ({ page }) => {
-  const who = citizen('chloe');
+  citizen('chloe'); // starts with only a token card
   // Without the script the pop-up is a plain page: the dialog is open, not modal, and works.
   await page.route(/\/static\/[^?]*\.js/, (route) => route.abort());
   await openPrompt(page);
@@ -297,7 +297,11 @@ test('I want to log in with another digital key: back to the chooser, without ou
   await expect(page.locator('button[name=kind][value=tokencard]')).toBeVisible();
   await expect(page.locator('main')).toContainText('Choose the digital key you want to log on with, for example “Security code by e-mail”');
   await expectAccessible(page, 'the chooser after another key');
-  expect(who.kinds).toContain('tokencard');
+  // The page itself: no pop-up any more, and the other substantial kinds are there to choose.
+  await expect(page.locator('dialog#phaseout-prompt')).toHaveCount(0);
+  for (const kind of ['emailcode', 'totp']) {
+    await expect(page.locator(`button[name=kind][value=${kind}]`)).toBeVisible();
+  }
 });
 
 test('close (×): logging on with the token goes on, for now; Esc is the same', async ({ page }) => {
@@ -308,6 +312,11 @@ test('close (×): logging on with the token goes on, for now; Esc is the same', 
   expect(await dialog.evaluate((d) => d.matches(':modal'))).toBe(true);
   await expect(page.locator('#choice-activate')).toBeFocused();
   await page.keyboard.press('Tab');
+  await expect(page.locator('#choice-other_key')).toBeFocused();
+  // Tab past the last button wraps to the first (×), Shift+Tab past it back to the last.
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Close' })).toBeFocused();
+  await page.keyboard.press('Shift+Tab');
   await expect(page.locator('#choice-other_key')).toBeFocused();
   await page.keyboard.press('Shift+Tab');
   await page.keyboard.press('Shift+Tab');

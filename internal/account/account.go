@@ -125,7 +125,10 @@ func (s *Service) Create(ctx context.Context, in NewAccount, actor string) (stor
 	if err != nil {
 		return store.Account{}, fmt.Errorf("create account: %w", err)
 	}
-	a := store.Account{Username: in.Username, Name: in.Name, Email: in.Email, Language: in.Language, PasswordHash: hash}
+	// The service's clock, not the store's: a test or demo clock reaches the creation time.
+	now := s.now()
+	a := store.Account{Username: in.Username, Name: in.Name, Email: in.Email, Language: in.Language, PasswordHash: hash,
+		CreatedAt: now, UpdatedAt: now}
 	err = store.InTx(ctx, s.st, func(st changeStore) error {
 		if err := st.CreateAccount(ctx, &a); err != nil {
 			return err

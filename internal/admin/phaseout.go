@@ -79,13 +79,26 @@ func phaseoutSet(e *env, fs *flag.FlagSet, args []string) error {
 		return errors.Join(errs...)
 	}
 	imp, err := e.node.Phaseout.Set(e.ctx, p, *confirm)
-	if !p.DisabledFrom.IsZero() && (err == nil || errors.Is(err, phaseout.ErrNeedsConfirm)) {
-		fmt.Fprintf(e.stdout, "%d citizen(s) have an active %s key and no active key of another substantial kind (%s):\n"+
-			"from %s they cannot log on at level substantial unless they activate another key.\n",
-			imp.Stranded, p.Kind, strings.Join(imp.Others, ", "), phaseout.Format(p.DisabledFrom))
+	if err == nil || errors.Is(err, phaseout.ErrNeedsConfirm) {
+		verb := "are"
+		if err != nil {
+			verb = "would be"
+		}
+		if imp.Restored > 0 {
+			fmt.Fprintf(e.stdout, "%d %s key(s) expired by the earlier switch-off %s active again.\n", imp.Restored, p.Kind, verb)
+		}
+		if !p.DisabledFrom.IsZero() {
+			fmt.Fprintf(e.stdout, "%d citizen(s) have an active %s key and no active key of another substantial kind (%s):\n"+
+				"from %s they cannot log on at level substantial unless they activate another key.\n",
+				imp.Stranded, p.Kind, strings.Join(imp.Others, ", "), phaseout.Format(p.DisabledFrom))
+		}
 	}
 	if err != nil {
 		return err
+	}
+	if p.UnusedMonths > 0 {
+		fmt.Fprintf(e.stdout, "%d %s key(s) are due for the unused-key warning now: the next job run warns them, "+
+			"and deactivates them no sooner than 14 days later unless they are used.\n", imp.WarnNow, p.Kind)
 	}
 	fmt.Fprintf(e.stdout, "phase-out policy of %s set\n", p.Kind)
 	return printPolicies(e, []phaseout.Policy{p})
@@ -129,7 +142,7 @@ func phaseoutClear(e *env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	err = e.node.Phaseout.Clear(e.ctx, kind)
+	restored, err := e.node.Phaseout.Clear(e.ctx, kind)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("key kind %q has no phase-out policy", kind)
 	}
@@ -137,5 +150,8 @@ func phaseoutClear(e *env, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "phase-out policy of %s removed\n", kind)
+	if restored > 0 {
+		fmt.Fprintf(e.stdout, "%d %s key(s) expired by its switch-off are active again\n", restored, kind)
+	}
 	return nil
 }

@@ -52,7 +52,7 @@ func testPhaseout(t *testing.T, at place) {
 	}
 	out := mustRun(t, at, "", "phaseout", "set", "tokencard", "--activation-closed-from", "2023-07-01",
 		"--migration-prompt-from", "2023-09-01", "--disabled-from", "2024-01-31", "--deactivate-unused-after", "12mo", "--confirm")
-	for _, want := range []string{"1 citizen(s)", "phase-out policy of tokencard set", "2024-01-31T00:00:00+01:00", "12 months", "disabled"} {
+	for _, want := range []string{"1 citizen(s)", "phase-out policy of tokencard set", "0 tokencard key(s) are due for the unused-key warning now", "2024-01-31T00:00:00+01:00", "12 months", "disabled"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("phaseout set printed\n%s\nwant %q in it", out, want)
 		}

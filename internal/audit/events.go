@@ -9,7 +9,7 @@ const (
 	KeyActivated        = "key.activated"         // a key became active
 	KeyDeactivated      = "key.deactivated"       // a key was deactivated; Detail["cause"] says why
 	KeyExpired          = "key.expired"           // a key expired
-	KeyReactivated      = "key.reactivated"       // a locked key was made active again by its citizen
+	KeyReactivated      = "key.reactivated"       // a locked key made active again by its citizen, or a phased-out key by a policy change
 	EnrolmentFailure    = "key.enrolment_failure" // a wrong, expired or throttled registration code; Reason says which
 	EmailChangeFailure  = "email.change_failure"  // a wrong, expired or throttled code for a new e-mail address
 	PortalForged        = "portal.forged"         // a request to My digital keys named something the page never offered; Detail["field"] says what; past a few per account they are aggregated (logon.throttled, scope forged:ID)

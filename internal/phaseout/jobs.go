@@ -29,7 +29,7 @@ var _ JobStore = store.Store(nil)
 type jobTx interface {
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	TransitionKey(ctx context.Context, id int64, from, to store.KeyStatus, cause string, at time.Time) (bool, error)
-	MarkUnusedWarning(ctx context.Context, keyID int64, deadline time.Time) (bool, error)
+	MarkUnusedWarning(ctx context.Context, keyID int64, due, deadline time.Time) (bool, error)
 	audit.Appender
 	mail.Outbox
 }
@@ -176,12 +176,50 @@ func lastUse(k store.Key) time.Time {
 	return k.ActivatedAt
 }
 
+// unusedAction is what the unused-key job does with one key.
+type unusedAction int
+
+const (
+	unusedWait       unusedAction = iota // not due, or warned and its deadline not reached
+	unusedWarn                           // warn now of the deadline returned
+	unusedDeactivate                     // warned at least WarnBefore ago and the deadline passed
+)
+
+// unusedStep decides what the unused-key job does with k at now. A key is deactivated only
+// after a warning for its current deadline (the one from its last use, or a later one when
+// the warning came late); that warning was sent at least WarnBefore before the deadline it
+// names. A key found within WarnBefore of its deadline, or past it, without that warning is
+// warned now, of its deadline or of now+WarnBefore when that is later. It returns the action,
+// the deadline from the last use (due) and the deadline to warn of.
+func unusedStep(p Policy, k store.Key, now time.Time) (act unusedAction, due, deadline time.Time) {
+	due = p.UnusedDeadline(lastUse(k))
+	if w := k.UnusedWarnedFor; !w.IsZero() && !w.Before(due) {
+		if now.Before(w) {
+			return unusedWait, due, w
+		}
+		return unusedDeactivate, due, w
+	}
+	if now.Before(due.Add(-WarnBefore)) {
+		return unusedWait, due, due
+	}
+	deadline = due
+	if late := now.Add(WarnBefore); late.After(deadline) {
+		deadline = late
+	}
+	return unusedWarn, due, deadline
+}
+
+// unusedCutoff is a last use before which a key of p's kind may be due for a warning at now:
+// a few days' margin covers months of different lengths, and each key's own deadline decides.
+func unusedCutoff(p Policy, now time.Time) time.Time {
+	return now.Add(WarnBefore).In(brussels).AddDate(0, -p.UnusedMonths, 0).Add(4 * 24 * time.Hour)
+}
+
 // unused warns the citizens of keys of p's kind due for deactivation within WarnBefore (once
-// per deadline) and deactivates those past it (cause unused), with the e-mail that says so.
+// per deadline) and deactivates those warned whose deadline passed (cause unused), with the
+// e-mail that says so.
 func (j *Jobs) unused(ctx context.Context, p Policy, now time.Time) (warned, deactivated int, err error) {
-	// Keys last used before this could be due within WarnBefore; a few days' margin covers
-	// months of different lengths, and each key's own deadline decides.
-	cutoff := now.Add(WarnBefore).In(brussels).AddDate(0, -p.UnusedMonths, 0).Add(4 * 24 * time.Hour)
+	cutoff := unusedCutoff(p, now)
 	after := int64(0)
 	for {
 		ks, err := j.st.ListUnusedKeys(ctx, p.Kind, cutoff, after, j.cfg.Batch)
@@ -190,9 +228,8 @@ func (j *Jobs) unused(ctx context.Context, p Policy, now time.Time) (warned, dea
 		}
 		for _, k := range ks {
 			after = k.ID
-			deadline := p.UnusedDeadline(lastUse(k))
-			switch {
-			case !now.Before(deadline):
+			switch act, due, deadline := unusedStep(p, k, now); act {
+			case unusedDeactivate:
 				ok, err := j.deactivateUnused(ctx, k)
 				if err != nil {
 					return warned, deactivated, err
@@ -200,8 +237,8 @@ func (j *Jobs) unused(ctx context.Context, p Policy, now time.Time) (warned, dea
 				if ok {
 					deactivated++
 				}
-			case !now.Before(deadline.Add(-WarnBefore)):
-				ok, err := j.warnUnused(ctx, k, deadline)
+			case unusedWarn:
+				ok, err := j.warnUnused(ctx, k, due, deadline)
 				if err != nil {
 					return warned, deactivated, err
 				}
@@ -244,11 +281,11 @@ func (j *Jobs) deactivateUnused(ctx context.Context, k store.Key) (bool, error) 
 	return moved, nil
 }
 
-// warnUnused sends the warning of k's deactivation at deadline, once.
-func (j *Jobs) warnUnused(ctx context.Context, k store.Key, deadline time.Time) (bool, error) {
+// warnUnused sends the warning of k's deactivation at deadline, once for its due date.
+func (j *Jobs) warnUnused(ctx context.Context, k store.Key, due, deadline time.Time) (bool, error) {
 	sent := false
 	err := store.InTx(ctx, j.st, func(tx jobTx) error {
-		first, err := tx.MarkUnusedWarning(ctx, k.ID, deadline)
+		first, err := tx.MarkUnusedWarning(ctx, k.ID, due, deadline)
 		if err != nil || !first {
 			sent = false
 			return err

@@ -144,11 +144,53 @@ func TestJobsUnused(t *testing.T) {
 		recent := keyUsed(t, db, "recent", keys.TokenCard, now.AddDate(-2, 0, 0), now.AddDate(0, -6, 0)) // used half a year ago
 		other := keyUsed(t, db, "other", keys.TOTP, now.AddDate(-3, 0, 0), now.AddDate(-2, 0, 0))        // another kind
 		j := newJobs(t, db, clk, "node-a")
+		first := clk.Now()
+		// Nothing is deactivated without a warning at least 14 days before: the keys past
+		// their deadline (long, never) and the one due within 14 days (soon) are warned now,
+		// of a deadline 14 days away.
 		rep, err := j.Run(t.Context())
-		if err != nil || rep.Deactivated != 2 || rep.Warned != 1 {
-			t.Fatalf("Run = %+v, %v; want 2 deactivated, 1 warned", rep, err)
+		if err != nil || rep.Deactivated != 0 || rep.Warned != 3 {
+			t.Fatalf("Run = %+v, %v; want 3 warned, none deactivated", rep, err)
 		}
-		for _, k := range []store.Key{long, never} {
+		for _, k := range []store.Key{long, never, soon} {
+			got := keyStatus(t, db, k.ID)
+			if got.Status != store.KeyActive || !got.UnusedWarnedFor.Equal(first.Add(phaseout.WarnBefore)) {
+				t.Errorf("key %s: %s, warned for %v; want active, warned for %v", k.Serial, got.Status, got.UnusedWarnedFor, first.Add(phaseout.WarnBefore))
+			}
+			if mailsTo(t, db, mail.TemplateKeyUnusedWarning, k.Serial+"@example.be") != 1 {
+				t.Errorf("key %s: no warning", k.Serial)
+			}
+		}
+		for _, k := range []store.Key{later, recent, other} {
+			if got := keyStatus(t, db, k.ID); got.Status != store.KeyActive {
+				t.Errorf("key %s (%s): %s, want active", k.Serial, k.Kind, got.Status)
+			}
+		}
+		if mailsTo(t, db, mail.TemplateKeyUnusedWarning, "later@example.be") != 0 {
+			t.Error("later was warned 20 days ahead")
+		}
+		// The next day: no warning again; "later" is not due for one yet.
+		clk.Advance(24 * time.Hour)
+		if rep, err := j.Run(t.Context()); err != nil || rep.Warned != 0 || rep.Deactivated != 0 {
+			t.Errorf("next day's Run = %+v, %v; want nothing", rep, err)
+		}
+		// Ten days after the first run "later" is within 14 days of its deadline; soon's
+		// own deadline has passed, but its warning is 10 days old: it waits.
+		clk.Advance(9 * 24 * time.Hour)
+		rep, err = j.Run(t.Context())
+		if err != nil || rep.Warned != 1 || rep.Deactivated != 0 {
+			t.Errorf("Run 10 days later = %+v, %v; want later warned, nothing deactivated", rep, err)
+		}
+		// A second before the warned deadline: still nothing; at it, the three go.
+		clk.Set(first.Add(phaseout.WarnBefore - time.Second))
+		if rep, err := j.Run(t.Context()); err != nil || rep.Deactivated != 0 {
+			t.Errorf("Run just before the warned deadline = %+v, %v", rep, err)
+		}
+		clk.Set(first.Add(phaseout.WarnBefore))
+		if rep, err := j.Run(t.Context()); err != nil || rep.Deactivated != 3 || rep.Warned != 0 {
+			t.Errorf("Run at the warned deadline = %+v, %v; want long, never, soon deactivated", rep, err)
+		}
+		for _, k := range []store.Key{long, never, soon} {
 			got := keyStatus(t, db, k.ID)
 			if got.Status != store.KeyDeactivated || got.DeactivationCause != keys.CauseUnused {
 				t.Errorf("key %s: %s (%s), want deactivated (unused)", k.Serial, got.Status, got.DeactivationCause)
@@ -156,29 +198,6 @@ func TestJobsUnused(t *testing.T) {
 			if mailsTo(t, db, mail.TemplateKeyDeactivated, k.Serial+"@example.be") != 1 {
 				t.Errorf("key %s: no deactivation e-mail", k.Serial)
 			}
-		}
-		for _, k := range []store.Key{soon, later, recent, other} {
-			if got := keyStatus(t, db, k.ID); got.Status != store.KeyActive {
-				t.Errorf("key %s (%s): %s, want active", k.Serial, k.Kind, got.Status)
-			}
-		}
-		if mailsTo(t, db, mail.TemplateKeyUnusedWarning, "soon@example.be") != 1 || mailsTo(t, db, mail.TemplateKeyUnusedWarning, "later@example.be") != 0 {
-			t.Error("the warning went to the wrong citizens")
-		}
-		// The next day: the warning is not sent again; "later" is not due for a warning yet.
-		clk.Advance(24 * time.Hour)
-		if rep, err := j.Run(t.Context()); err != nil || rep.Warned != 0 || rep.Deactivated != 0 {
-			t.Errorf("next day's Run = %+v, %v; want nothing", rep, err)
-		}
-		// Seven days later "later" is within 14 days of its deadline; 10 days after the first
-		// run "soon" is due.
-		clk.Advance(9 * 24 * time.Hour)
-		rep, err = j.Run(t.Context())
-		if err != nil || rep.Warned != 1 || rep.Deactivated != 1 {
-			t.Errorf("Run 10 days later = %+v, %v; want later warned, soon deactivated", rep, err)
-		}
-		if got := keyStatus(t, db, soon.ID); got.Status != store.KeyDeactivated {
-			t.Errorf("soon: %s", got.Status)
 		}
 		if mailsTo(t, db, mail.TemplateKeyUnusedWarning, "soon@example.be") != 1 || mailsTo(t, db, mail.TemplateKeyUnusedWarning, "later@example.be") != 1 {
 			t.Error("each warning is sent once")
@@ -188,11 +207,15 @@ func TestJobsUnused(t *testing.T) {
 			t.Fatal(err)
 		}
 		clk.Set(clk.Now().AddDate(1, 0, -10))
-		if rep, err := j.Run(t.Context()); err != nil || rep.Warned != 1 || rep.Deactivated != 1 {
-			t.Errorf("Run near the new deadline = %+v, %v; want later warned again, recent (half a year older) deactivated", rep, err)
+		if rep, err := j.Run(t.Context()); err != nil || rep.Warned != 2 || rep.Deactivated != 0 {
+			t.Errorf("Run near the new deadline = %+v, %v; want later warned again, recent (months past its deadline) warned first", rep, err)
 		}
 		if mailsTo(t, db, mail.TemplateKeyUnusedWarning, "later@example.be") != 2 {
 			t.Error("no second warning for the new deadline")
+		}
+		clk.Advance(phaseout.WarnBefore)
+		if rep, err := j.Run(t.Context()); err != nil || rep.Warned != 0 || rep.Deactivated != 2 {
+			t.Errorf("Run 14 days after those warnings = %+v, %v; want later and recent deactivated", rep, err)
 		}
 	})
 }

@@ -118,9 +118,10 @@ func TestSetLastSubstantialKind(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "last enabled substantial kind") {
 			t.Errorf("disabling tokencard after totp = %v, want the last-kind error", err)
 		}
-		// Disabled before totp is, tokencard leaves totp enabled for a day: allowed.
-		if _, err := s.Set(t.Context(), phaseout.Policy{Kind: "tokencard", DisabledFrom: t0}, true); err != nil {
-			t.Errorf("disabling tokencard before totp: %v", err)
+		// Disabled before totp is, tokencard leaves totp enabled for a day, and then nothing:
+		// refused as well (every instant counts, not only tokencard's own).
+		if _, err := s.Set(t.Context(), phaseout.Policy{Kind: "tokencard", DisabledFrom: t0}, true); err == nil || !strings.Contains(err.Error(), "last enabled substantial kind") {
+			t.Errorf("disabling tokencard before totp = %v, want the last-kind error", err)
 		}
 		// Closing activation only never strands anybody.
 		s2 := newService(t, db, "tokencard")
@@ -157,10 +158,10 @@ func TestSetConfirmAndAudit(t *testing.T) {
 		if _, err := s.Set(t.Context(), p2, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Clear(t.Context(), "tokencard"); err != nil {
+		if _, err := s.Clear(t.Context(), "tokencard"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Clear(t.Context(), "tokencard"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Clear(t.Context(), "tokencard"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Clear of a kind without a policy = %v, want ErrNotFound", err)
 		}
 		evs := operatorEvents(t, db)
@@ -207,7 +208,7 @@ func TestPoliciesView(t *testing.T) {
 			t.Errorf("after the refresh period: Disabled = %v, ActivationOpen = %v; want true, false",
 				view.Disabled("tokencard", t0), view.ActivationOpen("tokencard", t0))
 		}
-		if err := s.Clear(t.Context(), "tokencard"); err != nil {
+		if _, err := s.Clear(t.Context(), "tokencard"); err != nil {
 			t.Fatal(err)
 		}
 		view.Invalidate()

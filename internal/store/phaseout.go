@@ -27,6 +27,10 @@ type PhaseoutPolicies interface {
 	ListPhaseoutPolicies(ctx context.Context) ([]PhaseoutPolicy, error)
 	// DeletePhaseoutPolicy removes the kind's policy; ErrNotFound when it has none.
 	DeletePhaseoutPolicy(ctx context.Context, kind string) error
+	// LockPhaseoutPolicies, inside Tx, makes concurrent transactions that also lock the
+	// policies wait until this one ends, so that a change checked against every policy is not
+	// raced by another; outside a transaction it returns ErrNoTransaction.
+	LockPhaseoutPolicies(ctx context.Context) error
 }
 
 // JobLeases lets one node at a time run a periodic job (the phase-out's expiry and unused-key
@@ -48,9 +52,15 @@ type KeysOfKind interface {
 	// last use — their activation when never used — was before usedBefore.
 	ListUnusedKeys(ctx context.Context, kind string, usedBefore time.Time, afterID int64, limit int) ([]Key, error)
 	// MarkUnusedWarning records that the key's citizen was warned of its deactivation at
-	// deadline, and reports whether this call recorded it: false when that warning was
-	// recorded already (so each warning is sent once, whichever node sends it).
-	MarkUnusedWarning(ctx context.Context, keyID int64, deadline time.Time) (bool, error)
+	// deadline, unless a warning for a deadline at or after due is recorded already (due is
+	// the key's deadline from its last use; deadline may be later when the warning comes
+	// late). It reports whether this call recorded it, so each warning is sent once,
+	// whichever node sends it.
+	MarkUnusedWarning(ctx context.Context, keyID int64, due, deadline time.Time) (bool, error)
+	// RestoreExpiredKeys makes the expired keys of kind whose cause is cause active again
+	// (their activation and last use unchanged) and returns them: a phase-out moved later or
+	// cleared gives back what its switch-off took.
+	RestoreExpiredKeys(ctx context.Context, kind, cause string) ([]Key, error)
 	// CountStranded counts the accounts that have an active key of kind and no active key of
 	// any kind in others: the citizens a switch-off of kind would leave without one of them.
 	CountStranded(ctx context.Context, kind string, others []string) (int64, error)

@@ -158,6 +158,9 @@ type Key struct {
 	DeactivatedAt     time.Time // zero while active
 	DeactivationCause string    // keys.Cause…: citizen, migration, helpdesk, lockout, unused, phase-out
 	LastUsedAt        time.Time // zero when never used
+	// UnusedWarnedFor is the deactivation deadline its citizen was last warned of as unused
+	// (phase-out); zero when never warned. Set by MarkUnusedWarning only.
+	UnusedWarnedFor time.Time
 }
 
 // Keys stores digital keys.

@@ -9,18 +9,19 @@ import (
 )
 
 const keyColumns = `id, account_id, kind, status, serial, data, counter, created_at, activated_at,
-	deactivated_at, deactivation_cause, last_used_at`
+	deactivated_at, deactivation_cause, last_used_at, unused_warned_for`
 
 func scanKey(row interface{ Scan(...any) error }) (store.Key, error) {
 	var k store.Key
 	var status string
-	var created, activated, deactivated, lastUsed int64
+	var created, activated, deactivated, lastUsed, warned int64
 	err := row.Scan(&k.ID, &k.AccountID, &k.Kind, &status, &k.Serial, &k.Data, &k.Counter, &created, &activated,
-		&deactivated, &k.DeactivationCause, &lastUsed)
+		&deactivated, &k.DeactivationCause, &lastUsed, &warned)
 	k.Status = store.KeyStatus(status)
 	k.Data = nilIfEmpty(k.Data)
 	k.CreatedAt, k.ActivatedAt = fromMicros(created), fromMicros(activated)
 	k.DeactivatedAt, k.LastUsedAt = fromMicros(deactivated), fromMicros(lastUsed)
+	k.UnusedWarnedFor = fromMicros(warned)
 	return k, err
 }
 

@@ -119,10 +119,11 @@ func (db *DB) ListUnusedKeys(ctx context.Context, kind string, usedBefore time.T
 		kind, string(store.KeyActive), afterID, toMicros(usedBefore), limitOrAll(limit))
 }
 
-// MarkUnusedWarning records the warning for deadline once.
-func (db *DB) MarkUnusedWarning(ctx context.Context, keyID int64, deadline time.Time) (bool, error) {
-	res, err := db.q.ExecContext(ctx, `UPDATE keys SET unused_warned_for = $1 WHERE id = $2 AND unused_warned_for <> $1`,
-		toMicros(deadline), keyID)
+// MarkUnusedWarning records the warning for deadline unless one for a deadline at or after
+// due is recorded already.
+func (db *DB) MarkUnusedWarning(ctx context.Context, keyID int64, due, deadline time.Time) (bool, error) {
+	res, err := db.q.ExecContext(ctx, `UPDATE keys SET unused_warned_for = $1 WHERE id = $2 AND unused_warned_for < $3`,
+		toMicros(deadline), keyID, toMicros(due))
 	if err != nil {
 		return false, fmt.Errorf("record the unused-key warning of key %d: %w", keyID, err)
 	}
@@ -132,6 +133,46 @@ func (db *DB) MarkUnusedWarning(ctx context.Context, keyID int64, deadline time.
 	}
 	return n == 1, nil
 }
+
+// RestoreExpiredKeys makes kind's keys expired for cause active again, in one statement.
+func (db *DB) RestoreExpiredKeys(ctx context.Context, kind, cause string) ([]store.Key, error) {
+	rows, err := db.q.QueryContext(ctx, `UPDATE keys SET status = $1, deactivated_at = 0, deactivation_cause = ''
+		WHERE kind = $2 AND status = $3 AND deactivation_cause = $4 RETURNING `+keyColumns,
+		string(store.KeyActive), kind, string(store.KeyExpired), cause)
+	if err != nil {
+		return nil, fmt.Errorf("restore expired %s keys: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []store.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("restore expired %s keys: %w", kind, err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("restore expired %s keys: %w", kind, err)
+	}
+	return out, nil
+}
+
+// LockPhaseoutPolicies locks the policies until the transaction ends (PostgreSQL: an advisory
+// transaction lock; SQLite's IMMEDIATE write transactions are exclusive already).
+func (db *DB) LockPhaseoutPolicies(ctx context.Context) error {
+	if db.tx == nil {
+		return fmt.Errorf("lock phase-out policies: %w", store.ErrNoTransaction)
+	}
+	if err := db.d.lockAddress(ctx, db.q, phaseoutLockKey); err != nil {
+		return fmt.Errorf("lock phase-out policies: %w", err)
+	}
+	return nil
+}
+
+// phaseoutLockKey is the advisory lock key of LockPhaseoutPolicies, among the signup address
+// locks: an address key always holds an @, so it never collides with one (a hash collision
+// would only make a signup wait for a policy change).
+const phaseoutLockKey = "phaseout-policies"
 
 // listKeysWhere runs a key query with the given WHERE clause (and ordering).
 func (db *DB) listKeysWhere(ctx context.Context, what, where string, args ...any) ([]store.Key, error) {

@@ -196,20 +196,25 @@ func testUnusedWarningOnce(t *testing.T, s store.Store) {
 	a := newAccount(t, s, "anna")
 	k := newKey(t, s, a.ID, "tokencard", "1")
 	for _, st := range []struct {
-		what     string
-		deadline time.Time
-		want     bool
+		what          string
+		due, deadline time.Time
+		want          bool
 	}{
-		{"the first warning", at(24 * time.Hour), true},
-		{"the same warning again", at(24 * time.Hour), false},
-		{"a warning for a later deadline (used meanwhile)", at(48 * time.Hour), true},
-		{"that one again", at(48 * time.Hour), false},
+		{"the first warning", at(24 * time.Hour), at(24 * time.Hour), true},
+		{"the same warning again", at(24 * time.Hour), at(24 * time.Hour), false},
+		{"a warning for a later deadline (used meanwhile)", at(48 * time.Hour), at(48 * time.Hour), true},
+		{"that one again", at(48 * time.Hour), at(48 * time.Hour), false},
+		{"a late warning postpones the deadline", at(72 * time.Hour), at(400 * time.Hour), true},
+		{"the same due date again, a later run", at(72 * time.Hour), at(420 * time.Hour), false},
 	} {
-		got, err := s.MarkUnusedWarning(ctx, k.ID, st.deadline)
+		got, err := s.MarkUnusedWarning(ctx, k.ID, st.due, st.deadline)
 		must(t, err)
 		if got != st.want {
 			t.Errorf("%s: MarkUnusedWarning = %v, want %v", st.what, got, st.want)
 		}
+	}
+	if got, err := s.GetKey(ctx, k.ID); err != nil || !got.UnusedWarnedFor.Equal(at(400*time.Hour)) {
+		t.Errorf("UnusedWarnedFor = %v, %v; want the postponed deadline", got.UnusedWarnedFor, err)
 	}
 }
 

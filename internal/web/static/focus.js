@@ -27,6 +27,26 @@
       close.click();
     }
   });
+  // Tab past the last button comes back to the first (×), Shift+Tab past the first to the
+  // last: the browser would otherwise move on to its own address bar.
+  dialog.addEventListener('keydown', function (event) {
+    if (event.key !== 'Tab') {
+      return;
+    }
+    var items = dialog.querySelectorAll('button, [href], input:not([type=hidden]), [tabindex]:not([tabindex="-1"])');
+    if (items.length === 0) {
+      return;
+    }
+    var first = items[0];
+    var last = items[items.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
   var summary = document.getElementById('error-summary');
   if (summary) {
     summary.focus();
