@@ -53,7 +53,8 @@ type JobsConfig struct {
 	Owner string
 	// Lease is how long one run may hold the lease; a node that dies mid-run frees it then.
 	Lease time.Duration
-	// Batch is how many keys are read at once; each key's change is its own transaction.
+	// Batch is how many keys are read at once; the expiry of a batch is one transaction (with
+	// its events), an unused key's warning or deactivation one each (each sends an e-mail).
 	Batch int
 	// LogonURL is where the warning e-mail sends the citizen (My digital keys).
 	LogonURL string
@@ -140,26 +141,31 @@ func (j *Jobs) expire(ctx context.Context, p Policy, now time.Time) (int, error)
 		if err != nil {
 			return n, fmt.Errorf("expire %s keys: %w", p.Kind, err)
 		}
+		// One transaction per batch, not per key: a million keys would otherwise cost a million
+		// commits (hours on PostgreSQL). Each key still moves only from active (a concurrent
+		// change wins) and gets its key.expired event in the same commit.
 		moved := 0
-		for _, k := range ks {
-			did := false // set by the attempt that commits (Tx may run fn again)
-			err := store.InTx(ctx, j.st, func(tx jobTx) error {
+		err = store.InTx(ctx, j.st, func(tx jobTx) error {
+			moved = 0 // Tx may run fn again
+			for _, k := range ks {
 				ok, err := tx.TransitionKey(ctx, k.ID, store.KeyActive, store.KeyExpired, keys.CausePhaseOut, now)
-				if err != nil || !ok {
-					did = false
+				if err != nil {
+					return fmt.Errorf("key %d: %w", k.ID, err)
+				}
+				if !ok {
+					continue
+				}
+				moved++
+				if err := j.audit.Record(ctx, tx, store.AuditEvent{Type: audit.KeyExpired, AccountID: k.AccountID, KeyKind: k.Kind,
+					KeyID: k.ID, Actor: audit.ActorSystem, Reason: keys.CausePhaseOut,
+					Detail: map[string]string{"kind": k.Kind, "disabled_from": p.DisabledFrom.UTC().Format(time.RFC3339)}}); err != nil {
 					return err
 				}
-				did = true
-				return j.audit.Record(ctx, tx, store.AuditEvent{Type: audit.KeyExpired, AccountID: k.AccountID, KeyKind: k.Kind,
-					KeyID: k.ID, Actor: audit.ActorSystem, Reason: keys.CausePhaseOut,
-					Detail: map[string]string{"kind": k.Kind, "disabled_from": p.DisabledFrom.UTC().Format(time.RFC3339)}})
-			})
-			if err != nil {
-				return n, fmt.Errorf("expire %s key %d: %w", p.Kind, k.ID, err)
 			}
-			if did {
-				moved++
-			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("expire %s keys: %w", p.Kind, err)
 		}
 		n += moved
 		if len(ks) < j.cfg.Batch || moved == 0 {
