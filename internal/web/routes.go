@@ -172,7 +172,7 @@ func (s *Server) routes() http.Handler {
 	route("POST /reset/key", s.resetKeyChoose)
 	route("POST /reset/code", s.resetCode)
 	route("GET /reset/password", s.resetPasswordShow)
-	route("POST /reset/password", s.resetPasswordSubmit)
+	route("POST /reset/password", s.admitHashing(s.resetPasswordSubmit))
 	route("GET /register", s.registerShow)
 	route("POST /register", s.admitHashing(s.registerSubmit))
 	route("GET /register/code", s.registerCodeShow)
