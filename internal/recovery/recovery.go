@@ -533,8 +533,12 @@ func (s *Service) OpenReset(ctx context.Context, t string, c Client) (*Reset, er
 	return &Reset{AccountID: accountID, CodeID: code.ID, ExpiresAt: code.ExpiresAt, Factors: factors}, nil
 }
 
-// factors lists the kinds of the account's active keys that reach level substantial, ask a
-// code (keys.Challenger), and do not come by e-mail: the keys a mailbox alone does not prove.
+// factors lists the kinds of the account's active or locked keys that reach level
+// substantial, ask a code (keys.Challenger), and do not come by e-mail: the keys a mailbox alone
+// does not prove. A locked key still counts: otherwise whoever holds only the mailbox would
+// lock the citizen's card and app with wrong codes on the reset page and then reset without
+// them. A citizen whose every such key is locked is told so at the code step and goes to the
+// helpdesk (which can unlock a key or issue a recovery code).
 func (s *Service) factors(ctx context.Context, accountID int64) ([]string, error) {
 	ks, err := s.d.Store.ListKeys(ctx, accountID)
 	if err != nil {
@@ -542,7 +546,8 @@ func (s *Service) factors(ctx context.Context, accountID int64) ([]string, error
 	}
 	var out []string
 	for _, k := range ks {
-		if k.Status != store.KeyActive || s.mailbox[k.Kind] || slices.Contains(out, k.Kind) {
+		held := k.Status == store.KeyActive || k.Status == store.KeyLocked
+		if !held || s.mailbox[k.Kind] || slices.Contains(out, k.Kind) {
 			continue
 		}
 		kind, ok := s.d.Kinds.Get(k.Kind)

@@ -287,6 +287,38 @@ func TestResetAsksForTheKeyTheMailboxDoesNotProve(t *testing.T) {
 	})
 }
 
+// TestResetLockedKeysStillCount: whoever holds only the mailbox cannot lock the citizen's card
+// and app with wrong codes on the reset page and then reset without them (review finding):
+// locked keys still have to be proved, so the reset goes no further than the code step.
+func TestResetLockedKeysStillCount(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		ks, err := db.ListKeys(ctx, f.acct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks {
+			if k.Kind == keys.TokenCard || k.Kind == keys.TOTP {
+				if _, err := db.TransitionKey(ctx, k.ID, store.KeyActive, store.KeyLocked, keys.CauseLockout, f.clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		b := f.browser()
+		b.askReset(demoUser)
+		if res := b.get(f.resetLink("demo@example.org")); res.location() != "/reset/key" {
+			t.Fatalf("the link with only locked keys: %d %s, want 303 to /reset/key (a key is still asked)", res.status, res.location())
+		}
+		res := b.post("/reset/password", url.Values{"password": {newPassword}, "confirm": {newPassword}})
+		if res.status != http.StatusSeeOther || res.location() != "/reset/key" {
+			t.Errorf("POST /reset/password with only locked keys: %d %s, want back to the key", res.status, res.location())
+		}
+		wantLogon(t, f, demoUser, newPassword, false)
+	})
+}
+
 // TestResetWithTokenCard proves the card: the position asked is the logon's.
 func TestResetWithTokenCard(t *testing.T) {
 	t.Parallel()
