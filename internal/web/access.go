@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -146,4 +147,36 @@ func (s *Server) auth(r *http.Request) portal.Auth {
 // portalClient describes the requester to the portal.
 func (s *Server) portalClient(r *http.Request) portal.Client {
 	return portal.Client{IP: s.clientIP(r)}
+}
+
+// underPrefix reports whether the route pattern ("GET /operator/…") lies under the path prefix.
+func underPrefix(pattern, prefix string) bool {
+	_, path, _ := strings.Cut(pattern, " ")
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// checkRole lets the request through (true) when its citizen holds role — read from the store
+// on every request, so a revocation acts at once — and logged on at level. Without the role
+// the answer is the localised 403 forbiddenKey whatever the level; with it, a lower logon is
+// sent to log on again at level and come back. enabled false (the service is not wired) is a
+// 404. The operator pages and the helpdesk console share it.
+func (s *Server) checkRole(w http.ResponseWriter, r *http.Request, role string, enabled bool, level keys.Level, forbiddenKey string) bool {
+	if !enabled || s.deps.Roles == nil {
+		s.serveError(w, r, errNotFound)
+		return false
+	}
+	ok, err := s.deps.Roles.HasRole(r.Context(), stateOf(r).account.ID, role)
+	if err != nil {
+		s.serveError(w, r, fmt.Errorf("%s role: %w", role, err))
+		return false
+	}
+	if !ok {
+		s.serveError(w, r, httpStatus(http.StatusForbidden, i18n.NewError(forbiddenKey)))
+		return false
+	}
+	if !s.auth(r).Level.Meets(level) {
+		s.toLogon(w, r, level)
+		return false
+	}
+	return true
 }

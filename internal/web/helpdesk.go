@@ -27,10 +27,7 @@ const helpdeskPrefix = "/helpdesk"
 const helpdeskLevel = keys.LevelSubstantial
 
 // isHelpdeskRoute reports whether pattern is a helpdesk page.
-func isHelpdeskRoute(pattern string) bool {
-	_, path, _ := strings.Cut(pattern, " ")
-	return path == helpdeskPrefix || strings.HasPrefix(path, helpdeskPrefix+"/")
-}
+func isHelpdeskRoute(pattern string) bool { return underPrefix(pattern, helpdeskPrefix) }
 
 // helpdeskRoutes registers the console.
 //
@@ -46,27 +43,9 @@ func (s *Server) helpdeskRoutes(route func(string, handlerFunc)) {
 }
 
 // checkHelpdesk lets the request through when its citizen holds the helpdesk role and logged
-// on at helpdeskLevel: without the role a localised 403, with it and a lower logon, the logon.
+// on at helpdeskLevel (checkRole).
 func (s *Server) checkHelpdesk(w http.ResponseWriter, r *http.Request) bool {
-	st := stateOf(r)
-	if s.deps.Helpdesk == nil || s.deps.Roles == nil {
-		s.serveError(w, r, errNotFound)
-		return false
-	}
-	ok, err := s.deps.Roles.HasRole(r.Context(), st.account.ID, store.RoleHelpdesk)
-	if err != nil {
-		s.serveError(w, r, err)
-		return false
-	}
-	if !ok {
-		s.serveError(w, r, httpStatus(http.StatusForbidden, i18n.NewError("helpdesk.forbidden")))
-		return false
-	}
-	if !s.auth(r).Level.Meets(helpdeskLevel) {
-		s.toLogon(w, r, helpdeskLevel)
-		return false
-	}
-	return true
+	return s.checkRole(w, r, store.RoleHelpdesk, s.deps.Helpdesk != nil, helpdeskLevel, "helpdesk.forbidden")
 }
 
 // agent is the request's helpdesk agent.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/sleutelbos/sleutelbos/internal/campaign"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
@@ -40,10 +39,7 @@ const operatorLevel = keys.LevelSubstantial
 const webRemindBatches = 10
 
 // isOperatorRoute reports whether pattern is an operator page.
-func isOperatorRoute(pattern string) bool {
-	_, path, _ := strings.Cut(pattern, " ")
-	return path == operatorPrefix || strings.HasPrefix(path, operatorPrefix+"/")
-}
+func isOperatorRoute(pattern string) bool { return underPrefix(pattern, operatorPrefix) }
 
 // operatorRoutes registers the operator pages.
 //
@@ -58,29 +54,10 @@ func (s *Server) operatorRoutes(route func(string, handlerFunc)) {
 	route("POST /operator/campaigns/{kind}/remind", s.operatorRemind)
 }
 
-// checkOperator lets the request through (true) when its citizen holds the operator role and
-// logged on at operatorLevel. Without the role the answer is a localised 403, whatever the
-// level; with it, a lower logon is sent to log on again at operatorLevel and come back.
+// checkOperator lets the request through when its citizen holds the operator role and logged
+// on at operatorLevel (checkRole).
 func (s *Server) checkOperator(w http.ResponseWriter, r *http.Request) bool {
-	st := stateOf(r)
-	if s.deps.Campaigns == nil || s.deps.Roles == nil {
-		s.serveError(w, r, errNotFound)
-		return false
-	}
-	ok, err := s.deps.Roles.HasRole(r.Context(), st.account.ID, store.RoleOperator)
-	if err != nil {
-		s.serveError(w, r, fmt.Errorf("operator role: %w", err))
-		return false
-	}
-	if !ok {
-		s.serveError(w, r, httpStatus(http.StatusForbidden, i18n.NewError("operator.forbidden")))
-		return false
-	}
-	if !s.auth(r).Level.Meets(operatorLevel) {
-		s.toLogon(w, r, operatorLevel)
-		return false
-	}
-	return true
+	return s.checkRole(w, r, store.RoleOperator, s.deps.Campaigns != nil, operatorLevel, "operator.forbidden")
 }
 
 // operator is the request's operator, for the audit log.
