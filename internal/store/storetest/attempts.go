@@ -106,7 +106,6 @@ func testAttemptInFlightStale(t *testing.T, s store.Store) {
 	}
 }
 
-
 // throttleFor throttles from the first failure on, until until.
 func throttleFor(until time.Time) func(int) time.Time {
 	return func(int) time.Time { return until }
