@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
@@ -54,6 +55,15 @@ type sessionData struct {
 	After  string          `json:"after,omitempty"`
 	// Reset is the password reset in progress, once its link was followed (reset.go).
 	Reset *recovery.Reset `json:"reset,omitempty"`
+	// Start is the logon start this session took of its address's quota (takeStart), given
+	// back when a logon completes in it.
+	Start *takenStart `json:"start,omitempty"`
+}
+
+// takenStart is one use of the logon-starts quota: whose, and when it was taken.
+type takenStart struct {
+	Scope attempts.Scope `json:"scope"`
+	At    time.Time      `json:"at"`
 }
 
 // session is one server-side session as a request sees it.
