@@ -81,13 +81,16 @@ type Limiter struct {
 }
 
 // Waits for attempts in flight (Begin): the first pause, the longest, and the most paused in
-// all before the request is refused after all. A check is one password hash (tens of
-// milliseconds, up to the hash queue's wait under load), so a few seconds let any burst of
-// parallel checks on one scope settle.
+// all before the request is refused after all. A check is one password hash: tens of
+// milliseconds alone, but under overload it first waits its turn in the hash queue (serve's
+// password-queue, 256 requests by default, is several seconds of hashing on two cores; 64
+// clients from one address saw 9 s logons, and 5 s of waiting was too short for some). 20 s
+// covers that and stays below serve's 30 s write timeout; the pauses grow to half a second,
+// so a waiting request re-reads its counter at most twice a second.
 const (
 	firstInFlightWait = 10 * time.Millisecond
-	maxInFlightWait   = 250 * time.Millisecond
-	inFlightWaitTotal = 5 * time.Second
+	maxInFlightWait   = 500 * time.Millisecond
+	inFlightWaitTotal = 20 * time.Second
 )
 
 // New returns a Limiter over st applying p (which should pass Validate), reading the time from

@@ -56,7 +56,8 @@ func (db *DB) reserveAttempt(ctx context.Context, scope string, now time.Time, w
 			return err
 		}
 		a.ThrottledUntil, a.UpdatedAt = fromMicros(throttled), fromMicros(updated)
-		if a.Pending > 0 && now.Sub(a.UpdatedAt) >= store.PendingAttemptTTL {
+		stale := a.Pending > 0 && now.Sub(a.UpdatedAt) >= store.PendingAttemptTTL
+		if stale {
 			// Nothing is checked for that long: the requests that reserved them ended without
 			// settling (a crash). They count as the failures they were reserved as.
 			a.Pending = 0
@@ -65,9 +66,8 @@ func (db *DB) reserveAttempt(ctx context.Context, scope string, now time.Time, w
 			ok = false
 			if inFlight && a.Pending > 0 && (throttle == nil || !throttle(a.Failures-a.Pending).After(now)) {
 				// Throttled only by attempts still being checked: not a refusal; the caller
-				// waits for them to settle and tries again.
-				_, err := db.q.ExecContext(ctx, `UPDATE attempts SET pending = $1 WHERE scope = $2`, a.Pending, scope)
-				return err
+				// waits for them to settle and tries again. Nothing to write.
+				return nil
 			}
 			a.Refused++
 			_, err := db.q.ExecContext(ctx, `UPDATE attempts SET refused = $1, pending = $2 WHERE scope = $3`, a.Refused, a.Pending, scope)
