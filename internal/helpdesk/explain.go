@@ -83,7 +83,17 @@ func (s *Service) Explain(ctx context.Context, accountID int64, kind string, lev
 			r.Message, r.Fix = i18n.NewError("helpdesk.explain.kind_unknown"), i18n.NewError("helpdesk.fix.kind_unknown")
 		case login.ObstacleBelowLevel:
 			r.Message = i18n.NewError("helpdesk.explain.below_level", name, lvl)
-			r.Fix = i18n.NewError("helpdesk.fix.below_level", lvl)
+			// The kinds the logon's chooser offers at the level, not a list written here: at
+			// level high none of today's kinds reach it, and the fix must not name them.
+			var reaching i18n.Alternatives
+			for _, k := range f.Kinds {
+				reaching = append(reaching, i18n.Msg("key."+k+".short"))
+			}
+			if len(reaching) == 0 {
+				r.Fix = i18n.NewError("helpdesk.fix.below_level_none", lvl)
+			} else {
+				r.Fix = i18n.NewError("helpdesk.fix.below_level", lvl, reaching)
+			}
 		case login.ObstacleNotOffered:
 			r.Message = i18n.NewError("helpdesk.explain.not_offered", name)
 			if s.d.PhaseOuts != nil {

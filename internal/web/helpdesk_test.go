@@ -523,3 +523,27 @@ func TestHelpdeskPagesInEveryLanguage(t *testing.T) {
 		}
 	})
 }
+
+// TestHelpdeskBelowLevelNamesWhatReachesIt: the fix of "this kind does not reach the level"
+// names the kinds the logon's chooser offers at that level — all three code kinds at
+// substantial, none at high (no kind here reaches it), where it says so instead.
+func TestHelpdeskBelowLevelNamesWhatReachesIt(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		b := f.console()
+		substantial := b.get(citizenURL(f.carla.acct.ID) + "?kind=password&level=substantial").body
+		wantContains(t, "substantial", substantial, html.EscapeString(
+			"Log on with a digital key of level substantial (security code via token, security code by e-mail or security code via mobile app), or activate one in My digital keys."))
+		high := b.get(citizenURL(f.carla.acct.ID) + "?kind=totp&level=high").body
+		wantContains(t, "high", high, html.EscapeString(f.bundle.Printer("en").T("helpdesk.fix.below_level_none", i18n.Msg("helpdesk.level.high"))))
+		if strings.Contains(high, "Log on with a digital key of level") {
+			t.Error("at level high the fix names kinds that do not reach it")
+		}
+		nl := f.bundle.Printer("nl").T("helpdesk.fix.below_level", i18n.Msg("helpdesk.level.substantial"),
+			i18n.Alternatives{"key.tokencard.short", "key.emailcode.short", "key.totp.short"})
+		if want := "Meld u aan met een digitale sleutel van niveau substantieel (beveiligingscode via token, beveiligingscode per e-mail of beveiligingscode via mobiele app), of activeer er een in Mijn digitale sleutels."; nl != want {
+			t.Errorf("Dutch:\n%s\nwant\n%s", nl, want)
+		}
+	})
+}
