@@ -547,3 +547,31 @@ func TestHelpdeskBelowLevelNamesWhatReachesIt(t *testing.T) {
 		}
 	})
 }
+
+var (
+	clockTimeRE = regexp.MustCompile(`(?:^|[^-+\d:])\d{2}:\d{2}\b`) // not a zone's offset
+	instantRE   = regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC(?:[+-]\d{2}:\d{2})?`)
+)
+
+// TestHelpdeskTimesShowTheZone: every time of day the console shows — the tables, the throttle,
+// the explanation — carries its zone, in one form (helpdesk.FormatInstant in the server's zone).
+func TestHelpdeskTimesShowTheZone(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		f.wrongPasswords(f.carla, 5)
+		b := f.console()
+		page := b.get(citizenURL(f.carla.acct.ID) + "?kind=tokencard&level=substantial").body
+		_, main, _ := strings.Cut(page, `<main`)
+		main, _, _ = strings.Cut(main, `</main>`)
+		main = html.UnescapeString(main)
+		if n := len(instantRE.FindAllString(main, -1)); n < 6 {
+			t.Errorf("%d instants with their zone on the citizen's page, want the logons, e-mails, audit trail and throttle:\n%s", n, main)
+		}
+		if got, want := len(clockTimeRE.FindAllString(main, -1)), len(instantRE.FindAllString(main, -1)); got != want {
+			t.Errorf("%d times of day, %d of them with their zone:\n%s", got, want, main)
+		}
+		// The fixture's clock stands in November: Brussels is at UTC+01:00.
+		wantContains(t, "the zone", main, " UTC+01:00")
+	})
+}
