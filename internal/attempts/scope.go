@@ -75,9 +75,10 @@ func clientNetwork(ip string) string {
 	return netip.PrefixFrom(addr, 64).Masked().String()
 }
 
-// RecoveryScope counts the requests of the forgotten-username and forgotten-password pages for
+// RecoveryScope counts the requests of one recovery page (page: "username", "password") for
 // one typed e-mail address or username, given as a keyed hash of it (the caller's): known and
-// unknown ones count alike, and what people type there is sometimes a password.
-func RecoveryScope(identifierHash string) Scope {
-	return Scope("recover:" + identifierHash)
+// unknown ones count alike, and what people type there is sometimes a password. Each page
+// counts apart, so filling one page's limit for an address does not close another page.
+func RecoveryScope(page, identifierHash string) Scope {
+	return Scope("recover:" + page + ":" + identifierHash)
 }

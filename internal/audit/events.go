@@ -6,7 +6,7 @@ const (
 	LogonFailure        = "logon.failure"         // a logon step failed; Reason says why
 	LogonThrottled      = "logon.throttled"       // requests refused by a throttle (logon steps, code checks in My digital keys): two per throttle period, see ReasonThrottleStarted
 	KeyLocked           = "key.locked"            // a key was locked after too many failures
-	KeyActivated        = "key.activated"         // a key became active
+	KeyActivated        = "key.activated"         // a key became active; Detail["via"] is "recovery_code" when a helpdesk recovery code let the citizen in
 	KeyDeactivated      = "key.deactivated"       // a key was deactivated; Detail["cause"] says why
 	KeyExpired          = "key.expired"           // a key expired
 	KeyReactivated      = "key.reactivated"       // a locked key made active again by its citizen, or a phased-out key by a policy change

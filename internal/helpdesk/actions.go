@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
@@ -228,7 +229,7 @@ func (s *Service) IssueRecoveryCode(ctx context.Context, agent Agent, accountID 
 		if err := s.tell(ctx, tx, acct, TemplateHelpdeskAction, map[string]any{"Action": ActionRecoveryCode, "Kind": ""}); err != nil {
 			return store.AuditEvent{}, err
 		}
-		return store.AuditEvent{Detail: map[string]string{"expires": at(c.ExpiresAt)}}, nil
+		return store.AuditEvent{Detail: map[string]string{"expires": c.ExpiresAt.UTC().Format(time.RFC3339)}}, nil
 	})
 	if err != nil {
 		return "", err

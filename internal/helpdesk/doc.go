@@ -20,5 +20,6 @@
 // A recovery code (72 hours, single use, the newest superseding older ones) is shown once to
 // the agent, who reads it out or posts it; the store keeps a keyed hash (a store.Code of
 // purpose CodeRecovery). The citizen types it with their username on the recovery page
-// (internal/recovery: RedeemCode) and then sets a new password and activates a new key.
+// (internal/recovery: RedeemCode) and then sets a new password and activates one new key (the
+// wizard takes that browser's logon as substantial for it: portal.Auth.Recovery).
 package helpdesk

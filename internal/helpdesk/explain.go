@@ -48,18 +48,24 @@ func (s *Service) Kinds() []string {
 	return out
 }
 
-// timeFormat is how the console writes an instant (in Europe/Brussels, SPEC §5's time zone).
-const timeFormat = "2006-01-02 15:04"
-
-var brussels = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Brussels")
-	if err != nil {
-		return time.UTC
+// FormatInstant is how the console writes an instant: its date and time of day in loc, with
+// the zone's offset ("2026-12-02 12:40 UTC+01:00", "2026-07-01 09:05 UTC"), so an agent on the
+// phone with a citizen elsewhere, or reading the audit log in UTC, never guesses the zone. The
+// zero time is "—".
+func FormatInstant(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return "—"
 	}
-	return loc
-}()
+	t = t.In(loc)
+	s := t.Format("2006-01-02 15:04") + " UTC"
+	if _, offset := t.Zone(); offset != 0 {
+		s += t.Format("-07:00")
+	}
+	return s
+}
 
-func at(t time.Time) string { return t.In(brussels).Format(timeFormat) }
+// at is FormatInstant in the console's time zone.
+func (s *Service) at(t time.Time) string { return FormatInstant(t, s.cfg.Location) }
 
 // Explain says why the citizen accountID cannot log on with kind at level now, from
 // login.Service.Diagnose — the logon's own rules — with the phase-out date and a bounced code
@@ -83,28 +89,38 @@ func (s *Service) Explain(ctx context.Context, accountID int64, kind string, lev
 			r.Message, r.Fix = i18n.NewError("helpdesk.explain.kind_unknown"), i18n.NewError("helpdesk.fix.kind_unknown")
 		case login.ObstacleBelowLevel:
 			r.Message = i18n.NewError("helpdesk.explain.below_level", name, lvl)
-			r.Fix = i18n.NewError("helpdesk.fix.below_level", lvl)
+			// The kinds the logon's chooser offers at the level, not a list written here: at
+			// level high none of today's kinds reach it, and the fix must not name them.
+			var reaching i18n.Alternatives
+			for _, k := range f.Kinds {
+				reaching = append(reaching, i18n.Msg("key."+k+".short"))
+			}
+			if len(reaching) == 0 {
+				r.Fix = i18n.NewError("helpdesk.fix.below_level_none", lvl)
+			} else {
+				r.Fix = i18n.NewError("helpdesk.fix.below_level", lvl, reaching)
+			}
 		case login.ObstacleNotOffered:
 			r.Message = i18n.NewError("helpdesk.explain.not_offered", name)
 			if s.d.PhaseOuts != nil {
 				if p, ok := s.d.PhaseOuts.Get(kind); ok && !p.DisabledFrom.IsZero() {
-					r.Message = i18n.NewError("helpdesk.explain.phased_out", name, at(p.DisabledFrom))
+					r.Message = i18n.NewError("helpdesk.explain.phased_out", name, s.at(p.DisabledFrom))
 				}
 			}
 			r.Fix = i18n.NewError("helpdesk.fix.not_offered")
 		case login.ObstaclePasswordThrottled:
-			r.Message = i18n.NewError("helpdesk.explain.password_throttled", at(f.Until), f.Failures)
-			r.Fix, r.Action = i18n.NewError("helpdesk.fix.password_throttled", at(f.Until)), ActionLiftPassword
+			r.Message = i18n.NewError("helpdesk.explain.password_throttled", s.at(f.Until), f.Failures)
+			r.Fix, r.Action = i18n.NewError("helpdesk.fix.password_throttled", s.at(f.Until)), ActionLiftPassword
 		case login.ObstacleNoPassword:
 			r.Message, r.Fix = i18n.NewError("helpdesk.explain.no_password"), i18n.NewError("helpdesk.fix.no_password")
 		case login.ObstacleNoKey:
 			r.Message, r.Fix = i18n.NewError("helpdesk.explain.no_key", name), i18n.NewError("helpdesk.fix.no_key", name)
 		case login.ObstacleKeyLocked:
-			r.Message = i18n.NewError("helpdesk.explain.key_locked", name, at(f.Key.DeactivatedAt), f.Failures)
+			r.Message = i18n.NewError("helpdesk.explain.key_locked", name, s.at(f.Key.DeactivatedAt), f.Failures)
 			r.Fix, r.Action = i18n.NewError("helpdesk.fix.key_locked"), ActionUnlock
 		case login.ObstacleCodeThrottled:
-			r.Message = i18n.NewError("helpdesk.explain.code_throttled", name, at(f.Until), f.Failures)
-			r.Fix, r.Action = i18n.NewError("helpdesk.fix.code_throttled", at(f.Until)), ActionLiftCode
+			r.Message = i18n.NewError("helpdesk.explain.code_throttled", name, s.at(f.Until), f.Failures)
+			r.Fix, r.Action = i18n.NewError("helpdesk.fix.code_throttled", s.at(f.Until)), ActionLiftCode
 		default:
 			r.Message, r.Fix = i18n.NewError("helpdesk.explain.kind_unknown"), i18n.NewError("helpdesk.fix.kind_unknown")
 		}
@@ -117,7 +133,7 @@ func (s *Service) Explain(ctx context.Context, accountID int64, kind string, lev
 		}
 		if bounced.ID != 0 {
 			e.Reasons = append(e.Reasons, Reason{Obstacle: ObstacleMailBounced, MessageID: bounced.ID, Action: ActionResend,
-				Message: i18n.NewError("helpdesk.explain.mail_bounced", at(bounced.CreatedAt), bounced.LastError),
+				Message: i18n.NewError("helpdesk.explain.mail_bounced", s.at(bounced.CreatedAt), bounced.LastError),
 				Fix:     i18n.NewError("helpdesk.fix.mail_bounced")})
 		}
 	}

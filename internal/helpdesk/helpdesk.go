@@ -48,10 +48,23 @@ type Config struct {
 	RecoveryValidity time.Duration
 	// Recent is how many logons, e-mails and audit events the console shows.
 	Recent int
+	// Location is the time zone the console's explanations write times in (FormatInstant),
+	// the one its pages show (web.Config.Location); nil: Europe/Brussels (SPEC §5), or UTC
+	// where the system has no zone data.
+	Location *time.Location
 }
 
-// DefaultConfig returns 72 hours and the 20 most recent entries.
+// DefaultConfig returns 72 hours, the 20 most recent entries and Europe/Brussels.
 func DefaultConfig() Config { return Config{RecoveryValidity: 72 * time.Hour, Recent: 20} }
+
+// brussels is the default Location.
+func brussels() *time.Location {
+	loc, err := time.LoadLocation("Europe/Brussels")
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
 
 // MaxReason bounds the reason an agent gives (characters).
 const MaxReason = 500
@@ -145,6 +158,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Location == nil {
+		cfg.Location = brussels()
 	}
 	return &Service{cfg: cfg, d: d, log: log}, nil
 }

@@ -159,6 +159,11 @@ func (b *Bundle) matcherTag(idx int) language.Tag {
 // not have this digital key ({0})" with the key kind's name in the reader's language.
 type Msg string
 
+// Alternatives is a list of message keys used as one argument: T translates each and joins
+// them as choices ("a, b or c", the catalogue's "list.or" joining the last two). Empty, it
+// prints nothing; the message should then be one that needs no list.
+type Alternatives []Msg
+
 // Printer translates message keys into one language.
 type Printer struct {
 	lang string
@@ -183,9 +188,12 @@ func (p *Printer) T(key string, args ...any) string {
 		if msg[i] == '{' {
 			if end := strings.IndexByte(msg[i:], '}'); end > 1 {
 				if n, err := strconv.Atoi(msg[i+1 : i+end]); err == nil && n >= 0 && n < len(args) {
-					if m, ok := args[n].(Msg); ok {
-						sb.WriteString(p.T(string(m)))
-					} else {
+					switch a := args[n].(type) {
+					case Msg:
+						sb.WriteString(p.T(string(a)))
+					case Alternatives:
+						sb.WriteString(p.alternatives(a))
+					default:
 						fmt.Fprint(&sb, args[n])
 					}
 					i += end
@@ -196,6 +204,18 @@ func (p *Printer) T(key string, args ...any) string {
 		sb.WriteByte(msg[i])
 	}
 	return sb.String()
+}
+
+// alternatives writes the translated items of a joined as choices.
+func (p *Printer) alternatives(a Alternatives) string {
+	items := make([]string, len(a))
+	for i, m := range a {
+		items[i] = p.T(string(m))
+	}
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return p.T("list.or", strings.Join(items[:len(items)-1], ", "), items[len(items)-1])
 }
 
 // Error translates err: a LocalizedError (found with errors.As) in its own words, anything

@@ -139,3 +139,30 @@ func TestLocalizedError(t *testing.T) {
 type errPlain string
 
 func (e errPlain) Error() string { return string(e) }
+
+// TestAlternatives: a list argument prints its items translated, joined as choices in the
+// reader's language; one item alone, none as nothing.
+func TestAlternatives(t *testing.T) {
+	t.Parallel()
+	b, err := Load("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := Alternatives{"key.tokencard.short", "key.emailcode.short", "key.totp.short"}
+	for _, c := range []struct {
+		lang string
+		list Alternatives
+		want string
+	}{
+		{"en", three, "(security code via token, security code by e-mail or security code via mobile app)"},
+		{"fr", three[1:], "(code de sécurité par e-mail ou code de sécurité via application mobile)"},
+		{"de", three[:1], "(Sicherheitscode per Token)"},
+		{"nl", nil, "()"},
+	} {
+		p := b.Printer(c.lang)
+		got := "(" + p.alternatives(c.list) + ")"
+		if got != c.want {
+			t.Errorf("%s %v: %q, want %q", c.lang, c.list, got, c.want)
+		}
+	}
+}

@@ -43,6 +43,9 @@ type Finding struct {
 	Failures int
 	// Key is the key concerned (a locked or throttled one).
 	Key store.Key
+	// Kinds are the kinds the chooser offers at the level asked for (ObstacleBelowLevel): what
+	// the citizen could log on with instead; none when no kind reaches it here.
+	Kinds []string
 }
 
 // Diagnosis is what a logon of one citizen with one key kind at one level meets now.
@@ -89,13 +92,15 @@ func (s *Service) Diagnose(ctx context.Context, accountID int64, kind string, mi
 		return d, nil
 	}
 	offered := false
+	var reaching []string
 	for _, c := range s.Choices(&Transaction{MinLevel: min}) {
 		offered = offered || c.Kind == kind
+		reaching = append(reaching, c.Kind)
 	}
 	if !offered {
 		switch {
 		case !k.Level().Meets(min):
-			add(Finding{Obstacle: ObstacleBelowLevel})
+			add(Finding{Obstacle: ObstacleBelowLevel, Kinds: reaching})
 		case !s.offered(kind):
 			add(Finding{Obstacle: ObstacleNotOffered})
 		default:

@@ -42,6 +42,7 @@ type Offers struct {
 // OffersFor lists the kinds acct may activate after the logon auth: Offered, narrowed to the
 // e-mail key when MailboxOnly, each marked when it replaces an active key of the citizen.
 func (s *Service) OffersFor(ctx context.Context, acct store.Account, auth Auth) (Offers, error) {
+	auth = auth.inWizard()
 	ks, err := s.st.ListKeys(ctx, acct.ID)
 	if err != nil {
 		return Offers{}, fmt.Errorf("offers: %w", err)
@@ -142,6 +143,7 @@ func (s *Service) ConfirmEmail(w *Wizard, acct store.Account) error {
 
 // ChangeEmail is step 1's Change: a code goes to addr (see RequestEmailChange).
 func (s *Service) ChangeEmail(ctx context.Context, w *Wizard, acct store.Account, auth Auth, addr string, c Client) error {
+	auth = auth.inWizard()
 	if err := own(w, acct); err != nil {
 		return err
 	}
@@ -166,6 +168,7 @@ func (s *Service) ChangeEmail(ctx context.Context, w *Wizard, acct store.Account
 // ConfirmNewEmail checks the code sent to the new address; when right the address is changed
 // and the wizard is back at step 1 showing it.
 func (s *Service) ConfirmNewEmail(ctx context.Context, w *Wizard, acct store.Account, auth Auth, code string, c Client) error {
+	auth = auth.inWizard()
 	if err := own(w, acct); err != nil {
 		return err
 	}
@@ -181,6 +184,7 @@ func (s *Service) ConfirmNewEmail(ctx context.Context, w *Wizard, acct store.Acc
 // ResendEmailCode is the e-mail code step's "Request a new code": a new code to the same new
 // address, within the limits of RequestEmailChange; it supersedes the earlier one.
 func (s *Service) ResendEmailCode(ctx context.Context, w *Wizard, acct store.Account, auth Auth, c Client) error {
+	auth = auth.inWizard()
 	if err := own(w, acct); err != nil {
 		return err
 	}
@@ -199,6 +203,7 @@ func (s *Service) ResendEmailCode(ctx context.Context, w *Wizard, acct store.Acc
 // not offered is refused (ErrNotOffered) and, since the page never offers it, recorded as
 // forged.
 func (s *Service) Select(ctx context.Context, w *Wizard, acct store.Account, auth Auth, kind string, c Client) error {
+	auth = auth.inWizard()
 	if err := own(w, acct); err != nil {
 		return err
 	}
@@ -224,6 +229,7 @@ func (s *Service) Select(ctx context.Context, w *Wizard, acct store.Account, aut
 
 // Prepared is the preparation step's Next: the enrolment begins.
 func (s *Service) Prepared(ctx context.Context, w *Wizard, acct store.Account, auth Auth, c Client) error {
+	auth = auth.inWizard()
 	if err := own(w, acct); err != nil {
 		return err
 	}
@@ -316,6 +322,7 @@ func (s *Service) begunBy(w *Wizard, tok store.Code, kind string, now time.Time,
 
 // Resend sends a new registration code (kinds that send one), within the kind's limits.
 func (s *Service) Resend(ctx context.Context, w *Wizard, acct store.Account, auth Auth, c Client) error {
+	auth = auth.inWizard()
 	if err := own(w, acct); err != nil {
 		return err
 	}
@@ -406,6 +413,8 @@ func registrationError(err error) error {
 }
 
 func (s *Service) activate(ctx context.Context, w *Wizard, acct store.Account, auth Auth, answer string, c Client) error {
+	recovered := auth.viaRecovery()
+	auth = auth.inWizard()
 	if err := own(w, acct); err != nil {
 		return err
 	}
@@ -441,7 +450,7 @@ func (s *Service) activate(ctx context.Context, w *Wizard, acct store.Account, a
 	}
 	// The key is created at once — the counters are reset afterwards — so that a parallel
 	// copy which the used code failed finds the activation finished (activationFailed).
-	err = store.InTx(ctx, s.st, func(tx keyStore) error { return s.createKey(ctx, tx, w, acct, &key, c) })
+	err = store.InTx(ctx, s.st, func(tx keyStore) error { return s.createKey(ctx, tx, w, acct, &key, recovered, c) })
 	if rerr := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); rerr != nil {
 		s.log.Warn("reset registration code attempts", "err", rerr)
 	}
@@ -515,8 +524,9 @@ func (s *Service) activationFailed(ctx context.Context, w *Wizard, acct store.Ac
 }
 
 // createKey creates key with everything that goes with it, in tx: the token used, the
-// replaced key deactivated, the audit events and the e-mails.
-func (s *Service) createKey(ctx context.Context, tx keyStore, w *Wizard, acct store.Account, key *store.Key, c Client) error {
+// replaced key deactivated, the audit events and the e-mails. recovered: only a helpdesk
+// recovery code (Auth.Recovery) let the logon activate it, which the audit event says (via).
+func (s *Service) createKey(ctx context.Context, tx keyStore, w *Wizard, acct store.Account, key *store.Key, recovered bool, c Client) error {
 	now := s.now()
 	if err := tx.LockAccount(ctx, acct.ID); err != nil {
 		return err
@@ -567,6 +577,10 @@ func (s *Service) createKey(ctx context.Context, tx keyStore, w *Wizard, acct st
 	detail := map[string]string{}
 	if replaced != "" {
 		detail["replaces"] = strconv.FormatInt(w.replace, 10)
+	}
+	if recovered {
+		// Only a helpdesk recovery code let this logon activate the key (Auth.Recovery).
+		detail["via"] = "recovery_code"
 	}
 	if same != 0 {
 		detail["replaces_same_kind"] = strconv.FormatInt(same, 10)

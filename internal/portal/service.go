@@ -112,7 +112,27 @@ type Auth struct {
 	Level keys.Level
 	// Time is when the logon completed.
 	Time time.Time
+	// Recovery: the citizen redeemed a helpdesk recovery code in this session (and set a new
+	// password with it) and has not activated a key since. The helpdesk checked who they are,
+	// so the activation wizard — and nothing else — takes the logon as one at level
+	// substantial: a citizen whose lost card is still active cannot log on at that level, and
+	// would otherwise never reach the wizard. The web layer drops the mark once a key is
+	// activated: one key per recovery code.
+	Recovery bool
 }
+
+// inWizard is auth as the activation wizard counts it: a Recovery logon meets level
+// substantial there. Only the wizard's steps use it; deactivating, reactivating or reporting a
+// key lost and the profile's e-mail change see auth as it is.
+func (a Auth) inWizard() Auth {
+	if a.Recovery && !a.Level.Meets(keys.LevelSubstantial) {
+		a.Level = keys.LevelSubstantial
+	}
+	return a
+}
+
+// viaRecovery reports whether only the recovery mark lets auth into the wizard (for the audit).
+func (a Auth) viaRecovery() bool { return a.Recovery && !a.Level.Meets(keys.LevelSubstantial) }
 
 // Client describes who makes a request, for throttling and the audit log.
 type Client struct {
@@ -238,6 +258,12 @@ func (s *Service) CheckAuth(ctx context.Context, acct store.Account, auth Auth, 
 // Fresh reports whether auth allows key changes for acct now (CheckAuth without a minimum).
 func (s *Service) Fresh(ctx context.Context, acct store.Account, auth Auth) error {
 	return s.CheckAuth(ctx, acct, auth, keys.LevelNone)
+}
+
+// FreshForWizard is Fresh as the activation wizard counts the logon (Auth.Recovery counts as
+// level substantial there): the guard of the wizard's pages.
+func (s *Service) FreshForWizard(ctx context.Context, acct store.Account, auth Auth) error {
+	return s.Fresh(ctx, acct, auth.inWizard())
 }
 
 // record writes an audit event on its own (for refusals: nothing else changes). A failure is

@@ -40,8 +40,9 @@ type RecoveryCodes interface {
 
 // RedeemCode checks the recovery code a helpdesk agent gave the citizen username and returns
 // the reset it opens: no key is asked (the helpdesk checked the citizen), the new password is
-// next. Requests count against the client address and the username (the quotas of the other
-// pages); each wrong answer counts against the code, which stops working after RecoveryTries.
+// next. Requests count against the client address (this page's own count); each try counts
+// against the code before it is compared, and the code stops working after RecoveryTries
+// wrong ones.
 // Errors: *InvalidError (a field empty or not the shape of a code: nothing counted),
 // ErrRecoveryCode, *attempts.ThrottledError.
 func (s *Service) RedeemCode(ctx context.Context, username, typed string, c Client) (*Reset, error) {
@@ -60,7 +61,10 @@ func (s *Service) RedeemCode(ctx context.Context, username, typed string, c Clie
 	if len(fields) > 0 {
 		return nil, invalid(fields...)
 	}
-	if err := s.take(ctx, username, c); err != nil {
+	// Only the client address is counted here, on this page's own count: a per-username count
+	// would let a stranger shut the citizen out by typing the username, as the mail pages'
+	// counts did when this page shared them. The code's wrong tries bound the guessing.
+	if err := s.d.AddressQuota.Take(ctx, addressScope(pageRedeem, c)); err != nil {
 		return nil, err
 	}
 	fail := func(accountID int64) (*Reset, error) {

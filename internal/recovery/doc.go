@@ -22,8 +22,11 @@
 // address or username is known, and do the same work: an unknown one still draws a secret,
 // renders the e-mail (into nothing) and writes its audit event; only the mailbox learns the
 // difference. Both are limited per client address and per typed address or username
-// (attempts.Quota, counted alike for known and unknown ones), and a citizen gets at most
-// Config.PerIdentifier reset links per hour whichever way they are asked for.
+// (attempts.Quota, counted alike for known and unknown ones, each page apart), and a citizen
+// gets at most Config.PerIdentifier reset links per hour whichever way they are asked for.
+// RedeemCode (a helpdesk recovery code) counts only per client address, on its own count: the
+// code's wrong tries (RecoveryTries) bound the guessing, and no stranger can use up the
+// citizen's way back in by asking for e-mails in their name.
 //
 // A link is "<account id>.<secret>"; the store keeps only a keyed hash of the secret, as a
 // store.Code of purpose CodeReset. Only the newest link of an account works, once.

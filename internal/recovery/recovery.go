@@ -47,11 +47,13 @@ const ReasonLinkInvalid = "link_invalid"
 type Config struct {
 	// ResetValidity is how long a reset link works (SPEC §10: 30 minutes).
 	ResetValidity time.Duration
-	// PerAddress is how many requests (forgotten username or password) one client address
-	// may make per hour.
+	// PerAddress is how many requests of each recovery page (forgotten username, forgotten
+	// password, recovery code) one client address may make per hour.
 	PerAddress int
-	// PerIdentifier is how many requests may name one e-mail address or username per hour,
-	// and how many reset links one account gets per hour.
+	// PerIdentifier is how many requests of the forgotten-username or forgotten-password page
+	// may name one e-mail address or username per hour (each page its own count), and how
+	// many reset links one account gets per hour. The recovery code page has no such count:
+	// its code's wrong tries bound it (RecoveryTries).
 	PerIdentifier int
 	// MailboxKinds are the key kinds whose code comes to the citizen's mailbox: a reset link,
 	// which proves the mailbox, never asks for them — they prove nothing more.
@@ -276,18 +278,34 @@ func localized(err error) *i18n.LocalizedError {
 // addresses mail.MaxAddressLength bytes).
 const maxIdentifierBytes = 256
 
-// identifierScope is the IdentifierQuota's counter of a typed address or username: a keyed hash
-// of it, case-folded, so the stored scope cannot be reversed by hashing guesses.
-func (s *Service) identifierScope(id string) attempts.Scope {
-	return attempts.RecoveryScope(hex.EncodeToString(s.d.Hasher.Sum("recovery.identifier", strings.ToLower(id))[:16]))
+// The recovery pages, each counted apart (per client address and per identifier): a stranger
+// who fills the forgotten-password limit of a citizen's username must not close the other
+// pages to the citizen — least of all the redemption of the helpdesk's recovery code.
+const (
+	pageUsername = "username"
+	pagePassword = "password"
+	// pageRedeem has only a per-address count: guessing one citizen's recovery code is bounded
+	// by the code's own count of wrong tries (RecoveryTries), which no mail request touches.
+	pageRedeem = "redeem"
+)
+
+// addressScope is the AddressQuota's counter of one page and client address.
+func addressScope(page string, c Client) attempts.Scope {
+	return attempts.IPScope("recover-"+page, c.IP)
 }
 
-// take counts a request against the client address and the identifier.
-func (s *Service) take(ctx context.Context, id string, c Client) error {
-	if err := s.d.AddressQuota.Take(ctx, attempts.IPScope("recover", c.IP)); err != nil {
+// identifierScope is the IdentifierQuota's counter of a typed address or username on one page:
+// a keyed hash of it, case-folded, so the stored scope cannot be reversed by hashing guesses.
+func (s *Service) identifierScope(page, id string) attempts.Scope {
+	return attempts.RecoveryScope(page, hex.EncodeToString(s.d.Hasher.Sum("recovery.identifier", strings.ToLower(id))[:16]))
+}
+
+// take counts a request of page against the client address and the identifier.
+func (s *Service) take(ctx context.Context, page, id string, c Client) error {
+	if err := s.d.AddressQuota.Take(ctx, addressScope(page, c)); err != nil {
 		return err
 	}
-	return s.d.IdentifierQuota.Take(ctx, s.identifierScope(id))
+	return s.d.IdentifierQuota.Take(ctx, s.identifierScope(page, id))
 }
 
 // ForgotUsername e-mails the username of the account that has the address email, if any. The
@@ -298,7 +316,7 @@ func (s *Service) ForgotUsername(ctx context.Context, email string, c Client) er
 	if err := mail.ValidateAddress(email); err != nil {
 		return invalid(FieldError{FieldEmail, localized(err)})
 	}
-	if err := s.take(ctx, store.EmailKey(email), c); err != nil {
+	if err := s.take(ctx, pageUsername, store.EmailKey(email), c); err != nil {
 		return err
 	}
 	acct, err := s.d.Store.GetAccountByEmail(ctx, email)
@@ -348,7 +366,7 @@ func (s *Service) ForgotPassword(ctx context.Context, identifier string, c Clien
 	if byEmail {
 		scopeOf = store.EmailKey(identifier)
 	}
-	if err := s.take(ctx, scopeOf, c); err != nil {
+	if err := s.take(ctx, pagePassword, scopeOf, c); err != nil {
 		return err
 	}
 	var acct store.Account

@@ -37,7 +37,11 @@ func (s *Server) guard(pattern string, h http.Handler) http.Handler {
 			return
 		}
 		if recent && !s.finishedActivation(r, pattern) {
-			err := s.deps.Portal.Fresh(r.Context(), *st.account, s.auth(r))
+			fresh := s.deps.Portal.Fresh
+			if wizardRoutes[pattern] {
+				fresh = s.deps.Portal.FreshForWizard // a recovery code's right counts here
+			}
+			err := fresh(r.Context(), *st.account, s.auth(r))
 			var stale *portal.StaleLogonError
 			if errors.As(err, &stale) {
 				s.toLogon(w, r, stale.Level)
@@ -141,7 +145,8 @@ func (s *Server) auth(r *http.Request) portal.Auth {
 	if err != nil {
 		level = keys.LevelNone
 	}
-	return portal.Auth{Level: level, Time: st.sess.row.AuthTime}
+	return portal.Auth{Level: level, Time: st.sess.row.AuthTime,
+		Recovery: st.sess.data.Recovered.valid(st.sess.row.AccountID, s.deps.Now())}
 }
 
 // portalClient describes the requester to the portal.

@@ -11,23 +11,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/mail"
 	"github.com/sleutelbos/sleutelbos/internal/phaseout"
+	"github.com/sleutelbos/sleutelbos/internal/recovery"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 )
 
-// helpdeskFixture is a web fixture with the helpdesk console, an agent (a token card; the role
+// helpdeskFixture is a web fixture (more: options of its server) with the helpdesk console, an agent (a token card; the role
 // is granted by the test) and carla, a citizen with a token card and an e-mail code key.
 type helpdeskFixture struct {
 	*fixture
 	agent, carla citizen
 }
 
-func newHelpdeskFixture(t *testing.T, db *sqlstore.DB) *helpdeskFixture {
+func newHelpdeskFixture(t *testing.T, db *sqlstore.DB, more ...func(*fixture) option) *helpdeskFixture {
 	t.Helper()
 	f := newFixture(t, db)
 	w := f.world
@@ -37,7 +39,11 @@ func newHelpdeskFixture(t *testing.T, db *sqlstore.DB) *helpdeskFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.newServer(db, w.Service, w.Kinds, []option{func(_ *Config, d *Deps) { d.Helpdesk, d.Roles = svc, db }})
+	opts := []option{func(_ *Config, d *Deps) { d.Helpdesk, d.Roles = svc, db }}
+	for _, o := range more {
+		opts = append(opts, o(f))
+	}
+	f.newServer(db, w.Service, w.Kinds, opts)
 	return &helpdeskFixture{fixture: f, agent: f.newCitizen("agent", "en", keys.TokenCard),
 		carla: f.newCitizen("carla", "en", keys.TokenCard, keys.EmailCode)}
 }
@@ -299,15 +305,29 @@ func TestHelpdeskRefusals(t *testing.T) {
 
 var recoveryCodeRE = regexp.MustCompile(`<code id="recovery-code">([A-Z0-9-]+)</code>`)
 
-// TestRecoveryCode: the agent issues a code, shown once; the citizen, with no working key,
-// uses it with their username to set a new password (same answer for a wrong code and an
-// unknown username), then logs on and lands in the activation wizard; the code works once.
+// issueCode has the agent's console b issue a recovery code for c and returns it as shown.
+func (b *browser) issueCode(c citizen) string {
+	b.f.t.Helper()
+	res := b.act(c, "recovery_code", "lost card; identity checked at the counter")
+	m := recoveryCodeRE.FindStringSubmatch(res.body)
+	if m == nil {
+		b.f.t.Fatalf("no code shown: %d\n%.3000s", res.status, res.body)
+	}
+	return m[1]
+}
+
+// TestRecoveryCode: the agent issues a code, shown once; the citizen — whose lost token card
+// is still active, so no logon of theirs reaches level substantial — uses it with their
+// username to set a new password (same answer for a wrong code and an unknown username), logs
+// on with it and lands in the activation wizard, which lets them activate a key although the
+// logon is at level low; the code works once.
 func TestRecoveryCode(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
 		f := newHelpdeskFixture(t, db)
+		dora := f.newCitizen("dora", "en", keys.TokenCard)
 		b := f.console()
-		res := b.act(f.carla, "recovery_code", "lost card and phone; identity checked at the counter")
+		res := b.act(dora, "recovery_code", "lost card; identity checked at the counter")
 		wantStatus(t, "issue", res, http.StatusOK)
 		if res.header.Get("Cache-Control") != "no-store" {
 			t.Error("the recovery code page may be cached")
@@ -317,10 +337,10 @@ func TestRecoveryCode(t *testing.T) {
 			t.Fatalf("no code shown:\n%.3000s", res.body)
 		}
 		code := m[1]
-		if f.mails(mail.TemplateHelpdeskAction, f.carla.email) != 1 {
+		if f.mails(mail.TemplateHelpdeskAction, dora.email) != 1 {
 			t.Error("the citizen was not told a code was issued")
 		}
-		for _, msg := range f.messagesTo(f.carla.email) {
+		for _, msg := range f.messagesTo(dora.email) {
 			if strings.Contains(msg.TextBody, code) || strings.Contains(msg.TextBody, strings.ReplaceAll(code, "-", "")) {
 				t.Error("an e-mail carries the recovery code")
 			}
@@ -328,8 +348,10 @@ func TestRecoveryCode(t *testing.T) {
 
 		c := f.browser()
 		p := f.bundle.Printer("en")
+		// The console says what the code is for before it is issued.
+		wantContains(t, "the action's hint", b.get(citizenURL(dora.acct.ID)).body, html.EscapeString(p.T("helpdesk.action.recovery_code.hint")))
 		wrongCode := "ABCD-EFGH-JKLM-NPQR"
-		for _, try := range []struct{ user, code string }{{"carla", wrongCode}, {"nobody", code}} {
+		for _, try := range []struct{ user, code string }{{"dora", wrongCode}, {"nobody", code}} {
 			res := c.post("/recover", url.Values{"username": {try.user}, "code": {try.code}})
 			wantStatus(t, "wrong "+try.user, res, http.StatusOK)
 			wantContains(t, "wrong "+try.user, res.body, html.EscapeString(p.T("recovery.error.recovery_code")))
@@ -337,18 +359,142 @@ func TestRecoveryCode(t *testing.T) {
 		shape := c.post("/recover", url.Values{"username": {""}, "code": {"12"}})
 		wantContains(t, "shape", shape.body, html.EscapeString(p.T("recovery.error.username_empty")), html.EscapeString(p.T("recovery.error.code_shape")))
 
-		res = c.post("/recover", url.Values{"username": {"Carla"}, "code": {strings.ToLower(strings.ReplaceAll(code, "-", " "))}})
+		res = c.post("/recover", url.Values{"username": {"Dora"}, "code": {strings.ToLower(strings.ReplaceAll(code, "-", " "))}})
 		if res.status != http.StatusSeeOther || res.location() != "/reset/password" {
 			t.Fatalf("the right code: %d %s\n%.2000s", res.status, res.location(), res.body)
 		}
 		res = c.post("/reset/password", url.Values{"password": {newPassword}, "confirm": {newPassword}})
 		wantFlash(t, "new password", f.fixture, res, "/login?return=%2Fkeys%2Factivate", flashPasswordReset)
-		wantLogon(t, f.fixture, "carla", newPassword, true)
+		wantLogon(t, f.fixture, "dora", newPassword, true)
 		if ev := lastEvent(t, f.fixture, "password.changed"); ev.Detail["via"] != "recovery_code" {
 			t.Errorf("audit %+v, want via recovery_code", ev)
 		}
-		again := f.browser().post("/recover", url.Values{"username": {"carla"}, "code": {code}})
+		again := f.browser().post("/recover", url.Values{"username": {"dora"}, "code": {code}})
 		wantContains(t, "the code again", again.body, html.EscapeString(p.T("recovery.error.recovery_code")))
+
+		// The logon with the new password (level low) goes on into the wizard.
+		c.choose(keys.Password, "low", "/keys/activate")
+		res = c.post("/login/password", url.Values{"username": {"dora"}, "password": {newPassword}})
+		if res.status != http.StatusSeeOther || res.location() != "/keys/activate" {
+			t.Fatalf("logon after the recovery: %d %s", res.status, res.location())
+		}
+		page, _ := c.wizard()
+		wantContains(t, "wizard step 1", page.body, `value="dora@example.org"`)
+		page, _ = c.next(nil)
+		wantContains(t, "wizard step 2", page.body, `value="totp"`, `value="emailcode"`)
+		c.next(url.Values{"kind": {"totp"}})
+		page, hidden := c.next(nil)
+		sm := secretRE.FindStringSubmatch(page.body)
+		if sm == nil {
+			t.Fatalf("no secret:\n%.3000s", page.body)
+		}
+		if res := c.wizardPost(hidden, "next", url.Values{"code": {appCode(t, sm[1], f.clock.Now())}}); res.location() != "/keys/activate" {
+			t.Fatalf("app code: %d %s\n%.2000s", res.status, res.location(), res.body)
+		}
+		if n := f.countKeys(dora, keys.TOTP); n != 1 {
+			t.Fatalf("%d app keys after the recovery", n)
+		}
+		if es := f.events(audit.KeyActivated); len(es) == 0 || es[len(es)-1].Detail["via"] != "recovery_code" {
+			t.Errorf("activation events %+v, want the last via recovery_code", es)
+		}
+		done, _ := c.wizard()
+		wantContains(t, "confirmation", done.body, "You have successfully created a new digital key.")
+	})
+}
+
+// TestRecoveryRightIsNarrow: the right a recovery code leaves counts in the wizard only, for
+// one key, in the browser that redeemed it: deactivating a key still asks for a logon at level
+// substantial, a second activation does too, and so does the wizard in another browser.
+func TestRecoveryRightIsNarrow(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		dora := f.newCitizen("dora", "en", keys.TokenCard)
+		code := f.console().issueCode(dora)
+		card := f.keysOf(dora)[0]
+
+		c := f.browser()
+		if res := c.post("/recover", url.Values{"username": {"dora"}, "code": {code}}); res.location() != "/reset/password" {
+			t.Fatalf("redeem: %d %s", res.status, res.location())
+		}
+		c.post("/reset/password", url.Values{"password": {newPassword}, "confirm": {newPassword}})
+		c.choose(keys.Password, "low", "/keys/activate")
+		c.post("/login/password", url.Values{"username": {"dora"}, "password": {newPassword}})
+
+		toSubstantial := func(what string, res *response) {
+			t.Helper()
+			if res.status != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/login?level=substantial") {
+				t.Errorf("%s: %d %s, want a logon at substantial", what, res.status, res.location())
+			}
+		}
+		cardURL := "/keys/" + strconv64(card.ID) + "/deactivate"
+		toSubstantial("deactivation page", c.get(cardURL))
+		toSubstantial("deactivation", c.post(cardURL, nil))
+		if k, _ := db.GetKey(t.Context(), card.ID); k.Status != store.KeyActive {
+			t.Fatalf("the recovery right deactivated the card: %s", k.Status)
+		}
+		// Another browser, the same password: no right there.
+		other := f.browser()
+		other.choose(keys.Password, "low", "/")
+		other.post("/login/password", url.Values{"username": {"dora"}, "password": {newPassword}})
+		toSubstantial("the wizard in another browser", other.get("/keys/activate"))
+
+		// One key (the e-mail key this time), then the right is spent.
+		c.next(nil)
+		c.next(url.Values{"kind": {"emailcode"}})
+		_, hidden := c.wizard()
+		if res := c.wizardPost(hidden, "next", url.Values{"code": {f.mailedCode("registration_code", dora.email)}}); res.location() != "/keys/activate" {
+			t.Fatalf("registration code: %d %s\n%.2000s", res.status, res.location(), res.body)
+		}
+		if n := f.countKeys(dora, keys.EmailCode); n != 1 {
+			t.Fatalf("%d e-mail keys", n)
+		}
+		wantStatus(t, "the confirmation", c.get("/keys/activate"), http.StatusOK)
+		toSubstantial("a second activation", c.get("/keys/activate?new=1"))
+		toSubstantial("deactivation after the activation", c.get(cardURL))
+	})
+}
+
+// TestRecoveryCodeHasItsOwnLimits: a stranger who fills the forgotten-password and
+// forgotten-username limits for the citizen's username and address (and for the client
+// address they share) does not keep the citizen from redeeming the helpdesk's code; wrong
+// codes are still bounded by the code's own count.
+func TestRecoveryCodeHasItsOwnLimits(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db, func(f *fixture) option { return withRecovery(f, recovery.DefaultConfig(), 10) })
+		dora := f.newCitizen("dora", "en", keys.TokenCard)
+		console := f.console()
+		code := console.issueCode(dora)
+		p := f.bundle.Printer("en")
+
+		s := f.browser()
+		for i := range 11 {
+			id := []string{"dora", "Dora", dora.email}[i%3]
+			res := s.post("/forgot/password", url.Values{"identifier": {id}})
+			if i >= 9 && res.status != http.StatusTooManyRequests {
+				t.Errorf("forgotten password %d: %d, want 429", i+1, res.status)
+			}
+			res = s.post("/forgot/username", url.Values{"email": {dora.email}})
+			if i >= 3 && res.status != http.StatusTooManyRequests {
+				t.Errorf("forgotten username %d: %d, want 429", i+1, res.status)
+			}
+		}
+		res := s.post("/recover", url.Values{"username": {"dora"}, "code": {code}})
+		if res.status != http.StatusSeeOther || res.location() != "/reset/password" {
+			t.Fatalf("the code after the mail pages' limits: %d %s\n%.2000s", res.status, res.location(), res.body)
+		}
+
+		// Wrong codes: RecoveryTries of them, then even the right one is refused.
+		code = console.issueCode(dora)
+		g := f.browser()
+		for range recovery.RecoveryTries {
+			res := g.post("/recover", url.Values{"username": {"dora"}, "code": {"ABCD-EFGH-JKLM-NPQR"}})
+			wantContains(t, "wrong code", res.body, html.EscapeString(p.T("recovery.error.recovery_code")))
+		}
+		res = g.post("/recover", url.Values{"username": {"dora"}, "code": {code}})
+		wantStatus(t, "the right code after the wrong ones", res, http.StatusOK)
+		wantContains(t, "the right code after the wrong ones", res.body, html.EscapeString(p.T("recovery.error.recovery_code")))
 	})
 }
 
@@ -375,5 +521,57 @@ func TestHelpdeskPagesInEveryLanguage(t *testing.T) {
 				checkPage(t, lang+" "+name, lang, res.body)
 			}
 		}
+	})
+}
+
+// TestHelpdeskBelowLevelNamesWhatReachesIt: the fix of "this kind does not reach the level"
+// names the kinds the logon's chooser offers at that level — all three code kinds at
+// substantial, none at high (no kind here reaches it), where it says so instead.
+func TestHelpdeskBelowLevelNamesWhatReachesIt(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		b := f.console()
+		substantial := b.get(citizenURL(f.carla.acct.ID) + "?kind=password&level=substantial").body
+		wantContains(t, "substantial", substantial, html.EscapeString(
+			"Log on with a digital key of level substantial (security code via token, security code by e-mail or security code via mobile app), or activate one in My digital keys."))
+		high := b.get(citizenURL(f.carla.acct.ID) + "?kind=totp&level=high").body
+		wantContains(t, "high", high, html.EscapeString(f.bundle.Printer("en").T("helpdesk.fix.below_level_none", i18n.Msg("helpdesk.level.high"))))
+		if strings.Contains(high, "Log on with a digital key of level") {
+			t.Error("at level high the fix names kinds that do not reach it")
+		}
+		nl := f.bundle.Printer("nl").T("helpdesk.fix.below_level", i18n.Msg("helpdesk.level.substantial"),
+			i18n.Alternatives{"key.tokencard.short", "key.emailcode.short", "key.totp.short"})
+		if want := "Meld u aan met een digitale sleutel van niveau substantieel (beveiligingscode via token, beveiligingscode per e-mail of beveiligingscode via mobiele app), of activeer er een in Mijn digitale sleutels."; nl != want {
+			t.Errorf("Dutch:\n%s\nwant\n%s", nl, want)
+		}
+	})
+}
+
+var (
+	clockTimeRE = regexp.MustCompile(`(?:^|[^-+\d:])\d{2}:\d{2}\b`) // not a zone's offset
+	instantRE   = regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC(?:[+-]\d{2}:\d{2})?`)
+)
+
+// TestHelpdeskTimesShowTheZone: every time of day the console shows — the tables, the throttle,
+// the explanation — carries its zone, in one form (helpdesk.FormatInstant in the server's zone).
+func TestHelpdeskTimesShowTheZone(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		f.wrongPasswords(f.carla, 5)
+		b := f.console()
+		page := b.get(citizenURL(f.carla.acct.ID) + "?kind=tokencard&level=substantial").body
+		_, main, _ := strings.Cut(page, `<main`)
+		main, _, _ = strings.Cut(main, `</main>`)
+		main = html.UnescapeString(main)
+		if n := len(instantRE.FindAllString(main, -1)); n < 6 {
+			t.Errorf("%d instants with their zone on the citizen's page, want the logons, e-mails, audit trail and throttle:\n%s", n, main)
+		}
+		if got, want := len(clockTimeRE.FindAllString(main, -1)), len(instantRE.FindAllString(main, -1)); got != want {
+			t.Errorf("%d times of day, %d of them with their zone:\n%s", got, want, main)
+		}
+		// The fixture's clock stands in November: Brussels is at UTC+01:00.
+		wantContains(t, "the zone", main, " UTC+01:00")
 	})
 }

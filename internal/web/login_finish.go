@@ -35,6 +35,10 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transa
 	sess.row.AuthTime = res.AuthTime
 	sess.data.Login = nil
 	sess.data.Kind = res.Kind
+	if !sess.data.Recovered.valid(res.AccountID, s.deps.Now()) {
+		// A recovery code's right is its citizen's, taken through this logon only.
+		sess.data.Recovered = nil
+	}
 	next := safeReturn(tx.Return)
 	if res.Migrate {
 		// "Activate a new digital key now": straight into step 1 of the wizard, which

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
 	"github.com/sleutelbos/sleutelbos/internal/i18n"
 )
 
@@ -102,6 +103,11 @@ func (b BasePage) Date(t time.Time) string {
 	d := b.T("mail.date", t.Day(), b.T(fmt.Sprintf("mail.month.%d", int(t.Month()))), t.Year())
 	return b.T("mail.datetime", d, t.Format("15:04"))
 }
+
+// Instant shows t as the helpdesk console writes instants: date, time of day and the zone's
+// offset in the service's time zone (helpdesk.FormatInstant), the same form as the console's
+// explanations, so an agent never guesses which zone a time is in.
+func (b BasePage) Instant(t time.Time) string { return helpdesk.FormatInstant(t, b.loc) }
 
 // DayOf shows the date of t only ("31 January 2024").
 func (b BasePage) DayOf(t time.Time) string {

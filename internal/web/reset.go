@@ -236,7 +236,15 @@ func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request) err
 		st.sess, st.account = nil, nil
 		target := "/login"
 		if rs.Purpose == store.CodeRecovery {
-			// A recovery code's citizen has no working key: next, a new one.
+			// A recovery code's citizen has no working key: next, a new one. A new session
+			// (no logon yet) carries the right to activate it through the logon with the new
+			// password, which reaches only level low.
+			st.sess = s.sessions.New()
+			st.sess.data.Recovered = &recoveryRight{AccountID: rs.AccountID,
+				ExpiresAt: s.deps.Now().Add(s.deps.Recovery.Config().ResetValidity)}
+			if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
+				return err
+			}
 			target = "/login?return=%2Fkeys%2Factivate"
 		}
 		s.redirectWithFlash(w, r, target, flashPasswordReset)

@@ -89,6 +89,14 @@ var recentRoutes = map[string]bool{
 	"POST /profile/email/code":   true,
 }
 
+// wizardRoutes are the activation wizard's: the only recentRoutes where the right a helpdesk
+// recovery code leaves counts as a logon at level substantial (portal.Auth.Recovery).
+var wizardRoutes = map[string]bool{
+	"GET /keys/activate":    true,
+	"POST /keys/activate":   true,
+	"GET /keys/activate/qr": true,
+}
+
 // routes builds the handler tree. The outer mux serves what needs no session; everything else
 // passes the application chain (session, language, body limit, CSRF) to the application mux,
 // where each route is private unless publicRoutes lists it.

@@ -55,6 +55,10 @@ type sessionData struct {
 	After  string          `json:"after,omitempty"`
 	// Reset is the password reset in progress, once its link was followed (reset.go).
 	Reset *recovery.Reset `json:"reset,omitempty"`
+	// Recovered is the right a helpdesk recovery code leaves after its new password: to
+	// activate one key in the wizard (portal.Auth.Recovery). It waits through the logon with
+	// the new password and is spent by the first key activated.
+	Recovered *recoveryRight `json:"recovered,omitempty"`
 	// Start is the logon start this session took of its address's quota (takeStart), given
 	// back when a logon completes in it.
 	Start *takenStart `json:"start,omitempty"`
@@ -64,6 +68,18 @@ type sessionData struct {
 type takenStart struct {
 	Scope attempts.Scope `json:"scope"`
 	At    time.Time      `json:"at"`
+}
+
+// recoveryRight lets the citizen AccountID activate one key in the wizard after a logon below
+// substantial, until ExpiresAt or the session's end, whichever comes first.
+type recoveryRight struct {
+	AccountID int64     `json:"account_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// valid reports whether the right belongs to accountID and still holds at now.
+func (r *recoveryRight) valid(accountID int64, now time.Time) bool {
+	return r != nil && accountID != 0 && r.AccountID == accountID && now.Before(r.ExpiresAt)
 }
 
 // session is one server-side session as a request sees it.

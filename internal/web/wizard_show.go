@@ -89,6 +89,7 @@ func (s *Server) wizardShow(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if wz.Step() != step {
+			spendRecovery(st.sess, wz) // the activation finished in another request
 			if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 				return err
 			}

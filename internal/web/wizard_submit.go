@@ -124,6 +124,7 @@ func (s *Server) wizardSubmit(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.renderWizard(w, r, wz, errs, nil, typed, r.PostForm.Get("kind"))
 	}
+	spendRecovery(st.sess, wz)
 	if err := s.sessions.Save(ctx, w, st.sess); err != nil {
 		return err
 	}
@@ -137,6 +138,14 @@ func (s *Server) wizardSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, "/keys/activate", http.StatusSeeOther)
 	return nil
+}
+
+// spendRecovery drops the session's recovery right once its wizard activated a key: the right
+// is for one key (the audit event of the activation says it was used).
+func spendRecovery(sess *session, wz *portal.Wizard) {
+	if wz != nil && wz.Step() == portal.StepDone {
+		sess.data.Recovered = nil
+	}
 }
 
 // errSelectKind: step 2 was submitted without a choice (a format error: nothing is recorded).
