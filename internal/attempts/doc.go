@@ -19,6 +19,15 @@
 // or any scope when nothing was compared) and lifts the throttle below the threshold. A
 // policy's Window forgets a per-address count after a quiet period, inside the same step.
 //
+// A check whose outcome the caller reports uses Begin instead of Reserve, then Fail (wrong),
+// Succeed (right) or Withdraw (nothing compared; a per-address scope after a success). Its
+// reservation is in flight until then, and the store tells those apart from settled failures:
+// a request refused only because of reservations in flight waits a few seconds at most for
+// them to settle instead of being told "too many attempts", so parallel logons with the right
+// password never refuse each other, while parallel guesses still get exactly Threshold
+// checks. Reservations still in flight once their scope has seen none for
+// store.PendingAttemptTTL (a minute: a crashed request) count as settled failures.
+//
 // The key lockout uses the code factor's counter: the logon flow locks the key when a failed
 // reservation's count reaches KeyLockoutFailures.
 //

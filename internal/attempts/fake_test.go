@@ -24,3 +24,9 @@ func (f failingStore) ReserveAttempt(context.Context, string, time.Time, time.Du
 func (f failingStore) ReleaseAttempt(context.Context, string, int) error { return f.err }
 
 func (f failingStore) ResetAttempts(context.Context, string) error { return f.err }
+
+func (f failingStore) BeginAttempt(context.Context, string, time.Time, time.Duration, func(int) time.Time) (store.Attempt, bool, error) {
+	return store.Attempt{}, false, f.err
+}
+
+func (f failingStore) SettleAttempt(context.Context, string, bool, int) error { return f.err }

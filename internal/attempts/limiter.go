@@ -65,6 +65,8 @@ type Store interface {
 	ReserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (store.Attempt, bool, error)
 	ReleaseAttempt(ctx context.Context, scope string, threshold int) error
 	ResetAttempts(ctx context.Context, scope string) error
+	BeginAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (store.Attempt, bool, error)
+	SettleAttempt(ctx context.Context, scope string, withdraw bool, threshold int) error
 }
 
 var _ Store = store.Store(nil)
@@ -75,12 +77,46 @@ type Limiter struct {
 	st     Store
 	policy Policy
 	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
 }
+
+// Waits for attempts in flight (Begin): the first pause, the longest, and the most paused in
+// all before the request is refused after all. A check is one password hash: tens of
+// milliseconds alone, but under overload it first waits its turn in the hash queue (serve's
+// password-queue, 256 requests by default, is several seconds of hashing on two cores; 64
+// clients from one address saw 9 s logons, and 5 s of waiting was too short for some). 20 s
+// covers that and stays below serve's 30 s write timeout; the pauses grow to half a second,
+// so a waiting request re-reads its counter at most twice a second.
+const (
+	firstInFlightWait = 10 * time.Millisecond
+	maxInFlightWait   = 500 * time.Millisecond
+	inFlightWaitTotal = 20 * time.Second
+)
 
 // New returns a Limiter over st applying p (which should pass Validate), reading the time from
 // now.
 func New(st Store, p Policy, now func() time.Time) *Limiter {
-	return &Limiter{st: st, policy: p, now: now}
+	return &Limiter{st: st, policy: p, now: now, sleep: sleepCtx}
+}
+
+// WithSleep returns a copy of l that pauses with sleep while it waits for attempts in flight
+// (Begin); sleep returns early with the context's error. Tests pass one that does not really
+// sleep.
+func (l *Limiter) WithSleep(sleep func(context.Context, time.Duration) error) *Limiter {
+	c := *l
+	c.sleep = sleep
+	return &c
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Policy returns the policy the limiter applies.
@@ -112,13 +148,7 @@ func (l *Limiter) Peek(ctx context.Context, scope Scope) (store.Attempt, error) 
 // future and the next reservation is refused.
 func (l *Limiter) Reserve(ctx context.Context, scope Scope) (store.Attempt, error) {
 	now := l.now()
-	a, ok, err := l.st.ReserveAttempt(ctx, string(scope), now, l.policy.Window, func(failures int) time.Time {
-		d := l.policy.Throttle(failures)
-		if d <= 0 {
-			return time.Time{}
-		}
-		return now.Add(d)
-	})
+	a, ok, err := l.st.ReserveAttempt(ctx, string(scope), now, l.policy.Window, l.throttleAt(now))
 	if err != nil {
 		return store.Attempt{}, fmt.Errorf("reserve attempt: %w", err)
 	}
@@ -126,6 +156,71 @@ func (l *Limiter) Reserve(ctx context.Context, scope Scope) (store.Attempt, erro
 		return a, l.throttledError(a, now)
 	}
 	return a, nil
+}
+
+// Begin is Reserve for a check whose outcome the caller reports: Fail when the answer was
+// wrong, Succeed when it was right, Withdraw when nothing was compared (or, on a per-address
+// scope, after a success). Until then the reservation is in flight. Counting stays before
+// checking, so a burst of parallel guesses still gets exactly Threshold checks; but a request
+// that would be refused only because of reservations in flight — the settled failures alone
+// are below the threshold — is not told "too many attempts": it waits (a few seconds at most,
+// pausing with backoff, ending early with ctx) for them to settle and reserves again. A right
+// answer before it resets the count and it goes ahead; wrong ones throttle it as usual. So
+// parallel logons with the right password are never refused because of each other.
+func (l *Limiter) Begin(ctx context.Context, scope Scope) (store.Attempt, error) {
+	wait, waited := firstInFlightWait, time.Duration(0)
+	for {
+		now := l.now()
+		a, ok, err := l.st.BeginAttempt(ctx, string(scope), now, l.policy.Window, l.throttleAt(now))
+		if err != nil {
+			return store.Attempt{}, fmt.Errorf("reserve attempt: %w", err)
+		}
+		if ok {
+			return a, nil
+		}
+		if !l.inFlightOnly(a) || waited >= inFlightWaitTotal {
+			return a, l.throttledError(a, now)
+		}
+		if err := l.sleep(ctx, wait); err != nil {
+			return store.Attempt{}, fmt.Errorf("wait for attempts in flight: %w", err)
+		}
+		waited += wait
+		wait = min(2*wait, maxInFlightWait)
+	}
+}
+
+// inFlightOnly reports whether a refusal of a is due to attempts in flight alone: the store's
+// rule (BeginAttempt) with this limiter's policy.
+func (l *Limiter) inFlightOnly(a store.Attempt) bool {
+	return a.Pending > 0 && l.policy.Throttle(a.Failures-a.Pending) <= 0
+}
+
+// Fail settles an attempt Begin reserved whose answer was wrong: it stays counted.
+func (l *Limiter) Fail(ctx context.Context, scope Scope) error {
+	if err := l.st.SettleAttempt(ctx, string(scope), false, l.policy.Threshold); err != nil {
+		return fmt.Errorf("settle attempt: %w", err)
+	}
+	return nil
+}
+
+// Withdraw settles an attempt Begin reserved by taking it back, as Release does for Reserve.
+func (l *Limiter) Withdraw(ctx context.Context, scope Scope) error {
+	if err := l.st.SettleAttempt(ctx, string(scope), true, l.policy.Threshold); err != nil {
+		return fmt.Errorf("withdraw attempt: %w", err)
+	}
+	return nil
+}
+
+// throttleAt returns the store's throttle rule for a reservation at now: the policy's throttle
+// from now, or the zero time below the threshold.
+func (l *Limiter) throttleAt(now time.Time) func(int) time.Time {
+	return func(failures int) time.Time {
+		d := l.policy.Throttle(failures)
+		if d <= 0 {
+			return time.Time{}
+		}
+		return now.Add(d)
+	}
 }
 
 // throttledError describes the throttle of a at now. The wait told is the time until the
@@ -148,7 +243,7 @@ func (l *Limiter) Release(ctx context.Context, scope Scope) error {
 	return nil
 }
 
-// Succeed resets scope's counter after a success.
+// Succeed resets scope's counter after a success (attempts in flight included).
 func (l *Limiter) Succeed(ctx context.Context, scope Scope) error {
 	if err := l.st.ResetAttempts(ctx, string(scope)); err != nil {
 		return fmt.Errorf("reset attempts: %w", err)

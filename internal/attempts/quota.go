@@ -45,7 +45,7 @@ func (q *Quota) Take(ctx context.Context, scope Scope) error {
 	now := q.now()
 	start := now.Truncate(q.window)
 	end := start.Add(q.window)
-	key := string(scope) + "@" + strconv.FormatInt(start.Unix(), 10)
+	key := q.key(scope, start)
 	_, ok, err := q.st.ReserveAttempt(ctx, key, now, 0, func(uses int) time.Time {
 		if uses >= q.max {
 			return end // the last use of the window: refuse the next until it ends
@@ -59,4 +59,25 @@ func (q *Quota) Take(ctx context.Context, scope Scope) error {
 		return newThrottledError(end, now, q.window) // never more than a window
 	}
 	return nil
+}
+
+// Return gives back one use of scope taken at takenAt (read from the same clock just before
+// Take), to the window it was counted in; a use of a window that has ended changes nothing,
+// since every window starts from zero. The logon-starts quota returns a start when its logon
+// completes, so the quota bounds the pre-logon sessions left open, not the logons an address
+// completes (an office behind one address).
+func (q *Quota) Return(ctx context.Context, scope Scope, takenAt time.Time) error {
+	start := takenAt.Truncate(q.window)
+	if !q.now().Before(start.Add(q.window)) {
+		return nil
+	}
+	if err := q.st.ReleaseAttempt(ctx, q.key(scope, start), q.max); err != nil {
+		return fmt.Errorf("return quota: %w", err)
+	}
+	return nil
+}
+
+// key names the counter of scope's window that starts at start.
+func (q *Quota) key(scope Scope, start time.Time) string {
+	return string(scope) + "@" + strconv.FormatInt(start.Unix(), 10)
 }

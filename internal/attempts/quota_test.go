@@ -108,3 +108,57 @@ func TestNewQuotaValidates(t *testing.T) {
 		t.Errorf("Take on a failing store: %v", err)
 	}
 }
+
+// TestQuotaReturn: a use given back frees its place in the window it was taken in; one of a
+// window that has ended changes nothing (the next window has its own count, and no return
+// makes room beyond the quota).
+func TestQuotaReturn(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		c := newClock() // 09:00:00
+		q, err := NewQuota(db, 2, 15*time.Minute, c.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := IPScope("prelogon", "192.0.2.1")
+		first := c.Now()
+		for range 2 {
+			if err := q.Take(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Take(ctx, a); !errors.Is(err, ErrThrottled) {
+			t.Fatalf("third use: %v, want throttled", err)
+		}
+		c.Advance(time.Minute)
+		if err := q.Return(ctx, a, first); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Take(ctx, a); err != nil {
+			t.Fatalf("after a use was given back: %v", err)
+		}
+		if err := q.Take(ctx, a); !errors.Is(err, ErrThrottled) {
+			t.Fatalf("one use given back made room for %v, want one", err)
+		}
+		c.Advance(15 * time.Minute) // next window, 09:15–09:30
+		next := c.Now()
+		for range 2 {
+			if err := q.Take(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Return(ctx, a, first); err != nil { // of the ended window
+			t.Fatal(err)
+		}
+		if err := q.Take(ctx, a); !errors.Is(err, ErrThrottled) {
+			t.Fatalf("a use of an ended window given back made room: %v", err)
+		}
+		if err := q.Return(ctx, a, next); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Take(ctx, a); err != nil {
+			t.Fatalf("after a use of this window was given back: %v", err)
+		}
+	})
+}

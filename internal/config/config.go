@@ -77,7 +77,7 @@ type Config struct {
 	LockAfter       int
 	IPThrottleAfter int
 	// LogonStarts is how many logons (new pre-logon sessions) one address may start per
-	// LogonLifetime.
+	// LogonLifetime and leave open: a completed logon gives its start back.
 	LogonStarts int
 	// Registration offers self-registration ("Create an account"); the Registrations…
 	// settings are its limits: registrations (and new codes) one client address may ask for
@@ -212,7 +212,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ThrottleMax, "throttle-max", c.ThrottleMax, "longest throttle period")
 	fs.IntVar(&c.LockAfter, "lock-after", c.LockAfter, "consecutive failures that lock a key")
 	fs.IntVar(&c.IPThrottleAfter, "ip-throttle-after", c.IPThrottleAfter, "consecutive failures from one IP before it is throttled")
-	fs.IntVar(&c.LogonStarts, "logon-starts-per-address", c.LogonStarts, "logons one address (IPv6: /64) may start per --logon-lifetime")
+	fs.IntVar(&c.LogonStarts, "logon-starts-per-address", c.LogonStarts, "logons one address (IPv6: /64) may start per --logon-lifetime and not complete (a completed logon gives its start back)")
 	fs.BoolVar(&c.Registration, "registration", c.Registration, "let citizens create an account themselves (\"Create an account\" on the logon page)")
 	fs.IntVar(&c.RegistrationsPerAddress, "registrations-per-address", c.RegistrationsPerAddress, "registrations (and new codes) one address (IPv6: /64) may ask for per hour")
 	fs.IntVar(&c.RegistrationsPerEmail, "registrations-per-email", c.RegistrationsPerEmail, "registration e-mails one e-mail address gets per day")

@@ -183,6 +183,11 @@ type Limiter interface {
 	Reserve(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
 	Release(ctx context.Context, scope attempts.Scope) error
 	Succeed(ctx context.Context, scope attempts.Scope) error
+	// Begin reserves an attempt whose outcome is reported (Fail, Succeed or Withdraw), waiting
+	// for attempts in flight rather than refusing because of them (attempts.Limiter.Begin).
+	Begin(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
+	Fail(ctx context.Context, scope attempts.Scope) error
+	Withdraw(ctx context.Context, scope attempts.Scope) error
 	// Peek reads a scope's counter and whether Reserve would refuse it now (Diagnose).
 	Peek(ctx context.Context, scope attempts.Scope) (store.Attempt, error)
 }
@@ -477,6 +482,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 		return err
 	}
 	if pw.acct.ID == 0 || !pw.ok {
+		s.settleFailed(ctx, reservation{s.ipLimiter, ipScope, true}, reservation{s.limiter, scope, true})
 		s.record(ctx, store.AuditEvent{Type: audit.LogonFailure, AccountID: pw.acct.ID, KeyKind: tx.Kind,
 			Reason: audit.ReasonBadCredentials, IP: c.IP, Detail: map[string]string{"factor": keys.Password}})
 		return ErrBadCredentials
@@ -484,7 +490,7 @@ func (s *Service) SubmitPassword(ctx context.Context, tx *Transaction, username,
 	acct := pw.acct
 	// Only the scope this attempt counted against is reset: a logon from the citizen's own
 	// browser leaves the failures an attacker collected on the username where they are.
-	if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); err != nil {
+	if err := errors.Join(s.ipLimiter.Withdraw(ctx, ipScope), s.limiter.Succeed(ctx, scope)); err != nil {
 		return fmt.Errorf("submit password: %w", err)
 	}
 	if tx.BoundAccountID != 0 && acct.ID != tx.BoundAccountID {
@@ -562,7 +568,7 @@ func (s *Service) passwordScope(username string) attempts.Scope {
 func (s *Service) reservePassword(ctx context.Context, tx *Transaction, username string, ipScope attempts.Scope, c Client) (func(), attempts.Scope, error) {
 	if d := c.Device; d != nil && d.ID != "" && username != "" && d.Username == FoldUsername(username) {
 		devScope := attempts.DeviceScope(d.ID)
-		release, counts, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, devScope})
+		release, counts, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope, true}, reservation{s.limiter, devScope, true})
 		if err == nil {
 			return release, devScope, nil
 		}
@@ -573,7 +579,7 @@ func (s *Service) reservePassword(ctx context.Context, tx *Transaction, username
 		// other.
 	}
 	pwScope := s.passwordScope(username)
-	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, pwScope})
+	release, _, err := s.reserve(ctx, tx, 0, 0, c, reservation{s.ipLimiter, ipScope, true}, reservation{s.limiter, pwScope, true})
 	return release, pwScope, err
 }
 
@@ -616,6 +622,21 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 type reservation struct {
 	limiter Limiter
 	scope   attempts.Scope
+	// inFlight: the check's outcome is reported (Limiter.Begin, then Fail, Succeed or
+	// Withdraw), so parallel right answers never refuse each other. Off for a use counted
+	// as it is made (a code request).
+	inFlight bool
+}
+
+// settleFailed reports that the check the in-flight reservations rs guarded failed: they stay
+// counted. A store error is logged: the failure is counted either way, and the reservation
+// counts as settled once PendingAttemptTTL has passed.
+func (s *Service) settleFailed(ctx context.Context, rs ...reservation) {
+	for _, r := range rs {
+		if err := r.limiter.Fail(context.WithoutCancel(ctx), r.scope); err != nil {
+			s.log.Warn("settle attempt", "scope_kind", strings.SplitN(string(r.scope), ":", 2)[0], "err", err)
+		}
+	}
 }
 
 // reserve reserves an attempt in every scope, in order. When one is throttled it takes back the
@@ -629,11 +650,19 @@ func (s *Service) reserve(ctx context.Context, tx *Transaction, accountID, keyID
 	var counts []store.Attempt
 	release := func() {
 		for _, r := range done {
-			_ = r.limiter.Release(context.WithoutCancel(ctx), r.scope)
+			if r.inFlight {
+				_ = r.limiter.Withdraw(context.WithoutCancel(ctx), r.scope)
+			} else {
+				_ = r.limiter.Release(context.WithoutCancel(ctx), r.scope)
+			}
 		}
 	}
 	for _, r := range rs {
-		a, err := r.limiter.Reserve(ctx, r.scope)
+		reserve := r.limiter.Reserve
+		if r.inFlight {
+			reserve = r.limiter.Begin
+		}
+		a, err := reserve(ctx, r.scope)
 		if err != nil {
 			release()
 			if errors.Is(err, attempts.ErrThrottled) && a.Refused == 1 {
@@ -756,7 +785,7 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 		answer = code
 	}
 	factor, ipScope := attempts.FactorScope(key.ID), attempts.IPScope("code", c.IP)
-	release, counts, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope}, reservation{s.limiter, factor})
+	release, counts, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, ipScope, true}, reservation{s.limiter, factor, true})
 	if err != nil {
 		if len(counts) == 2 && counts[1].Failures >= s.cfg.LockAfter {
 			// The key's counter reached the lockout (the request that reached it may still be
@@ -767,7 +796,7 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 	}
 	verr := kind.Verify(ctx, s.st, acct, key, *tx.Challenge, answer)
 	if verr == nil {
-		if err := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, factor)); err != nil {
+		if err := errors.Join(s.ipLimiter.Withdraw(ctx, ipScope), s.limiter.Succeed(ctx, factor)); err != nil {
 			return fmt.Errorf("submit code: %w", err)
 		}
 		if err := s.st.TouchKey(ctx, key.ID, s.now()); err != nil {
@@ -792,6 +821,7 @@ func (s *Service) SubmitCode(ctx context.Context, tx *Transaction, answer string
 		return verr
 	}
 	// The reservation already counted this failure.
+	s.settleFailed(ctx, reservation{s.ipLimiter, ipScope, true}, reservation{s.limiter, factor, true})
 	if a := counts[1]; a.Failures >= s.cfg.LockAfter {
 		return s.lockKey(ctx, tx, acct.ID, key.ID, a.Failures, c)
 	}
@@ -837,7 +867,7 @@ func (s *Service) Resend(ctx context.Context, tx *Transaction, c Client) error {
 	if !ok {
 		return ErrCannotResend
 	}
-	if _, _, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, attempts.IPScope("code-request", c.IP)}); err != nil {
+	if _, _, err := s.reserve(ctx, tx, acct.ID, key.ID, c, reservation{s.ipLimiter, attempts.IPScope("code-request", c.IP), false}); err != nil {
 		return err
 	}
 	ch, err := r.Resend(ctx, s.st, acct, key)

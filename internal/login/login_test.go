@@ -482,6 +482,29 @@ func TestParallelGuessesAreLimited(t *testing.T) {
 	})
 }
 
+// TestParallelRightPasswordsAllAccepted: 16 parallel logons with the right password on one
+// username and from one address (throttle threshold 5) all get through: reservations still
+// being checked do not refuse a right password as "too many attempts" (issue 11).
+func TestParallelRightPasswordsAllAccepted(t *testing.T) {
+	sqltest.EachParallel(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, nil)
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				tx := f.svc.Start(keys.LevelLow, "/")
+				if err := f.svc.Choose(tx, keys.Password); err != nil {
+					t.Errorf("choose: %v", err)
+					return
+				}
+				if err := f.svc.SubmitPassword(f.ctx, tx, "jan", pw, login.Client{IP: "192.0.2.60"}); err != nil {
+					t.Errorf("a right password was refused: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
 // TestKindSwitchedOffMidLogon: a kind the policy stops offering (phased out) while a logon is
 // under way is refused at every later step with the "you do not have this key" message.
 func TestKindSwitchedOffMidLogon(t *testing.T) {

@@ -282,7 +282,16 @@ type Attempt struct {
 	// yet (SPEC §8: refused requests are aggregated, not one audit row each). See
 	// ReserveAttempt and TakeEndedRefusals for when it is reported and reset.
 	Refused int
+	// Pending counts the reservations among Failures still being checked (BeginAttempt):
+	// Failures - Pending are the settled failures.
+	Pending int
 }
+
+// PendingAttemptTTL is how long a reservation may stay in flight: once a scope has seen no
+// reservation for that long, its attempts still pending count as the settled failures they were
+// reserved as (the requests that made them ended without settling them: a crash). No check of
+// a password or code takes nearly that long.
+const PendingAttemptTTL = time.Minute
 
 // Attempts stores failed-attempt counters. Counters live in the database so that all nodes agree.
 type Attempts interface {
@@ -305,6 +314,17 @@ type Attempts interface {
 	// fail should not count against a per-address limit. When fewer than threshold remain the
 	// throttle is lifted; a counter back at zero with no unreported refusals is removed.
 	ReleaseAttempt(ctx context.Context, scope string, threshold int) error
+	// BeginAttempt is ReserveAttempt for an attempt that stays in flight until it is settled:
+	// a granted reservation also adds one to Pending. When scope is throttled at now but its
+	// settled failures alone (Failures - Pending) would not throttle it (throttle of that count
+	// is not after now), ok is false, the refusal is not counted in Refused, and the caller may
+	// wait for the attempts in flight and try again. Pending attempts of a scope with no
+	// reservation for PendingAttemptTTL count as settled.
+	BeginAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (a Attempt, ok bool, err error)
+	// SettleAttempt ends one attempt in flight (Pending, never below zero): a failure stays
+	// counted; withdraw takes it back as ReleaseAttempt does (nothing was compared, or a
+	// per-address scope after a success).
+	SettleAttempt(ctx context.Context, scope string, withdraw bool, threshold int) error
 	// ResetAttempts clears the counter after a success (its unreported refusals stay until
 	// they are reported).
 	ResetAttempts(ctx context.Context, scope string) error

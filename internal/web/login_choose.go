@@ -65,9 +65,13 @@ func (s *Server) loginChoose(w http.ResponseWriter, r *http.Request) error {
 // takeStart counts one logon started from the request's address. When the address has started
 // its share it answers 429 with how long to wait, and reports refused.
 func (s *Server) takeStart(w http.ResponseWriter, r *http.Request) (refused bool, err error) {
-	err = s.deps.StartQuota.Take(r.Context(), attempts.IPScope("prelogon", s.clientIP(r)))
+	scope, at := attempts.IPScope("prelogon", s.clientIP(r)), s.deps.Now()
+	err = s.deps.StartQuota.Take(r.Context(), scope)
 	var te *attempts.ThrottledError
 	if !errors.As(err, &te) {
+		if err == nil {
+			stateOf(r).sess.data.Start = &takenStart{Scope: scope, At: at}
+		}
 		return false, err
 	}
 	key, args := "web.login.too_many_starts", []any{te.Minutes()}

@@ -23,6 +23,8 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transa
 		return errors.New("finish logon: transaction is not done")
 	}
 	sess := st.sess
+	start := sess.data.Start
+	sess.data.Start = nil
 	if sess.row.AccountID != 0 && sess.row.AccountID != res.AccountID {
 		// Another citizen logs on in this browser: nothing of the previous one carries over.
 		sess.data = sessionData{}
@@ -63,6 +65,13 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, tx *login.Transa
 	}
 	if err != nil {
 		return err
+	}
+	if start != nil {
+		// The pre-logon session this start was for is a logged-on one now: its place in the
+		// address's quota is free again. A failure only leaves the start counted.
+		if err := s.deps.StartQuota.Return(r.Context(), start.Scope, start.At); err != nil {
+			s.log.Warn("return logon start", "err", err)
+		}
 	}
 	s.rememberDevice(w, r, res.AccountID)
 	http.Redirect(w, r, next, http.StatusSeeOther)

@@ -91,6 +91,9 @@ var _ Store = store.Store(nil)
 // address has started its share.
 type StartQuota interface {
 	Take(ctx context.Context, scope attempts.Scope) error
+	// Return gives back a start taken at takenAt, once its logon completed: the quota bounds
+	// the logons left open, not those an address completes.
+	Return(ctx context.Context, scope attempts.Scope, takenAt time.Time) error
 }
 
 // Deps are the collaborators of the web layer.

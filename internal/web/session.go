@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/login"
 	"github.com/sleutelbos/sleutelbos/internal/portal"
@@ -58,6 +59,15 @@ type sessionData struct {
 	// activate one key in the wizard (portal.Auth.Recovery). It waits through the logon with
 	// the new password and is spent by the first key activated.
 	Recovered *recoveryRight `json:"recovered,omitempty"`
+	// Start is the logon start this session took of its address's quota (takeStart), given
+	// back when a logon completes in it.
+	Start *takenStart `json:"start,omitempty"`
+}
+
+// takenStart is one use of the logon-starts quota: whose, and when it was taken.
+type takenStart struct {
+	Scope attempts.Scope `json:"scope"`
+	At    time.Time      `json:"at"`
 }
 
 // recoveryRight lets the citizen AccountID activate one key in the wizard after a logon below

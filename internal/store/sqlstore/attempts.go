@@ -14,8 +14,8 @@ import (
 func (db *DB) GetAttempt(ctx context.Context, scope string) (store.Attempt, error) {
 	a := store.Attempt{Scope: scope}
 	var throttled, updated int64
-	err := db.q.QueryRowContext(ctx, `SELECT failures, throttled_until, updated_at, refused FROM attempts WHERE scope = $1`, scope).
-		Scan(&a.Failures, &throttled, &updated, &a.Refused)
+	err := db.q.QueryRowContext(ctx, `SELECT failures, throttled_until, updated_at, refused, pending FROM attempts WHERE scope = $1`, scope).
+		Scan(&a.Failures, &throttled, &updated, &a.Refused, &a.Pending)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return a, nil
@@ -34,6 +34,16 @@ func (db *DB) GetAttempt(ctx context.Context, scope string) (store.Attempt, erro
 // step, and a granted reservation takes the refusals of the throttle period before it. throttle
 // may run more than once when the transaction is retried.
 func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (store.Attempt, bool, error) {
+	return db.reserveAttempt(ctx, scope, now, window, throttle, false)
+}
+
+// BeginAttempt is ReserveAttempt for an attempt that stays in flight (Pending) until
+// SettleAttempt or ResetAttempts; a refusal caused only by attempts in flight is not counted.
+func (db *DB) BeginAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time) (store.Attempt, bool, error) {
+	return db.reserveAttempt(ctx, scope, now, window, throttle, true)
+}
+
+func (db *DB) reserveAttempt(ctx context.Context, scope string, now time.Time, window time.Duration, throttle func(failures int) time.Time, inFlight bool) (store.Attempt, bool, error) {
 	var a store.Attempt
 	var ok bool
 	err := db.inTx(ctx, func(db *DB) error {
@@ -42,21 +52,35 @@ func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, w
 		if err := db.q.QueryRowContext(ctx, `INSERT INTO attempts (scope, failures, throttled_until, updated_at)
 			VALUES ($1, 0, 0, $2)
 			ON CONFLICT (scope) DO UPDATE SET scope = excluded.scope
-			RETURNING failures, throttled_until, updated_at, refused`, scope, toMicros(now)).Scan(&a.Failures, &throttled, &updated, &a.Refused); err != nil {
+			RETURNING failures, throttled_until, updated_at, refused, pending`, scope, toMicros(now)).Scan(&a.Failures, &throttled, &updated, &a.Refused, &a.Pending); err != nil {
 			return err
 		}
 		a.ThrottledUntil, a.UpdatedAt = fromMicros(throttled), fromMicros(updated)
+		stale := a.Pending > 0 && now.Sub(a.UpdatedAt) >= store.PendingAttemptTTL
+		if stale {
+			// Nothing is checked for that long: the requests that reserved them ended without
+			// settling (a crash). They count as the failures they were reserved as.
+			a.Pending = 0
+		}
 		if now.Before(a.ThrottledUntil) {
 			ok = false
+			if inFlight && a.Pending > 0 && (throttle == nil || !throttle(a.Failures-a.Pending).After(now)) {
+				// Throttled only by attempts still being checked: not a refusal; the caller
+				// waits for them to settle and tries again. Nothing to write.
+				return nil
+			}
 			a.Refused++
-			_, err := db.q.ExecContext(ctx, `UPDATE attempts SET refused = $1 WHERE scope = $2`, a.Refused, scope)
+			_, err := db.q.ExecContext(ctx, `UPDATE attempts SET refused = $1, pending = $2 WHERE scope = $3`, a.Refused, a.Pending, scope)
 			return err
 		}
 		if window > 0 && a.Failures > 0 && now.Sub(a.UpdatedAt) >= window {
-			a.Failures = 0 // quiet for a whole window: forgotten
+			a.Failures, a.Pending = 0, 0 // quiet for a whole window: forgotten
 		}
 		ok = true
 		a.Failures++
+		if inFlight {
+			a.Pending++
+		}
 		a.UpdatedAt = fromMicros(toMicros(now))
 		a.ThrottledUntil = time.Time{}
 		if throttle != nil {
@@ -64,14 +88,38 @@ func (db *DB) ReserveAttempt(ctx context.Context, scope string, now time.Time, w
 		}
 		// a.Refused, as read, goes back to the caller to report; the row starts the new period
 		// with none.
-		_, err := db.q.ExecContext(ctx, `UPDATE attempts SET failures = $1, throttled_until = $2, updated_at = $3, refused = 0 WHERE scope = $4`,
-			a.Failures, toMicros(a.ThrottledUntil), toMicros(now), scope)
+		_, err := db.q.ExecContext(ctx, `UPDATE attempts SET failures = $1, throttled_until = $2, updated_at = $3, refused = 0, pending = $4 WHERE scope = $5`,
+			a.Failures, toMicros(a.ThrottledUntil), toMicros(now), a.Pending, scope)
 		return err
 	})
 	if err != nil {
 		return store.Attempt{}, false, fmt.Errorf("reserve attempt: %w", err)
 	}
 	return a, ok, nil
+}
+
+// SettleAttempt ends one attempt in flight of scope (never below zero): it stays counted as a
+// failure, or with withdraw it is taken back as ReleaseAttempt does.
+func (db *DB) SettleAttempt(ctx context.Context, scope string, withdraw bool, threshold int) error {
+	err := db.inTx(ctx, func(db *DB) error {
+		if !withdraw {
+			_, err := db.q.ExecContext(ctx, `UPDATE attempts SET pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END WHERE scope = $1`, scope)
+			return err
+		}
+		if _, err := db.q.ExecContext(ctx, `UPDATE attempts SET
+				pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END,
+				failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END,
+				throttled_until = CASE WHEN failures - 1 < $2 THEN 0 ELSE throttled_until END
+			WHERE scope = $1`, scope, threshold); err != nil {
+			return err
+		}
+		_, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND failures = 0 AND throttled_until = 0 AND refused = 0`, scope)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("settle attempt: %w", err)
+	}
+	return nil
 }
 
 // ReleaseAttempt takes one reserved attempt of scope back, never below zero, lifts the throttle
@@ -101,7 +149,7 @@ func (db *DB) ResetAttempts(ctx context.Context, scope string) error {
 		if _, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND refused = 0`, scope); err != nil {
 			return err
 		}
-		_, err := db.q.ExecContext(ctx, `UPDATE attempts SET failures = 0, throttled_until = 0 WHERE scope = $1`, scope)
+		_, err := db.q.ExecContext(ctx, `UPDATE attempts SET failures = 0, throttled_until = 0, pending = 0 WHERE scope = $1`, scope)
 		return err
 	})
 	if err != nil {

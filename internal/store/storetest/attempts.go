@@ -15,6 +15,95 @@ var attemptTests = []test{
 	{"DeleteBefore", testAttemptDeleteBefore},
 	{"Refusals", testAttemptRefusals},
 	{"TakeEndedRefusals", testTakeEndedRefusals},
+	{"InFlight", testAttemptInFlight},
+	{"InFlightStale", testAttemptInFlightStale},
+}
+
+// throttleFrom5 throttles until until from the fifth failure on.
+func throttleFrom5(until time.Time) func(int) time.Time {
+	return func(failures int) time.Time {
+		if failures < 5 {
+			return time.Time{}
+		}
+		return until
+	}
+}
+
+// testAttemptInFlight: BeginAttempt counts like ReserveAttempt and keeps the attempt pending; a
+// scope throttled only by pending attempts refuses without counting a refusal; settling keeps a
+// failure counted, withdrawing takes it back (lifting the throttle), and a reset clears pending
+// ones too. Once the pending ones are settled failures, the refusal is an ordinary one.
+func testAttemptInFlight(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	const scope = "pwd:inflight"
+	for i := 1; i <= 5; i++ {
+		a, ok, err := s.BeginAttempt(ctx, scope, t0, 0, throttleFrom5(at(time.Minute)))
+		if err != nil || !ok || a.Failures != i || a.Pending != i {
+			t.Fatalf("BeginAttempt %d = %+v, %v, %v; want granted, %d failures, %d pending", i, a, ok, err, i, i)
+		}
+	}
+	a, ok, err := s.BeginAttempt(ctx, scope, t0, 0, throttleFrom5(at(time.Minute)))
+	if err != nil || ok || a.Failures != 5 || a.Pending != 5 || a.Refused != 0 {
+		t.Fatalf("sixth, with 5 in flight = %+v, %v, %v; want refused, 5 failures, 5 pending, no refusal counted", a, ok, err)
+	}
+	must(t, s.SettleAttempt(ctx, scope, true, 5)) // nothing compared: taken back
+	if a, ok, err = s.BeginAttempt(ctx, scope, t0, 0, throttleFrom5(at(time.Minute))); err != nil || !ok || a.Failures != 5 || a.Pending != 5 {
+		t.Fatalf("after a withdrawal = %+v, %v, %v; want granted with 5 failures, 5 pending", a, ok, err)
+	}
+	for range 5 {
+		must(t, s.SettleAttempt(ctx, scope, false, 5)) // all wrong
+	}
+	got, err := s.GetAttempt(ctx, scope)
+	must(t, err)
+	if got.Failures != 5 || got.Pending != 0 || !got.ThrottledUntil.Equal(at(time.Minute)) {
+		t.Fatalf("after 5 settled failures: %+v; want 5 failures, none pending, throttled until %s", got, at(time.Minute))
+	}
+	must(t, s.SettleAttempt(ctx, scope, false, 5)) // one too many: never below zero
+	if a, ok, err = s.BeginAttempt(ctx, scope, at(time.Second), 0, throttleFrom5(at(time.Minute))); err != nil || ok || a.Refused != 1 || a.Pending != 0 {
+		t.Fatalf("with 5 settled failures = %+v, %v, %v; want an ordinary refusal (counted)", a, ok, err)
+	}
+	// A plain ReserveAttempt on a scope with pending attempts is refused as before.
+	if _, _, err := s.BeginAttempt(ctx, "pwd:inflight2", t0, 0, throttleFrom5(at(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, _, err := s.BeginAttempt(ctx, "pwd:inflight2", t0, 0, throttleFrom5(at(time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, ok, err = s.ReserveAttempt(ctx, "pwd:inflight2", t0, 0, throttleFrom5(at(time.Minute))); err != nil || ok || a.Refused != 1 {
+		t.Fatalf("ReserveAttempt with 5 in flight = %+v, %v, %v; want a counted refusal", a, ok, err)
+	}
+	must(t, s.ResetAttempts(ctx, "pwd:inflight2"))
+	if got, err = s.GetAttempt(ctx, "pwd:inflight2"); err != nil || got.Failures != 0 || got.Pending != 0 {
+		t.Fatalf("after a reset: %+v, %v; want nothing counted", got, err)
+	}
+}
+
+// testAttemptInFlightStale: attempts left pending by requests that never settled them (a crash)
+// count as settled failures once the scope has seen no reservation for PendingAttemptTTL.
+func testAttemptInFlightStale(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	const scope = "pwd:stale"
+	throttle := throttleFrom5(at(time.Hour))
+	for range 5 {
+		if _, _, err := s.BeginAttempt(ctx, scope, t0, 0, throttle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := at(store.PendingAttemptTTL - time.Second)
+	if a, ok, err := s.BeginAttempt(ctx, scope, before, 0, throttle); err != nil || ok || a.Pending != 5 || a.Refused != 0 {
+		t.Fatalf("just before the bound = %+v, %v, %v; want refused as in flight", a, ok, err)
+	}
+	a, ok, err := s.BeginAttempt(ctx, scope, at(store.PendingAttemptTTL), 0, throttle)
+	if err != nil || ok || a.Pending != 0 || a.Failures != 5 || a.Refused != 1 {
+		t.Fatalf("at the bound = %+v, %v, %v; want an ordinary refusal, 5 settled failures", a, ok, err)
+	}
+	got, err := s.GetAttempt(ctx, scope)
+	must(t, err)
+	if got.Pending != 0 {
+		t.Errorf("stale pending attempts kept: %+v", got)
+	}
 }
 
 // throttleFor throttles from the first failure on, until until.

@@ -15,6 +15,7 @@ var concurrentTests = []test{
 	{"AdvanceKeyCounter", testConcurrentAdvanceKeyCounter},
 	{"UseCode", testConcurrentUseCode},
 	{"ReserveAttempt", testConcurrentReserveAttempt},
+	{"BeginAttemptBurst", testConcurrentBeginBurst},
 	{"ReserveBurst", testConcurrentReserveBurst},
 	{"RefusalsTakenOnce", testConcurrentRefusalsTakenOnce},
 	{"ClaimMessages", testConcurrentClaimMessages},
@@ -149,6 +150,37 @@ func testConcurrentReserveBurst(t *testing.T, s store.Store) {
 	})
 	if granted != 5 {
 		t.Errorf("%d of %d parallel attempts granted, want 5", granted, racers*3)
+	}
+}
+
+// testConcurrentBeginBurst: reservations in flight are counted before checking just the same:
+// a parallel burst on a scope that throttles after 5 gets exactly 5, and every other one is
+// told the scope is busy with attempts in flight (no refusal counted).
+func testConcurrentBeginBurst(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	var mu sync.Mutex
+	granted, inFlight := 0, 0
+	race(racers*3, func(int) {
+		a, ok, err := s.BeginAttempt(ctx, "pwd:beginburst", t0, 0, func(failures int) time.Time {
+			if failures < 5 {
+				return time.Time{}
+			}
+			return t0.Add(time.Minute)
+		})
+		if err != nil {
+			t.Errorf("BeginAttempt: %v", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ok {
+			granted++
+		} else if a.Pending > 0 && a.Refused == 0 {
+			inFlight++
+		}
+	})
+	if granted != 5 || inFlight != racers*3-5 {
+		t.Errorf("%d of %d parallel attempts granted, %d refused as in flight; want 5 and %d", granted, racers*3, inFlight, racers*3-5)
 	}
 }
 
