@@ -27,6 +27,7 @@ type DB struct {
 	q       queryer // pool, or tx when bound to a transaction
 	tx      *sql.Tx
 	display string       // the URL without its password, for error messages
+	stmts   *stmtCache   // SQLite's prepared statements; nil on PostgreSQL
 	after   *afterCommit // functions to run once tx commits; nil outside a transaction
 }
 
@@ -97,6 +98,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	case t.dialect == &sqliteDialect:
 		pool.SetMaxOpenConns(sqliteMaxConns)
 		pool.SetMaxIdleConns(sqliteMaxConns)
+		db.stmts = newStmtCache(pool)
+		db.q = cachedQueryer{c: db.stmts, fallback: pool}
 	default:
 		pool.SetMaxOpenConns(postgresMaxConns)
 		pool.SetMaxIdleConns(postgresMaxConns / 2)
@@ -299,6 +302,9 @@ func (db *DB) Close() error {
 	if db.tx != nil {
 		return errors.New("close database: store is bound to a transaction")
 	}
+	if db.stmts != nil {
+		db.stmts.close()
+	}
 	if err := db.pool.Close(); err != nil {
 		return fmt.Errorf("close database %s: %w", db.display, err)
 	}
@@ -352,7 +358,10 @@ func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, after: &afterCommit{}}
+	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, stmts: db.stmts, after: &afterCommit{}}
+	if db.stmts != nil {
+		bound.q = cachedQueryer{c: db.stmts, tx: tx, fallback: tx}
+	}
 	done := false
 	defer func() {
 		if !done { // fn panicked or called runtime.Goexit (t.Fatal): do not keep the lock

@@ -1,0 +1,89 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+)
+
+// TestStatementCache: on SQLite a statement is prepared once and reused, inside transactions
+// too; a query that cannot be prepared fails as before; a full cache runs queries unprepared.
+func TestStatementCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite://"+t.TempDir()+"/stmts.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if db.stmts == nil {
+		t.Fatal("SQLite store without a statement cache")
+	}
+	cached := func() int {
+		db.stmts.mu.Lock()
+		defer db.stmts.mu.Unlock()
+		return len(db.stmts.m)
+	}
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	reserve := func() {
+		t.Helper()
+		if _, _, err := db.ReserveAttempt(ctx, "stmt-test", now, time.Hour, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reserve()
+	after1 := cached()
+	if after1 == 0 {
+		t.Fatal("nothing cached after a reservation")
+	}
+	for range 5 {
+		reserve()
+		if err := db.Tx(ctx, func(s store.Store) error {
+			_, err := s.GetAttempt(ctx, "stmt-test")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := cached()
+	a, err := db.GetAttempt(ctx, "stmt-test")
+	if err != nil || a.Failures != 6 {
+		t.Fatalf("after 6 reservations through cached statements: %+v, %v", a, err)
+	}
+	if again := cached(); again != after {
+		t.Errorf("the same statements again grew the cache from %d to %d", after, again)
+	}
+
+	if _, err := db.q.ExecContext(ctx, "UPDATE no_such_table SET x = 1"); err == nil || !strings.Contains(err.Error(), "no_such_table") {
+		t.Errorf("a bad statement: %v, want its error", err)
+	}
+	if got := cached(); got != after {
+		t.Errorf("a statement that failed to prepare was cached (%d → %d)", after, got)
+	}
+
+	db.stmts.mu.Lock()
+	for i := len(db.stmts.m); i < maxCachedStmts; i++ {
+		db.stmts.m[strings.Repeat(" ", i+1)+"SELECT 1"] = nil
+	}
+	db.stmts.mu.Unlock()
+	var one int
+	if err := db.q.QueryRowContext(ctx, "SELECT 2 -- new").Scan(&one); err != nil || one != 2 {
+		t.Errorf("with a full cache: %d, %v", one, err)
+	}
+	if got := cached(); got != maxCachedStmts {
+		t.Errorf("the cache grew past its bound: %d", got)
+	}
+	db.stmts.mu.Lock()
+	for q, st := range db.stmts.m {
+		if st == nil {
+			delete(db.stmts.m, q)
+		}
+	}
+	db.stmts.mu.Unlock()
+}
