@@ -165,7 +165,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	}
 	n.Bundle = bundle
 	n.report("Opening the database " + config.Redact(cfg.Database()) + "…")
-	db, err := sqlstore.Open(ctx, cfg.Database())
+	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.WithClock(n.Now))
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ type DB struct {
 	tx      *sql.Tx
 	display string       // the URL without its password, for error messages
 	stmts   *stmtCache   // SQLite's prepared statements; nil on PostgreSQL
+	clock   func() time.Time
 	after   *afterCommit // functions to run once tx commits; nil outside a transaction
 }
 
@@ -72,12 +73,15 @@ const (
 // For SQLite the parent directory is created when missing, and a database that cannot be written
 // is refused here rather than at the first logon. Errors name the database without its password.
 // Open does not change the schema; call Migrate.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	t, err := parseURL(url)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{d: t.dialect, display: t.display}
+	db := &DB{d: t.dialect, display: t.display, clock: time.Now}
+	for _, o := range opts {
+		o(db)
+	}
 	if t.dir != "" {
 		if err := os.MkdirAll(t.dir, 0o750); err != nil {
 			return nil, fmt.Errorf("open database %s: create directory: %w", t.display, err)
@@ -117,6 +121,14 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	return db, nil
 }
+
+// Option configures Open.
+type Option func(*DB)
+
+// WithClock makes the store read the time from now where a record comes without its own
+// (a created or updated time left zero): the node's clock, so that a test clock reaches those
+// times too. The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(db *DB) { db.clock = now } }
 
 // openBusyWait bounds how long Open waits for another process that holds a new SQLite file's
 // lock (as long as busy_timeout).
@@ -358,7 +370,7 @@ func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, stmts: db.stmts, after: &afterCommit{}}
+	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, stmts: db.stmts, clock: db.clock, after: &afterCommit{}}
 	if db.stmts != nil {
 		bound.q = cachedQueryer{c: db.stmts, tx: tx, fallback: tx}
 	}
@@ -409,13 +421,13 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-// now returns the current time at the precision the database keeps.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// now returns the store's clock's time at the precision the database keeps.
+func (db *DB) now() time.Time { return db.clock().UTC().Truncate(time.Microsecond) }
 
 // orNow returns t at stored precision, or now when t is zero.
-func orNow(t time.Time) time.Time {
+func (db *DB) orNow(t time.Time) time.Time {
 	if t.IsZero() {
-		return now()
+		return db.now()
 	}
 	return fromMicros(toMicros(t))
 }

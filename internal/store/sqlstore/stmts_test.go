@@ -87,3 +87,39 @@ func TestStatementCache(t *testing.T) {
 	}
 	db.stmts.mu.Unlock()
 }
+
+// TestStoreClock: a record written without its own time gets the injected clock's, not the
+// wall clock's.
+func TestStoreClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	at := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	db, err := Open(ctx, "sqlite://"+t.TempDir()+"/clock.db", WithClock(func() time.Time { return at }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := &store.Account{Username: "klok", Email: "klok@example.org", Language: "nl"}
+	if err := db.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.GetAccount(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.CreatedAt.Equal(at) {
+		t.Errorf("created at %s, want the store clock's %s", got.CreatedAt, at)
+	}
+	if err := db.Tx(ctx, func(s store.Store) error {
+		return s.AppendAudit(ctx, &store.AuditEvent{Type: "test.clock", AccountID: a.ID})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	events, err := db.ListAudit(ctx, 0, 10)
+	if err != nil || len(events) != 1 || !events[0].Time.Equal(at) {
+		t.Errorf("audit event in a transaction: %+v, %v; want one at %s", events, err, at)
+	}
+}
