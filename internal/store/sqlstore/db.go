@@ -314,10 +314,11 @@ func (db *DB) Close() error {
 	if db.tx != nil {
 		return errors.New("close database: store is bound to a transaction")
 	}
+	err := db.pool.Close() // first: a preparation waiting for a connection gives up
 	if db.stmts != nil {
 		db.stmts.close()
 	}
-	if err := db.pool.Close(); err != nil {
+	if err != nil {
 		return fmt.Errorf("close database %s: %w", db.display, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // maxCachedStmts bounds the statement cache. The store's statements are fixed texts, a few
@@ -16,48 +17,78 @@ const maxCachedStmts = 512
 // in a password logon's profile; database/sql prepares a cached statement once per connection
 // and reuses it, in transactions too (Tx.StmtContext finds the connection's own). PostgreSQL does
 // not need it: pgx caches prepared statements per connection itself.
+//
+// A statement is prepared in the background on its first use, which runs unprepared: preparing
+// on the pool takes a connection of its own, and a transaction that waited for one while holding
+// SQLite's write lock would wait for connections that wait for that lock (a pool-wide deadlock,
+// broken only by busy_timeout's SQLITE_BUSY).
 type stmtCache struct {
 	pool *sql.DB
 	mu   sync.Mutex
-	m    map[string]*sql.Stmt
+	m    map[string]*sql.Stmt // nil while being prepared
+	// failed are texts that did not prepare: run unprepared, not retried.
+	failed map[string]bool
+	closed bool
+	wg     sync.WaitGroup
 }
 
 func newStmtCache(pool *sql.DB) *stmtCache {
-	return &stmtCache{pool: pool, m: make(map[string]*sql.Stmt)}
+	return &stmtCache{pool: pool, m: make(map[string]*sql.Stmt), failed: make(map[string]bool)}
 }
 
-// get returns the prepared statement of query, preparing it on first use, or nil when it
-// cannot be cached (the cache is full, or preparing failed: the caller runs the query as it is
-// and meets the error there, with its usual wrapping).
-func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
-	c.mu.Lock()
-	st, ok := c.m[query]
-	full := len(c.m) >= maxCachedStmts
-	c.mu.Unlock()
-	if ok || full {
-		return st
-	}
-	// Prepared outside the lock: a concurrent first use prepares twice and keeps one.
-	st, err := c.pool.PrepareContext(context.WithoutCancel(ctx), query)
-	if err != nil {
-		return nil
-	}
+// prepareTimeout bounds a background preparation's wait for a connection.
+const prepareTimeout = 30 * time.Second
+
+// get returns the prepared statement of query, or nil when the caller must run it unprepared:
+// on its first use (it is being prepared), when the cache is full or closed, or when it did not
+// prepare (the caller meets the error itself, with its usual wrapping).
+func (c *stmtCache) get(query string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if prev, ok := c.m[query]; ok {
-		st.Close()
-		return prev
+	st, ok := c.m[query]
+	if ok || c.closed || c.failed[query] || len(c.m)+len(c.failed) >= maxCachedStmts {
+		return st
 	}
-	c.m[query] = st
-	return st
+	c.m[query] = nil
+	c.wg.Add(1)
+	go c.prepare(query)
+	return nil
 }
 
-// close closes every cached statement.
+// prepare prepares query on the pool and caches it.
+func (c *stmtCache) prepare(query string) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
+	defer cancel()
+	st, err := c.pool.PrepareContext(ctx, query)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err != nil:
+		delete(c.m, query)
+		if ctx.Err() == nil && !c.closed {
+			c.failed[query] = true // a bad text; a timeout may be tried again
+		}
+	case c.closed:
+		st.Close()
+		delete(c.m, query)
+	default:
+		c.m[query] = st
+	}
+}
+
+// close waits for preparations under way and closes every cached statement.
 func (c *stmtCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for q, st := range c.m {
-		st.Close()
+		if st != nil {
+			st.Close()
+		}
 		delete(c.m, q)
 	}
 }
@@ -71,7 +102,7 @@ type cachedQueryer struct {
 
 // stmt returns query's statement, bound to the transaction when there is one, or nil.
 func (q cachedQueryer) stmt(ctx context.Context, query string) *sql.Stmt {
-	st := q.c.get(ctx, query)
+	st := q.c.get(query)
 	if st != nil && q.tx != nil {
 		// Closed with the transaction; the connection's prepared statement stays cached.
 		st = q.tx.StmtContext(ctx, st)
