@@ -26,8 +26,8 @@ type DB struct {
 	d       *dialect
 	q       queryer // pool, or tx when bound to a transaction
 	tx      *sql.Tx
-	display string       // the URL without its password, for error messages
-	stmts   *stmtCache   // SQLite's prepared statements; nil on PostgreSQL
+	display string     // the URL without its password, for error messages
+	stmts   *stmtCache // SQLite's prepared statements; nil on PostgreSQL
 	clock   func() time.Time
 	after   *afterCommit // functions to run once tx commits; nil outside a transaction
 }
