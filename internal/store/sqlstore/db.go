@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -22,14 +23,15 @@ import (
 // DB is the SQL store. A DB from Open uses the connection pool; the DB handed to the function
 // given to Tx is bound to that transaction and runs every call in it.
 type DB struct {
-	pool    *sql.DB
-	d       *dialect
-	q       queryer // pool, or tx when bound to a transaction
-	tx      *sql.Tx
-	display string     // the URL without its password, for error messages
-	stmts   *stmtCache // SQLite's prepared statements; nil on PostgreSQL
-	clock   func() time.Time
-	after   *afterCommit // functions to run once tx commits; nil outside a transaction
+	pool     *sql.DB
+	d        *dialect
+	q        queryer // pool, or tx when bound to a transaction
+	tx       *sql.Tx
+	display  string     // the URL without its password, for error messages
+	stmts    *stmtCache // SQLite's prepared statements; nil on PostgreSQL
+	clock    func() time.Time
+	stmtsRun *atomic.Uint64 // statements run, for Statements
+	after    *afterCommit   // functions to run once tx commits; nil outside a transaction
 }
 
 // afterCommit collects the functions AfterCommit defers in one transaction.
@@ -78,7 +80,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{d: t.dialect, display: t.display, clock: time.Now}
+	db := &DB{d: t.dialect, display: t.display, clock: time.Now, stmtsRun: new(atomic.Uint64)}
 	for _, o := range opts {
 		o(db)
 	}
@@ -91,7 +93,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, scrub(db.openError(err), t.secret)
 	}
-	db.pool, db.q = pool, pool
+	db.pool = pool
+	db.q = cachedQueryer{fallback: pool, n: db.stmtsRun}
 	switch {
 	case t.memory:
 		// Every SQLite connection to :memory: is a database of its own: keep exactly one.
@@ -103,7 +106,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		pool.SetMaxOpenConns(sqliteMaxConns)
 		pool.SetMaxIdleConns(sqliteMaxConns)
 		db.stmts = newStmtCache(pool)
-		db.q = cachedQueryer{c: db.stmts, fallback: pool}
+		db.q = cachedQueryer{c: db.stmts, fallback: pool, n: db.stmtsRun}
 	default:
 		pool.SetMaxOpenConns(postgresMaxConns)
 		pool.SetMaxIdleConns(postgresMaxConns / 2)
@@ -121,6 +124,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	}
 	return db, nil
 }
+
+// Statements returns how many SQL statements the store has run since it was opened (its
+// transactions' BEGIN and COMMIT not included): benchmarks report it per logon.
+func (db *DB) Statements() uint64 { return db.stmtsRun.Load() }
 
 // Option configures Open.
 type Option func(*DB)
@@ -371,10 +378,8 @@ func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, stmts: db.stmts, clock: db.clock, after: &afterCommit{}}
-	if db.stmts != nil {
-		bound.q = cachedQueryer{c: db.stmts, tx: tx, fallback: tx}
-	}
+	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, stmts: db.stmts, clock: db.clock, stmtsRun: db.stmtsRun, after: &afterCommit{}}
+	bound.q = cachedQueryer{c: db.stmts, tx: tx, fallback: tx, n: db.stmtsRun}
 	done := false
 	defer func() {
 		if !done { // fn panicked or called runtime.Goexit (t.Fatal): do not keep the lock

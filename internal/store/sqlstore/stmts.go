@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -93,15 +94,22 @@ func (c *stmtCache) close() {
 	}
 }
 
-// cachedQueryer runs queries through the cache, in tx when it is set.
+// cachedQueryer runs queries through the cache (when there is one), in tx when it is set, and
+// counts them.
 type cachedQueryer struct {
-	c        *stmtCache
+	c        *stmtCache // nil: none (PostgreSQL)
 	tx       *sql.Tx
 	fallback queryer // the pool or tx itself
+	n        *atomic.Uint64
 }
 
-// stmt returns query's statement, bound to the transaction when there is one, or nil.
+// stmt counts a statement and returns query's prepared statement, bound to the transaction
+// when there is one, or nil.
 func (q cachedQueryer) stmt(ctx context.Context, query string) *sql.Stmt {
+	q.n.Add(1)
+	if q.c == nil {
+		return nil
+	}
 	st := q.c.get(query)
 	if st != nil && q.tx != nil {
 		// Closed with the transaction; the connection's prepared statement stays cached.
