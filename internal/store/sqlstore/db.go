@@ -31,6 +31,7 @@ type DB struct {
 	stmts    *stmtCache // SQLite's prepared statements; nil on PostgreSQL
 	clock    func() time.Time
 	stmtsRun *atomic.Uint64 // statements run, for Statements
+	gate     writerGate     // SQLite's writers, one at a time; nil on PostgreSQL
 	after    *afterCommit   // functions to run once tx commits; nil outside a transaction
 }
 
@@ -106,7 +107,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		pool.SetMaxOpenConns(sqliteMaxConns)
 		pool.SetMaxIdleConns(sqliteMaxConns)
 		db.stmts = newStmtCache(pool)
-		db.q = cachedQueryer{c: db.stmts, fallback: pool, n: db.stmtsRun}
+		db.gate = newWriterGate()
+		db.q = cachedQueryer{c: db.stmts, fallback: pool, n: db.stmtsRun, gate: db.gate}
 	default:
 		pool.SetMaxOpenConns(postgresMaxConns)
 		pool.SetMaxIdleConns(postgresMaxConns / 2)
@@ -374,11 +376,20 @@ func (db *DB) AfterCommit(fn func()) {
 
 // runTx runs fn once in a new transaction.
 func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error) {
+	// Every SQLite transaction is a writer (BEGIN IMMEDIATE): in line at the gate, left as soon
+	// as it commits or rolls back, before the after-commit functions run.
+	leave := db.gate.enter(ctx)
+	left := false
+	defer func() {
+		if !left {
+			leave()
+		}
+	}()
 	tx, err := db.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, stmts: db.stmts, clock: db.clock, stmtsRun: db.stmtsRun, after: &afterCommit{}}
+	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, stmts: db.stmts, clock: db.clock, stmtsRun: db.stmtsRun, gate: db.gate, after: &afterCommit{}}
 	bound.q = cachedQueryer{c: db.stmts, tx: tx, fallback: tx, n: db.stmtsRun}
 	done := false
 	defer func() {
@@ -394,7 +405,10 @@ func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error)
 		return err
 	}
 	done = true
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	leave()
+	left = true
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	bound.after.mu.Lock()

@@ -101,6 +101,15 @@ type cachedQueryer struct {
 	tx       *sql.Tx
 	fallback queryer // the pool or tx itself
 	n        *atomic.Uint64
+	gate     writerGate // outside a transaction: a statement that writes goes through it
+}
+
+// enter lets a statement outside a transaction that may write through the writer gate.
+func (q cachedQueryer) enter(ctx context.Context, query string) func() {
+	if q.tx != nil || q.gate == nil || !writes(query) {
+		return func() {}
+	}
+	return q.gate.enter(ctx)
 }
 
 // stmt counts a statement and returns query's prepared statement, bound to the transaction
@@ -119,20 +128,27 @@ func (q cachedQueryer) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (q cachedQueryer) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer q.enter(ctx, query)()
 	if st := q.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return q.fallback.ExecContext(ctx, query, args...)
 }
 
+// QueryContext of a statement that writes (INSERT … RETURNING) holds the gate only until the
+// statement has run; its rows are read after (SQLite has finished writing by then for a
+// single-row RETURNING, and busy_timeout covers the rest).
 func (q cachedQueryer) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	defer q.enter(ctx, query)()
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return q.fallback.QueryContext(ctx, query, args...)
 }
 
+// QueryRowContext: as QueryContext (sql.Row has run its statement when it returns).
 func (q cachedQueryer) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	defer q.enter(ctx, query)()
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
