@@ -53,6 +53,8 @@ func main() {
 // options are the driver's flags, checked.
 type options struct {
 	bin, postgresURL, jsonPath string
+	profileDir                 string   // -profile: a CPU profile of the first node per configuration
+	serveFlags                 []string // -serve-flags: more flags for every node
 	backends, flows, kinds     []string
 	nodes, clients             []int
 	citizens, pairs            int
@@ -99,10 +101,19 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.sources, "source-addresses", 1, "spread the clients over this many loopback source addresses, 127.0.0.1 up (1 to 254)")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "stop everything after this long (at most 2h)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write every run's figures to this file as JSON")
+	fs.StringVar(&o.profileDir, "profile", "", "after each configuration's pairs, one more logon run (not counted) with a CPU profile of the first node, written to this directory")
+	var serveFlags string
+	fs.StringVar(&serveFlags, "serve-flags", "", "more flags for every serve process, separated by spaces (e.g. \"--gc-memory-limit-mib -1\" for Go's default collector)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	var errs []error
+	o.serveFlags = strings.Fields(serveFlags)
+	for _, f := range o.serveFlags {
+		if name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "="); strings.HasPrefix(f, "-") && slices.Contains(reservedServeFlags, name) {
+			errs = append(errs, fmt.Errorf("-serve-flags: %s is set by the driver itself", f))
+		}
+	}
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}

@@ -38,6 +38,8 @@ func TestParseOptionsRefusesBadOptions(t *testing.T) {
 		{[]string{"-backends", "postgres"}, "-backends postgres needs -postgres-url"},
 		{[]string{"-postgres-url", "postgres://db.example.org/x"}, "only a database on 127.0.0.1"},
 		{append(pg, "extra"), `unexpected argument "extra"`},
+		{[]string{"-serve-flags", "--password-time 1"}, "-serve-flags: --password-time is set by the driver itself"},
+		{[]string{"-serve-flags", "--listen=127.0.0.1:9"}, "-serve-flags: --listen=127.0.0.1:9 is set by the driver itself"},
 	}
 	for _, tt := range tests {
 		_, err := parseOptions(tt.args, noEnv, io.Discard)

@@ -21,9 +21,11 @@ type node struct {
 	name string
 	cmd  *exec.Cmd
 	url  string
-	log  string // its standard error, a file
-	done chan struct{}
-	err  error // set when done closes
+	// metrics is the address of its metrics listener (host:port), where --pprof serves profiles.
+	metrics string
+	log     string // its standard error, a file
+	done    chan struct{}
+	err     error // set when done closes
 }
 
 func (n *node) pid() int { return n.cmd.Process.Pid }
@@ -37,6 +39,11 @@ func (n *node) alive() bool {
 		return true
 	}
 }
+
+// reservedServeFlags are the serve flags the driver sets itself: -serve-flags may not change
+// them (the nodes must hash like the seeding, listen where the driver looks, mail the driver).
+var reservedServeFlags = []string{"listen", "metrics-listen", "data-dir", "database-url", "node-name", "encryption-keys", "hash-key",
+	"password-memory-kib", "password-time", "password-threads", "smtp-host", "smtp-port", "smtp-tls", "pprof"}
 
 // serveArgs are the flags of `serve` for cfg: everything the seeding used, spelled out, so the
 // nodes hash with the very parameters of the seeded password hash.
@@ -84,9 +91,13 @@ func startNode(ctx context.Context, bin, name string, args []string, dir string)
 	}
 	n := &node{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	urlc := make(chan string, 1)
+	metricsc := make(chan string, 1) // printed before the serving line
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "Metrics for Prometheus: http://"); ok {
+				metricsc <- strings.TrimSuffix(strings.TrimSpace(u), "/metrics")
+			}
 			if u, ok := strings.CutPrefix(sc.Text(), "Sleutelbos is serving at "); ok {
 				select {
 				case urlc <- strings.TrimSpace(u):
@@ -103,6 +114,10 @@ func startNode(ctx context.Context, bin, name string, args []string, dir string)
 	defer t.Stop()
 	select {
 	case n.url = <-urlc:
+		select {
+		case n.metrics = <-metricsc:
+		default:
+		}
 		return n, nil
 	case <-n.done:
 		return nil, fmt.Errorf("%s exited at start (%v):\n%s", name, n.err, tail(logPath, 20))

@@ -718,3 +718,47 @@ func TestMetricsListener(t *testing.T) {
 		t.Errorf("--metrics-listen= still serves metrics:\n%s", off.output())
 	}
 }
+
+// TestPprofAndCollector: --pprof serves Go's profiles on the metrics listener and nowhere
+// else; without it there are none. serve says what heap budget its collector got, and leaves
+// Go's defaults with --gc-memory-limit-mib -1.
+func TestPprofAndCollector(t *testing.T) {
+	t.Parallel()
+	metricsBase := func(n *node) string {
+		t.Helper()
+		for _, line := range strings.Split(n.output(), "\n") {
+			if s, ok := strings.CutPrefix(line, "Metrics for Prometheus: "); ok {
+				return strings.TrimSuffix(s, "/metrics")
+			}
+		}
+		t.Fatalf("no metrics listener announced:\n%s", n.output())
+		return ""
+	}
+	status := func(u string) int {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	n := startNode(t, "--data-dir", t.TempDir(), "--pprof")
+	if got := status(metricsBase(n) + "/debug/pprof/cmdline"); got != http.StatusOK {
+		t.Errorf("--pprof: /debug/pprof/cmdline on the metrics listener: %d, want 200", got)
+	}
+	if got := status(n.url + "/debug/pprof/cmdline"); got != http.StatusNotFound {
+		t.Errorf("--pprof: the citizens' listener answers /debug/pprof/ with %d, want 404", got)
+	}
+	if !strings.Contains(n.output(), "MiB heap budget for password-hash memory") {
+		t.Errorf("serve does not say what its collector got:\n%s", n.output())
+	}
+
+	plain := startNode(t, "--data-dir", t.TempDir(), "--gc-memory-limit-mib", "-1")
+	if got := status(metricsBase(plain) + "/debug/pprof/cmdline"); got != http.StatusNotFound {
+		t.Errorf("without --pprof: /debug/pprof/cmdline answers %d, want 404", got)
+	}
+	if strings.Contains(plain.output(), "Garbage collector:") {
+		t.Errorf("--gc-memory-limit-mib -1 still tunes the collector:\n%s", plain.output())
+	}
+}

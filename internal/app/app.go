@@ -165,7 +165,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	}
 	n.Bundle = bundle
 	n.report("Opening the database " + config.Redact(cfg.Database()) + "…")
-	db, err := sqlstore.Open(ctx, cfg.Database())
+	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.WithClock(n.Now))
 	if err != nil {
 		return nil, err
 	}
@@ -212,13 +212,18 @@ func (n *Node) openSecrets() error {
 	return nil
 }
 
-func (n *Node) wire() error {
-	cfg := n.Config
-	var err error
-	params := password.Params{
+// passwordParams returns the argon2id parameters cfg hashes new passwords with.
+func passwordParams(cfg config.Config) password.Params {
+	return password.Params{
 		Memory: uint32(cfg.PasswordMemoryKiB), Time: uint32(cfg.PasswordTime), Threads: uint8(cfg.PasswordThreads),
 		SaltLen: 16, KeyLen: 32,
 	}
+}
+
+func (n *Node) wire() error {
+	cfg := n.Config
+	var err error
+	params := passwordParams(cfg)
 	if err := params.Validate(); err != nil {
 		return fmt.Errorf("password parameters: %w", err)
 	}

@@ -17,7 +17,7 @@ func BenchmarkHTTPLogon(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			tn := newBenchNode(b)
 			b.ReportAllocs()
-			start := time.Now()
+			start, stmts := time.Now(), tn.Store.Statements()
 			for i := 0; i < b.N; i++ {
 				c := tn.citizen()
 				level := "?level=substantial"
@@ -48,6 +48,7 @@ func BenchmarkHTTPLogon(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "logons/s")
+			b.ReportMetric(float64(tn.Store.Statements()-stmts)/float64(b.N), "stmts/logon")
 		})
 	}
 }

@@ -55,6 +55,9 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// database and hashes the demo passwords, which takes a moment.
 	progress := func(msg string) { fmt.Fprintln(stdout, msg) }
 	progress("Starting Sleutelbos " + Version() + "…")
+	if msg := tuneGC(cfg, getenv); msg != "" {
+		progress(msg)
+	}
 	// Listen first: a port in use is reported before anything else happens, and --listen with
 	// port 0 learns its real address for the printed URL.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -143,6 +146,10 @@ func Serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", n.Metrics.Handler())
+		if cfg.Pprof {
+			mountPprof(mux)
+			fmt.Fprintf(stdout, "Go profiles: http://%s/debug/pprof/\n", metricsLn.Addr())
+		}
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 		go func() { metricsErr <- metricsSrv.Serve(metricsLn) }()
 		fmt.Fprintf(stdout, "Metrics for Prometheus: http://%s/metrics\n", metricsLn.Addr())

@@ -25,13 +25,20 @@ type Config struct {
 	Listen string
 	// MetricsListen is the address of the Prometheus /metrics listener, kept apart from the
 	// citizens' one; empty turns it off.
-	MetricsListen   string
-	BaseURL         string
-	DataDir         string
-	DatabaseURL     string
-	ServiceName     string
-	DefaultLanguage string
-	Demo            bool
+	MetricsListen string
+	// Pprof serves Go's runtime profiles at /debug/pprof/ on the metrics listener (for
+	// finding where a node's CPU goes; off by default).
+	Pprof bool
+	// GCMemoryLimitMiB is the Go heap's soft limit in MiB under which the garbage collector
+	// lets hash memory pile up instead of collecting after nearly every hash (see
+	// GCSettings): 0 computes it from the password parameters, -1 leaves Go's defaults.
+	GCMemoryLimitMiB int
+	BaseURL          string
+	DataDir          string
+	DatabaseURL      string
+	ServiceName      string
+	DefaultLanguage  string
+	Demo             bool
 	// DevMailbox serves held mail at /dev/mailbox without Demo (a developer's machine only).
 	DevMailbox bool
 	// TestClockFile, only with Demo, makes the node's clock run from the instant the file
@@ -176,6 +183,8 @@ func Default() Config {
 // FlagSet binds every setting of c to a flag of fs; the flag names are also the file keys.
 func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "also serve Go's runtime profiles at /debug/pprof/ on the metrics listener (to see where CPU time goes)")
+	fs.IntVar(&c.GCMemoryLimitMiB, "gc-memory-limit-mib", c.GCMemoryLimitMiB, "soft limit of the Go heap in MiB under which password-hash memory is collected in batches (0: computed from the password settings; -1: Go's defaults, or GOGC/GOMEMLIMIT)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address of the Prometheus /metrics listener (host:port; empty: off); it has no authentication, keep it on loopback or a private network")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of this service (default http://LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded SQLite database and generated secrets")
@@ -393,6 +402,12 @@ func (c *Config) Validate() error {
 		} else if c.MetricsListen == c.Listen && p != 0 {
 			bad("metrics-listen", strconv.Quote(c.MetricsListen), "must differ from --listen: the metrics have a listener of their own")
 		}
+	}
+	if c.Pprof && c.MetricsListen == "" {
+		bad("pprof", true, "needs --metrics-listen: the profiles are served on the metrics listener")
+	}
+	if c.GCMemoryLimitMiB < -1 || c.GCMemoryLimitMiB > 1<<20 {
+		bad("gc-memory-limit-mib", c.GCMemoryLimitMiB, "want -1 (Go's defaults), 0 (computed) or a size in MiB up to 1048576")
 	}
 	if c.BaseURL != "" {
 		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

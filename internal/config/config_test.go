@@ -97,6 +97,8 @@ func TestValidate(t *testing.T) {
 		{"password queue", func(c *Config) { c.PasswordQueue = 0 }, []string{"--password-queue 0: want 1 to 100000"}},
 		{"metrics listen", func(c *Config) { c.MetricsListen = "9464" }, []string{`--metrics-listen "9464": want host:port`, "or empty to turn the metrics off"}},
 		{"metrics port", func(c *Config) { c.MetricsListen = "127.0.0.1:70000" }, []string{`--metrics-listen "127.0.0.1:70000": port must be 0 to 65535`}},
+		{"pprof without metrics", func(c *Config) { c.Pprof, c.MetricsListen = true, "" }, []string{"--pprof true: needs --metrics-listen"}},
+		{"gc limit below -1", func(c *Config) { c.GCMemoryLimitMiB = -2 }, []string{"--gc-memory-limit-mib -2: want -1 (Go's defaults), 0 (computed)"}},
 		{"metrics on the citizens' listener", func(c *Config) { c.MetricsListen = c.Listen }, []string{"--metrics-listen", "must differ from --listen"}},
 		{"base url", func(c *Config) { c.BaseURL = "ftp://x" }, []string{"--base-url"}},
 		{"database", func(c *Config) { c.DatabaseURL = "mysql://u:secret@x/db" }, []string{"--database-url", "want postgres://"}},

@@ -43,10 +43,10 @@ func scanAccount(row interface{ Scan(...any) error }) (store.Account, error) {
 // microsecond precision) and set to now otherwise. A username taken in any letter case gives
 // store.ErrConflict.
 func (db *DB) CreateAccount(ctx context.Context, a *store.Account) error {
-	created := orNow(a.CreatedAt)
+	created := db.orNow(a.CreatedAt)
 	updated := created
 	if !a.UpdatedAt.IsZero() {
-		updated = orNow(a.UpdatedAt)
+		updated = db.orNow(a.UpdatedAt)
 	}
 	err := db.q.QueryRowContext(ctx, `INSERT INTO accounts
 		(username, username_key, name, email, language, password_hash, password_params, created_at, updated_at)

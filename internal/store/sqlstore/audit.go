@@ -19,7 +19,7 @@ func (db *DB) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("append audit event %s: %w", e.Type, err)
 	}
-	at := orNow(e.Time)
+	at := db.orNow(e.Time)
 	err = db.q.QueryRowContext(ctx, `INSERT INTO audit_events
 		(time, type, account_id, key_kind, key_id, reason, ip, actor, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,

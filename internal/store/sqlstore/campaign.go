@@ -22,7 +22,7 @@ func (db *DB) GrantRole(ctx context.Context, g store.RoleGrant) (bool, error) {
 		}
 		res, err := tx.q.ExecContext(ctx, `INSERT INTO account_roles (account_id, role, granted_at, granted_by)
 			VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, role) DO NOTHING`,
-			g.AccountID, g.Role, toMicros(orNow(g.GrantedAt)), g.GrantedBy)
+			g.AccountID, g.Role, toMicros(db.orNow(g.GrantedAt)), g.GrantedBy)
 		if err != nil {
 			return err
 		}
@@ -316,7 +316,7 @@ func (db *DB) LatestReminderRound(ctx context.Context, kind string) (store.Remin
 
 // CreateReminderRound inserts r; ErrConflict when its number is taken.
 func (db *DB) CreateReminderRound(ctx context.Context, r *store.ReminderRound) error {
-	r.StartedAt = orNow(r.StartedAt)
+	r.StartedAt = db.orNow(r.StartedAt)
 	err := db.q.QueryRowContext(ctx, `INSERT INTO reminder_rounds (kind, number, started_at, started_by, finished_at, disabled_from)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		r.Kind, r.Number, toMicros(r.StartedAt), r.StartedBy, toMicros(r.FinishedAt), toMicros(r.DisabledFrom)).Scan(&r.ID)
@@ -329,7 +329,7 @@ func (db *DB) CreateReminderRound(ctx context.Context, r *store.ReminderRound) e
 // FinishReminderRound marks the round finished, once.
 func (db *DB) FinishReminderRound(ctx context.Context, id int64, at time.Time) (bool, error) {
 	res, err := db.q.ExecContext(ctx, `UPDATE reminder_rounds SET finished_at = $1 WHERE id = $2 AND finished_at = 0`,
-		toMicros(orNow(at)), id)
+		toMicros(db.orNow(at)), id)
 	if err != nil {
 		return false, fmt.Errorf("finish reminder round %d: %w", id, err)
 	}
@@ -343,7 +343,7 @@ func (db *DB) FinishReminderRound(ctx context.Context, id int64, at time.Time) (
 // RecordReminder records a reminder of the round; false when it was recorded before.
 func (db *DB) RecordReminder(ctx context.Context, roundID, accountID int64, at time.Time) (bool, error) {
 	res, err := db.q.ExecContext(ctx, `INSERT INTO reminders (round_id, account_id, sent_at) VALUES ($1, $2, $3)
-		ON CONFLICT (round_id, account_id) DO NOTHING`, roundID, accountID, toMicros(orNow(at)))
+		ON CONFLICT (round_id, account_id) DO NOTHING`, roundID, accountID, toMicros(db.orNow(at)))
 	if err != nil {
 		return false, fmt.Errorf("record reminder of round %d to account %d: %w", roundID, accountID, err)
 	}

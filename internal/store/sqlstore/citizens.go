@@ -80,7 +80,7 @@ func chunks[T any](s []T, fn func(part []T) error) error {
 // username taken by another transaction meanwhile is skipped too, never an error.
 func (db *DB) InsertAccounts(ctx context.Context, accts []store.Account) error {
 	const cols = 9
-	stamp := now()
+	stamp := db.now()
 	return chunks(accts, func(part []store.Account) error {
 		args := make([]any, 0, len(part)*cols)
 		byKey := make(map[string]int, len(part)) // username key → index in part of its first account
@@ -89,11 +89,11 @@ func (db *DB) InsertAccounts(ctx context.Context, accts []store.Account) error {
 			a.ID = 0
 			created := stamp
 			if !a.CreatedAt.IsZero() {
-				created = orNow(a.CreatedAt)
+				created = db.orNow(a.CreatedAt)
 			}
 			updated := created
 			if !a.UpdatedAt.IsZero() {
-				updated = orNow(a.UpdatedAt)
+				updated = db.orNow(a.UpdatedAt)
 			}
 			a.CreatedAt, a.UpdatedAt = created, updated
 			key := usernameKey(a.Username)
@@ -171,13 +171,13 @@ func (db *DB) strings(ctx context.Context, q string, args ...any) (map[string]bo
 // InsertKeys inserts keys with multi-row statements; a serial taken gives store.ErrConflict.
 func (db *DB) InsertKeys(ctx context.Context, keys []store.Key) error {
 	const cols = 11
-	stamp := now()
+	stamp := db.now()
 	return chunks(keys, func(part []store.Key) error {
 		args := make([]any, 0, len(part)*cols)
 		for _, k := range part {
 			created := stamp
 			if !k.CreatedAt.IsZero() {
-				created = orNow(k.CreatedAt)
+				created = db.orNow(k.CreatedAt)
 			}
 			args = append(args, k.AccountID, k.Kind, string(k.Status), k.Serial, nonNil(k.Data), k.Counter, toMicros(created),
 				toMicros(k.ActivatedAt), toMicros(k.DeactivatedAt), k.DeactivationCause, toMicros(k.LastUsedAt))
@@ -230,7 +230,7 @@ func (db *DB) AppendAudits(ctx context.Context, events []store.AuditEvent) error
 			if err != nil {
 				return fmt.Errorf("append audit event %s: %w", e.Type, err)
 			}
-			args = append(args, toMicros(orNow(e.Time)), e.Type, e.AccountID, e.KeyKind, e.KeyID, e.Reason, e.IP, e.Actor, string(b))
+			args = append(args, toMicros(db.orNow(e.Time)), e.Type, e.AccountID, e.KeyKind, e.KeyID, e.Reason, e.IP, e.Actor, string(b))
 		}
 		if _, err := db.q.ExecContext(ctx, `INSERT INTO audit_events
 			(time, type, account_id, key_kind, key_id, reason, ip, actor, detail)

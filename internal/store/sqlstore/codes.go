@@ -24,7 +24,7 @@ func scanCode(row interface{ Scan(...any) error }) (store.Code, error) {
 
 // CreateCode inserts c and fills its ID (and CreatedAt when zero).
 func (db *DB) CreateCode(ctx context.Context, c *store.Code) error {
-	created := orNow(c.CreatedAt)
+	created := db.orNow(c.CreatedAt)
 	err := db.q.QueryRowContext(ctx, `INSERT INTO codes
 		(account_id, purpose, hash, target, created_at, expires_at, attempts, used_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -22,12 +23,16 @@ import (
 // DB is the SQL store. A DB from Open uses the connection pool; the DB handed to the function
 // given to Tx is bound to that transaction and runs every call in it.
 type DB struct {
-	pool    *sql.DB
-	d       *dialect
-	q       queryer // pool, or tx when bound to a transaction
-	tx      *sql.Tx
-	display string       // the URL without its password, for error messages
-	after   *afterCommit // functions to run once tx commits; nil outside a transaction
+	pool     *sql.DB
+	d        *dialect
+	q        queryer // pool, or tx when bound to a transaction
+	tx       *sql.Tx
+	display  string     // the URL without its password, for error messages
+	stmts    *stmtCache // SQLite's prepared statements; nil on PostgreSQL
+	clock    func() time.Time
+	stmtsRun *atomic.Uint64 // statements run, for Statements
+	gate     writerGate     // SQLite's writers, one at a time; nil on PostgreSQL
+	after    *afterCommit   // functions to run once tx commits; nil outside a transaction
 }
 
 // afterCommit collects the functions AfterCommit defers in one transaction.
@@ -71,12 +76,15 @@ const (
 // For SQLite the parent directory is created when missing, and a database that cannot be written
 // is refused here rather than at the first logon. Errors name the database without its password.
 // Open does not change the schema; call Migrate.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	t, err := parseURL(url)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{d: t.dialect, display: t.display}
+	db := &DB{d: t.dialect, display: t.display, clock: time.Now, stmtsRun: new(atomic.Uint64)}
+	for _, o := range opts {
+		o(db)
+	}
 	if t.dir != "" {
 		if err := os.MkdirAll(t.dir, 0o750); err != nil {
 			return nil, fmt.Errorf("open database %s: create directory: %w", t.display, err)
@@ -86,7 +94,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, scrub(db.openError(err), t.secret)
 	}
-	db.pool, db.q = pool, pool
+	db.pool = pool
+	db.q = cachedQueryer{fallback: pool, n: db.stmtsRun}
 	switch {
 	case t.memory:
 		// Every SQLite connection to :memory: is a database of its own: keep exactly one.
@@ -97,6 +106,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	case t.dialect == &sqliteDialect:
 		pool.SetMaxOpenConns(sqliteMaxConns)
 		pool.SetMaxIdleConns(sqliteMaxConns)
+		db.stmts = newStmtCache(pool)
+		db.gate = newWriterGate()
+		db.q = cachedQueryer{c: db.stmts, fallback: pool, n: db.stmtsRun, gate: db.gate}
 	default:
 		pool.SetMaxOpenConns(postgresMaxConns)
 		pool.SetMaxIdleConns(postgresMaxConns / 2)
@@ -114,6 +126,18 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	return db, nil
 }
+
+// Statements returns how many SQL statements the store has run since it was opened (its
+// transactions' BEGIN and COMMIT not included): benchmarks report it per logon.
+func (db *DB) Statements() uint64 { return db.stmtsRun.Load() }
+
+// Option configures Open.
+type Option func(*DB)
+
+// WithClock makes the store read the time from now where a record comes without its own
+// (a created or updated time left zero): the node's clock, so that a test clock reaches those
+// times too. The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(db *DB) { db.clock = now } }
 
 // openBusyWait bounds how long Open waits for another process that holds a new SQLite file's
 // lock (as long as busy_timeout).
@@ -299,7 +323,11 @@ func (db *DB) Close() error {
 	if db.tx != nil {
 		return errors.New("close database: store is bound to a transaction")
 	}
-	if err := db.pool.Close(); err != nil {
+	err := db.pool.Close() // first: a preparation waiting for a connection gives up
+	if db.stmts != nil {
+		db.stmts.close()
+	}
+	if err != nil {
 		return fmt.Errorf("close database %s: %w", db.display, err)
 	}
 	return nil
@@ -348,11 +376,21 @@ func (db *DB) AfterCommit(fn func()) {
 
 // runTx runs fn once in a new transaction.
 func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error) {
+	// Every SQLite transaction is a writer (BEGIN IMMEDIATE): in line at the gate, left as soon
+	// as it commits or rolls back, before the after-commit functions run.
+	leave := db.gate.enter(ctx)
+	left := false
+	defer func() {
+		if !left {
+			leave()
+		}
+	}()
 	tx, err := db.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, after: &afterCommit{}}
+	bound := &DB{pool: db.pool, d: db.d, q: tx, tx: tx, display: db.display, stmts: db.stmts, clock: db.clock, stmtsRun: db.stmtsRun, gate: db.gate, after: &afterCommit{}}
+	bound.q = cachedQueryer{c: db.stmts, tx: tx, fallback: tx, n: db.stmtsRun}
 	done := false
 	defer func() {
 		if !done { // fn panicked or called runtime.Goexit (t.Fatal): do not keep the lock
@@ -367,7 +405,10 @@ func (db *DB) runTx(ctx context.Context, fn func(store.Store) error) (err error)
 		return err
 	}
 	done = true
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	leave()
+	left = true
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	bound.after.mu.Lock()
@@ -400,13 +441,13 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-// now returns the current time at the precision the database keeps.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// now returns the store's clock's time at the precision the database keeps.
+func (db *DB) now() time.Time { return db.clock().UTC().Truncate(time.Microsecond) }
 
 // orNow returns t at stored precision, or now when t is zero.
-func orNow(t time.Time) time.Time {
+func (db *DB) orNow(t time.Time) time.Time {
 	if t.IsZero() {
-		return now()
+		return db.now()
 	}
 	return fromMicros(toMicros(t))
 }

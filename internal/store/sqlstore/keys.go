@@ -28,7 +28,7 @@ func scanKey(row interface{ Scan(...any) error }) (store.Key, error) {
 // CreateKey inserts k and fills its ID (and CreatedAt when zero). A serial already used by a key
 // of the same kind gives store.ErrConflict; an empty serial is never a conflict.
 func (db *DB) CreateKey(ctx context.Context, k *store.Key) error {
-	created := orNow(k.CreatedAt)
+	created := db.orNow(k.CreatedAt)
 	err := db.q.QueryRowContext(ctx, `INSERT INTO keys
 		(account_id, kind, status, serial, data, counter, created_at, activated_at, deactivated_at,
 		 deactivation_cause, last_used_at)

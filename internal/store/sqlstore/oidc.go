@@ -30,7 +30,7 @@ func scanAuthRequest(row interface{ Scan(...any) error }) (store.AuthRequest, er
 
 // CreateAuthRequest inserts r (CreatedAt defaults to now); store.ErrConflict when its ID exists.
 func (db *DB) CreateAuthRequest(ctx context.Context, r *store.AuthRequest) error {
-	created := orNow(r.CreatedAt)
+	created := db.orNow(r.CreatedAt)
 	_, err := db.q.ExecContext(ctx, `INSERT INTO oidc_auth_requests (`+authRequestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		r.ID, r.ClientID, nonNil(r.Data), toMicros(created), toMicros(r.ExpiresAt), r.AccountID, toMicros(r.DoneAt),
@@ -191,10 +191,10 @@ func encodeList(l []string) string {
 
 // CreateClient inserts c; store.ErrConflict when its ID is taken.
 func (db *DB) CreateClient(ctx context.Context, c *store.Client) error {
-	created := orNow(c.CreatedAt)
+	created := db.orNow(c.CreatedAt)
 	updated := created
 	if !c.UpdatedAt.IsZero() {
-		updated = orNow(c.UpdatedAt)
+		updated = db.orNow(c.UpdatedAt)
 	}
 	_, err := db.q.ExecContext(ctx, `INSERT INTO oidc_clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -239,7 +239,7 @@ func (db *DB) ListClients(ctx context.Context) ([]store.Client, error) {
 
 // UpdateClient overwrites every field of the client but ID and CreatedAt.
 func (db *DB) UpdateClient(ctx context.Context, c *store.Client) error {
-	updated := orNow(c.UpdatedAt)
+	updated := db.orNow(c.UpdatedAt)
 	res, err := db.q.ExecContext(ctx, `UPDATE oidc_clients SET name = $1, public = $2, secret_hash = $3, redirect_uris = $4,
 		post_logout_redirect_uris = $5, scopes = $6, default_level = $7, pairwise = $8, updated_at = $9 WHERE id = $10`,
 		c.Name, c.Public, nonNil(c.SecretHash), encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
@@ -273,7 +273,7 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
 	if len(k.PrivateKey) == 0 || len(k.PublicKey) == 0 {
 		return errors.New("create signing key: no key material")
 	}
-	created := orNow(k.CreatedAt)
+	created := db.orNow(k.CreatedAt)
 	_, err := db.q.ExecContext(ctx, `INSERT INTO oidc_signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		k.ID, k.Generation, k.Algorithm, k.PrivateKey, k.PublicKey, toMicros(created), toMicros(k.ActiveFrom))
 	if err != nil {

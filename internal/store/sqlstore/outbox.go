@@ -44,7 +44,7 @@ func scanMessages(rows *sql.Rows) ([]store.Message, error) {
 // e.g. to held). A zero NextAttemptAt makes the message due at once. Call it inside the
 // transaction of the change that caused the message, so that both or neither are kept.
 func (db *DB) Enqueue(ctx context.Context, m *store.Message) error {
-	created := orNow(m.CreatedAt)
+	created := db.orNow(m.CreatedAt)
 	state := m.State
 	if state == "" {
 		state = store.MessagePending

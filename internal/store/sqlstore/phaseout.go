@@ -28,7 +28,7 @@ func (db *DB) PutPhaseoutPolicy(ctx context.Context, p store.PhaseoutPolicy) err
 			migration_prompt_from = excluded.migration_prompt_from, disabled_from = excluded.disabled_from,
 			unused_months = excluded.unused_months, updated_at = excluded.updated_at`,
 		p.Kind, toMicros(p.ActivationClosedFrom), toMicros(p.MigrationPromptFrom), toMicros(p.DisabledFrom),
-		p.UnusedMonths, toMicros(orNow(p.UpdatedAt)))
+		p.UnusedMonths, toMicros(db.orNow(p.UpdatedAt)))
 	if err != nil {
 		return fmt.Errorf("put phase-out policy of %s: %w", p.Kind, err)
 	}

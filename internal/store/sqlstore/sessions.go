@@ -44,10 +44,10 @@ func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
-	created := orNow(s.CreatedAt)
+	created := db.orNow(s.CreatedAt)
 	lastSeen := created
 	if !s.LastSeenAt.IsZero() {
-		lastSeen = orNow(s.LastSeenAt)
+		lastSeen = db.orNow(s.LastSeenAt)
 	}
 	_, err = db.q.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		s.IDHash, s.AccountID, toMicros(created), toMicros(lastSeen), toMicros(s.AuthTime), s.LoA, amr, nonNil(s.Data))

@@ -25,7 +25,7 @@ func scanSignup(row interface{ Scan(...any) error }) (store.Signup, error) {
 
 // CreateSignup inserts s and fills its ID and EmailKey (and CreatedAt when zero).
 func (db *DB) CreateSignup(ctx context.Context, s *store.Signup) error {
-	created := orNow(s.CreatedAt)
+	created := db.orNow(s.CreatedAt)
 	key := store.EmailKey(s.Email)
 	err := db.q.QueryRowContext(ctx, `INSERT INTO signups
 		(email, email_key, username, name, language, password_hash, decoy, code_hash,
