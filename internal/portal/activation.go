@@ -133,6 +133,15 @@ func own(w *Wizard, acct store.Account) error {
 	return nil
 }
 
+// at refuses a wizard of another account (own) or not at step (Wizard.Expect): what every step
+// checks first.
+func (s *Service) at(w *Wizard, acct store.Account, step Step) error {
+	if err := own(w, acct); err != nil {
+		return err
+	}
+	return w.Expect(step, s.now())
+}
+
 // ConfirmEmail is step 1's Next: the address is right.
 func (s *Service) ConfirmEmail(w *Wizard, acct store.Account) error {
 	if err := own(w, acct); err != nil {
@@ -144,10 +153,7 @@ func (s *Service) ConfirmEmail(w *Wizard, acct store.Account) error {
 // ChangeEmail is step 1's Change: a code goes to addr (see RequestEmailChange).
 func (s *Service) ChangeEmail(ctx context.Context, w *Wizard, acct store.Account, auth Auth, addr string, c Client) error {
 	auth = auth.inWizard()
-	if err := own(w, acct); err != nil {
-		return err
-	}
-	if err := w.Expect(StepEmail, s.now()); err != nil {
+	if err := s.at(w, acct, StepEmail); err != nil {
 		return err
 	}
 	// Parallel submissions of this step (a double click) each work on their own copy of the
@@ -169,10 +175,7 @@ func (s *Service) ChangeEmail(ctx context.Context, w *Wizard, acct store.Account
 // and the wizard is back at step 1 showing it.
 func (s *Service) ConfirmNewEmail(ctx context.Context, w *Wizard, acct store.Account, auth Auth, code string, c Client) error {
 	auth = auth.inWizard()
-	if err := own(w, acct); err != nil {
-		return err
-	}
-	if err := w.Expect(StepEmailCode, s.now()); err != nil {
+	if err := s.at(w, acct, StepEmailCode); err != nil {
 		return err
 	}
 	if err := s.ConfirmEmailChange(ctx, acct, auth, w.change, code, c); err != nil {
@@ -185,10 +188,7 @@ func (s *Service) ConfirmNewEmail(ctx context.Context, w *Wizard, acct store.Acc
 // address, within the limits of RequestEmailChange; it supersedes the earlier one.
 func (s *Service) ResendEmailCode(ctx context.Context, w *Wizard, acct store.Account, auth Auth, c Client) error {
 	auth = auth.inWizard()
-	if err := own(w, acct); err != nil {
-		return err
-	}
-	if err := w.Expect(StepEmailCode, s.now()); err != nil {
+	if err := s.at(w, acct, StepEmailCode); err != nil {
 		return err
 	}
 	ch, err := s.requestEmailChange(ctx, acct, auth, w.change.address, c, nil)
@@ -204,10 +204,7 @@ func (s *Service) ResendEmailCode(ctx context.Context, w *Wizard, acct store.Acc
 // forged.
 func (s *Service) Select(ctx context.Context, w *Wizard, acct store.Account, auth Auth, kind string, c Client) error {
 	auth = auth.inWizard()
-	if err := own(w, acct); err != nil {
-		return err
-	}
-	if err := w.Expect(StepSelect, s.now()); err != nil {
+	if err := s.at(w, acct, StepSelect); err != nil {
 		return err
 	}
 	k, ok, err := s.enrollerFor(ctx, acct, auth, kind)
@@ -230,10 +227,7 @@ func (s *Service) Select(ctx context.Context, w *Wizard, acct store.Account, aut
 // Prepared is the preparation step's Next: the enrolment begins.
 func (s *Service) Prepared(ctx context.Context, w *Wizard, acct store.Account, auth Auth, c Client) error {
 	auth = auth.inWizard()
-	if err := own(w, acct); err != nil {
-		return err
-	}
-	if err := w.Expect(StepPrepare, s.now()); err != nil {
+	if err := s.at(w, acct, StepPrepare); err != nil {
 		return err
 	}
 	k, ok, err := s.enrollerFor(ctx, acct, auth, w.kind)
@@ -323,10 +317,7 @@ func (s *Service) begunBy(w *Wizard, tok store.Code, kind string, now time.Time,
 // Resend sends a new registration code (kinds that send one), within the kind's limits.
 func (s *Service) Resend(ctx context.Context, w *Wizard, acct store.Account, auth Auth, c Client) error {
 	auth = auth.inWizard()
-	if err := own(w, acct); err != nil {
-		return err
-	}
-	if err := w.Expect(StepActivate, s.now()); err != nil {
+	if err := s.at(w, acct, StepActivate); err != nil {
 		return err
 	}
 	k, ok := s.enroller(w.kind)
@@ -415,10 +406,7 @@ func registrationError(err error) error {
 func (s *Service) activate(ctx context.Context, w *Wizard, acct store.Account, auth Auth, answer string, c Client) error {
 	recovered := auth.viaRecovery()
 	auth = auth.inWizard()
-	if err := own(w, acct); err != nil {
-		return err
-	}
-	if err := w.Expect(StepActivate, s.now()); err != nil {
+	if err := s.at(w, acct, StepActivate); err != nil {
 		return err
 	}
 	if done, err := s.finishedElsewhere(ctx, w, acct); done || err != nil {
@@ -632,16 +620,7 @@ func (s *Service) replaceSameKind(ctx context.Context, tx keyStore, w *Wizard, a
 // (its token used): the wizard then moves to the confirmation.
 func (s *Service) finishedElsewhere(ctx context.Context, w *Wizard, acct store.Account) (bool, error) {
 	tok, err := s.st.LatestCode(ctx, acct.ID, store.CodeEnrolment)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("enrolment token: %w", err)
-	}
-	if tok.ID != w.token || tok.UsedAt.IsZero() {
-		return false, nil
-	}
-	return true, w.Finish(0, s.now())
+	return s.finishedWith(w, tok, err)
 }
 
 // finishedElsewhereLocked is finishedElsewhere under the account's lock: a transaction
@@ -656,6 +635,12 @@ func (s *Service) finishedElsewhereLocked(ctx context.Context, w *Wizard, acct s
 		tok, err = tx.LatestCode(ctx, acct.ID, store.CodeEnrolment)
 		return err
 	})
+	return s.finishedWith(w, tok, err)
+}
+
+// finishedWith is the answer of finishedElsewhere from the account's latest enrolment token
+// (tok, or the error of reading it): finished when it is the wizard's token and used.
+func (s *Service) finishedWith(w *Wizard, tok store.Code, err error) (bool, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/sleutelbos/sleutelbos/internal/portal"
+	"github.com/sleutelbos/sleutelbos/internal/store"
 )
 
 // keysPage is My digital keys: every key with its status, dates and cause.
@@ -59,12 +61,46 @@ func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, status int, 
 	return s.render(w, r, status, "keys", p)
 }
 
-// deactivatePage asks for confirmation before a key is deactivated.
-type deactivatePage struct {
+// keyAction is one of the actions of My digital keys on a key of the logged-on citizen
+// (deactivate, reactivate, "I lost this key"): what it does, and, for the actions asked for
+// with a confirmation page first, that page. One description each keeps the three handlers
+// alike: the same 404 for a key not the citizen's, the same logon again when the logon is not
+// fresh enough, the same flash on My digital keys.
+type keyAction struct {
+	// name is the last segment of the path, /keys/{id}/<name>; the confirmation page's template
+	// is key_<name>. Empty: no confirmation page, a refusal shows on My digital keys.
+	name string
+	// title is the catalogue key of the confirmation page's title.
+	title string
+	// refused says why the key cannot have the action (shown instead of the confirmation), or "".
+	refused func(p *keyConfirmPage, v portal.KeyView) string
+	// do is the portal's action.
+	do func(*portal.Service, context.Context, store.Account, portal.Auth, int64, portal.Client) error
+	// flash is what My digital keys says once the action is done.
+	flash string
+}
+
+// The actions on one key; fixed descriptions, not state.
+var (
+	deactivateAction = keyAction{name: "deactivate", title: "portal.deactivate.title", do: (*portal.Service).Deactivate,
+		flash: flashKeyDeactivated, refused: func(p *keyConfirmPage, v portal.KeyView) string {
+			switch {
+			case !v.CanDeactivate:
+				return p.T("portal.error.not_active")
+			case v.LastKey:
+				return p.printer.Error(portal.LastKeyError(v.Kind))
+			}
+			return ""
+		}}
+	reactivateAction = keyAction{do: (*portal.Service).Reactivate, flash: flashKeyReactivated}
+)
+
+// keyConfirmPage asks for confirmation before an action on a key (keyAction.name).
+type keyConfirmPage struct {
 	portalPage
 	Key     keyLine
 	Action  string
-	Refused string // why the key cannot be deactivated
+	Refused string // why the key cannot have the action
 }
 
 // keyID reads the {id} of the path; anything but a positive number is not a key.
@@ -78,14 +114,31 @@ func keyID(r *http.Request) (int64, error) {
 
 // keyDeactivateShow serves GET /keys/{id}/deactivate: the confirmation step.
 func (s *Server) keyDeactivateShow(w http.ResponseWriter, r *http.Request) error {
+	return s.keyConfirmShow(w, r, deactivateAction)
+}
+
+// keyDeactivate serves POST /keys/{id}/deactivate.
+func (s *Server) keyDeactivate(w http.ResponseWriter, r *http.Request) error {
+	return s.keyAct(w, r, deactivateAction)
+}
+
+// keyReactivate serves POST /keys/{id}/reactivate.
+func (s *Server) keyReactivate(w http.ResponseWriter, r *http.Request) error {
+	return s.keyAct(w, r, reactivateAction)
+}
+
+// keyConfirmShow serves the GET of a's confirmation page.
+func (s *Server) keyConfirmShow(w http.ResponseWriter, r *http.Request, a keyAction) error {
 	id, err := keyID(r)
 	if err != nil {
 		return err
 	}
-	return s.renderDeactivate(w, r, id, nil)
+	return s.renderKeyConfirm(w, r, a, id, nil)
 }
 
-func (s *Server) renderDeactivate(w http.ResponseWriter, r *http.Request, id int64, errs FormErrors) error {
+// renderKeyConfirm shows a's confirmation page for the citizen's key id, with errs; a key that
+// is not theirs is not found.
+func (s *Server) renderKeyConfirm(w http.ResponseWriter, r *http.Request, a keyAction, id int64, errs FormErrors) error {
 	st := stateOf(r)
 	v, err := s.deps.Portal.Key(r.Context(), *st.account, id, s.portalClient(r))
 	if errors.Is(err, portal.ErrNoSuchKey) {
@@ -94,31 +147,28 @@ func (s *Server) renderDeactivate(w http.ResponseWriter, r *http.Request, id int
 	if err != nil {
 		return err
 	}
-	path := "/keys/" + strconv.FormatInt(id, 10) + "/deactivate"
-	p := &deactivatePage{portalPage: s.newPortalPage(w, r, sectionKeys, path), Action: path}
+	path := "/keys/" + strconv.FormatInt(id, 10) + "/" + a.name
+	p := &keyConfirmPage{portalPage: s.newPortalPage(w, r, sectionKeys, path), Action: path}
 	p.Errors = errs
 	p.Key = keyLine{KeyView: v, Name: kindName(p.BasePage, v.Kind), StatusName: p.T("portal.status." + string(v.Status))}
-	switch {
-	case !v.CanDeactivate:
-		p.Refused = p.T("portal.error.not_active")
-	case v.LastKey:
-		p.Refused = p.printer.Error(portal.LastKeyError(v.Kind))
-	}
-	p.Title = p.T("portal.deactivate.title")
-	return s.render(w, r, http.StatusOK, "key_deactivate", p)
+	p.Refused = a.refused(p, v)
+	p.Title = p.T(a.title)
+	return s.render(w, r, http.StatusOK, "key_"+a.name, p)
 }
 
-// keyDeactivate serves POST /keys/{id}/deactivate.
-func (s *Server) keyDeactivate(w http.ResponseWriter, r *http.Request) error {
+// keyAct serves the POST of a on the citizen's key of the path: done, My digital keys says so;
+// a logon not fresh enough goes through the logon again; a refusal for the citizen shows on
+// a's confirmation page (or My digital keys when it has none).
+func (s *Server) keyAct(w http.ResponseWriter, r *http.Request, a keyAction) error {
 	id, err := keyID(r)
 	if err != nil {
 		return err
 	}
 	st := stateOf(r)
-	err = s.deps.Portal.Deactivate(r.Context(), *st.account, s.auth(r), id, s.portalClient(r))
+	err = a.do(s.deps.Portal, r.Context(), *st.account, s.auth(r), id, s.portalClient(r))
 	switch {
 	case err == nil:
-		s.redirectWithFlash(w, r, "/keys", flashKeyDeactivated)
+		s.redirectWithFlash(w, r, "/keys", a.flash)
 		return nil
 	case s.staleLogon(w, r, err):
 		return nil
@@ -129,31 +179,10 @@ func (s *Server) keyDeactivate(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return err
 	}
-	return s.renderDeactivate(w, r, id, errs)
-}
-
-// keyReactivate serves POST /keys/{id}/reactivate.
-func (s *Server) keyReactivate(w http.ResponseWriter, r *http.Request) error {
-	id, err := keyID(r)
-	if err != nil {
-		return err
+	if a.name == "" {
+		return s.renderKeys(w, r, http.StatusOK, errs)
 	}
-	st := stateOf(r)
-	err = s.deps.Portal.Reactivate(r.Context(), *st.account, s.auth(r), id, s.portalClient(r))
-	switch {
-	case err == nil:
-		s.redirectWithFlash(w, r, "/keys", flashKeyReactivated)
-		return nil
-	case s.staleLogon(w, r, err):
-		return nil
-	case errors.Is(err, portal.ErrNoSuchKey):
-		return httpStatus(http.StatusNotFound, err)
-	}
-	errs, ok := s.fieldErr(r, "", err)
-	if !ok {
-		return err
-	}
-	return s.renderKeys(w, r, http.StatusOK, errs)
+	return s.renderKeyConfirm(w, r, a, id, errs)
 }
 
 // staleLogon answers a *portal.StaleLogonError by sending the citizen through the logon again

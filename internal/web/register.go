@@ -199,6 +199,25 @@ func (s *Server) currentSignup(w http.ResponseWriter, r *http.Request) (*signup.
 	return p, nil
 }
 
+// signupAt returns the registration in progress when it is at the step the page is for: the
+// code (verified false) or another username (verified true). Otherwise it returns nil, having
+// redirected: as currentSignup does, or to the step the registration is at.
+func (s *Server) signupAt(w http.ResponseWriter, r *http.Request, verified bool) (*signup.Pending, error) {
+	p, err := s.currentSignup(w, r)
+	if p == nil || err != nil {
+		return nil, err
+	}
+	if p.Verified() != verified {
+		step := "/register/code"
+		if p.Verified() {
+			step = "/register/username"
+		}
+		http.Redirect(w, r, step, http.StatusSeeOther)
+		return nil, nil
+	}
+	return p, nil
+}
+
 // signupEnded forgets the registration in progress and sends the citizen to the form, which
 // says it ended.
 func (s *Server) signupEnded(w http.ResponseWriter, r *http.Request) error {
@@ -218,13 +237,9 @@ func (s *Server) signupEnded(w http.ResponseWriter, r *http.Request) error {
 
 // registerCodeShow serves GET /register/code.
 func (s *Server) registerCodeShow(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.currentSignup(w, r)
+	p, err := s.signupAt(w, r, false)
 	if p == nil || err != nil {
 		return err
-	}
-	if p.Verified() {
-		http.Redirect(w, r, "/register/username", http.StatusSeeOther)
-		return nil
 	}
 	var notice *Notice
 	if s.takeFlash(w, r) == flashSignupResent {
@@ -243,13 +258,9 @@ func (s *Server) renderRegisterCode(w http.ResponseWriter, r *http.Request, p *s
 
 // registerCodeSubmit serves POST /register/code: the right code creates the account.
 func (s *Server) registerCodeSubmit(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.currentSignup(w, r)
+	p, err := s.signupAt(w, r, false)
 	if p == nil || err != nil {
 		return err
-	}
-	if p.Verified() {
-		http.Redirect(w, r, "/register/username", http.StatusSeeOther)
-		return nil
 	}
 	err = s.deps.Signup.CheckCode(r.Context(), p, r.PostForm.Get("code"), s.signupClient(r))
 	switch {
@@ -311,26 +322,29 @@ func (s *Server) completeSignup(w http.ResponseWriter, r *http.Request, p *signu
 		}
 		return s.renderRegisterUsername(w, r, p, fieldError("username", s.printer(r).Error(signup.ErrUsernameTaken)))
 	case errors.Is(err, signup.ErrAddressInUse):
-		sess.data.Signup = nil
-		if err := s.sessions.Save(r.Context(), w, sess); err != nil {
-			return err
-		}
-		return s.renderRegister(w, r, signup.Form{Language: s.lang(r)}, fieldError("", s.printer(r).Error(signup.ErrAddressInUse)), nil)
+		return s.signupRefused(w, r, signup.ErrAddressInUse)
 	case errors.Is(err, signup.ErrExpired), errors.Is(err, signup.ErrOutOfOrder):
 		return s.signupEnded(w, r)
 	}
 	return err
 }
 
-// registerResend serves POST /register/resend.
-func (s *Server) registerResend(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.currentSignup(w, r)
-	if p == nil || err != nil {
+// signupRefused forgets the registration in progress, which cannot go on (cause), and shows an
+// empty form saying why.
+func (s *Server) signupRefused(w http.ResponseWriter, r *http.Request, cause *i18n.LocalizedError) error {
+	st := stateOf(r)
+	st.sess.data.Signup = nil
+	if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
 		return err
 	}
-	if p.Verified() {
-		http.Redirect(w, r, "/register/username", http.StatusSeeOther)
-		return nil
+	return s.renderRegister(w, r, signup.Form{Language: s.lang(r)}, fieldError("", s.printer(r).Error(cause)), nil)
+}
+
+// registerResend serves POST /register/resend.
+func (s *Server) registerResend(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.signupAt(w, r, false)
+	if p == nil || err != nil {
+		return err
 	}
 	next, err := s.deps.Signup.Resend(r.Context(), p, s.signupClient(r))
 	switch {
@@ -375,13 +389,9 @@ func (s *Server) registerCancel(w http.ResponseWriter, r *http.Request) error {
 
 // registerUsernameShow serves GET /register/username.
 func (s *Server) registerUsernameShow(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.currentSignup(w, r)
+	p, err := s.signupAt(w, r, true)
 	if p == nil || err != nil {
 		return err
-	}
-	if !p.Verified() {
-		http.Redirect(w, r, "/register/code", http.StatusSeeOther)
-		return nil
 	}
 	return s.renderRegisterUsername(w, r, p, nil)
 }
@@ -395,13 +405,9 @@ func (s *Server) renderRegisterUsername(w http.ResponseWriter, r *http.Request, 
 
 // registerUsernameSubmit serves POST /register/username: another username, then the account.
 func (s *Server) registerUsernameSubmit(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.currentSignup(w, r)
+	p, err := s.signupAt(w, r, true)
 	if p == nil || err != nil {
 		return err
-	}
-	if !p.Verified() {
-		http.Redirect(w, r, "/register/code", http.StatusSeeOther)
-		return nil
 	}
 	err = s.deps.Signup.ChangeUsername(r.Context(), p, r.PostForm.Get("username"), s.signupClient(r))
 	var inv *signup.InvalidError
@@ -410,13 +416,7 @@ func (s *Server) registerUsernameSubmit(w http.ResponseWriter, r *http.Request) 
 	case errors.As(err, &inv):
 		return s.renderRegisterUsername(w, r, p, s.formErrors(r, inv))
 	case errors.Is(err, signup.ErrTooManyUsernames):
-		st := stateOf(r)
-		st.sess.data.Signup = nil
-		if err := s.sessions.Save(r.Context(), w, st.sess); err != nil {
-			return err
-		}
-		return s.renderRegister(w, r, signup.Form{Language: s.lang(r)},
-			fieldError("", s.printer(r).Error(signup.ErrTooManyUsernames)), nil)
+		return s.signupRefused(w, r, signup.ErrTooManyUsernames)
 	case errors.Is(err, signup.ErrExpired), errors.Is(err, signup.ErrOutOfOrder):
 		return s.signupEnded(w, r)
 	default:

@@ -606,3 +606,38 @@ func TestRegisterAddressTakenMeanwhile(t *testing.T) {
 		}
 	})
 }
+
+// TestRegisterStepPagesRedirect: each page of the registration serves only its own step — the
+// username pages send a registration whose code is not entered yet to the code step, and the
+// code pages send one whose code was right (its username taken meanwhile) to the username step,
+// changing nothing.
+func TestRegisterStepPagesRedirect(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newRegisterFixture(newFixture(t, db), nil)
+		f.newCitizen("taken", "en")
+		b := f.browser()
+		b.register(newRegistration("taken", "steps@example.org"))
+		wantStep := func(name string, res *response, want string) {
+			t.Helper()
+			if res.status != http.StatusSeeOther || res.location() != want {
+				t.Errorf("%s: %d %q, want 303 %q", name, res.status, res.location(), want)
+			}
+		}
+		wantStep("GET username before the code", b.get("/register/username"), "/register/code")
+		wantStep("POST username before the code", b.post("/register/username", url.Values{"username": {"free"}}), "/register/code")
+		if _, err := db.GetAccountByUsername(t.Context(), "free"); !errors.Is(err, store.ErrNotFound) {
+			t.Error("a username posted before the code created an account")
+		}
+		res := b.post("/register/code", url.Values{"code": {f.mailedCode("signup_code", "steps@example.org")}})
+		wantContains(t, "taken", res.body, "<h1>Choose another username</h1>")
+		sent := len(f.messagesTo("steps@example.org"))
+		wantStep("GET code after the code", b.get("/register/code"), "/register/username")
+		wantStep("POST code after the code", b.post("/register/code", url.Values{"code": {"000000"}}), "/register/username")
+		wantStep("resend after the code", b.post("/register/resend", nil), "/register/username")
+		if got := len(f.messagesTo("steps@example.org")); got != sent {
+			t.Errorf("resend after the code sent %d more e-mails", got-sent)
+		}
+		wantContains(t, "the username step still", b.get("/register/username").body, "<h1>Choose another username</h1>")
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/sleutelbos/sleutelbos/internal/attempts"
 	"github.com/sleutelbos/sleutelbos/internal/audit"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
+	"github.com/sleutelbos/sleutelbos/internal/portal"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 )
@@ -414,6 +415,21 @@ func TestReactivateOverHTTP(t *testing.T) {
 		}
 		if len(f.events(audit.KeyReactivated)) != 1 {
 			t.Error("no audit event")
+		}
+		// Again: the key is not locked any more; My digital keys says so, and nothing changes.
+		again := b.post("/keys/"+strconv64(card.ID)+"/reactivate", nil)
+		wantStatus(t, "reactivate again", again, http.StatusOK)
+		wantContains(t, "reactivate again", again.body, `<div class="error-summary"`,
+			f.bundle.Printer("en").Error(portal.ErrNotLocked), `data-kind="tokencard" data-status="active"`)
+		// Another citizen's key, and nonsense: 404, nothing changed.
+		demoKey := f.keysOf(f.demoCitizen())[0]
+		for _, path := range []string{"/keys/" + strconv64(demoKey.ID) + "/reactivate", "/keys/999999/reactivate", "/keys/x/reactivate"} {
+			if res := b.post(path, nil); res.status != http.StatusNotFound {
+				t.Errorf("POST %s: %d, want 404", path, res.status)
+			}
+		}
+		if len(f.events(audit.KeyReactivated)) != 1 {
+			t.Error("a refused reactivation was recorded")
 		}
 	})
 }
