@@ -432,13 +432,24 @@ func (s *Service) activate(ctx context.Context, w *Wizard, acct store.Account, a
 	if err != nil {
 		return err // throttled (recorded once per throttle period) or a database error
 	}
-	key, err := k.CheckEnrolment(ctx, s.st, acct, *w.enrolment, norm)
-	if err != nil {
-		return s.activationFailed(ctx, w, acct, err, release, counts[1], c)
+	// The code is checked and the key created in one transaction under the account's lock, so
+	// that a parallel copy of this activation (a double click), which the used code fails,
+	// finds the activation finished (activationFailed) rather than the code used and no key
+	// yet. A wrong code's counting commits (the function returns nil for it).
+	var key store.Key
+	var checkErr error
+	err = store.InTx(ctx, s.st, func(tx activationStore) error {
+		if err := tx.LockAccount(ctx, acct.ID); err != nil {
+			return err
+		}
+		if key, checkErr = k.CheckEnrolment(ctx, tx, acct, *w.enrolment, norm); checkErr != nil {
+			return nil
+		}
+		return s.createKey(ctx, tx, w, acct, &key, recovered, c)
+	})
+	if err == nil && checkErr != nil {
+		return s.activationFailed(ctx, w, acct, checkErr, release, counts[1], c)
 	}
-	// The key is created at once — the counters are reset afterwards — so that a parallel
-	// copy which the used code failed finds the activation finished (activationFailed).
-	err = store.InTx(ctx, s.st, func(tx keyStore) error { return s.createKey(ctx, tx, w, acct, &key, recovered, c) })
 	if rerr := errors.Join(s.ipLimiter.Release(ctx, ipScope), s.limiter.Succeed(ctx, scope)); rerr != nil {
 		s.log.Warn("reset registration code attempts", "err", rerr)
 	}

@@ -37,6 +37,13 @@ type keyStore interface {
 	audit.Appender
 }
 
+// activationStore is what an activation takes inside its transaction: the registration code's
+// check (keys.CodeStore) and the key's creation.
+type activationStore interface {
+	keyStore
+	keys.CodeStore
+}
+
 // profileStore is what a change of the citizen's profile takes inside its transaction.
 type profileStore interface {
 	LockAccount(ctx context.Context, id int64) error
