@@ -575,3 +575,69 @@ func TestHelpdeskTimesShowTheZone(t *testing.T) {
 		wantContains(t, "the zone", main, " UTC+01:00")
 	})
 }
+
+// TestHelpdeskRefusesPrivilegedAccounts: a peer holding the helpdesk and operator roles is
+// shown, but every action on them is refused (a recovery code would hand the agent their
+// consoles), localised, nothing changed or recorded; their page offers no action.
+func TestHelpdeskRefusesPrivilegedAccounts(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		ctx := context.Background()
+		pete := f.newCitizen("pete", "en", keys.TokenCard, keys.EmailCode)
+		f.grant(pete)
+		if _, err := db.GrantRole(ctx, store.RoleGrant{AccountID: pete.acct.ID, Role: store.RoleOperator, GrantedBy: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		var card, email store.Key
+		for _, k := range f.keysOf(pete) {
+			if k.Kind == keys.TokenCard {
+				card = k
+			} else {
+				email = k
+			}
+		}
+		if _, err := db.TransitionKey(ctx, card.ID, store.KeyActive, store.KeyLocked, keys.CauseLockout, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		lb := f.browser()
+		lb.choose(keys.EmailCode, "substantial", "/")
+		lb.post("/login/password", url.Values{"username": {pete.username}, "password": {pete.password}})
+		msg := failLatest(t, f.fixture, pete, mail.TemplateLogonCode, "550 5.1.1 mailbox unavailable")
+		f.wrongPasswords(pete, 5)
+		b := f.console()
+		p := f.bundle.Printer("en")
+		for _, action := range []string{"recovery_code", "deactivate:" + strconv64(email.ID), "unlock:" + strconv64(card.ID),
+			"lift_password", "lift_code:" + strconv64(card.ID), "resend:" + strconv64(msg.ID)} {
+			res := b.act(pete, action, "pete says he lost his card")
+			wantStatus(t, action, res, http.StatusOK)
+			wantContains(t, action, res.body, `role="alert"`, html.EscapeString(p.T("helpdesk.error.privileged")))
+			if recoveryCodeRE.MatchString(res.body) {
+				t.Errorf("%s: a recovery code was shown for a privileged account", action)
+			}
+		}
+		if k, _ := db.GetKey(ctx, card.ID); k.Status != store.KeyLocked {
+			t.Errorf("card %s after refusals, want locked", k.Status)
+		}
+		if k, _ := db.GetKey(ctx, email.ID); k.Status != store.KeyActive {
+			t.Errorf("e-mail key %s after refusals, want active", k.Status)
+		}
+		wantLogon(t, f.fixture, pete.username, pete.password, false)
+		if n := len(f.events(helpdesk.Action)); n != 0 {
+			t.Errorf("%d action events after refusals, want 0", n)
+		}
+		if n := f.mails(mail.TemplateHelpdeskAction, pete.email); n != 0 {
+			t.Errorf("%d helpdesk e-mails to pete, want 0", n)
+		}
+		page := b.get(citizenURL(pete.acct.ID))
+		wantStatus(t, "privileged page", page, http.StatusOK)
+		wantContains(t, "privileged page", page.body, `id="privileged"`, html.EscapeString(p.T("helpdesk.citizen.privileged")))
+		if strings.Contains(page.body, `name="reason"`) {
+			t.Error("a privileged account's page offers actions")
+		}
+		// An ordinary citizen's page still does.
+		if page := b.get(citizenURL(f.carla.acct.ID)); !strings.Contains(page.body, `name="reason"`) || strings.Contains(page.body, `id="privileged"`) {
+			t.Error("an ordinary citizen's page offers no actions")
+		}
+	})
+}
