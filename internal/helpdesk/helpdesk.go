@@ -187,7 +187,7 @@ var (
 	// ErrPrivileged refuses every action on an account holding a role (operator, helpdesk):
 	// a recovery code for it would hand its consoles to the agent; an operator of the
 	// machine recovers it with `sleutelbos admin`.
-	ErrPrivileged = i18n.NewError("helpdesk.error.privileged")
+	ErrPrivileged    = i18n.NewError("helpdesk.error.privileged")
 	ErrNoSuchKey     = i18n.NewError("helpdesk.error.no_such_key")
 	ErrNoSuchMessage = i18n.NewError("helpdesk.error.no_such_message")
 	ErrNotThrottled  = i18n.NewError("helpdesk.error.not_throttled")
