@@ -63,8 +63,8 @@ type Config struct {
 	WizardLifetime  time.Duration
 	// LostKeyWait: after a substantial key is reported lost from a logon below substantial,
 	// the e-mail key cannot be activated with that logon for this long (portal.Config.LostKeyWait).
-	LostKeyWait time.Duration
-	MaxBodyBytes    int64
+	LostKeyWait  time.Duration
+	MaxBodyBytes int64
 
 	PasswordMemoryKiB uint
 	PasswordTime      uint
