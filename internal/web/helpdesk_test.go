@@ -641,3 +641,65 @@ func TestHelpdeskRefusesPrivilegedAccounts(t *testing.T) {
 		}
 	})
 }
+
+var auditRowRE = regexp.MustCompile(`<tr data-type="([^"]*)"><th scope="row">[^<]*</th><td>([^<]*)</td><td>[^<]*</td><td>([^<]*)</td>`)
+
+// TestHelpdeskWordsEventsAndReasons: the console's audit table names every event type and
+// reason in the page's language (Dutch here), never the raw code; an agent's reason is shown
+// as typed.
+func TestHelpdeskWordsEventsAndReasons(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		f.wrongPasswords(f.carla, 5) // logon.failure (bad_credentials), logon.throttled
+		b := f.console()
+		card := f.keysOf(f.carla)[0]
+		wantFlash(t, "deactivate", f.fixture, b.act(f.carla, "deactivate:"+strconv64(card.ID), "kaart.gestolen"), citizenURL(f.carla.acct.ID), flashHelpdeskDone)
+		b.post("/helpdesk", url.Values{"q": {"carla"}}) // helpdesk.viewed
+		for _, e := range []store.AuditEvent{
+			{Type: audit.LogonThrottled, Reason: audit.ReasonThrottleStarted},
+			{Type: audit.KeyLocked, Reason: keys.CauseLockout, KeyKind: keys.EmailCode},
+			{Type: audit.KeyDeactivated, Reason: keys.CauseLost, KeyKind: keys.EmailCode},
+			{Type: audit.EnrolmentFailure, Reason: audit.ReasonCodeExpired},
+			{Type: recovery.ResetFailure, Reason: recovery.ReasonLinkInvalid},
+		} {
+			e.AccountID = f.carla.acct.ID
+			if err := f.world.Audit.Record(t.Context(), db, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page := b.get(citizenURL(f.carla.acct.ID) + "?lang=nl")
+		wantStatus(t, "Dutch page", page, http.StatusOK)
+		rows := auditRowRE.FindAllStringSubmatch(page.body, -1)
+		if len(rows) < 4 {
+			t.Fatalf("%d audit rows, want at least 4:\n%.4000s", len(rows), page.body)
+		}
+		raw := regexp.MustCompile(`^[a-z]+\.[a-z_]+$`)
+		code := regexp.MustCompile(`^[a-z_-]+$`)
+		seen := map[string]bool{}
+		for _, r := range rows {
+			typ, name, reason := r[1], html.UnescapeString(r[2]), html.UnescapeString(r[3])
+			seen[typ] = true
+			if raw.MatchString(name) || name == typ {
+				t.Errorf("event %s shown as %q", typ, name)
+			}
+			if typ == helpdesk.Action {
+				if reason != "kaart.gestolen" {
+					t.Errorf("the agent's reason shown as %q", reason)
+				}
+				continue
+			}
+			if raw.MatchString(reason) || (reason != "" && code.MatchString(reason)) {
+				t.Errorf("event %s: reason shown as %q", typ, reason)
+			}
+		}
+		for _, typ := range []string{audit.LogonFailure, audit.LogonThrottled, audit.KeyDeactivated, audit.KeyLocked, audit.EnrolmentFailure,
+			recovery.ResetFailure, helpdesk.Action, helpdesk.Viewed} {
+			if !seen[typ] {
+				t.Errorf("no %s row", typ)
+			}
+		}
+		wantContains(t, "Dutch page", page.body, "foute gebruikersnaam of wachtwoord", "gemeld als verloren of gestolen", "handeling van de helpdesk",
+			"ongeldige link", "blokkering begonnen")
+	})
+}
