@@ -308,6 +308,7 @@ func (n *Node) wire() error {
 	}
 	pcfg := portal.DefaultConfig()
 	pcfg.RecentLogon, pcfg.WizardLifetime, pcfg.LockAfter = cfg.RecentLogon, cfg.WizardLifetime, cfg.LockAfter
+	pcfg.LostKeyWait = cfg.LostKeyWait
 	n.Portal, err = portal.New(pcfg, portal.Deps{
 		Store: n.Store, Kinds: n.Kinds, Codes: n.EmailCode, Mailer: composer,
 		Limiter: limiter, IPLimiter: ipLimiter, Audit: n.Audit, Policy: phaseout.PortalPolicy{P: n.Policies},

@@ -68,7 +68,10 @@ type Config struct {
 	LogonLifetime   time.Duration
 	RecentLogon     time.Duration
 	WizardLifetime  time.Duration
-	MaxBodyBytes    int64
+	// LostKeyWait: after a substantial key is reported lost from a logon below substantial,
+	// the e-mail key cannot be activated with that logon for this long (portal.Config.LostKeyWait).
+	LostKeyWait  time.Duration
+	MaxBodyBytes int64
 
 	PasswordMemoryKiB uint
 	PasswordTime      uint
@@ -142,6 +145,7 @@ func Default() Config {
 		LogonLifetime:           15 * time.Minute,
 		RecentLogon:             15 * time.Minute,
 		WizardLifetime:          30 * time.Minute,
+		LostKeyWait:             72 * time.Hour,
 		MaxBodyBytes:            64 << 10,
 		PasswordMemoryKiB:       19 * 1024,
 		PasswordTime:            2,
@@ -210,6 +214,7 @@ func (c *Config) FlagSet(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LogonLifetime, "logon-lifetime", c.LogonLifetime, "lifetime of a logon transaction")
 	fs.DurationVar(&c.RecentLogon, "recent-logon", c.RecentLogon, "how long after a logon key changes are allowed")
 	fs.DurationVar(&c.WizardLifetime, "wizard-lifetime", c.WizardLifetime, "how long activating a new key may take")
+	fs.DurationVar(&c.LostKeyWait, "lost-key-wait", c.LostKeyWait, "after a substantial key is reported lost from a logon below substantial, how long before a new key can be activated by e-mail alone")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.UintVar(&c.PasswordMemoryKiB, "password-memory-kib", c.PasswordMemoryKiB, "argon2id memory in KiB")
 	fs.UintVar(&c.PasswordTime, "password-time", c.PasswordTime, "argon2id iterations")
@@ -443,7 +448,7 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{
 		{"session-idle", c.SessionIdle}, {"session-absolute", c.SessionAbsolute}, {"logon-lifetime", c.LogonLifetime},
-		{"recent-logon", c.RecentLogon}, {"wizard-lifetime", c.WizardLifetime}, {"registration-lifetime", c.RegistrationLifetime},
+		{"recent-logon", c.RecentLogon}, {"wizard-lifetime", c.WizardLifetime}, {"lost-key-wait", c.LostKeyWait}, {"registration-lifetime", c.RegistrationLifetime},
 		{"throttle-base", c.ThrottleBase}, {"throttle-max", c.ThrottleMax}, {"email-code-ttl", c.EmailCodeTTL},
 		{"email-code-window", c.EmailCodeWindow}, {"smtp-timeout", c.SMTPTimeout}, {"mail-poll", c.MailPoll},
 		{"mail-lease", c.MailLease}, {"mail-backoff", c.MailBackoff}, {"mail-max-backoff", c.MailMaxBackoff},
@@ -457,6 +462,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RecentLogon > c.SessionAbsolute {
 		bad("recent-logon", c.RecentLogon, fmt.Sprintf("must not exceed --session-absolute (%s)", c.SessionAbsolute))
+	}
+	if c.LostKeyWait > 0 && (c.LostKeyWait < time.Hour || c.LostKeyWait > 30*24*time.Hour) {
+		bad("lost-key-wait", c.LostKeyWait, "must be between 1h and 720h")
 	}
 	if c.WizardLifetime > 0 && c.WizardLifetime < time.Minute {
 		bad("wizard-lifetime", c.WizardLifetime, "must be at least 1m")

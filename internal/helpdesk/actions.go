@@ -23,7 +23,9 @@ const TemplateHelpdeskAction = mail.TemplateHelpdeskAction
 
 // act runs one action on the citizen accountID for agent: the reason is checked, the agent's
 // own account refused, the citizen loaded (a forged id is ErrNotFound), then change runs in a
-// transaction with the account locked, followed there by the Action event.
+// transaction with the account locked, followed there by the Action event. An account holding
+// a role is refused in that transaction (ErrPrivileged): otherwise an agent could take over a
+// peer or an operator, e.g. by a recovery code for them.
 func (s *Service) act(ctx context.Context, agent Agent, accountID int64, reason, action string,
 	change func(tx actionStore, acct store.Account) (store.AuditEvent, error)) error {
 	reason, err := checkReason(reason)
@@ -40,6 +42,12 @@ func (s *Service) act(ctx context.Context, agent Agent, accountID int64, reason,
 	err = store.InTx(ctx, s.d.Store, func(tx actionStore) error {
 		if err := tx.LockAccount(ctx, acct.ID); err != nil {
 			return err
+		}
+		switch priv, err := privileged(ctx, tx, acct.ID); {
+		case err != nil:
+			return err
+		case priv:
+			return ErrPrivileged
 		}
 		e, err := change(tx, acct)
 		if err != nil {

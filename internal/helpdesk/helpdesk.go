@@ -78,6 +78,7 @@ type Store interface {
 	GetAttempt(ctx context.Context, scope string) (store.Attempt, error)
 	RecentAccountAudit(ctx context.Context, accountID int64, typePrefix string, limit int) ([]store.AuditEvent, error)
 	RecentAccountMessages(ctx context.Context, accountID int64, template string, limit int) ([]store.Message, error)
+	HasRole(ctx context.Context, accountID int64, role string) (bool, error)
 	audit.Appender
 	store.Transactor
 }
@@ -92,6 +93,7 @@ type actionStore interface {
 	GetMessage(ctx context.Context, id int64) (store.Message, error)
 	RequeueMessage(ctx context.Context, id int64, now time.Time) error
 	CreateCode(ctx context.Context, c *store.Code) error
+	HasRole(ctx context.Context, accountID int64, role string) (bool, error)
 	mail.Outbox
 	audit.Appender
 }
@@ -182,6 +184,10 @@ var (
 	ErrReasonMissing = i18n.NewError("helpdesk.error.reason_missing")
 	ErrReasonLong    = i18n.NewError("helpdesk.error.reason_long", MaxReason)
 	ErrOwnAccount    = i18n.NewError("helpdesk.error.own_account")
+	// ErrPrivileged refuses every action on an account holding a role (operator, helpdesk):
+	// a recovery code for it would hand its consoles to the agent; an operator of the
+	// machine recovers it with `sleutelbos admin`.
+	ErrPrivileged    = i18n.NewError("helpdesk.error.privileged")
 	ErrNoSuchKey     = i18n.NewError("helpdesk.error.no_such_key")
 	ErrNoSuchMessage = i18n.NewError("helpdesk.error.no_such_message")
 	ErrNotThrottled  = i18n.NewError("helpdesk.error.not_throttled")
@@ -241,6 +247,31 @@ type View struct {
 	Messages []store.Message
 	// Audit is the recent audit trail, newest first.
 	Audit []store.AuditEvent
+	// Privileged is set when the account holds a role (PrivilegedRoles): the console takes
+	// no action on it (ErrPrivileged).
+	Privileged bool
+}
+
+// PrivilegedRoles are the roles whose holders the helpdesk may look up but not act on.
+var PrivilegedRoles = []string{store.RoleOperator, store.RoleHelpdesk}
+
+// roleHolder is where privileged reads the roles (the store, or a transaction).
+type roleHolder interface {
+	HasRole(ctx context.Context, accountID int64, role string) (bool, error)
+}
+
+// privileged reports whether accountID holds any of PrivilegedRoles.
+func privileged(ctx context.Context, st roleHolder, accountID int64) (bool, error) {
+	for _, role := range PrivilegedRoles {
+		ok, err := st.HasRole(ctx, accountID, role)
+		if err != nil {
+			return false, fmt.Errorf("roles of %d: %w", accountID, err)
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Citizen gathers the console's view of the citizen accountID. ErrNotFound.
@@ -250,6 +281,9 @@ func (s *Service) Citizen(ctx context.Context, accountID int64) (View, error) {
 		return View{}, err
 	}
 	v := View{Account: acct}
+	if v.Privileged, err = privileged(ctx, s.d.Store, acct.ID); err != nil {
+		return View{}, fmt.Errorf("citizen view: %w", err)
+	}
 	if v.Password, err = s.d.Store.GetAttempt(ctx, string(s.d.Logons.PasswordScope(acct.Username))); err != nil {
 		return View{}, fmt.Errorf("citizen view: %w", err)
 	}

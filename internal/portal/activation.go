@@ -37,6 +37,10 @@ type Offers struct {
 	// MailboxOnly: only the e-mail key is offered, because of how the citizen logged on
 	// (Service.MailboxOnly); the page says why and points to the helpdesk.
 	MailboxOnly bool
+	// LostKeyWaitUntil: with MailboxOnly, nothing is offered before this instant (a substantial
+	// key reported lost from a logon below substantial, Service.LostKeyWaitUntil); zero when
+	// no wait runs.
+	LostKeyWaitUntil time.Time
 }
 
 // OffersFor lists the kinds acct may activate after the logon auth: Offered, narrowed to the
@@ -49,6 +53,14 @@ func (s *Service) OffersFor(ctx context.Context, acct store.Account, auth Auth) 
 	}
 	now := s.now()
 	out := Offers{MailboxOnly: s.MailboxOnly(ks, auth)}
+	if out.MailboxOnly {
+		if out.LostKeyWaitUntil, err = s.LostKeyWaitUntil(ctx, acct, ks); err != nil {
+			return Offers{}, fmt.Errorf("offers: %w", err)
+		}
+		if !out.LostKeyWaitUntil.IsZero() {
+			return out, nil
+		}
+	}
 	for _, o := range s.Offered() {
 		if out.MailboxOnly && o.Kind != keys.EmailCode {
 			continue
@@ -472,11 +484,19 @@ func (s *Service) activate(ctx context.Context, w *Wizard, acct store.Account, a
 // the e-mail key, or a registration code that went to an address other than the current one
 // (the address changed since it was sent). The activation ends; the citizen chooses again.
 func (s *Service) provesMailbox(ctx context.Context, w *Wizard, acct store.Account, auth Auth) error {
-	only, err := s.mailboxOnly(ctx, acct, auth)
-	if err != nil || !only {
+	ks, err := s.st.ListKeys(ctx, acct.ID)
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	if !s.MailboxOnly(ks, auth) {
+		return nil
+	}
+	// A key reported lost since the activation began may have started a wait.
+	wait, err := s.LostKeyWaitUntil(ctx, acct, ks)
+	if err != nil {
 		return err
 	}
-	if w.kind == keys.EmailCode {
+	if w.kind == keys.EmailCode && wait.IsZero() {
 		v, err := s.View(w, acct)
 		if err != nil {
 			return err

@@ -20,6 +20,7 @@ type Store interface {
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	ListKeys(ctx context.Context, accountID int64) ([]store.Key, error)
 	GetKey(ctx context.Context, id int64) (store.Key, error)
+	RecentAccountAudit(ctx context.Context, accountID int64, typePrefix string, limit int) ([]store.AuditEvent, error)
 	audit.Appender
 }
 

@@ -222,10 +222,18 @@ func (s *Service) Deactivate(ctx context.Context, acct store.Account, auth Auth,
 
 // deactivated records and e-mails the deactivation of k, in tx.
 func (s *Service) deactivated(ctx context.Context, tx keyStore, acct store.Account, k store.Key, cause, replacedBy string, c Client) error {
+	return s.deactivatedWith(ctx, tx, acct, k, cause, map[string]string{"replaced_by": replacedBy}, c)
+}
+
+// deactivatedWith is deactivated with more detail for the audit event (empty values left out).
+func (s *Service) deactivatedWith(ctx context.Context, tx keyStore, acct store.Account, k store.Key, cause string, more map[string]string, c Client) error {
 	detail := map[string]string{"cause": cause, "kind": k.Kind}
-	if replacedBy != "" {
-		// The phase-out's campaign counts migrations per day and target kind from this.
-		detail["replaced_by"] = replacedBy
+	// The phase-out's campaign counts migrations per day and target kind from replaced_by;
+	// LostKeyWaitUntil reads logon_level.
+	for name, v := range more {
+		if v != "" {
+			detail[name] = v
+		}
 	}
 	if err := s.audit.Record(ctx, tx, store.AuditEvent{Type: audit.KeyDeactivated, AccountID: acct.ID, KeyKind: k.Kind,
 		KeyID: k.ID, Reason: cause, IP: c.IP, Detail: detail}); err != nil {
@@ -294,12 +302,17 @@ func (s *Service) keyChangeError(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
+// DetailLogonLevel is the audit detail of a key reported lost (key.deactivated, cause lost)
+// naming the level of the logon that reported it.
+const DetailLogonLevel = "logon_level"
+
 // ReportLost deactivates the citizen's key keyID at once because it was lost or stolen (cause
 // lost), e-mails them and records it, in one transaction. Unlike Deactivate it takes the last
 // key of level substantial too — whoever holds a lost key must not log on with it, and the
 // citizen activates another (or asks the helpdesk) — and a locked key; and it needs a recent
 // logon of any level: someone whose only substantial key is gone can only log on with the
-// password. Errors: ErrNotActive (not active nor locked), ErrNoSuchKey, *StaleLogonError.
+// password. A substantial key reported from a logon below substantial closes the mailbox-only
+// activation for Config.LostKeyWait (LostKeyWaitUntil). Errors: ErrNotActive (not active nor locked), ErrNoSuchKey, *StaleLogonError.
 func (s *Service) ReportLost(ctx context.Context, acct store.Account, auth Auth, keyID int64, c Client) error {
 	k, err := s.ownKey(ctx, acct, keyID, c)
 	if err != nil {
@@ -332,7 +345,8 @@ func (s *Service) ReportLost(ctx context.Context, acct store.Account, auth Auth,
 		if !moved {
 			return ErrNotActive
 		}
-		return s.deactivated(ctx, tx, acct, cur, keys.CauseLost, "", c)
+		// The logon's level decides whether the mailbox-only activation waits (LostKeyWaitUntil).
+		return s.deactivatedWith(ctx, tx, acct, cur, keys.CauseLost, map[string]string{DetailLogonLevel: auth.Level.String()}, c)
 	})
 	if err != nil {
 		return s.keyChangeError("report key lost", err)

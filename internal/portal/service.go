@@ -25,11 +25,17 @@ type Config struct {
 	// LockAfter consecutive wrong registration codes end the activation (SPEC §8: 100, as for
 	// a key's codes).
 	LockAfter int
+	// LostKeyWait: a key of level substantial reported lost from a logon below substantial
+	// keeps the mailbox-only activation (MailboxOnly) closed this long after the report
+	// (LostKeyWaitUntil): otherwise the password and the mailbox alone would replace the card
+	// at once. 72 hours.
+	LostKeyWait time.Duration
 }
 
-// DefaultConfig returns the defaults: 15 minutes, 30 minutes, 100.
+// DefaultConfig returns the defaults: 15 minutes, 30 minutes, 100, 72 hours.
 func DefaultConfig() Config {
-	return Config{RecentLogon: 15 * time.Minute, WizardLifetime: 30 * time.Minute, LockAfter: attempts.KeyLockoutFailures}
+	return Config{RecentLogon: 15 * time.Minute, WizardLifetime: 30 * time.Minute, LockAfter: attempts.KeyLockoutFailures,
+		LostKeyWait: 72 * time.Hour}
 }
 
 // Validate reports every invalid value.
@@ -40,6 +46,9 @@ func (c Config) Validate() error {
 	}
 	if c.WizardLifetime < time.Minute {
 		errs = append(errs, fmt.Errorf("wizard lifetime %s: must be at least 1m", c.WizardLifetime))
+	}
+	if c.LostKeyWait < time.Hour {
+		errs = append(errs, fmt.Errorf("lost key wait %s: must be at least 1h", c.LostKeyWait))
 	}
 	if c.LockAfter < 1 {
 		errs = append(errs, fmt.Errorf("lock after %d wrong registration codes: must be at least 1", c.LockAfter))
@@ -228,6 +237,59 @@ func (s *Service) MailboxOnly(ks []store.Key, auth Auth) bool {
 		if kind, ok := s.kinds.Get(k.Kind); ok && kind.Level().Meets(keys.LevelSubstantial) {
 			return true
 		}
+	}
+	return false
+}
+
+// lostReports bounds the key.deactivated events LostKeyWaitUntil reads; a report not among
+// them counts as made below substantial (the wait applies), so pushing it out gains nothing.
+const lostReports = 100
+
+// LostKeyWaitUntil returns until when the mailbox-only activation (MailboxOnly) stays closed
+// for the citizen with keys ks: Config.LostKeyWait after the latest report of a key of level
+// substantial or higher as lost from a logon below substantial (the key's cause and time, and
+// the report's audit event, DetailLogonLevel); zero when no such wait runs. Otherwise
+// whoever has the password and the mailbox would report the card lost and activate an e-mail
+// key — level substantial — at once. A helpdesk recovery code (Auth.Recovery) or a logon at
+// substantial is no MailboxOnly logon, so never waits.
+func (s *Service) LostKeyWaitUntil(ctx context.Context, acct store.Account, ks []store.Key) (time.Time, error) {
+	now := s.now()
+	var until time.Time
+	var reports []store.AuditEvent
+	read := false
+	for _, k := range ks {
+		kind, ok := s.kinds.Get(k.Kind)
+		if !ok || !kind.Level().Meets(keys.LevelSubstantial) || k.Status != store.KeyDeactivated ||
+			k.DeactivationCause != keys.CauseLost {
+			continue
+		}
+		end := k.DeactivatedAt.Add(s.cfg.LostKeyWait)
+		if !end.After(now) || !end.After(until) {
+			continue
+		}
+		if !read {
+			var err error
+			if reports, err = s.st.RecentAccountAudit(ctx, acct.ID, audit.KeyDeactivated, lostReports); err != nil {
+				return time.Time{}, fmt.Errorf("lost key wait: %w", err)
+			}
+			read = true
+		}
+		if !reportedAtSubstantial(reports, k.ID) {
+			until = end
+		}
+	}
+	return until, nil
+}
+
+// reportedAtSubstantial reports whether reports hold keyID's report as lost from a logon of
+// level substantial or higher.
+func reportedAtSubstantial(reports []store.AuditEvent, keyID int64) bool {
+	for _, e := range reports {
+		if e.KeyID != keyID || e.Detail["cause"] != keys.CauseLost {
+			continue
+		}
+		l, err := keys.ParseLevel(e.Detail[DetailLogonLevel])
+		return err == nil && l.Meets(keys.LevelSubstantial)
 	}
 	return false
 }

@@ -325,24 +325,33 @@ func (s *Service) ForgotUsername(ctx context.Context, email string, c Client) er
 		return fmt.Errorf("forgotten username: %w", err)
 	}
 	err = store.InTx(ctx, s.d.Store, func(tx requestStore) error {
-		// An unknown address renders the e-mail too, into nothing: the same work.
-		var ob mail.Outbox = discard{}
+		// An unknown address runs the same statements, in a transaction rolled back (errDecoy).
 		to := mail.Recipient{Address: email, Language: "en"}
 		username := strings.Repeat("x", 16)
 		if known {
-			ob, to, username = tx, recipientOf(acct), acct.Username
+			to, username = recipientOf(acct), acct.Username
 		}
-		if err := s.d.Mailer.Enqueue(ctx, ob, to, mail.TemplateForgotUsername, map[string]any{"Username": username}); err != nil {
+		if err := s.d.Mailer.Enqueue(ctx, tx, to, mail.TemplateForgotUsername, map[string]any{"Username": username}); err != nil {
 			return fmt.Errorf("e-mail: %w", err)
 		}
-		return s.d.Audit.Record(ctx, tx, store.AuditEvent{Type: UsernameRequested, AccountID: acct.ID, IP: c.IP,
-			Actor: audit.ActorCitizen, Detail: map[string]string{"address": mail.MaskAddress(email), "sent": strconv.FormatBool(known)}})
+		if !known {
+			return errDecoy
+		}
+		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errDecoy) {
 		return fmt.Errorf("forgotten username: %w", err)
 	}
+	s.record(ctx, store.AuditEvent{Type: UsernameRequested, AccountID: acct.ID, IP: c.IP,
+		Actor: audit.ActorCitizen, Detail: map[string]string{"address": mail.MaskAddress(email), "sent": strconv.FormatBool(known)}})
 	return nil
 }
+
+// errDecoy rolls back the work done for an account that does not exist: the forgotten-username
+// and forgotten-password pages run the same statements for a known and an unknown account
+// (no account oracle in their time), the unknown one's in a transaction that keeps nothing.
+// Their audit event is therefore written after that transaction, on its own, in both cases.
+var errDecoy = errors.New("recovery: decoy, rolled back")
 
 // ForgotPassword e-mails a reset link to the account that identifier names — its username, or
 // (with an @) its e-mail address — if any, unless that account got its PerIdentifier links this
@@ -392,35 +401,36 @@ func (s *Service) ForgotPassword(ctx context.Context, identifier string, c Clien
 		return fmt.Errorf("forgotten password: %w", err)
 	}
 	now := s.d.Now()
+	sent := false
 	err = store.InTx(ctx, s.d.Store, func(tx requestStore) error {
-		sent := false
-		if known {
-			var err error
-			if sent, err = s.sendLink(ctx, tx, acct, secret, now); err != nil {
+		if !known {
+			// The same statements as a link sent, for no account, in a transaction rolled back.
+			acct := store.Account{Email: "nobody@example.org", Language: "en"}
+			if _, err := s.sendLink(ctx, tx, acct, secret, now); err != nil && !errors.Is(err, errDecoy) {
 				return err
 			}
-		} else {
-			// The same work into nothing: a hash of a secret and an e-mail rendered.
-			_ = s.linkHash(0, secret)
-			if err := s.d.Mailer.Enqueue(ctx, discard{}, mail.Recipient{Address: "nobody@example.org", Language: "en"},
-				mail.TemplatePasswordReset, s.linkData(token(0, secret), now)); err != nil {
-				return fmt.Errorf("e-mail: %w", err)
-			}
+			return errDecoy
 		}
-		return s.d.Audit.Record(ctx, tx, store.AuditEvent{Type: ResetRequested, AccountID: acct.ID, IP: c.IP,
-			Actor: audit.ActorCitizen, Detail: map[string]string{"by": by, "sent": strconv.FormatBool(sent)}})
+		var err error
+		sent, err = s.sendLink(ctx, tx, acct, secret, now)
+		return err
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errDecoy) {
 		return fmt.Errorf("forgotten password: %w", err)
 	}
+	s.record(ctx, store.AuditEvent{Type: ResetRequested, AccountID: acct.ID, IP: c.IP,
+		Actor: audit.ActorCitizen, Detail: map[string]string{"by": by, "sent": strconv.FormatBool(sent)}})
 	return nil
 }
 
 // sendLink stores the link's hash and e-mails it, unless the account had its links of the
-// hour; it reports whether it sent one.
+// hour; it reports whether it sent one. For no account (acct.ID 0, the decoy of an unknown
+// one) it runs the same statements, whose failures for want of the account (nothing to lock,
+// no account for the code) are errDecoy: the caller rolls the transaction back.
 func (s *Service) sendLink(ctx context.Context, tx requestStore, acct store.Account, secret []byte, now time.Time) (bool, error) {
+	decoy := acct.ID == 0
 	// Without the lock, simultaneous requests on several nodes could all count below the limit.
-	if err := tx.LockAccount(ctx, acct.ID); err != nil {
+	if err := tx.LockAccount(ctx, acct.ID); err != nil && !(decoy && errors.Is(err, store.ErrNotFound)) {
 		return false, err
 	}
 	times, err := tx.CodeTimesSince(ctx, acct.ID, store.CodeReset, now.Add(-Window))
@@ -435,14 +445,22 @@ func (s *Service) sendLink(ctx context.Context, tx requestStore, acct store.Acco
 		}
 		return false, nil
 	}
-	code := store.Code{AccountID: acct.ID, Purpose: store.CodeReset, Hash: s.linkHash(acct.ID, secret), Target: acct.Email,
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetValidity)}
-	if err := tx.CreateCode(ctx, &code); err != nil {
-		return false, err
-	}
+	// The e-mail first, the code last: for the decoy the code's insert fails (no account), and
+	// a failed statement ends what a PostgreSQL transaction may still do.
 	if err := s.d.Mailer.Enqueue(ctx, tx, recipientOf(acct), mail.TemplatePasswordReset,
 		s.linkData(token(acct.ID, secret), now)); err != nil {
 		return false, fmt.Errorf("e-mail: %w", err)
+	}
+	code := store.Code{AccountID: acct.ID, Purpose: store.CodeReset, Hash: s.linkHash(acct.ID, secret), Target: acct.Email,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ResetValidity)}
+	if err := tx.CreateCode(ctx, &code); err != nil {
+		if decoy {
+			return false, errDecoy
+		}
+		return false, err
+	}
+	if decoy {
+		return false, errDecoy
 	}
 	return true, nil
 }

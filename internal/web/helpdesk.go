@@ -143,6 +143,9 @@ type passwordThrottle struct {
 type helpdeskEvent struct {
 	store.AuditEvent
 	Outcome, KindName string
+	// TypeName and ReasonText are the event's type and reason in the page's language (the
+	// code itself only when the catalogue has no word for it; an agent's reason as typed).
+	TypeName, ReasonText string
 }
 
 type helpdeskMessage struct {
@@ -236,17 +239,31 @@ func (s *Server) helpdeskEvent(b BasePage, e store.AuditEvent) helpdeskEvent {
 	if e.KeyKind != "" {
 		he.KindName = kindName(b, e.KeyKind)
 	}
+	he.TypeName = s.catalogued(b, "helpdesk.event.", e.Type)
+	he.ReasonText = e.Reason
+	if e.Type != helpdesk.Action { // an agent's reason is their own words
+		he.ReasonText = s.catalogued(b, "helpdesk.reason.", e.Reason)
+	}
 	switch e.Type {
 	case "logon.success":
 		he.Outcome = b.T("helpdesk.logon.success")
 	case "logon.failure":
-		he.Outcome = b.T("helpdesk.logon.failure", e.Reason)
+		he.Outcome = b.T("helpdesk.logon.failure", he.ReasonText)
 	case "logon.throttled":
 		he.Outcome = b.T("helpdesk.logon.throttled")
 	default:
-		he.Outcome = e.Type
+		he.Outcome = he.TypeName
 	}
 	return he
+}
+
+// catalogued words code by the catalogue's key prefix+code in the page's language, or
+// returns code when there is none (a value newer than the catalogue).
+func (s *Server) catalogued(b BasePage, prefix, code string) string {
+	if code == "" || !s.deps.Bundle.Has(b.Lang, prefix+code) {
+		return code
+	}
+	return b.T(prefix + code)
 }
 
 // helpdeskCodePage shows a recovery code, once.

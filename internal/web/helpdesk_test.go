@@ -575,3 +575,131 @@ func TestHelpdeskTimesShowTheZone(t *testing.T) {
 		wantContains(t, "the zone", main, " UTC+01:00")
 	})
 }
+
+// TestHelpdeskRefusesPrivilegedAccounts: a peer holding the helpdesk and operator roles is
+// shown, but every action on them is refused (a recovery code would hand the agent their
+// consoles), localised, nothing changed or recorded; their page offers no action.
+func TestHelpdeskRefusesPrivilegedAccounts(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		ctx := context.Background()
+		pete := f.newCitizen("pete", "en", keys.TokenCard, keys.EmailCode)
+		f.grant(pete)
+		if _, err := db.GrantRole(ctx, store.RoleGrant{AccountID: pete.acct.ID, Role: store.RoleOperator, GrantedBy: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		var card, email store.Key
+		for _, k := range f.keysOf(pete) {
+			if k.Kind == keys.TokenCard {
+				card = k
+			} else {
+				email = k
+			}
+		}
+		if _, err := db.TransitionKey(ctx, card.ID, store.KeyActive, store.KeyLocked, keys.CauseLockout, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		lb := f.browser()
+		lb.choose(keys.EmailCode, "substantial", "/")
+		lb.post("/login/password", url.Values{"username": {pete.username}, "password": {pete.password}})
+		msg := failLatest(t, f.fixture, pete, mail.TemplateLogonCode, "550 5.1.1 mailbox unavailable")
+		f.wrongPasswords(pete, 5)
+		b := f.console()
+		p := f.bundle.Printer("en")
+		for _, action := range []string{"recovery_code", "deactivate:" + strconv64(email.ID), "unlock:" + strconv64(card.ID),
+			"lift_password", "lift_code:" + strconv64(card.ID), "resend:" + strconv64(msg.ID)} {
+			res := b.act(pete, action, "pete says he lost his card")
+			wantStatus(t, action, res, http.StatusOK)
+			wantContains(t, action, res.body, `role="alert"`, html.EscapeString(p.T("helpdesk.error.privileged")))
+			if recoveryCodeRE.MatchString(res.body) {
+				t.Errorf("%s: a recovery code was shown for a privileged account", action)
+			}
+		}
+		if k, _ := db.GetKey(ctx, card.ID); k.Status != store.KeyLocked {
+			t.Errorf("card %s after refusals, want locked", k.Status)
+		}
+		if k, _ := db.GetKey(ctx, email.ID); k.Status != store.KeyActive {
+			t.Errorf("e-mail key %s after refusals, want active", k.Status)
+		}
+		wantLogon(t, f.fixture, pete.username, pete.password, false)
+		if n := len(f.events(helpdesk.Action)); n != 0 {
+			t.Errorf("%d action events after refusals, want 0", n)
+		}
+		if n := f.mails(mail.TemplateHelpdeskAction, pete.email); n != 0 {
+			t.Errorf("%d helpdesk e-mails to pete, want 0", n)
+		}
+		page := b.get(citizenURL(pete.acct.ID))
+		wantStatus(t, "privileged page", page, http.StatusOK)
+		wantContains(t, "privileged page", page.body, `id="privileged"`, html.EscapeString(p.T("helpdesk.citizen.privileged")))
+		if strings.Contains(page.body, `name="reason"`) {
+			t.Error("a privileged account's page offers actions")
+		}
+		// An ordinary citizen's page still does.
+		if page := b.get(citizenURL(f.carla.acct.ID)); !strings.Contains(page.body, `name="reason"`) || strings.Contains(page.body, `id="privileged"`) {
+			t.Error("an ordinary citizen's page offers no actions")
+		}
+	})
+}
+
+var auditRowRE = regexp.MustCompile(`<tr data-type="([^"]*)"><th scope="row">[^<]*</th><td>([^<]*)</td><td>[^<]*</td><td>([^<]*)</td>`)
+
+// TestHelpdeskWordsEventsAndReasons: the console's audit table names every event type and
+// reason in the page's language (Dutch here), never the raw code; an agent's reason is shown
+// as typed.
+func TestHelpdeskWordsEventsAndReasons(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newHelpdeskFixture(t, db)
+		f.wrongPasswords(f.carla, 5) // logon.failure (bad_credentials), logon.throttled
+		b := f.console()
+		card := f.keysOf(f.carla)[0]
+		wantFlash(t, "deactivate", f.fixture, b.act(f.carla, "deactivate:"+strconv64(card.ID), "kaart.gestolen"), citizenURL(f.carla.acct.ID), flashHelpdeskDone)
+		b.post("/helpdesk", url.Values{"q": {"carla"}}) // helpdesk.viewed
+		for _, e := range []store.AuditEvent{
+			{Type: audit.LogonThrottled, Reason: audit.ReasonThrottleStarted},
+			{Type: audit.KeyLocked, Reason: keys.CauseLockout, KeyKind: keys.EmailCode},
+			{Type: audit.KeyDeactivated, Reason: keys.CauseLost, KeyKind: keys.EmailCode},
+			{Type: audit.EnrolmentFailure, Reason: audit.ReasonCodeExpired},
+			{Type: recovery.ResetFailure, Reason: recovery.ReasonLinkInvalid},
+		} {
+			e.AccountID = f.carla.acct.ID
+			if err := f.world.Audit.Record(t.Context(), db, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page := b.get(citizenURL(f.carla.acct.ID) + "?lang=nl")
+		wantStatus(t, "Dutch page", page, http.StatusOK)
+		rows := auditRowRE.FindAllStringSubmatch(page.body, -1)
+		if len(rows) < 4 {
+			t.Fatalf("%d audit rows, want at least 4:\n%.4000s", len(rows), page.body)
+		}
+		raw := regexp.MustCompile(`^[a-z]+\.[a-z_]+$`)
+		code := regexp.MustCompile(`^[a-z_-]+$`)
+		seen := map[string]bool{}
+		for _, r := range rows {
+			typ, name, reason := r[1], html.UnescapeString(r[2]), html.UnescapeString(r[3])
+			seen[typ] = true
+			if raw.MatchString(name) || name == typ {
+				t.Errorf("event %s shown as %q", typ, name)
+			}
+			if typ == helpdesk.Action {
+				if reason != "kaart.gestolen" {
+					t.Errorf("the agent's reason shown as %q", reason)
+				}
+				continue
+			}
+			if raw.MatchString(reason) || (reason != "" && code.MatchString(reason)) {
+				t.Errorf("event %s: reason shown as %q", typ, reason)
+			}
+		}
+		for _, typ := range []string{audit.LogonFailure, audit.LogonThrottled, audit.KeyDeactivated, audit.KeyLocked, audit.EnrolmentFailure,
+			recovery.ResetFailure, helpdesk.Action, helpdesk.Viewed} {
+			if !seen[typ] {
+				t.Errorf("no %s row", typ)
+			}
+		}
+		wantContains(t, "Dutch page", page.body, "foute gebruikersnaam of wachtwoord", "gemeld als verloren of gestolen", "handeling van de helpdesk",
+			"ongeldige link", "blokkering begonnen")
+	})
+}

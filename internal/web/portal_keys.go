@@ -14,6 +14,9 @@ import (
 type keysPage struct {
 	portalPage
 	Keys []keyLine
+	// LostKeyWait says from when a new key can be activated by e-mail after a key reported
+	// lost from a logon below substantial (portal.Offers.LostKeyWaitUntil).
+	LostKeyWait string
 }
 
 // keyLine is one key of the list.
@@ -56,6 +59,13 @@ func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, status int, 
 			l.LostURL = "/keys/" + strconv.FormatInt(v.ID, 10) + "/lost"
 		}
 		p.Keys = append(p.Keys, l)
+	}
+	offers, err := s.deps.Portal.OffersFor(r.Context(), *st.account, s.auth(r))
+	if err != nil {
+		return err
+	}
+	if !offers.LostKeyWaitUntil.IsZero() {
+		p.LostKeyWait = p.T("portal.lost.wait", p.Instant(offers.LostKeyWaitUntil))
 	}
 	p.Title = p.T("portal.keys.title")
 	return s.render(w, r, status, "keys", p)

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sleutelbos/sleutelbos/internal/audit"
+	"github.com/sleutelbos/sleutelbos/internal/helpdesk"
 	"github.com/sleutelbos/sleutelbos/internal/keys"
 	"github.com/sleutelbos/sleutelbos/internal/store"
 	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
@@ -92,5 +95,56 @@ func TestLostKeyNeedsARecentLogonOfAnyLevel(t *testing.T) {
 		if k, _ := db.GetKey(t.Context(), app.ID); k.Status != store.KeyDeactivated {
 			t.Error("the lost app key is still active")
 		}
+	})
+}
+
+// TestLostKeyFromAPasswordLogonWaits: after "I lost this key" from a logon with only the
+// password, the key list says from when (with the zone) a new key can be activated by e-mail
+// and that the helpdesk can help sooner; the wizard offers nothing until then, and the
+// e-mail key chosen anyway is refused. After the wait the e-mail key is offered again.
+func TestLostKeyFromAPasswordLogonWaits(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db)
+		c := f.newCitizen("pia", "en", keys.TokenCard)
+		card := f.keysOf(c)[0]
+		b := f.browser()
+		b.logonAs(c, keys.Password, "/keys")
+		wantFlash(t, "report lost", f, b.post("/keys/"+strconv64(card.ID)+"/lost", nil), "/keys", flashKeyLost)
+		k, err := db.GetKey(t.Context(), card.ID)
+		if err != nil || k.Status != store.KeyDeactivated {
+			t.Fatalf("the card: %+v %v", k, err)
+		}
+		loc, err := time.LoadLocation("Europe/Brussels")
+		if err != nil {
+			t.Skip("no zone data")
+		}
+		until := helpdesk.FormatInstant(k.DeactivatedAt.Add(72*time.Hour), loc)
+		p := f.bundle.Printer("en")
+		// html/template writes the zone's "+" as a character reference.
+		want := strings.ReplaceAll(html.EscapeString(p.T("portal.lost.wait", until)), "+", "&#43;")
+		wantContains(t, "key list after the report", b.get("/keys").body, `id="lost-key-wait"`, want, "UTC&#43;01:00")
+
+		b.wizard()
+		page, hidden := b.next(nil)
+		wantContains(t, "step 2 during the wait", page.body, `id="lost-key-wait"`, want)
+		if strings.Contains(page.body, `value="emailcode"`) {
+			t.Error("step 2 offers the e-mail key during the wait")
+		}
+		res := b.wizardPost(hidden, "next", url.Values{"kind": {"emailcode"}})
+		wantContains(t, "e-mail key during the wait", res.body, `role="alert"`)
+		if f.mails("registration_code", c.email) != 0 {
+			t.Error("a registration code was sent during the wait")
+		}
+
+		f.clock.Advance(72 * time.Hour)
+		b2 := f.browser()
+		b2.logonAs(c, keys.Password, "/keys")
+		if strings.Contains(b2.get("/keys").body, `id="lost-key-wait"`) {
+			t.Error("the key list still speaks of the wait after it")
+		}
+		b2.wizard()
+		page, _ = b2.next(nil)
+		wantContains(t, "step 2 after the wait", page.body, `value="emailcode"`, `id="mailbox-only"`)
 	})
 }

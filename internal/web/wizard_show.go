@@ -33,6 +33,10 @@ type wizardPage struct {
 	Offers         []offerView
 	Recommendation string
 	MailboxOnly    string
+	// LostKeyWait says from when the e-mail key can be activated after a key reported lost
+	// from a logon below substantial (portal.Offers.LostKeyWaitUntil); nothing is offered
+	// before.
+	LostKeyWait string
 	// Step 3: the kind, its preparation, where its code went or its QR code and secret.
 	KindName      string
 	Preparation   string
@@ -124,7 +128,10 @@ func (s *Server) renderWizard(w http.ResponseWriter, r *http.Request, wz *portal
 		if offers, err = s.deps.Portal.OffersFor(r.Context(), acct, s.auth(r)); err != nil {
 			return err
 		}
-		if offers.MailboxOnly {
+		switch {
+		case !offers.LostKeyWaitUntil.IsZero():
+			p.LostKeyWait = p.T("portal.lost.wait", p.Instant(offers.LostKeyWaitUntil))
+		case offers.MailboxOnly:
 			p.MailboxOnly = p.T("portal.select.mailbox_only", p.T("portal.select.quoted", kindName(p.BasePage, keys.EmailCode)))
 		}
 	}
