@@ -18,7 +18,7 @@ BIN := bin/sleutelbos
 # It bounds itself in time and count; LOADTEST_TIMEOUT is a hard cap (SIGINT: it stops cleanly).
 # The figures are also written to bin/loadtest.json.
 LOADTEST_FLAGS ?=
-LOADTEST_TIMEOUT ?= 300s
+LOADTEST_TIMEOUT ?= 900s
 
 # WITH_TEST_POSTGRES: get a PostgreSQL URL from scripts/testdb.sh (the local server, or a throwaway
 # cluster it starts), export SLEUTELBOS_TEST_POSTGRES_URL and SLEUTELBOS_REQUIRE_POSTGRES=1, and

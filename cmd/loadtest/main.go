@@ -93,7 +93,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&nodes, "nodes", "1,2", "node counts to measure; more than one shares PostgreSQL (skipped on SQLite)")
 	fs.StringVar(&flows, "flows", flowWeb, "logon flows: web (the logon pages), oidc (an online service: authorize, logon, token, userinfo)")
 	fs.StringVar(&kinds, "kinds", "password,tokencard", "key kinds: password, tokencard, totp, emailcode")
-	fs.StringVar(&clients, "clients", "1,4", "concurrent client counts to measure (1 to 256 each)")
+	fs.StringVar(&clients, "clients", "1,2,4,64", "concurrent client counts to measure (1 to 256 each)")
 	fs.IntVar(&o.citizens, "citizens", 10_000, "distinct citizens to seed (1 to 100000); each client logs its own ones on")
 	fs.DurationVar(&o.duration, "duration", 2*time.Second, "length of each hash-only run and each logon run (at most 5m)")
 	fs.IntVar(&o.pairs, "pairs", 3, "hash-only/logon run pairs per configuration (1 to 20; 3 or more for figures)")
@@ -274,6 +274,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	fmt.Fprintln(stdout, legend)
+	if lines := targetLines(rep.Results); len(lines) > 0 {
+		fmt.Fprintln(stdout, "Targets (README, \"Performance\"), as measured in this run:")
+		for _, l := range lines {
+			fmt.Fprintln(stdout, "  "+l)
+		}
+		fmt.Fprintln(stdout)
+	}
 	after := loadavg()
 	rep.LoadAfter = after[:]
 	rep.Argon2id = b.params

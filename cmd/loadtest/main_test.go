@@ -72,7 +72,7 @@ func TestParseOptionsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.postgresURL == "" || !reflect.DeepEqual(o.backends, []string{"sqlite", "postgres"}) || !reflect.DeepEqual(o.nodes, []int{1, 2}) ||
-		!reflect.DeepEqual(o.clients, []int{1, 4}) || o.citizens != 10_000 || o.pairs != 3 || o.duration != 2*time.Second {
+		!reflect.DeepEqual(o.clients, []int{1, 2, 4, 64}) || o.citizens != 10_000 || o.pairs != 3 || o.duration != 2*time.Second {
 		t.Errorf("defaults: %+v", o)
 	}
 	// The default matrix: SQLite on one node, PostgreSQL on one and two; two kinds, two client
@@ -83,8 +83,8 @@ func TestParseOptionsDefaults(t *testing.T) {
 			n += len(o.configs(b, c))
 		}
 	}
-	if n != 12 {
-		t.Errorf("default matrix has %d configurations, want 12", n)
+	if n != 24 {
+		t.Errorf("default matrix has %d configurations, want 24", n)
 	}
 	if got := o.nodeCounts("sqlite"); !reflect.DeepEqual(got, []int{1}) {
 		t.Errorf("SQLite node counts %v, want [1]: several nodes need PostgreSQL", got)

@@ -119,3 +119,35 @@ func TestWriteRowListsReasonsMostFirst(t *testing.T) {
 		t.Errorf("the row has other columns than the header:\n%s\n%s", tableHeader, lines[0])
 	}
 }
+
+func TestTargetLines(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	rs := []result{
+		{Config: configuration{Backend: "sqlite", Nodes: 1, Flow: "web", Kind: "password", Clients: 1},
+			Summary: summary{Logons: 10, E: 0.96, EWithDB: 0.96, HashCPU: 26 * ms, ServeCPU: 27 * ms, P50: 30 * ms, P99: 40 * ms}},
+		{Config: configuration{Backend: "postgres", Nodes: 1, Flow: "web", Kind: "tokencard", Clients: 2},
+			Summary: summary{Logons: 10, E: 0.90, EWithDB: 0.85, HashCPU: 26 * ms, ServeCPU: 29 * ms, P50: 50 * ms, P99: 100 * ms}},
+		{Config: configuration{Backend: "sqlite", Nodes: 1, Flow: "web", Kind: "password", Clients: 64},
+			Summary: summary{Logons: 10, PeakRSS: 310 << 20, Failed: 2}},
+		{Config: configuration{Backend: "sqlite", Nodes: 1, Flow: "web", Kind: "totp", Clients: 4}}, // no logons: left out
+	}
+	got := strings.Join(targetLines(rs), "\n")
+	for _, want := range []string{
+		"MET     E ≥ 0.95: 0.96 (E+db 0.96) — sqlite, 1 node(s), web password, 1 client(s)",
+		"NOT MET serve CPU besides the hash ≤ 900µs: 1ms — sqlite, 1 node(s), web password, 1 client(s)",
+		"NOT MET p50 ≤ one hash + 3ms: 26ms + 4ms — sqlite",
+		"NOT MET E ≥ 0.93: 0.90 (E+db 0.85) — postgres, 1 node(s), web tokencard, 2 client(s)",
+		"NOT MET p99 ≤ 1.5 × p50: 2.00 × (p50 50ms, p99 100ms) — postgres",
+		"NOT MET peak RSS < 300 MiB at 64 clients: 310 MiB — sqlite",
+		"NOT MET no failed logons: 2 — sqlite, 1 node(s), web password, 64 client(s)",
+		"MET     no failed logons: 0 — postgres",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("target lines lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "totp") {
+		t.Errorf("a configuration without logons is judged:\n%s", got)
+	}
+}
