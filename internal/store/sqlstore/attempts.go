@@ -106,15 +106,7 @@ func (db *DB) SettleAttempt(ctx context.Context, scope string, withdraw bool, th
 			_, err := db.q.ExecContext(ctx, `UPDATE attempts SET pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END WHERE scope = $1`, scope)
 			return err
 		}
-		if _, err := db.q.ExecContext(ctx, `UPDATE attempts SET
-				pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END,
-				failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END,
-				throttled_until = CASE WHEN failures - 1 < $2 THEN 0 ELSE throttled_until END
-			WHERE scope = $1`, scope, threshold); err != nil {
-			return err
-		}
-		_, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND failures = 0 AND throttled_until = 0 AND refused = 0`, scope)
-		return err
+		return db.takeBack(ctx, scope, threshold, true)
 	})
 	if err != nil {
 		return fmt.Errorf("settle attempt: %w", err)
@@ -122,19 +114,31 @@ func (db *DB) SettleAttempt(ctx context.Context, scope string, withdraw bool, th
 	return nil
 }
 
+// takeBack takes one counted attempt of scope back (never below zero), and with settle one in
+// flight too; it lifts the throttle when fewer than threshold remain and removes a counter
+// back at zero. It runs in db's transaction.
+func (db *DB) takeBack(ctx context.Context, scope string, threshold int, settle bool) error {
+	pending := "pending"
+	if settle {
+		pending = "CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END"
+	}
+	// SET expressions read the row as it was: failures - 1 is the new count.
+	if _, err := db.q.ExecContext(ctx, `UPDATE attempts SET
+			pending = `+pending+`,
+			failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END,
+			throttled_until = CASE WHEN failures - 1 < $2 THEN 0 ELSE throttled_until END
+		WHERE scope = $1`, scope, threshold); err != nil {
+		return err
+	}
+	_, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND failures = 0 AND throttled_until = 0 AND refused = 0`, scope)
+	return err
+}
+
 // ReleaseAttempt takes one reserved attempt of scope back, never below zero, lifts the throttle
 // when fewer than threshold remain and removes a counter back at zero.
 func (db *DB) ReleaseAttempt(ctx context.Context, scope string, threshold int) error {
 	err := db.inTx(ctx, func(db *DB) error {
-		// SET expressions read the row as it was: failures - 1 is the new count.
-		if _, err := db.q.ExecContext(ctx, `UPDATE attempts SET
-				failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END,
-				throttled_until = CASE WHEN failures - 1 < $2 THEN 0 ELSE throttled_until END
-			WHERE scope = $1`, scope, threshold); err != nil {
-			return err
-		}
-		_, err := db.q.ExecContext(ctx, `DELETE FROM attempts WHERE scope = $1 AND failures = 0 AND throttled_until = 0 AND refused = 0`, scope)
-		return err
+		return db.takeBack(ctx, scope, threshold, false)
 	})
 	if err != nil {
 		return fmt.Errorf("release attempt: %w", err)
