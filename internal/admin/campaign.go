@@ -38,6 +38,8 @@ type roleStore interface {
 	GrantRole(ctx context.Context, g store.RoleGrant) (bool, error)
 	RevokeRole(ctx context.Context, accountID int64, role string) (bool, error)
 	ListRoles(ctx context.Context, role string) ([]store.RoleGrant, error)
+	LatestCode(ctx context.Context, accountID int64, purpose store.CodePurpose) (store.Code, error)
+	UseCode(ctx context.Context, id int64, at time.Time) (bool, error)
 	audit.Appender
 }
 
@@ -55,6 +57,23 @@ func usersRevokeOperator(e *env, fs *flag.FlagSet, args []string) error {
 var roleNotes = map[string]string{
 	store.RoleOperator: " (the operator pages need a logon at level substantial)",
 	store.RoleHelpdesk: " (the helpdesk console needs a logon at level substantial)",
+}
+
+// voidRecoveryCode uses up the account's unused recovery code, if it has one.
+func voidRecoveryCode(ctx context.Context, tx roleStore, accountID int64, now time.Time) error {
+	rc, err := tx.LatestCode(ctx, accountID, store.CodeRecovery)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("recovery code: %w", err)
+	}
+	if rc.UsedAt.IsZero() {
+		if _, err := tx.UseCode(ctx, rc.ID, now); err != nil {
+			return fmt.Errorf("void recovery code: %w", err)
+		}
+	}
+	return nil
 }
 
 // changeRole grants or revokes role (the operator's, the helpdesk's), and records it, in one
@@ -82,6 +101,11 @@ func changeRole(e *env, fs *flag.FlagSet, args []string, use, role string, grant
 		if grant {
 			action = "role_granted"
 			changed, err = tx.GrantRole(e.ctx, store.RoleGrant{AccountID: a.ID, Role: role, GrantedAt: e.node.Now(), GrantedBy: "admin"})
+			if err == nil {
+				// A recovery code a helpdesk agent issued while this was an ordinary citizen
+				// would let that agent take over an account the helpdesk may not act on.
+				err = voidRecoveryCode(e.ctx, tx, a.ID, e.node.Now())
+			}
 		} else {
 			changed, err = tx.RevokeRole(e.ctx, a.ID, role)
 		}

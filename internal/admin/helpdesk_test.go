@@ -1,8 +1,13 @@
 package admin
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sleutelbos/sleutelbos/internal/store"
+	"github.com/sleutelbos/sleutelbos/internal/store/sqlstore"
 )
 
 // TestHelpdeskRole: the helpdesk role is granted and revoked like the operator's, each change
@@ -34,6 +39,43 @@ func TestHelpdeskRole(t *testing.T) {
 		out := mustRun(t, at, "", "audit", "export")
 		if strings.Count(out, `"role_granted"`) != 1 || strings.Count(out, `"role_revoked"`) != 1 || !strings.Contains(out, `"helpdesk"`) {
 			t.Errorf("audit log:\n%s", out)
+		}
+	})
+}
+
+// TestGrantVoidsRecoveryCode: granting a role uses up the account's unused recovery code — one
+// a helpdesk agent issued while it was an ordinary citizen would otherwise open an account the
+// helpdesk may not act on.
+func TestGrantVoidsRecoveryCode(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, at place) {
+		mustRun(t, at, "a long enough passphrase\n", "users", "add", "--username", "Ida", "--name", "Ida", "--email", "ida@example.org")
+		dbURL := at.db
+		if dbURL == "" {
+			dbURL = "sqlite://" + at.dir + "/sleutelbos.db"
+		}
+		ctx := context.Background()
+		db, err := sqlstore.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		acct, err := db.GetAccountByUsername(ctx, "ida")
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		code := store.Code{AccountID: acct.ID, Purpose: store.CodeRecovery, Hash: []byte("not a real hash"), CreatedAt: now, ExpiresAt: now.Add(72 * time.Hour)}
+		if err := db.CreateCode(ctx, &code); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, at, "", "users", "grant-operator", "ida")
+		got, err := db.LatestCode(ctx, acct.ID, store.CodeRecovery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != code.ID || got.UsedAt.IsZero() {
+			t.Errorf("after grant-operator the recovery code is %+v, want it used", got)
 		}
 	})
 }

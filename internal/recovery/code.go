@@ -99,6 +99,17 @@ func (s *Service) RedeemCode(ctx context.Context, username, typed string, c Clie
 	if n > RecoveryTries || !s.d.Hasher.Equal(s.d.RecoveryCodes.Hash(acct.ID, code), rc.Hash) {
 		return fail(acct.ID)
 	}
+	// A code issued before the account got a role (granting one voids it too) opens nothing:
+	// the helpdesk may not act on operators and helpdesk agents.
+	for _, role := range []string{store.RoleOperator, store.RoleHelpdesk} {
+		held, err := s.d.Store.HasRole(ctx, acct.ID, role)
+		if err != nil {
+			return nil, fmt.Errorf("redeem recovery code: %w", err)
+		}
+		if held {
+			return fail(acct.ID)
+		}
+	}
 	expires := rc.ExpiresAt
 	if t := now.Add(s.cfg.ResetValidity); t.Before(expires) {
 		expires = t

@@ -91,6 +91,9 @@ type Store interface {
 	LatestCode(ctx context.Context, accountID int64, purpose store.CodePurpose) (store.Code, error)
 	// AddCodeAttempt counts a try of a recovery code (a single statement: it stays counted).
 	AddCodeAttempt(ctx context.Context, id int64) (int, error)
+	// HasRole: a recovery code never opens an account that holds a role (the helpdesk may not
+	// act on those).
+	HasRole(ctx context.Context, accountID int64, role string) (bool, error)
 	audit.Appender
 	store.Transactor
 }
@@ -425,8 +428,9 @@ func (s *Service) ForgotPassword(ctx context.Context, identifier string, c Clien
 
 // sendLink stores the link's hash and e-mails it, unless the account had its links of the
 // hour; it reports whether it sent one. For no account (acct.ID 0, the decoy of an unknown
-// one) it runs the same statements, whose failures for want of the account (nothing to lock,
-// no account for the code) are errDecoy: the caller rolls the transaction back.
+// one) and for an account over its links of the hour it runs the same statements and returns
+// errDecoy (for no account also when they fail for want of it: nothing to lock, no account for
+// the code): the caller rolls the transaction back.
 func (s *Service) sendLink(ctx context.Context, tx requestStore, acct store.Account, secret []byte, now time.Time) (bool, error) {
 	decoy := acct.ID == 0
 	// Without the lock, simultaneous requests on several nodes could all count below the limit.
@@ -437,14 +441,10 @@ func (s *Service) sendLink(ctx context.Context, tx requestStore, acct store.Acco
 	if err != nil {
 		return false, err
 	}
-	if len(times) >= s.cfg.PerIdentifier {
-		// The same work as a link sent: the e-mail is rendered, into nothing.
-		if err := s.d.Mailer.Enqueue(ctx, discard{}, recipientOf(acct), mail.TemplatePasswordReset,
-			s.linkData(token(acct.ID, secret), now)); err != nil {
-			return false, fmt.Errorf("e-mail: %w", err)
-		}
-		return false, nil
-	}
+	// An account that had its links of the hour runs the same statements as one sent, and the
+	// caller rolls them back (errDecoy): a known username and a known address are then not told
+	// apart from unknown ones by the work done.
+	limited := len(times) >= s.cfg.PerIdentifier
 	// The e-mail first, the code last: for the decoy the code's insert fails (no account), and
 	// a failed statement ends what a PostgreSQL transaction may still do.
 	if err := s.d.Mailer.Enqueue(ctx, tx, recipientOf(acct), mail.TemplatePasswordReset,
@@ -459,7 +459,7 @@ func (s *Service) sendLink(ctx context.Context, tx requestStore, acct store.Acco
 		}
 		return false, err
 	}
-	if decoy {
+	if decoy || limited {
 		return false, errDecoy
 	}
 	return true, nil
@@ -500,13 +500,6 @@ func parseToken(t string) (accountID int64, secret []byte, ok bool) {
 func recipientOf(a store.Account) mail.Recipient {
 	return mail.Recipient{AccountID: a.ID, Name: a.Name, Address: a.Email, Language: a.Language}
 }
-
-// discard is an outbox that keeps nothing: the decoy of an unknown address renders its e-mail
-// into it.
-type discard struct{}
-
-func (discard) Enqueue(context.Context, *store.Message) error { return nil }
-func (discard) AfterCommit(func())                            {}
 
 // Reset is one password reset in progress, kept in the browser's session (as JSON) between the
 // link and the new password. It holds no secret: the link's secret stays in the store, hashed,
