@@ -109,8 +109,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	var errs []error
 	o.serveFlags = strings.Fields(serveFlags)
+	reserved := reservedServeFlags()
 	for _, f := range o.serveFlags {
-		if name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "="); strings.HasPrefix(f, "-") && slices.Contains(reservedServeFlags, name) {
+		if name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "="); strings.HasPrefix(f, "-") && slices.Contains(reserved, name) {
 			errs = append(errs, fmt.Errorf("-serve-flags: %s is set by the driver itself", f))
 		}
 	}

@@ -40,6 +40,8 @@ func TestParseOptionsRefusesBadOptions(t *testing.T) {
 		{append(pg, "extra"), `unexpected argument "extra"`},
 		{[]string{"-serve-flags", "--password-time 1"}, "-serve-flags: --password-time is set by the driver itself"},
 		{[]string{"-serve-flags", "--listen=127.0.0.1:9"}, "-serve-flags: --listen=127.0.0.1:9 is set by the driver itself"},
+		{[]string{"-serve-flags", "--email-code-max 9"}, "-serve-flags: --email-code-max is set by the driver itself"},
+		{[]string{"-serve-flags", "--pprof"}, "-serve-flags: --pprof is set by the driver itself"},
 	}
 	for _, tt := range tests {
 		_, err := parseOptions(tt.args, noEnv, io.Discard)
@@ -100,5 +102,18 @@ func TestRunNeedsTheServerBinary(t *testing.T) {
 	err := run(context.Background(), []string{"-backends", "sqlite", "-server", "/nonexistent/sleutelbos"}, noEnv, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "go build -o") {
 		t.Errorf("run without the binary = %v, want how to build it", err)
+	}
+}
+
+// TestServeFlagsMayChangeTheStartQuota: the flags the driver sets that do not decide what it
+// measures against (the start quota, the log level) may be changed with -serve-flags.
+func TestServeFlagsMayChangeTheStartQuota(t *testing.T) {
+	t.Parallel()
+	o, err := parseOptions([]string{"-backends", "sqlite", "-serve-flags", "--logon-starts-per-address 200 --log-level=info"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o.serveFlags, []string{"--logon-starts-per-address", "200", "--log-level=info"}) {
+		t.Errorf("serve flags %q", o.serveFlags)
 	}
 }

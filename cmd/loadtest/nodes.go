@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,10 +41,22 @@ func (n *node) alive() bool {
 	}
 }
 
-// reservedServeFlags are the serve flags the driver sets itself: -serve-flags may not change
-// them (the nodes must hash like the seeding, listen where the driver looks, mail the driver).
-var reservedServeFlags = []string{"listen", "metrics-listen", "data-dir", "database-url", "node-name", "encryption-keys", "hash-key",
-	"password-memory-kib", "password-time", "password-threads", "smtp-host", "smtp-port", "smtp-tls", "pprof"}
+// overridableServeFlags are the flags of serveArgs that -serve-flags may change (a later flag
+// wins): the per-address start quota (to measure with the default), the log level, the contact.
+var overridableServeFlags = []string{"logon-starts-per-address", "log-level", "operator-email"}
+
+// reservedServeFlags are the other serve flags the driver sets itself (serveArgs, and --pprof
+// with -profile): the nodes must hash like the seeding, count e-mailed codes as the driver
+// does, listen where the driver looks and mail the driver.
+func reservedServeFlags() []string {
+	names := []string{"pprof"}
+	for _, a := range serveArgs(config.Config{DatabaseURL: "postgres://"}, "", 0) {
+		if name, ok := strings.CutPrefix(a, "--"); ok && !slices.Contains(overridableServeFlags, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
 
 // serveArgs are the flags of `serve` for cfg: everything the seeding used, spelled out, so the
 // nodes hash with the very parameters of the seeded password hash.

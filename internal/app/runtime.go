@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/pprof"
-	"runtime"
 
 	"github.com/sleutelbos/sleutelbos/internal/config"
 	"github.com/sleutelbos/sleutelbos/internal/password"
@@ -22,11 +21,7 @@ func tuneGC(cfg config.Config, getenv func(string) string) string {
 		if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 			return ""
 		}
-		hashers := cfg.PasswordMaxHashes
-		if hashers == 0 {
-			hashers = runtime.GOMAXPROCS(0)
-		}
-		limit = password.HeapLimit(passwordParams(cfg), hashers)
+		limit = password.HeapLimit(passwordParams(cfg), password.Slots(cfg.PasswordMaxHashes))
 	}
 	password.TuneGC(limit)
 	return fmt.Sprintf("Garbage collector: a %d MiB heap budget for password-hash memory (--gc-memory-limit-mib)", limit>>20)

@@ -18,11 +18,7 @@ func TestBeginWaitsForRightAnswers(t *testing.T) {
 	eachStore(t, func(t *testing.T, l *Limiter, _ Store, _ *clock.Fake) {
 		ctx := context.Background()
 		scope := PasswordScope("jan")
-		for range 5 {
-			if _, err := l.Begin(ctx, scope); err != nil {
-				t.Fatal(err)
-			}
-		}
+		beginInFlight(t, l, scope, 5)
 		sleeps := 0
 		w := l.WithSleep(func(context.Context, time.Duration) error {
 			sleeps++
@@ -48,11 +44,7 @@ func TestBeginRefusedAfterWrongAnswers(t *testing.T) {
 	eachStore(t, func(t *testing.T, l *Limiter, _ Store, _ *clock.Fake) {
 		ctx := context.Background()
 		scope := PasswordScope("jan")
-		for range 5 {
-			if _, err := l.Begin(ctx, scope); err != nil {
-				t.Fatal(err)
-			}
-		}
+		beginInFlight(t, l, scope, 5)
 		sleeps := 0
 		w := l.WithSleep(func(context.Context, time.Duration) error {
 			sleeps++
@@ -82,11 +74,7 @@ func TestBeginWaitIsBounded(t *testing.T) {
 	eachStore(t, func(t *testing.T, l *Limiter, _ Store, _ *clock.Fake) {
 		ctx := context.Background()
 		scope := PasswordScope("jan")
-		for range 5 {
-			if _, err := l.Begin(ctx, scope); err != nil {
-				t.Fatal(err)
-			}
-		}
+		beginInFlight(t, l, scope, 5)
 		var paused time.Duration
 		w := l.WithSleep(func(_ context.Context, d time.Duration) error { paused += d; return nil })
 		if _, err := w.Begin(ctx, scope); !errors.Is(err, ErrThrottled) {
@@ -149,4 +137,14 @@ func TestParallelRightAnswersAllAccepted(t *testing.T) {
 			t.Errorf("16 parallel wrong answers: %d checked, %d refused; want 5 and 11", checked, refused)
 		}
 	})
+}
+
+// beginInFlight reserves n checks on scope that stay in flight (the policy's threshold is 5).
+func beginInFlight(t *testing.T, l *Limiter, scope Scope, n int) {
+	t.Helper()
+	for range n {
+		if _, err := l.Begin(context.Background(), scope); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -65,6 +65,15 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 }
 
+// Slots is how many hashes run at once for the setting maxConcurrent: itself, or
+// runtime.GOMAXPROCS(0) when it is 0 or less (the rule of New and of HeapLimit's callers).
+func Slots(maxConcurrent int) int {
+	if maxConcurrent <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return maxConcurrent
+}
+
 // New returns a Hasher that hashes new passwords with p and runs at most maxConcurrent hashes
 // at once (maxConcurrent ≤ 0 means runtime.GOMAXPROCS(0)). rand supplies the salts. New panics
 // when p is invalid or rand is nil: validate configured parameters with Params.Validate first.
@@ -77,9 +86,7 @@ func New(p Params, maxConcurrent int, rand io.Reader, opts ...Option) *Hasher {
 	if rand == nil {
 		panic("password.New: nil random source")
 	}
-	if maxConcurrent <= 0 {
-		maxConcurrent = runtime.GOMAXPROCS(0)
-	}
+	maxConcurrent = Slots(maxConcurrent)
 	h := &Hasher{
 		params:    p,
 		rand:      rand,
